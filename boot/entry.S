@@ -1,0 +1,214 @@
+@ hypfw entry: the first instructions run after the bootloader (QEMU, U-Boot) jumps to the image.
+@
+@ Registers on entry (Linux ARM boot protocol; an ELF boot leaves them zero):
+@   r0 = 0, r1 = machine type (~0 for DT), r2 = DTB physical address
+@   CPU in NS HYP (the normal case), Secure SVC (QEMU secure=on, some board ROMs) or anything else
+@   (which the Rust code reports as fatal). MMU and D-cache normally off; handled if they are not.
+@
+@ What this file does, in assembly because nothing else can run yet:
+@   1. keep r0-r2, mask interrupts, note the mode;
+@   2. park secondary CPUs that were started at the entry too (Secure SVC entry starts them all);
+@   3. if the MMU or D-cache of the current mode is on, clean+invalidate the D-cache and turn both
+@      off, so everything below sees memory as it is;
+@   4. apply our R_ARM_RELATIVE relocations for the load address, zero .bss, take the boot stack;
+@   5. call boot_main(&EarlyInfo) in Rust, still at the physical load address.
+@
+@ Register use in this file:
+@   r4  = load address of _start          r5 = load address - link address (relocation delta)
+@   r6/r7 = CNTPCT at entry (HYP entry only; 0 otherwise)
+@   r8-r10 = r0-r2 as passed by the bootloader
+@   r11 = CPSR mode [4:0] | ENTRY_MMU_WAS_ON | ENTRY_DCACHE_WAS_ON flags
+
+    .syntax unified
+    .arm
+    .arch armv7-a
+    .arch_extension virt
+    .arch_extension sec
+
+    .section .text.head, "ax"
+    .global _start
+    .type _start, %function
+_start:
+    @ zImage header: eight NOPs, a branch, then the fields U-Boot's bootz and Linux loaders check.
+    .rept 8
+    mov     r0, r0
+    .endr
+    b       reset
+    .word   0x016F2818          @ 0x24: zImage magic
+    .word   0                   @ 0x28: start address; 0 = position independent
+    .word   0                   @ 0x2c: end = image size, written by `cargo xtask build`
+    .word   0x04030201          @ 0x30: endianness flag (little endian)
+    .word   0x45454545          @ 0x34: newer-kernel marker
+    .word   0                   @ 0x38: no extension table
+
+reset:
+    mov     r8, r0              @ r8 := boot r0
+    mov     r9, r1              @ r9 := boot r1 (machine type)
+    mov     r10, r2             @ r10 := boot r2 (DTB PA)
+    cpsid   aif
+    mov     r6, #0
+    mov     r7, #0
+    mrs     r11, cpsr
+    and     r11, r11, #0x1f     @ r11 := mode
+    cmp     r11, #{MODE_HYP}
+    beq     entry_hyp
+    cmp     r11, #{MODE_SVC}
+    bne     entry_relocate      @ any other mode: Rust reports it and stops
+
+    @ SVC: under Secure SVC entry every CPU starts here. Only the CPU with affinity 0.0.0 boots.
+    mrc     p15, 0, r0, c0, c0, 5       @ MPIDR
+    bic     r0, r0, #0xff000000         @ r0 := Aff2.Aff1.Aff0
+    cmp     r0, #0
+    bne     park_secondary
+    mrc     p15, 0, r0, c1, c0, 0       @ SCTLR
+    tst     r0, #{CTRL_M_C}
+    beq     entry_relocate
+    tst     r0, #{CTRL_M}
+    orrne   r11, r11, #{ENTRY_MMU_WAS_ON}
+    tst     r0, #{CTRL_C}
+    orrne   r11, r11, #{ENTRY_DCACHE_WAS_ON}
+    bl      dcache_clean_inv_all
+    mrc     p15, 0, r0, c1, c0, 0
+    bic     r0, r0, #{CTRL_M_C}
+    mcr     p15, 0, r0, c1, c0, 0       @ SCTLR.M = SCTLR.C = 0
+    isb
+    mov     r0, #0
+    mcr     p15, 0, r0, c7, c5, 0       @ ICIALLU
+    mcr     p15, 0, r0, c8, c7, 0       @ TLBIALL
+    dsb
+    isb
+    b       entry_relocate
+
+entry_hyp:
+    read_cntpct r6, r7                  @ r6/r7 := CNTPCT at entry
+    mrc     p15, 4, r0, c1, c0, 0       @ HSCTLR
+    tst     r0, #{CTRL_M_C}
+    beq     entry_relocate
+    @ Another HYP program left its MMU or D-cache on. We must be identity mapped (we were
+    @ entered at a physical address); write back every dirty line, then switch both off.
+    tst     r0, #{CTRL_M}
+    orrne   r11, r11, #{ENTRY_MMU_WAS_ON}
+    tst     r0, #{CTRL_C}
+    orrne   r11, r11, #{ENTRY_DCACHE_WAS_ON}
+    bl      dcache_clean_inv_all
+    mrc     p15, 4, r0, c1, c0, 0
+    bic     r0, r0, #{CTRL_M_C}
+    mcr     p15, 4, r0, c1, c0, 0       @ HSCTLR.M = HSCTLR.C = 0
+    isb
+    mov     r0, #0
+    mcr     p15, 0, r0, c7, c5, 0       @ ICIALLU
+    mcr     p15, 4, r0, c8, c7, 0       @ TLBIALLH
+    dsb
+    isb
+
+entry_relocate:
+    adr     r4, _start                  @ r4 := load address
+    ldr     r5, link_base
+    sub     r5, r4, r5                  @ r5 := relocation delta
+    adr_far r0, __rel_dyn_start
+    adr_far r1, __rel_dyn_end
+    mov     r3, #0                      @ r3 := count of unsupported relocation entries
+1:  cmp     r0, r1
+    bhs     2f
+    ldm     r0!, {{r2, r12}}            @ r2 := r_offset (link address), r12 := r_info
+    and     r12, r12, #0xff
+    cmp     r12, #{R_ARM_RELATIVE}
+    addne   r3, r3, #1
+    bne     1b
+    ldr     r12, [r2, r5]
+    add     r12, r12, r5
+    str     r12, [r2, r5]
+    b       1b
+2:  adr_far r0, __bss_start
+    adr_far r1, __bss_end
+    mov     r2, #0
+3:  cmp     r0, r1
+    strlo   r2, [r0], #4
+    blo     3b
+    adr_far sp, __boot_stack_top
+    @ EarlyInfo, on the boot stack (field order = struct EarlyInfo in src/boot.rs)
+    sub     sp, sp, #40
+    str     r8, [sp, #0]
+    str     r9, [sp, #4]
+    str     r10, [sp, #8]
+    str     r11, [sp, #12]
+    str     r4, [sp, #16]
+    str     r6, [sp, #20]
+    str     r7, [sp, #24]
+    str     r3, [sp, #28]
+    mov     r0, sp
+    bl      boot_main
+4:  wfi
+    b       4b
+    .size _start, . - _start
+
+    .balign 4
+link_base:
+    .word   __link_base                 @ absolute symbol from linker.ld: no relocation
+
+@ A CPU that is not the boot CPU waits here until the boot CPU writes an entry address into
+@ hypfw_secondary_pen and signals an event. Nothing else of the image is touched meanwhile.
+    .type park_secondary, %function
+park_secondary:
+    adr_far r0, hypfw_secondary_pen
+1:  wfe
+    ldr     r1, [r0]
+    cmp     r1, #0
+    beq     1b
+    bx      r1
+    .size park_secondary, . - park_secondary
+
+@ Clean and invalidate every data/unified cache level up to the Point of Coherency, by set/way.
+@ Runs without a stack; clobbers r0-r7 and r12.
+    .type dcache_clean_inv_all, %function
+dcache_clean_inv_all:
+    mrc     p15, 1, r0, c0, c0, 1       @ r0 := CLIDR
+    ubfx    r3, r0, #24, #3             @ LoC
+    lsl     r3, r3, #1                  @ r3 := LoC in CSSELR.Level encoding (level << 1)
+    mov     r2, #0                      @ r2 := current level << 1
+1:  cmp     r2, r3
+    bhs     5f
+    add     r1, r2, r2, lsr #1          @ r1 := 3 * level
+    lsr     r1, r0, r1
+    and     r1, r1, #7                  @ r1 := Ctype of this level
+    cmp     r1, #2
+    blo     4f                          @ no data or unified cache here
+    mcr     p15, 2, r2, c0, c0, 0       @ CSSELR := this level, data side
+    isb
+    mrc     p15, 1, r1, c0, c0, 0       @ r1 := CCSIDR
+    and     r4, r1, #7
+    add     r4, r4, #4                  @ r4 := log2(line size in bytes)
+    ubfx    r5, r1, #3, #10             @ r5 := ways - 1 (current way)
+    clz     r6, r5                      @ r6 := position of the way field
+    ubfx    r7, r1, #13, #15            @ r7 := sets - 1
+2:  mov     r1, r7                      @ r1 := current set
+3:  lsl     r12, r5, r6
+    orr     r12, r12, r2
+    orr     r12, r12, r1, lsl r4
+    mcr     p15, 0, r12, c7, c14, 2     @ DCCISW
+    subs    r1, r1, #1
+    bge     3b
+    subs    r5, r5, #1
+    bge     2b
+4:  add     r2, r2, #2
+    b       1b
+5:  mov     r2, #0
+    mcr     p15, 2, r2, c0, c0, 0       @ CSSELR := level 1
+    dsb
+    isb
+    bx      lr
+    .size dcache_clean_inv_all, . - dcache_clean_inv_all
+
+    .section .data.hypfw_secondary_pen, "aw"
+    .balign 4
+    .global hypfw_secondary_pen
+    .type hypfw_secondary_pen, %object
+hypfw_secondary_pen:
+    .word   0
+    .size hypfw_secondary_pen, 4
+
+    .section .bss.boot_stack, "aw", %nobits
+    .balign 16
+__boot_stack:
+    .space  {BOOT_STACK_SIZE}
+__boot_stack_top:

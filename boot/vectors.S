@@ -1,0 +1,107 @@
+@ The runtime HYP vector table (HVBAR, runtime VA) and the switch between the runtime and a guest
+@ running at PL1 (the self-test stub now; the payload later).
+@
+@ hypfw_enter_guest(r0 = &GuestContext) -> r0 = HSR of the exit
+@   Saves the runtime's callee-saved registers and the context pointer on the HYP stack, loads the
+@   guest's r0-r12, LR_usr (HYP mode has no LR of its own), ELR_hyp and SPSR_hyp, and erets. The
+@   next trap from the guest (vector 0x14) stores the guest registers back into the context and
+@   returns from hypfw_enter_guest. GuestContext layout: src/runtime/guest.rs.
+@
+@ Every other vector is unexpected: it pushes r0-r12 and lr as a TrapFrame and calls
+@ hypfw_hyp_unexpected(frame, vector offset / 4), which reports and stops. Stack slots are
+@ STACK_SLOT aligned with an unmapped guard page at the bottom; a fault with SP in that guard page
+@ (a stack overflow) first moves SP back into the stack so the report can be written.
+
+    .syntax unified
+    .arm
+    .arch armv7-a
+    .arch_extension virt
+
+.macro unexpected_vector kind
+    tst     sp, #{GUARD_TEST_MASK}
+    addeq   sp, sp, #{GUARD_ESCAPE}
+    push    {{r0-r12, lr}}
+    mov     r0, sp
+    mov     r1, #\kind
+    b       hypfw_hyp_unexpected
+.endm
+
+    .section .text.vectors, "ax"
+    .balign 32
+    .global hypfw_runtime_vectors
+hypfw_runtime_vectors:
+    b       vec_reset                   @ 0x00 (not used by the architecture in HYP)
+    b       vec_undef                   @ 0x04 undefined instruction in HYP
+    b       vec_hyp_call                @ 0x08 HVC/SVC executed in HYP
+    b       vec_pabt                    @ 0x0c prefetch abort in HYP
+    b       vec_dabt                    @ 0x10 data abort in HYP
+    b       vec_guest_trap              @ 0x14 trap, HVC or stage-2 abort from PL0/PL1
+    b       vec_irq                     @ 0x18
+    b       vec_fiq                     @ 0x1c
+
+vec_reset:    unexpected_vector 0
+vec_undef:    unexpected_vector 1
+vec_hyp_call: unexpected_vector 2
+vec_pabt:     unexpected_vector 3
+vec_dabt:     unexpected_vector 4
+vec_irq:      unexpected_vector 6
+vec_fiq:      unexpected_vector 7
+
+vec_guest_trap:
+    push    {{r0, r1}}
+    ldr     r0, [sp, #8]                @ r0 := &GuestContext saved by hypfw_enter_guest
+    add     r0, r0, #8
+    stm     r0, {{r2-r12}}              @ guest r2-r12
+    sub     r0, r0, #8
+    pop     {{r1, r2}}                  @ r1, r2 := guest r0, r1
+    stm     r0, {{r1, r2}}
+    str     lr, [r0, #{GC_LR}]
+    mrs     r1, elr_hyp
+    str     r1, [r0, #{GC_ELR}]
+    mrs     r1, spsr                    @ SPSR_hyp (the banked form is UNDEFINED from HYP)
+    str     r1, [r0, #{GC_SPSR}]
+    mrc     p15, 4, r0, c5, c2, 0       @ r0 := HSR
+    pop     {{r1, r3-r12, pc}}          @ back into hypfw_enter_guest's caller
+
+    .section .text.hypfw_enter_guest, "ax"
+    .global hypfw_enter_guest
+    .type hypfw_enter_guest, %function
+hypfw_enter_guest:
+    push    {{r0, r3-r12, lr}}          @ ctx pointer + callee-saved; 12 words keeps 8-byte SP
+    ldr     r1, [r0, #{GC_ELR}]
+    msr     elr_hyp, r1
+    ldr     r1, [r0, #{GC_SPSR}]
+    msr     spsr_cxsf, r1
+    ldr     lr, [r0, #{GC_LR}]
+    ldm     r0, {{r0-r12}}
+    eret
+    .size hypfw_enter_guest, . - hypfw_enter_guest
+
+@ The self-test guest: a few instructions run in SVC with the PL1 MMU off (at their physical
+@ address). Each round: the call in r0-r3 (HVC #0, as any SMCCC caller), then HVC #1 hands the
+@ results back to the harness.
+    .section .text.guest_stub, "ax"
+    .global hypfw_guest_stub
+hypfw_guest_stub:
+1:  hvc     #0
+    hvc     #1
+    b       1b
+
+@ The benchmark guest: r4 round trips of HVC #0 with the function ID in r5, then HVC #1.
+    .global hypfw_guest_bench
+hypfw_guest_bench:
+1:  mov     r0, r5
+    hvc     #0
+    subs    r4, r4, #1
+    bne     1b
+    hvc     #1
+    b       hypfw_guest_bench
+@ The baseline for the benchmark: the same loop without the call.
+    .global hypfw_guest_bench_base
+hypfw_guest_bench_base:
+1:  mov     r0, r5
+    nop
+    subs    r4, r4, #1
+    bne     1b
+    hvc     #1
+    b       hypfw_guest_bench_base

@@ -1,0 +1,15 @@
+//! Link the firmware binary with hypfw's own linker script, as a static PIE.
+fn main() {
+    let target = std::env::var("TARGET").unwrap_or_default();
+    println!("cargo:rerun-if-changed=linker.ld");
+    println!("cargo:rerun-if-changed=boot");
+    if target.starts_with("armv7a-none") {
+        let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+        println!("cargo:rustc-link-arg-bins=-T{dir}/linker.ld");
+        println!("cargo:rustc-link-arg-bins=-pie");
+        println!("cargo:rustc-link-arg-bins=--no-dynamic-linker");
+        println!("cargo:rustc-link-arg-bins=-z");
+        println!("cargo:rustc-link-arg-bins=text");
+        println!("cargo:rustc-link-arg-bins=--hash-style=sysv");
+    }
+}

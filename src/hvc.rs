@@ -1,0 +1,124 @@
+//! The HVC interface the runtime offers to the lower modes: SMC Calling Convention function IDs
+//! (ARM DEN 0028), the architecture calls, and a hypfw vendor-specific hypervisor service range.
+//! Every argument comes from a less privileged mode and is treated as untrusted.
+
+/// SMCCC return value for an unknown or unsupported function.
+pub const NOT_SUPPORTED: u32 = -1i32 as u32;
+pub const INVALID_PARAMETER: u32 = -3i32 as u32;
+
+pub const SMCCC_VERSION: u32 = 0x8000_0000;
+pub const SMCCC_ARCH_FEATURES: u32 = 0x8000_0001;
+/// SMCCC version this runtime implements: 1.1.
+pub const SMCCC_VERSION_1_1: u32 = 0x0001_0001;
+
+/// Owner 6: vendor-specific hypervisor service.
+pub const OWNER_VENDOR_HYP: u32 = 6;
+pub const HYPFW_VERSION: u32 = 0x8600_0000;
+/// Does nothing and returns 0: the cheapest round trip, for benchmarks.
+pub const HYPFW_NULL: u32 = 0x8600_0001;
+pub const HYPFW_CALL_COUNT: u32 = 0x8600_FF00;
+pub const HYPFW_CALL_UID: u32 = 0x8600_FF01;
+pub const HYPFW_REVISION: u32 = 0x8600_FF03;
+
+/// hypfw's interface version: major 0, minor 1.
+pub const HYPFW_API_VERSION: u32 = 0x0000_0001;
+/// UID of the hypfw vendor service (4 words, SMCCC "Call UID" format).
+pub const HYPFW_UID: [u32; 4] = [0x6879_7066, 0x7721_4a1b, 0x9c3e_5d20, 0x0b5a_c7e1];
+const HYPFW_FUNCTIONS: u32 = 2;
+
+/// An SMCCC function identifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FunctionId(pub u32);
+
+impl FunctionId {
+    /// Fast call (atomic); yielding calls are not offered.
+    pub fn is_fast(self) -> bool {
+        self.0 & (1 << 31) != 0
+    }
+    /// SMC64/HVC64 calling convention: not for an AArch32 caller.
+    pub fn is_64(self) -> bool {
+        self.0 & (1 << 30) != 0
+    }
+    pub fn owner(self) -> u32 {
+        (self.0 >> 24) & 0x3F
+    }
+    pub fn number(self) -> u32 {
+        self.0 & 0xFFFF
+    }
+}
+
+/// The result of a call: the values for r0-r3.
+pub type CallResult = [u32; 4];
+
+fn ret(v: u32) -> CallResult {
+    [v, 0, 0, 0]
+}
+
+/// Dispatch one HVC. `regs` are the caller's r0-r3, `imm` the HVC immediate. Returns what the
+/// caller's r0-r3 must hold afterwards; r1-r3 are zeroed unless the call returns them, so no HYP
+/// value ever leaks to the caller.
+pub fn dispatch(regs: [u32; 4], imm: u16) -> CallResult {
+    if imm != 0 {
+        // SMCCC: HVC #0 only.
+        return ret(NOT_SUPPORTED);
+    }
+    let fid = FunctionId(regs[0]);
+    if !fid.is_fast() || fid.is_64() {
+        return ret(NOT_SUPPORTED);
+    }
+    match fid.0 {
+        SMCCC_VERSION => ret(SMCCC_VERSION_1_1),
+        SMCCC_ARCH_FEATURES => match regs[1] {
+            SMCCC_VERSION | SMCCC_ARCH_FEATURES => ret(0),
+            _ => ret(NOT_SUPPORTED),
+        },
+        HYPFW_VERSION => ret(HYPFW_API_VERSION),
+        HYPFW_NULL => ret(0),
+        HYPFW_CALL_COUNT => ret(HYPFW_FUNCTIONS),
+        HYPFW_CALL_UID => HYPFW_UID,
+        HYPFW_REVISION => [0, 1, 0, 0],
+        _ => ret(NOT_SUPPORTED),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn architecture_calls() {
+        assert_eq!(dispatch([SMCCC_VERSION, 9, 9, 9], 0), [0x10001, 0, 0, 0]);
+        assert_eq!(dispatch([SMCCC_ARCH_FEATURES, SMCCC_VERSION, 0, 0], 0)[0], 0);
+        assert_eq!(dispatch([SMCCC_ARCH_FEATURES, 0x8000_7FFF, 0, 0], 0)[0], NOT_SUPPORTED);
+    }
+
+    #[test]
+    fn hypfw_calls() {
+        assert_eq!(dispatch([HYPFW_VERSION, 0, 0, 0], 0), [1, 0, 0, 0]);
+        assert_eq!(dispatch([HYPFW_NULL, 1, 2, 3], 0), [0, 0, 0, 0]);
+        assert_eq!(dispatch([HYPFW_CALL_UID, 0, 0, 0], 0), HYPFW_UID);
+    }
+
+    #[test]
+    fn unknown_yielding_64bit_and_nonzero_imm_are_not_supported() {
+        assert_eq!(dispatch([0x8600_1234, 0, 0, 0], 0)[0], NOT_SUPPORTED);
+        assert_eq!(dispatch([0x0600_0000, 0, 0, 0], 0)[0], NOT_SUPPORTED);
+        assert_eq!(dispatch([0xC600_0000, 0, 0, 0], 0)[0], NOT_SUPPORTED);
+        assert_eq!(dispatch([HYPFW_VERSION, 0, 0, 0], 7)[0], NOT_SUPPORTED);
+    }
+
+    proptest! {
+        /// Whatever the caller passes, the dispatcher answers, and an unknown function gets exactly
+        /// NOT_SUPPORTED with nothing else in r1-r3.
+        #[test]
+        fn any_input_gets_an_answer(r in any::<[u32; 4]>(), imm in any::<u16>()) {
+            let out = dispatch(r, imm);
+            let known = [SMCCC_VERSION, SMCCC_ARCH_FEATURES, HYPFW_VERSION, HYPFW_NULL,
+                         HYPFW_CALL_COUNT, HYPFW_CALL_UID, HYPFW_REVISION];
+            if imm != 0 || !known.contains(&r[0]) {
+                prop_assert_eq!(out, [NOT_SUPPORTED, 0, 0, 0]);
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! hypfw's hardware-independent logic. Every module here compiles on the host and is unit-tested
+//! there; the firmware binary (`main.rs`) adds the ARMv7 layer, the boot flow and the runtime.
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod addr;
+pub mod cache;
+pub mod dtb;
+pub mod hsr;
+pub mod hvc;
+pub mod layout;
+pub mod pgtable;
+pub mod reloc;
+pub mod zimage;

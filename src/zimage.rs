@@ -1,0 +1,69 @@
+//! The ARM Linux zImage header that hypfw's raw image carries, so U-Boot's `bootz` and loaders
+//! that check it accept hypfw as a kernel (field offsets: Linux arch/arm/boot/compressed/head.S).
+
+pub const MAGIC_OFFSET: usize = 0x24;
+pub const START_OFFSET: usize = 0x28;
+pub const END_OFFSET: usize = 0x2C;
+pub const ENDIAN_OFFSET: usize = 0x30;
+pub const MAGIC: u32 = 0x016F_2818;
+pub const ENDIAN_LE: u32 = 0x0403_0201;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderError {
+    TooShort,
+    BadMagic(u32),
+    BigEndian,
+}
+
+fn word(img: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(img[off..off + 4].try_into().unwrap())
+}
+
+/// Check the header and fill in the image size (start = 0: position independent, so end = size).
+pub fn finish_header(img: &mut [u8]) -> Result<(), HeaderError> {
+    if img.len() < 0x40 {
+        return Err(HeaderError::TooShort);
+    }
+    let m = word(img, MAGIC_OFFSET);
+    if m != MAGIC {
+        return Err(HeaderError::BadMagic(m));
+    }
+    if word(img, ENDIAN_OFFSET) != ENDIAN_LE {
+        return Err(HeaderError::BigEndian);
+    }
+    let len = img.len() as u32;
+    img[END_OFFSET..END_OFFSET + 4].copy_from_slice(&len.to_le_bytes());
+    Ok(())
+}
+
+/// What `bootz` checks: magic, and start/end giving the size.
+pub fn image_size(img: &[u8]) -> Result<u32, HeaderError> {
+    if img.len() < 0x40 {
+        return Err(HeaderError::TooShort);
+    }
+    let m = word(img, MAGIC_OFFSET);
+    if m != MAGIC {
+        return Err(HeaderError::BadMagic(m));
+    }
+    Ok(word(img, END_OFFSET).wrapping_sub(word(img, START_OFFSET)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_size_is_filled_and_read_back() {
+        let mut img = vec![0u8; 0x1234];
+        img[MAGIC_OFFSET..MAGIC_OFFSET + 4].copy_from_slice(&MAGIC.to_le_bytes());
+        img[ENDIAN_OFFSET..ENDIAN_OFFSET + 4].copy_from_slice(&ENDIAN_LE.to_le_bytes());
+        finish_header(&mut img).unwrap();
+        assert_eq!(image_size(&img), Ok(0x1234));
+    }
+
+    #[test]
+    fn bad_headers_are_refused() {
+        assert_eq!(finish_header(&mut [0u8; 8]), Err(HeaderError::TooShort));
+        assert_eq!(finish_header(&mut [0u8; 0x40]), Err(HeaderError::BadMagic(0)));
+    }
+}
