@@ -6,10 +6,6 @@ fn main() {
     if target.starts_with("armv7a-none") {
         let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
         println!("cargo:rustc-link-arg-bins=-T{dir}/linker.ld");
-        println!("cargo:rustc-link-arg-bins=-pie");
-        println!("cargo:rustc-link-arg-bins=--no-dynamic-linker");
-        println!("cargo:rustc-link-arg-bins=-z");
-        println!("cargo:rustc-link-arg-bins=text");
-        println!("cargo:rustc-link-arg-bins=--hash-style=sysv");
+        println!("cargo:rustc-link-arg-bins=--emit-relocs");
     }
 }

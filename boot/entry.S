@@ -10,11 +10,12 @@
 @   2. park secondary CPUs that were started at the entry too (Secure SVC entry starts them all);
 @   3. if the MMU or D-cache of the current mode is on, clean+invalidate the D-cache and turn both
 @      off, so everything below sees memory as it is;
-@   4. apply our R_ARM_RELATIVE relocations for the load address, zero .bss, take the boot stack;
+@   4. move to a 64 KiB-aligned address if needed, apply our relocation table (src/reloc.rs) for
+@      the load address, zero .bss, take the boot stack;
 @   5. call boot_main(&EarlyInfo) in Rust, still at the physical load address.
 @
 @ Register use in this file:
-@   r4  = load address of _start          r5 = load address - link address (relocation delta)
+@   r4  = load address of _start          r5 = load address - link address (relocation bias)
 @   r6/r7 = CNTPCT at entry (HYP entry only; 0 otherwise)
 @   r8-r10 = r0-r2 as passed by the bootloader
 @   r11 = CPSR mode [4:0] | ENTRY_MMU_WAS_ON | ENTRY_DCACHE_WAS_ON flags
@@ -103,22 +104,67 @@ entry_hyp:
 
 entry_relocate:
     adr     r4, _start                  @ r4 := load address
-    ldr     r5, link_base
-    sub     r5, r4, r5                  @ r5 := relocation delta
-    adr_far r0, __rel_dyn_start
-    adr_far r1, __rel_dyn_end
-    mov     r3, #0                      @ r3 := count of unsupported relocation entries
-1:  cmp     r0, r1
-    bhs     2f
-    ldm     r0!, {{r2, r12}}            @ r2 := r_offset (link address), r12 := r_info
-    and     r12, r12, #0xff
-    cmp     r12, #{R_ARM_RELATIVE}
-    addne   r3, r3, #1
-    bne     1b
-    ldr     r12, [r2, r5]
-    add     r12, r12, r5
-    str     r12, [r2, r5]
+    ldr     r5, link_base               @ r5 := link address
+    sub     r0, r4, r5
+    ubfx    r0, r0, #0, #16
+    cmp     r0, #0
+    beq     relocate
+    @ The relocation table only works for biases that are multiples of 64 KiB (src/reloc.rs):
+    @ move the image up to the next such address, copying backwards (the ranges may overlap),
+    @ and start this path again there.
+    rsb     r0, r0, #0x10000            @ r0 := distance to move
+    add     r1, r4, r0                  @ r1 := new start
+    adr_far r2, __data_end              @ r2 := source cursor (from the end)
+    sub     r3, r2, r4
+    add     r12, r1, r3                 @ r12 := destination cursor
+1:  ldr     lr, [r2, #-4]!
+    str     lr, [r12, #-4]!
+    cmp     r2, r4
+    bhi     1b
+    mov     r0, #0
+    mcr     p15, 0, r0, c7, c5, 0       @ ICIALLU: the code just moved
+    dsb
+    isb
+    adr     r2, entry_relocate
+    sub     r2, r2, r4
+    add     r2, r2, r1
+    bx      r2
+
+relocate:
+    sub     r5, r4, r5                  @ r5 := relocation bias (a multiple of 64 KiB)
+    adr_far r0, __relocs_start
+    ldr     r1, [r0], #4
+    ldr     r2, reloc_magic
+    cmp     r1, r2
+    movne   r3, #1                      @ r3 := 1: no relocation table (reported by Rust)
+    bne     2f
+    ldr     r1, [r0], #4                @ r1 := number of absolute words
+    ldr     r2, [r0], #4                @ r2 := number of MOVT instructions
+1:  subs    r1, r1, #1
+    blt     1f
+    ldr     r12, [r0], #4
+    ldr     lr, [r4, r12]
+    add     lr, lr, r5
+    str     lr, [r4, r12]
     b       1b
+1:  subs    r2, r2, #1
+    blt     1f
+    ldr     r12, [r0], #4
+    add     r12, r4, r12                @ r12 := address of the MOVT
+    ldr     lr, [r12]
+    ubfx    r3, lr, #16, #4
+    ubfx    r1, lr, #0, #12
+    orr     r3, r1, r3, lsl #12         @ r3 := imm16 (high half of the address)
+    add     r3, r3, r5, lsr #16
+    bfi     lr, r3, #0, #12
+    lsr     r3, r3, #12
+    bfi     lr, r3, #16, #4
+    str     lr, [r12]
+    b       1b
+1:  mov     r3, #0
+    mcr     p15, 0, r3, c7, c5, 0       @ ICIALLU: instructions were patched
+    dsb
+    isb
 2:  adr_far r0, __bss_start
     adr_far r1, __bss_end
     mov     r2, #0
@@ -144,7 +190,9 @@ entry_relocate:
 
     .balign 4
 link_base:
-    .word   __link_base                 @ absolute symbol from linker.ld: no relocation
+    .word   __link_base                 @ absolute symbol from linker.ld: never relocated
+reloc_magic:
+    .word   {RELOC_MAGIC}
 
 @ A CPU that is not the boot CPU waits here until the boot CPU writes an entry address into
 @ hypfw_secondary_pen and signals an event. Nothing else of the image is touched meanwhile.
@@ -212,3 +260,40 @@ hypfw_secondary_pen:
 __boot_stack:
     .space  {BOOT_STACK_SIZE}
 __boot_stack_top:
+
+@ hypfw_probe_secure() -> r0: 1 in Secure SVC, 0 in Non-secure SVC. Reads SCR, which is UNDEFINED
+@ from Non-secure PL1, with a temporary vector table whose undefined-instruction entry returns 0.
+@ Register use: r4 = saved VBAR, r5 = saved SCTLR (V cleared so VBAR is used).
+    .section .text.boot.probe, "ax"
+    .global hypfw_probe_secure
+    .type hypfw_probe_secure, %function
+hypfw_probe_secure:
+    push    {{r4, r5, r6, lr}}
+    mrc     p15, 0, r4, c12, c0, 0      @ r4 := VBAR
+    mrc     p15, 0, r5, c1, c0, 0       @ r5 := SCTLR
+    bic     r1, r5, #{SCTLR_V}
+    mcr     p15, 0, r1, c1, c0, 0
+    adr     r1, probe_vectors
+    mcr     p15, 0, r1, c12, c0, 0
+    isb
+    mov     r0, #1
+    mrc     p15, 0, r1, c1, c1, 0       @ SCR; undefined when Non-secure -> r0 := 0
+    mcr     p15, 0, r4, c12, c0, 0
+    mcr     p15, 0, r5, c1, c0, 0
+    isb
+    pop     {{r4, r5, r6, pc}}
+    .size hypfw_probe_secure, . - hypfw_probe_secure
+    .balign 32
+probe_vectors:
+    b       .
+    b       probe_undef
+    .rept 6
+    b       .
+    .endr
+probe_undef:
+    mov     r0, #0
+    movs    pc, lr                      @ back to SVC, at the instruction after the MRC
+
+    .section .hypfw_relocs, "a"
+    .balign 4
+    .space  {RELOC_TABLE_BYTES}         @ filled in by `cargo xtask build`

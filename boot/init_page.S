@@ -48,13 +48,7 @@ hyp_init_entry:
     mcr     p15, 4, r1, c8, c7, 0       @ TLBIALLH: HYP TLB contents are unknown before first use
     dsb     ish
     isb
-    ldr     r1, [r12, #{IP_HSCTLR}]
-    mcr     p15, 4, r1, c1, c0, 0       @ HSCTLR := M | C | I | WXN | RES1
-    isb
-    mrrc    p15, 4, r4, r5, c2          @ r4 := HTTBR low as the MMU now sees it
-    mrc     p15, 4, r5, c1, c0, 0       @ r5 := HSCTLR read back
-    read_cntpct r6, r7                  @ r6/r7 := time phase 1 completed
-    @ Everything phase 2 needs is loaded now: after the jump nothing but this page is mapped.
+    @ Load everything phase 2 needs now: once the MMU is on, only this page is mapped.
     ldr     r2, [r12, #{IP_RUNTIME_HTTBR_LO}]
     ldr     r3, [r12, #{IP_RUNTIME_HTTBR_HI}]
     ldr     r8, [r12, #{IP_VECTORS_VA}]
@@ -63,6 +57,12 @@ hyp_init_entry:
     ldr     r10, [r1, r0, lsl #2]
     add     r1, r12, #{IP_PERCPU}
     ldr     r11, [r1, r0, lsl #2]
+    ldr     r1, [r12, #{IP_HSCTLR}]
+    mcr     p15, 4, r1, c1, c0, 0       @ HSCTLR := M | C | I | WXN | RES1
+    isb
+    mrrc    p15, 4, r4, r5, c2          @ r4 := HTTBR low as the MMU now sees it
+    mrc     p15, 4, r5, c1, c0, 0       @ r5 := HSCTLR read back
+    read_cntpct r6, r7                  @ r6/r7 := time phase 1 completed
     adr     r1, hyp_init_phase2
     ubfx    r1, r1, #0, #12
     orr     r1, r1, #{TRAMPOLINE_HI}    @ r1 := hyp_init_phase2 through the trampoline VA

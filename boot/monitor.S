@@ -52,12 +52,13 @@ hypfw_monitor_vectors:
 monitor_smc:
     mrc     p15, 0, r2, c1, c1, 0       @ SCR
     bic     r2, r2, #{SCR_CLEAR}
-    orr     r2, r2, #{SCR_SET}          @ NS, FW, AW, HCE
+    movw    r3, #{SCR_SET}
+    orr     r2, r2, r3                  @ NS, FW, AW, HCE
     mcr     p15, 0, r2, c1, c1, 0
     isb
     mov     r2, #0
     mcrr    p15, 4, r2, r2, c14         @ CNTVOFF := 0 (needs SCR.NS = 1 in Monitor mode)
     msr     sp_hyp, r1
-    mov     r2, #{SPSR_HYP_MASKED}
+    movw    r2, #{SPSR_HYP_MASKED}
     msr     spsr_cxsf, r2
     movs    pc, lr                      @ to the SMC's next instruction, in NS HYP

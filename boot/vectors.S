@@ -105,3 +105,17 @@ hypfw_guest_bench_base:
     bne     1b
     hvc     #1
     b       hypfw_guest_bench_base
+
+@ PL1 vectors for the self-test guest: any exception there is reported to HYP with HVC #2 and
+@ r0 = the vector number, instead of running into whatever the bootloader left.
+    .balign 32
+    .global hypfw_guest_vectors
+hypfw_guest_vectors:
+    .irp n, 0, 1, 2, 3, 4, 5, 6, 7
+    b       guest_vector_\n
+    .endr
+    .irp n, 0, 1, 2, 3, 4, 5, 6, 7
+guest_vector_\n:
+    mov     r0, #\n
+    hvc     #2
+    .endr

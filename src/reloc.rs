@@ -1,52 +1,133 @@
-//! Applying the image's own dynamic relocations.
+//! hypfw's own relocation table.
 //!
-//! The image is linked as a PIE, so every absolute address it stores (GOT entries, pointers in
-//! statics, vtables) has an `R_ARM_RELATIVE` entry in `.rel.dyn`: "add the load bias to the word
-//! at r_offset". The entry code applies them once for the load address; the boot CPU applies them
-//! again, to the copy in the reserved region, for the runtime VA.
+//! Why not a PIE: the toolchain's precompiled `libcore` is built for the static relocation model
+//! and loads addresses with MOVW/MOVT pairs, which no dynamic relocation type can fix. So the image
+//! is linked statically at `LINK_BASE` with `--emit-relocs`, and `cargo xtask build` turns the
+//! absolute relocations the linker reports into this table, stored in the image's
+//! `.hypfw_relocs` section:
+//!
+//! ```text
+//! word 0   MAGIC
+//! word 1   n_abs   number of 32-bit words that hold an absolute address (R_ARM_ABS32)
+//! word 2   n_movt  number of MOVT instructions whose imm16 is the high half of an address
+//! then     n_abs offsets, then n_movt offsets (from the image start)
+//! ```
+//!
+//! Relocating by a bias that is a multiple of 64 KiB leaves every low half unchanged, so the MOVW
+//! halves need no fixing and each MOVT is fixed on its own: imm16 += bias >> 16. The entry code
+//! therefore first moves the image to a 64 KiB-aligned address if it was loaded elsewhere.
 
-/// ELF relocation type for "word += load bias" (ELF for the ARM Architecture, table 4-9).
-pub const R_ARM_RELATIVE: u32 = 23;
+pub const MAGIC: u32 = 0x4352_4C48; // "HLRC"
+/// Bytes reserved for the table in the image.
+pub const TABLE_BYTES: usize = 16 * 1024;
+/// Relocation bias granule: a bias must be a multiple of this.
+pub const GRANULE: u32 = 0x1_0000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RelocError {
-    /// An entry of a type other than R_ARM_RELATIVE: the image was linked wrongly.
-    UnsupportedType { offset: u32, r_type: u32 },
-    /// An entry points outside the image.
+    /// The table was never filled in: the image did not go through `cargo xtask build`.
+    Missing,
+    /// The table does not fit its section.
+    Truncated,
+    /// An entry points outside the image or is misaligned.
     OutOfImage { offset: u32 },
+    /// An entry marked MOVT is not a MOVT instruction.
+    NotMovt { offset: u32, insn: u32 },
+    /// The bias is not a multiple of 64 KiB.
+    BadBias(u32),
 }
 
 impl core::fmt::Display for RelocError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
-            RelocError::UnsupportedType { offset, r_type } => {
-                write!(f, "relocation at {offset:#x} has type {r_type}, only R_ARM_RELATIVE (23) is supported")
-            }
+            RelocError::Missing => write!(f, "the image has no relocation table; build it with `cargo xtask build`"),
+            RelocError::Truncated => write!(f, "the relocation table is larger than its section"),
             RelocError::OutOfImage { offset } => write!(f, "relocation at {offset:#x} lies outside the image"),
+            RelocError::NotMovt { offset, insn } => write!(f, "relocation at {offset:#x} expects a MOVT, found {insn:#010x}"),
+            RelocError::BadBias(b) => write!(f, "relocation bias {b:#x} is not a multiple of 64 KiB"),
         }
     }
 }
 
-/// Add `bias` to every word named by the `Elf32_Rel` entries in `rel` (pairs of r_offset, r_info,
-/// r_offset relative to `link_base`), in the image whose bytes are `image`. Entries are checked
-/// before anything is changed, so on error the image is untouched.
-pub fn apply_relative(image: &mut [u8], rel: &[[u32; 2]], link_base: u32, bias: u32) -> Result<usize, RelocError> {
-    for &[offset, info] in rel {
-        let r_type = info & 0xff;
-        if r_type != R_ARM_RELATIVE {
-            return Err(RelocError::UnsupportedType { offset, r_type });
-        }
-        let at = offset.wrapping_sub(link_base) as usize;
-        if offset < link_base || at % 4 != 0 || at + 4 > image.len() {
-            return Err(RelocError::OutOfImage { offset });
+/// A parsed view of the table.
+pub struct Table<'a> {
+    pub abs: &'a [u32],
+    pub movt: &'a [u32],
+}
+
+/// Parse the table words.
+pub fn parse(words: &[u32]) -> Result<Table<'_>, RelocError> {
+    if words.first() != Some(&MAGIC) {
+        return Err(RelocError::Missing);
+    }
+    let (n_abs, n_movt) = match (words.get(1), words.get(2)) {
+        (Some(&a), Some(&m)) => (a as usize, m as usize),
+        _ => return Err(RelocError::Truncated),
+    };
+    let end = 3usize.checked_add(n_abs).and_then(|v| v.checked_add(n_movt)).ok_or(RelocError::Truncated)?;
+    if end > words.len() {
+        return Err(RelocError::Truncated);
+    }
+    Ok(Table { abs: &words[3..3 + n_abs], movt: &words[3 + n_abs..end] })
+}
+
+/// Is `insn` an A32 MOVT (any condition, any register)?
+pub fn is_movt(insn: u32) -> bool {
+    insn & 0x0FF0_0000 == 0x0340_0000
+}
+
+/// Add `bias` to the high half-word immediate of a MOVT.
+pub fn movt_add(insn: u32, bias: u32) -> u32 {
+    let imm = ((insn >> 4) & 0xF000) | (insn & 0xFFF);
+    let new = imm.wrapping_add(bias >> 16) & 0xFFFF;
+    (insn & 0xFFF0_F000) | ((new & 0xF000) << 4) | (new & 0xFFF)
+}
+
+fn word(image: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([image[at], image[at + 1], image[at + 2], image[at + 3]])
+}
+
+/// Relocate `image` (whose words currently hold addresses for some base B) for base B + `bias`.
+/// Entries are checked before anything changes, so on error the image is untouched.
+pub fn apply(image: &mut [u8], table: &Table, bias: u32) -> Result<usize, RelocError> {
+    if bias % GRANULE != 0 {
+        return Err(RelocError::BadBias(bias));
+    }
+    let ok = |o: u32| (o % 4 == 0 && (o as usize).checked_add(4).is_some_and(|e| e <= image.len())).then_some(o as usize);
+    for &o in table.abs {
+        ok(o).ok_or(RelocError::OutOfImage { offset: o })?;
+    }
+    for &o in table.movt {
+        let at = ok(o).ok_or(RelocError::OutOfImage { offset: o })?;
+        let insn = word(image, at);
+        if !is_movt(insn) {
+            return Err(RelocError::NotMovt { offset: o, insn });
         }
     }
-    for &[offset, _] in rel {
-        let at = (offset - link_base) as usize;
-        let w = u32::from_le_bytes(image[at..at + 4].try_into().unwrap());
-        image[at..at + 4].copy_from_slice(&w.wrapping_add(bias).to_le_bytes());
+    for &o in table.abs {
+        let at = o as usize;
+        let v = word(image, at).wrapping_add(bias);
+        image[at..at + 4].copy_from_slice(&v.to_le_bytes());
     }
-    Ok(rel.len())
+    for &o in table.movt {
+        let at = o as usize;
+        let v = movt_add(word(image, at), bias);
+        image[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    Ok(table.abs.len() + table.movt.len())
+}
+
+/// Encode a table (used by `cargo xtask build`).
+pub fn encode(abs: &[u32], movt: &[u32], out: &mut [u8]) -> Result<usize, RelocError> {
+    let words = 3 + abs.len() + movt.len();
+    if words * 4 > out.len() {
+        return Err(RelocError::Truncated);
+    }
+    let all = [MAGIC, abs.len() as u32, movt.len() as u32].into_iter().chain(abs.iter().copied()).chain(movt.iter().copied());
+    for (i, w) in all.enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+    }
+    Ok(words * 4)
 }
 
 #[cfg(test)]
@@ -54,47 +135,81 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// movw r0, #0x1234 ; movt r0, #0x4001 (A32 encodings, ARM DDI 0406C A8.8.106/A8.8.102)
+    const MOVW_R0: u32 = 0xE301_0234;
+    const MOVT_R0_4001: u32 = 0xE344_0001;
+
     #[test]
-    fn adds_bias_to_named_words_only() {
-        let mut img = [0u8; 16];
-        img[4..8].copy_from_slice(&0x4001_0100u32.to_le_bytes());
-        img[12..16].copy_from_slice(&0x4001_0008u32.to_le_bytes());
-        let rel = [[0x4001_0004, 23], [0x4001_000C, 23]];
-        // relocate from link base 0x40010000 to VA 0xC0000000
-        let bias = 0xC000_0000u32.wrapping_sub(0x4001_0000);
-        assert_eq!(apply_relative(&mut img, &rel, 0x4001_0000, bias), Ok(2));
-        assert_eq!(&img[4..8], &0xC000_0100u32.to_le_bytes());
-        assert_eq!(&img[12..16], &0xC000_0008u32.to_le_bytes());
-        assert_eq!(&img[0..4], &[0; 4]);
+    fn movt_immediate_is_rebased() {
+        assert!(is_movt(MOVT_R0_4001));
+        assert!(!is_movt(MOVW_R0));
+        // 0x4001 + 0x8000 = 0xC001: imm4 = 0xC, imm12 = 0x001
+        assert_eq!(movt_add(MOVT_R0_4001, 0x8000_0000), 0xE34C_0001);
+        // wraps in 16 bits like the address does in 32
+        assert_eq!(movt_add(0xE34F_0FFF, 0x0001_0000), 0xE340_0000);
     }
 
     #[test]
-    fn rejects_other_types_and_out_of_image_without_changing_anything() {
-        let mut img = [1u8; 8];
-        assert_eq!(
-            apply_relative(&mut img, &[[0x1000, 23], [0x1004, 2]], 0x1000, 5),
-            Err(RelocError::UnsupportedType { offset: 0x1004, r_type: 2 })
-        );
-        assert_eq!(img, [1u8; 8]);
-        assert_eq!(apply_relative(&mut img, &[[0x1008, 23]], 0x1000, 5), Err(RelocError::OutOfImage { offset: 0x1008 }));
-        assert_eq!(apply_relative(&mut img, &[[0xFFC, 23]], 0x1000, 5), Err(RelocError::OutOfImage { offset: 0xFFC }));
+    fn applies_words_and_movts() {
+        let mut img = Vec::new();
+        img.extend_from_slice(&0x4001_0100u32.to_le_bytes());
+        img.extend_from_slice(&MOVW_R0.to_le_bytes());
+        img.extend_from_slice(&MOVT_R0_4001.to_le_bytes());
+        let mut t = [0u8; 64];
+        let n = encode(&[0], &[8], &mut t).unwrap();
+        let words: Vec<u32> = t[..n].chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+        let table = parse(&words).unwrap();
+        assert_eq!(apply(&mut img, &table, 0x8000_0000), Ok(2));
+        assert_eq!(word(&img, 0), 0xC001_0100);
+        assert_eq!(word(&img, 4), MOVW_R0, "MOVW halves are never touched");
+        assert_eq!(word(&img, 8), 0xE34C_0001);
+    }
+
+    #[test]
+    fn errors_leave_the_image_alone() {
+        let mut img = vec![0u8; 16];
+        img[4..8].copy_from_slice(&MOVW_R0.to_le_bytes());
+        let before = img.clone();
+        assert_eq!(apply(&mut img, &Table { abs: &[0], movt: &[4] }, 0x1_0000), Err(RelocError::NotMovt { offset: 4, insn: MOVW_R0 }));
+        assert_eq!(apply(&mut img, &Table { abs: &[16], movt: &[] }, 0x1_0000), Err(RelocError::OutOfImage { offset: 16 }));
+        assert_eq!(apply(&mut img, &Table { abs: &[0], movt: &[] }, 0x1234), Err(RelocError::BadBias(0x1234)));
+        assert_eq!(img, before);
+        assert!(matches!(parse(&[0, 0, 0]), Err(RelocError::Missing)));
+        assert!(matches!(parse(&[MAGIC, 5, 0, 1]), Err(RelocError::Truncated)));
     }
 
     proptest! {
-        /// Relocating for A then re-relocating by (B - A) is the same as relocating for B: what the
-        /// boot CPU relies on when it moves the already-relocated image to the runtime VA.
+        /// Relocating by a then by (b - a) equals relocating by b: what the boot CPU relies on
+        /// when it moves the already-relocated image to the runtime VA. Also: every MOVW/MOVT
+        /// pair still loads the relocated address.
         #[test]
-        fn two_step_relocation_equals_direct(words in proptest::collection::vec(any::<u32>(), 1..64),
-                                             a in any::<u32>(), b in any::<u32>(), pick in any::<u64>()) {
-            let base = 0x4001_0000u32;
-            let mut img: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-            let rel: Vec<[u32; 2]> = (0..words.len()).filter(|i| pick >> (i % 64) & 1 == 1)
-                .map(|i| [base + 4 * i as u32, 23]).collect();
+        fn two_step_relocation_equals_direct(addrs in proptest::collection::vec(any::<u32>(), 1..32),
+                                             a in any::<u16>(), b in any::<u16>()) {
+            let (a, b) = ((a as u32) << 16, (b as u32) << 16);
+            let mut img = Vec::new();
+            let mut abs = Vec::new();
+            let mut movt = Vec::new();
+            for &v in &addrs {
+                abs.push(img.len() as u32);
+                img.extend_from_slice(&v.to_le_bytes());
+                img.extend_from_slice(&(0xE300_0000 | ((v & 0xF000) << 4) | (v & 0xFFF)).to_le_bytes());
+                movt.push(img.len() as u32);
+                let hi = v >> 16;
+                img.extend_from_slice(&(0xE340_0000 | ((hi & 0xF000) << 4) | (hi & 0xFFF)).to_le_bytes());
+            }
+            let t = Table { abs: &abs, movt: &movt };
             let mut direct = img.clone();
-            apply_relative(&mut direct, &rel, base, b).unwrap();
-            apply_relative(&mut img, &rel, base, a).unwrap();
-            apply_relative(&mut img, &rel, base, b.wrapping_sub(a)).unwrap();
-            prop_assert_eq!(img, direct);
+            apply(&mut direct, &t, b).unwrap();
+            apply(&mut img, &t, a).unwrap();
+            apply(&mut img, &t, b.wrapping_sub(a)).unwrap();
+            prop_assert_eq!(&img, &direct);
+            for (i, &v) in addrs.iter().enumerate() {
+                let lo = word(&direct, i * 12 + 4);
+                let hi = word(&direct, i * 12 + 8);
+                let imm = |x: u32| ((x >> 4) & 0xF000) | (x & 0xFFF);
+                prop_assert_eq!(imm(hi) << 16 | imm(lo), v.wrapping_add(b));
+                prop_assert_eq!(word(&direct, i * 12), v.wrapping_add(b));
+            }
         }
     }
 }

@@ -1,0 +1,77 @@
+//! What the boot CPU hands to the init page and to the runtime. Both live in the reserved-region
+//! copy of the image: the boot CPU writes them there (by physical address, MMU off) before it
+//! jumps to the init page, which reads [`InitParams`] PC-relatively with the MMU off.
+
+use hypfw::dtb::Platform;
+use hypfw::layout::{MAX_CPUS, ReservedLayout};
+
+/// Read by `boot/init_page.S` (offsets passed to the assembly with `offset_of!`).
+#[repr(C)]
+pub struct InitParams {
+    /// HTTBR values as (low, high) words: see `PhysAddr::to_reg_pair`.
+    pub boot_httbr: [u32; 2],
+    pub runtime_httbr: [u32; 2],
+    pub htcr: u32,
+    pub hmair0: u32,
+    pub hmair1: u32,
+    pub hsctlr: u32,
+    pub vectors_va: u32,
+    pub entry_va: u32,
+    pub stack_top_va: [u32; MAX_CPUS],
+    pub percpu_va: [u32; MAX_CPUS],
+}
+
+#[unsafe(no_mangle)]
+pub static mut HYP_INIT_PARAMS: InitParams = InitParams {
+    boot_httbr: [0; 2],
+    runtime_httbr: [0; 2],
+    htcr: 0,
+    hmair0: 0,
+    hmair1: 0,
+    hsctlr: 0,
+    vectors_va: 0,
+    entry_va: 0,
+    stack_top_va: [0; MAX_CPUS],
+    percpu_va: [0; MAX_CPUS],
+};
+
+/// Pushed by phase 2 on the CPU's new stack: what the init page observed, for the milestone lines.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PhaseEvidence {
+    /// CNTPCT when phase 2 finished.
+    pub t_phase2: [u32; 2],
+    /// HTTBR (low word) as read back right after phase 1 turned the MMU on.
+    pub phase1_httbr_lo: u32,
+    /// HSCTLR read back after phase 1.
+    pub phase1_hsctlr: u32,
+    /// CNTPCT when phase 1 finished.
+    pub t_phase1: [u32; 2],
+}
+
+/// How the boot CPU entered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryMode {
+    NsHyp,
+    SecureSvc,
+}
+
+/// Everything the runtime needs to know from the boot phase. Plain data (no pointers): it is
+/// written by the boot copy of the image and read by the runtime copy.
+#[derive(Clone, Copy)]
+pub struct BootInfo {
+    pub platform: Platform,
+    pub region_pa: u64,
+    pub layout: ReservedLayout,
+    pub console_va: u32,
+    pub boot_pgd: u64,
+    pub runtime_pgd: u64,
+    pub entry_mode: EntryMode,
+    pub entry_time: u64,
+    pub load_addr: u32,
+    pub pool_pages_used: u64,
+    pub cntfrq: u32,
+}
+
+#[unsafe(no_mangle)]
+pub static mut BOOT_INFO: Option<BootInfo> = None;

@@ -1,0 +1,142 @@
+//! The boot CPU's self-test, until a payload is booted: real HVCs from SVC mode through the
+//! runtime's trap vector, the world switch and the SMCCC dispatcher, checked against what the
+//! interface promises; then a side-by-side benchmark of the null call; then power off.
+//!
+//! The guest is a few instructions of assembly (`hypfw_guest_stub` in boot/vectors.S) run in SVC
+//! with the PL1 MMU off and no stage 2 (HCR.VM = 0), at their physical address.
+
+use super::guest::{self, GuestContext, SPSR_SVC_MASKED};
+use super::init::BootInfo;
+use crate::arch::{self, regs};
+use crate::{fatal, log};
+use core::sync::atomic::Ordering;
+use hypfw::hsr::{self, Hsr};
+use hypfw::hvc;
+
+unsafe extern "C" {
+    fn hypfw_guest_stub();
+    fn hypfw_guest_bench();
+    fn hypfw_guest_bench_base();
+    fn hypfw_guest_vectors();
+}
+
+/// HVC immediates the self-test guest uses besides #0 (an SMCCC call).
+const IMM_REPORT: u16 = 1;
+const IMM_GUEST_EXCEPTION: u16 = 2;
+
+fn pa_of(f: unsafe extern "C" fn()) -> u32 {
+    super::va_to_pa(f as *const () as usize) as u32
+}
+
+/// Handle one trap from the guest the way the runtime handles a payload's: HVC #0 goes to the
+/// SMCCC dispatcher, results back in r0-r3. Returns the HVC immediate for the harness's own
+/// calls, or stops on anything else.
+fn handle_exit(ctx: &mut GuestContext, h: Hsr) -> Option<u16> {
+    match h.hvc_imm() {
+        Some(0) => {
+            super::this_cpu().hvcs.fetch_add(1, Ordering::Relaxed);
+            let out = hvc::dispatch([ctx.r[0], ctx.r[1], ctx.r[2], ctx.r[3]], 0);
+            ctx.r[..4].copy_from_slice(&out);
+            None
+        }
+        Some(IMM_GUEST_EXCEPTION) => fatal!(
+            "self-test guest took exception vector {:#x} at PL1 (LR {:#x})",
+            ctx.r[0] * 4,
+            ctx.lr_usr
+        ),
+        Some(imm) => Some(imm),
+        None => fatal!("self-test guest trapped with {} (HSR {:#010x}) at {:#x}", h.ec_name(), h.0, ctx.elr),
+    }
+}
+
+/// Run the guest until it reports with HVC #1.
+fn run_until_report(ctx: &mut GuestContext) {
+    loop {
+        // SAFETY: the guest runs our stub at PL1 with interrupts masked; HCR = 0, so it reaches
+        // only what PL1 with the MMU off reaches, which the self-test accepts (no payload yet).
+        let h = unsafe { guest::run(ctx) };
+        if h.ec() != hsr::EC_HVC {
+            fatal!("self-test guest trapped with {} (HSR {:#010x}) at {:#x}", h.ec_name(), h.0, ctx.elr);
+        }
+        if handle_exit(ctx, h) == Some(IMM_REPORT) {
+            return;
+        }
+    }
+}
+
+fn prepare_pl1() {
+    // SAFETY: NS PL1 registers, not used by HYP: PL1 MMU and caches off, vectors at our guest
+    // vector table (every entry reports with HVC #2), low vectors.
+    unsafe {
+        let sctlr = regs::read::<regs::Sctlr>();
+        regs::write::<regs::Sctlr>(sctlr & !(1 | (1 << 2) | (1 << 13)));
+        regs::write::<regs::Vbar>(pa_of(hypfw_guest_vectors));
+    }
+}
+
+struct Case {
+    name: &'static str,
+    args: [u32; 4],
+    expect: [u32; 4],
+}
+
+pub fn run(bi: &BootInfo) -> ! {
+    prepare_pl1();
+    let cases = [
+        Case { name: "SMCCC_VERSION", args: [hvc::SMCCC_VERSION, 0, 0, 0], expect: [hvc::SMCCC_VERSION_1_1, 0, 0, 0] },
+        Case {
+            name: "SMCCC_ARCH_FEATURES(SMCCC_VERSION)",
+            args: [hvc::SMCCC_ARCH_FEATURES, hvc::SMCCC_VERSION, 0, 0],
+            expect: [0, 0, 0, 0],
+        },
+        Case { name: "HYPFW_VERSION", args: [hvc::HYPFW_VERSION, 0, 0, 0], expect: [hvc::HYPFW_API_VERSION, 0, 0, 0] },
+        Case { name: "HYPFW_NULL", args: [hvc::HYPFW_NULL, 0x1111, 0x2222, 0x3333], expect: [0, 0, 0, 0] },
+        Case { name: "HYPFW_CALL_UID", args: [hvc::HYPFW_CALL_UID, 0, 0, 0], expect: hvc::HYPFW_UID },
+        Case { name: "unknown function", args: [0x8600_1234, 5, 6, 7], expect: [hvc::NOT_SUPPORTED, 0, 0, 0] },
+        Case { name: "SMC64 function ID", args: [0xC600_0000, 0, 0, 0], expect: [hvc::NOT_SUPPORTED, 0, 0, 0] },
+    ];
+    let mut failed = 0;
+    for c in &cases {
+        let mut ctx = GuestContext { elr: pa_of(hypfw_guest_stub), spsr: SPSR_SVC_MASKED, ..Default::default() };
+        ctx.r[..4].copy_from_slice(&c.args);
+        ctx.r[12] = 0x5A5A_0012;
+        run_until_report(&mut ctx);
+        let got = [ctx.r[0], ctx.r[1], ctx.r[2], ctx.r[3]];
+        if got == c.expect && ctx.r[12] == 0x5A5A_0012 {
+            log!("self-test: HVC {} from SVC -> {:#x}: ok", c.name, got[0]);
+        } else {
+            log!("self-test: HVC {} from SVC -> {:x?} (r12 {:#x}), expected {:x?}: FAILED", c.name, got, ctx.r[12], c.expect);
+            failed += 1;
+        }
+    }
+    let hvcs = super::this_cpu().hvcs.load(Ordering::Relaxed);
+    if hvcs != cases.len() as u32 {
+        log!("self-test: per-CPU HVC count is {hvcs}, expected {}: FAILED", cases.len());
+        failed += 1;
+    }
+    if failed != 0 {
+        fatal!("self-test failed: {failed} check(s) failed");
+    }
+    bench(bi);
+    log!("self-test passed");
+    crate::stop::success()
+}
+
+/// Round trips of the null call against the same guest loop without the call, side by side.
+fn bench(bi: &BootInfo) {
+    const N: u32 = 1000;
+    let measure = |entry: unsafe extern "C" fn()| {
+        let mut ctx = GuestContext { elr: pa_of(entry), spsr: SPSR_SVC_MASKED, ..Default::default() };
+        ctx.r[4] = N;
+        ctx.r[5] = hvc::HYPFW_NULL;
+        let t0 = arch::cntpct();
+        run_until_report(&mut ctx);
+        arch::cntpct() - t0
+    };
+    let base = measure(hypfw_guest_bench_base);
+    let calls = measure(hypfw_guest_bench);
+    log!(
+        "bench: hvc-null {N} round trips {calls} ticks, baseline loop {base} ticks, CNTFRQ {} Hz",
+        bi.cntfrq
+    );
+}

@@ -1,0 +1,65 @@
+//! Every way hypfw stops: success (power off), and `fatal:` (a message, then a failing exit).
+//! A stop is never silent: the line is printed first, and without a host to exit to the CPU
+//! halts after saying so.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Whether PSCI SYSTEM_OFF can be used to power off (set once the platform is known and hypfw is
+/// not the PSCI provider itself).
+pub static PSCI_OFF_AVAILABLE: AtomicBool = AtomicBool::new(false);
+
+const PSCI_SYSTEM_OFF: u32 = 0x8400_0008;
+
+fn halt() -> ! {
+    loop {
+        crate::arch::wfi();
+    }
+}
+
+/// Exit with `code` (0 = success) if a semihosting host is there (test builds).
+fn host_exit(code: i32) {
+    #[cfg(feature = "semihosting")]
+    semihosting::process::exit(code);
+    #[cfg(not(feature = "semihosting"))]
+    let _ = code;
+}
+
+/// The self-test passed: power off.
+pub fn success() -> ! {
+    host_exit(0);
+    if PSCI_OFF_AVAILABLE.load(Ordering::Relaxed) && crate::arch::current_mode() == crate::arch::MODE_HYP {
+        crate::arch::smc32(PSCI_SYSTEM_OFF, [0; 3]);
+        crate::log!("PSCI SYSTEM_OFF returned; halting");
+    } else {
+        crate::log!("no PSCI to power off with; halted");
+    }
+    halt()
+}
+
+/// Print `hypfw: fatal: <message>` and stop with a failing exit.
+pub fn fatal(args: core::fmt::Arguments) -> ! {
+    if STOPPING.swap(true, Ordering::AcqRel) {
+        // A fault while reporting a fault: do not recurse.
+        host_exit(3);
+        halt();
+    }
+    crate::console::print(format_args!("hypfw: fatal: {args}\n"));
+    host_exit(1);
+    crate::log!("halted (no host to report the failure to)");
+    halt()
+}
+
+#[macro_export]
+macro_rules! fatal {
+    ($($arg:tt)*) => { $crate::stop::fatal(format_args!($($arg)*)) };
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    match info.location() {
+        Some(l) => fatal(format_args!("panic at {}:{}: {}", l.file(), l.line(), info.message())),
+        None => fatal(format_args!("panic: {}", info.message())),
+    }
+}

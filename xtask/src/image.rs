@@ -1,0 +1,99 @@
+//! Turning the linker's ELF into hypfw's image files: fill the relocation table from the
+//! `--emit-relocs` output, write `hypfw.elf` and the raw `hypfw.bin` with its zImage header.
+
+use object::elf;
+use object::read::elf::{ElfFile32, FileHeader, ProgramHeader, Rel, SectionHeader, Sym};
+use object::{Endianness, Object, ObjectSection, ObjectSymbol, SectionIndex, SymbolSection};
+use std::path::Path;
+
+pub struct Image {
+    pub elf: Vec<u8>,
+    pub bin: Vec<u8>,
+    pub relocs: (usize, usize),
+}
+
+fn sym_addr(f: &ElfFile32<Endianness>, name: &str) -> Result<u64, String> {
+    f.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address()).ok_or(format!("symbol {name} missing"))
+}
+
+/// Collect (absolute words, MOVT instructions) that hold image addresses.
+fn collect_relocs(data: &[u8], image_start: u64, image_end: u64) -> Result<(Vec<u32>, Vec<u32>), String> {
+    let f = ElfFile32::<Endianness>::parse(data).map_err(|e| e.to_string())?;
+    let endian = f.endian();
+    let header = f.elf_header();
+    let sections = header.sections(endian, data).map_err(|e| e.to_string())?;
+    let symbols = sections.symbols(endian, data, elf::SHT_SYMTAB).map_err(|e| e.to_string())?;
+    let (mut abs, mut movt) = (Vec::new(), Vec::new());
+    for sh in sections.iter() {
+        if sh.sh_type(endian) != elf::SHT_REL {
+            continue;
+        }
+        let target = sections.section(SectionIndex(sh.sh_info(endian) as usize)).map_err(|e| e.to_string())?;
+        if target.sh_flags(endian) & elf::SHF_ALLOC == 0 {
+            continue; // debug info
+        }
+        let Some((rels, _)) = sh.rel(endian, data).map_err(|e| e.to_string())? else { continue };
+        for r in rels {
+            let ty = r.r_type(endian);
+            let off = r.r_offset(endian) as u64;
+            let sym_index = r.r_sym(endian);
+            let sym = symbols.symbol(object::SymbolIndex(sym_index as usize)).map_err(|e| e.to_string())?;
+            let shndx = sym.st_shndx(endian);
+            if shndx == elf::SHN_ABS || shndx == elf::SHN_UNDEF {
+                continue; // constants and undefined weak symbols do not move with the image
+            }
+            if !(image_start..image_end).contains(&off) {
+                return Err(format!("relocation at {off:#x} outside the image"));
+            }
+            let o = (off - image_start) as u32;
+            match ty {
+                elf::R_ARM_ABS32 | elf::R_ARM_TARGET1 => abs.push(o),
+                elf::R_ARM_MOVT_ABS => movt.push(o),
+                // MOVW holds the low half, unchanged by a 64 KiB-multiple bias; the rest are
+                // PC-relative.
+                elf::R_ARM_MOVW_ABS_NC | elf::R_ARM_CALL | elf::R_ARM_JUMP24 | elf::R_ARM_REL32 | elf::R_ARM_PREL31
+                | elf::R_ARM_ALU_PC_G0 | elf::R_ARM_ALU_PC_G0_NC | elf::R_ARM_ALU_PC_G1 | elf::R_ARM_ALU_PC_G1_NC
+                | elf::R_ARM_LDR_PC_G1 | elf::R_ARM_LDR_PC_G2 | elf::R_ARM_ALU_PC_G2
+                | elf::R_ARM_THM_PC22 | elf::R_ARM_THM_JUMP24 | elf::R_ARM_NONE | elf::R_ARM_V4BX => {}
+                t => return Err(format!("unsupported relocation type {t} at {off:#x}: hypfw cannot relocate it")),
+            }
+        }
+    }
+    abs.sort_unstable();
+    abs.dedup();
+    movt.sort_unstable();
+    movt.dedup();
+    Ok((abs, movt))
+}
+
+pub fn make(elf_path: &Path) -> Result<Image, String> {
+    let mut data = std::fs::read(elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
+    let (start, data_end, image_end, table_off, table_len) = {
+        let f = ElfFile32::<Endianness>::parse(&*data).map_err(|e| e.to_string())?;
+        let sec = f.section_by_name(".hypfw_relocs").ok_or(".hypfw_relocs section missing")?;
+        let (off, len) = sec.file_range().ok_or(".hypfw_relocs has no file data")?;
+        (sym_addr(&f, "__image_start")?, sym_addr(&f, "__data_end")?, sym_addr(&f, "__image_end")?, off as usize, len as usize)
+    };
+    let (abs, movt) = collect_relocs(&data, start, image_end)?;
+    hypfw::reloc::encode(&abs, &movt, &mut data[table_off..table_off + table_len])
+        .map_err(|e| format!("{e} ({} + {} entries)", abs.len(), movt.len()))?;
+
+    // Raw image: the loadable segments laid out from the image start to the end of .data.
+    let mut bin = vec![0u8; (data_end - start) as usize];
+    {
+        let f = ElfFile32::<Endianness>::parse(&*data).map_err(|e| e.to_string())?;
+        let endian = f.endian();
+        for ph in f.elf_program_headers() {
+            if ph.p_type(endian) != elf::PT_LOAD || ph.p_filesz(endian) == 0 {
+                continue;
+            }
+            let va = ph.p_vaddr(endian) as u64;
+            let (off, sz) = (ph.p_offset(endian) as usize, ph.p_filesz(endian) as usize);
+            let at = (va - start) as usize;
+            let n = sz.min(bin.len().saturating_sub(at));
+            bin[at..at + n].copy_from_slice(&data[off..off + n]);
+        }
+    }
+    hypfw::zimage::finish_header(&mut bin).map_err(|e| format!("zImage header: {e:?}"))?;
+    Ok(Image { elf: data, bin, relocs: (abs.len(), movt.len()) })
+}

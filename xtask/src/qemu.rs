@@ -1,0 +1,158 @@
+//! The one place that knows how to start QEMU for hypfw.
+
+use crate::{BuildOpts, build, image_dir};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug)]
+pub struct Qemu {
+    pub machine: String,
+    pub smp: u32,
+    pub mem_mib: u32,
+    /// How the image is loaded: `-kernel FILE`, or `-device loader` pieces.
+    pub load: Vec<String>,
+    pub extra: Vec<String>,
+}
+
+impl Qemu {
+    pub fn new(machine: &str) -> Self {
+        Qemu { machine: machine.into(), smp: 1, mem_mib: 1024, load: Vec::new(), extra: Vec::new() }
+    }
+    pub fn kernel(mut self, p: &Path) -> Self {
+        self.load = vec!["-kernel".into(), p.display().to_string()];
+        self
+    }
+    pub fn command(&self) -> Command {
+        let mut c = Command::new("qemu-system-arm");
+        c.args(["-M", &self.machine, "-cpu", "cortex-a15", "-smp", &self.smp.to_string()]);
+        c.args(["-m", &self.mem_mib.to_string(), "-nographic", "-nic", "none", "-monitor", "none", "-serial", "stdio"]);
+        c.args(["-semihosting-config", "enable=on,target=native"]);
+        c.args(&self.load).args(&self.extra);
+        c
+    }
+}
+
+pub struct Outcome {
+    pub output: String,
+    /// None on timeout.
+    pub status: Option<i32>,
+}
+
+/// Run QEMU to completion or `timeout`, capturing its console.
+pub fn run_captured(q: &Qemu, timeout: Duration) -> Result<Outcome, String> {
+    let mut child = q.command().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| {
+        format!("cannot start qemu-system-arm ({e}); install it with `apt-get install qemu-system-arm`")
+    })?;
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let ereader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
+            break st.code();
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut output = String::from_utf8_lossy(&reader.join().unwrap()).replace('\r', "");
+    output.push_str(&String::from_utf8_lossy(&ereader.join().unwrap()));
+    Ok(Outcome { output, status })
+}
+
+fn default_image() -> Result<PathBuf, String> {
+    Ok(build(&BuildOpts { release: true, semihosting: true })?.1)
+}
+
+/// `cargo xtask run`: boot interactively (console on this terminal).
+pub fn run_cmd(args: &[String]) -> Result<u8, String> {
+    let (elf, bin) = build(&BuildOpts { release: true, semihosting: true })?;
+    let mut machine = "virt,virtualization=on".to_string();
+    let mut q = Qemu::new(&machine);
+    let mut it = args.iter();
+    let mut use_elf = false;
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--gdb" => q.extra.extend(["-S".into(), "-s".into()]),
+            "--elf" => use_elf = true,
+            "--secure" => machine.push_str(",secure=on"),
+            "--smp" => q.smp = it.next().and_then(|v| v.parse().ok()).ok_or("--smp N")?,
+            "-m" => q.mem_mib = it.next().and_then(|v| v.parse().ok()).ok_or("-m MiB")?,
+            "--" => q.extra.extend(it.by_ref().cloned()),
+            o => return Err(format!("unknown option {o}")),
+        }
+    }
+    q.machine = machine;
+    let q = q.kernel(if use_elf { &elf } else { &bin });
+    if q.extra.iter().any(|a| a == "-S") {
+        eprintln!("xtask: QEMU halted with a gdb stub on :1234; attach with");
+        eprintln!("  gdb-multiarch {} -ex 'target remote :1234'", elf.display());
+    }
+    let st = q.command().status().map_err(|e| format!("qemu-system-arm: {e}"))?;
+    Ok(st.code().unwrap_or(1) as u8)
+}
+
+/// `cargo run` lands here with the linked ELF: make the image from it and boot it.
+pub fn runner(args: &[String]) -> Result<u8, String> {
+    let elf = args.first().ok_or("qemu-elf needs the ELF path")?;
+    let dir = Path::new(elf).parent().unwrap().join("image");
+    let (_, bin) = crate::write_image(Path::new(elf), &dir)?;
+    let st = Qemu::new("virt,virtualization=on").kernel(&bin).command().status().map_err(|e| e.to_string())?;
+    Ok(st.code().unwrap_or(1) as u8)
+}
+
+fn grab(out: &str, prefix: &str) -> Option<String> {
+    out.lines().find_map(|l| l.find(prefix).map(|i| l[i + prefix.len()..].to_string()))
+}
+
+fn num_after(s: &str, key: &str) -> Option<u64> {
+    let i = s.find(key)? + key.len();
+    s[i..].trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+/// `cargo xtask bench`: deterministic instruction counts (QEMU -icount shift=0: one instruction
+/// per virtual nanosecond, so CNTPCT ticks convert to instructions by 1e9 / CNTFRQ).
+pub fn bench() -> Result<u8, String> {
+    let bin = default_image()?;
+    let bin_len = std::fs::metadata(&bin).map_err(|e| e.to_string())?.len();
+    let mut q = Qemu::new("virt,virtualization=on").kernel(&bin);
+    q.extra.extend(["-icount".into(), "shift=0".into()]);
+    let o = run_captured(&q, Duration::from_secs(60))?;
+    if o.status != Some(0) {
+        return Err(format!("benchmark boot failed:\n{}", o.output));
+    }
+    let ready = grab(&o.output, "cpu0 runtime ready").ok_or("no runtime ready line")?;
+    let bench = grab(&o.output, "bench: hvc-null").ok_or("no bench line")?;
+    let hz = num_after(&ready, " at ").ok_or("no CNTFRQ")?;
+    let ins = |ticks: u64| ticks * 1_000_000_000 / hz;
+    let entry_ready = num_after(&ready, "entry->ready").ok_or("no entry->ready")?;
+    let p1 = num_after(&ready, "entry->phase1").ok_or("no entry->phase1")?;
+    let p2 = num_after(&ready, "phase1->phase2").ok_or("no phase1->phase2")?;
+    let n = num_after(&bench, "hvc-null").ok_or("no count")?;
+    let calls = num_after(&bench, "round trips").ok_or("no ticks")?;
+    let base = num_after(&bench, "baseline loop").ok_or("no baseline")?;
+    println!("image size: {bin_len} bytes ({})", bin.display());
+    println!("entry -> cpu0 runtime ready: {} instructions (entry->phase1 {}, phase1->phase2 {})", ins(entry_ready), ins(p1), ins(p2));
+    println!(
+        "HVC null call round trip from SVC: {} instructions per call ({} calls: {} ticks vs {} ticks for the same loop without HVC)",
+        (ins(calls) - ins(base)) / n,
+        n,
+        calls,
+        base
+    );
+    Ok(0)
+}

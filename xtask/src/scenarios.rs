@@ -1,0 +1,159 @@
+//! `cargo xtask test`: host unit tests, then the QEMU boot scenarios in `tests/qemu/*.test`.
+//!
+//! A scenario file is `key: value` lines:
+//!   machine: virt,virtualization=on     smp: 2     memory: 1024 (MiB)
+//!   image: bin | elf | loader@ADDR      (loader: raw image at ADDR, started by a shim that
+//!                                        passes r2 = the DTB given by `dtb:`, as U-Boot would)
+//!   dtb: FIXTURE [corrupt=magic|struct|truncate]   (with image: loader@...)
+//!   exit: N                             expected QEMU exit status
+//!   expect: TEXT                        a console line must contain TEXT (repeatable)
+//!   reject: TEXT                        no console line may contain TEXT
+
+use crate::qemu::{Qemu, run_captured};
+use crate::{BuildOpts, build, root};
+use std::process::Command;
+use std::time::Duration;
+
+struct Scenario {
+    name: String,
+    q: Qemu,
+    exit: i32,
+    expect: Vec<String>,
+    reject: Vec<String>,
+}
+
+const SHIM_ADDR: u64 = 0x4000_0000;
+const DTB_ADDR: u64 = 0x4400_0000;
+
+/// A boot shim in A32 machine code: r0 = 0, r1 = ~0, r2 = DTB, jump to the image (what U-Boot's
+/// bootz does). Encodings: ARM DDI 0406C A8.8.102 (MOV), A8.8.116 (MVN), A8.8.64 (LDR literal).
+fn shim(dtb: u32, entry: u32) -> Vec<u8> {
+    [0xE3A0_0000u32, 0xE3E0_1000, 0xE59F_2004, 0xE59F_F004, 0xE1A0_0000, dtb, entry]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect()
+}
+
+fn corrupt(mut b: Vec<u8>, how: &str) -> Result<Vec<u8>, String> {
+    match how {
+        "magic" => b[0..4].copy_from_slice(&0xDEAD_BEEFu32.to_be_bytes()),
+        "struct" => {
+            let off = u32::from_be_bytes(b[8..12].try_into().unwrap()) as usize;
+            b[off..off + 4].copy_from_slice(&0x77u32.to_be_bytes());
+        }
+        "truncate" => {
+            let total = b.len() as u32 * 4;
+            b[4..8].copy_from_slice(&total.to_be_bytes());
+        }
+        o => return Err(format!("unknown corruption {o}")),
+    }
+    Ok(b)
+}
+
+fn parse(path: &std::path::Path, elf: &str, bin: &str, tmp: &std::path::Path) -> Result<Scenario, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let name = path.file_stem().unwrap().to_string_lossy().to_string();
+    let mut s = Scenario { name: name.clone(), q: Qemu::new("virt,virtualization=on"), exit: 0, expect: vec![], reject: vec![] };
+    let mut image = "bin".to_string();
+    let mut dtb: Option<String> = None;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (k, v) = line.split_once(':').ok_or(format!("{name}: bad line {line}"))?;
+        let v = v.trim().to_string();
+        match k.trim() {
+            "machine" => s.q.machine = v,
+            "smp" => s.q.smp = v.parse().map_err(|_| "smp")?,
+            "memory" => s.q.mem_mib = v.parse().map_err(|_| "memory")?,
+            "image" => image = v,
+            "dtb" => dtb = Some(v),
+            "exit" => s.exit = v.parse().map_err(|_| "exit")?,
+            "expect" => s.expect.push(v),
+            "reject" => s.reject.push(v),
+            k => return Err(format!("{name}: unknown key {k}")),
+        }
+    }
+    match image.as_str() {
+        "bin" => s.q.load = vec!["-kernel".into(), bin.into()],
+        "elf" => s.q.load = vec!["-kernel".into(), elf.into()],
+        l if l.starts_with("loader@") => {
+            let addr = u64::from_str_radix(l.trim_start_matches("loader@0x"), 16).map_err(|_| "loader address")?;
+            let mut words = dtb.as_deref().unwrap_or("qemu-virt-smp4.dtb").split_whitespace();
+            let file = words.next().unwrap();
+            let mut blob = std::fs::read(root().join("tests/fixtures").join(file)).map_err(|e| e.to_string())?;
+            if let Some(c) = words.next().and_then(|w| w.strip_prefix("corrupt=")) {
+                blob = corrupt(blob, c)?;
+            }
+            let dtb_path = tmp.join(format!("{name}.dtb"));
+            let shim_path = tmp.join(format!("{name}.shim"));
+            std::fs::write(&dtb_path, blob).map_err(|e| e.to_string())?;
+            std::fs::write(&shim_path, shim(DTB_ADDR as u32, addr as u32)).map_err(|e| e.to_string())?;
+            s.q.load = vec![
+                "-device".into(),
+                format!("loader,file={},addr={SHIM_ADDR:#x},cpu-num=0,force-raw=on", shim_path.display()),
+                "-device".into(),
+                format!("loader,file={bin},addr={addr:#x},force-raw=on"),
+                "-device".into(),
+                format!("loader,file={},addr={DTB_ADDR:#x},force-raw=on", dtb_path.display()),
+            ];
+        }
+        o => return Err(format!("{name}: unknown image {o}")),
+    }
+    Ok(s)
+}
+
+pub fn test_all() -> Result<u8, String> {
+    eprintln!("xtask: host unit tests");
+    let st = Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args(["test", "--target", "host-tuple", "-p", "hypfw", "--lib"])
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !st.success() {
+        return Err("host unit tests failed".into());
+    }
+    let (elf, bin) = build(&BuildOpts { release: true, semihosting: true })?;
+    let tmp = root().join("target/qemu-tests");
+    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    let mut files: Vec<_> = std::fs::read_dir(root().join("tests/qemu"))
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "test"))
+        .collect();
+    files.sort();
+    let (mut passed, mut failed) = (0, 0);
+    for f in &files {
+        let s = parse(f, &elf.display().to_string(), &bin.display().to_string(), &tmp)?;
+        let o = run_captured(&s.q, Duration::from_secs(30))?;
+        let mut why = Vec::new();
+        match o.status {
+            None => why.push("timed out after 30 s".to_string()),
+            Some(c) if c != s.exit => why.push(format!("exit status {c}, expected {}", s.exit)),
+            _ => {}
+        }
+        for e in &s.expect {
+            if !o.output.lines().any(|l| l.contains(e.as_str())) {
+                why.push(format!("missing line: {e}"));
+            }
+        }
+        for r in &s.reject {
+            if let Some(l) = o.output.lines().find(|l| l.contains(r.as_str())) {
+                why.push(format!("unwanted line: {l}"));
+            }
+        }
+        if why.is_empty() {
+            passed += 1;
+            println!("qemu {} ... ok", s.name);
+        } else {
+            failed += 1;
+            println!("qemu {} ... FAILED", s.name);
+            for w in &why {
+                println!("    {w}");
+            }
+            println!("    --- console ---");
+            for l in o.output.lines() {
+                println!("    | {l}");
+            }
+        }
+    }
+    println!("qemu boot tests: {passed} passed, {failed} failed");
+    Ok(if failed == 0 { 0 } else { 1 })
+}
