@@ -22,7 +22,8 @@ struct Scenario {
     reject: Vec<String>,
 }
 
-const SHIM_ADDR: u64 = 0x4000_0000;
+/// Above the 1 MiB QEMU reserves for its own DTB at the start of RAM when there is no -kernel.
+const SHIM_ADDR: u64 = 0x4010_0000;
 const DTB_ADDR: u64 = 0x4400_0000;
 
 /// A boot shim in A32 machine code: r0 = 0, r1 = ~0, r2 = DTB, jump to the image (what U-Boot's
