@@ -119,6 +119,10 @@ pub fn validate(blob: &[u8]) -> Result<usize, DtbError> {
     let mut p = 0usize;
     let mut depth = 0usize;
     let mut seen_root = false;
+    // Within a node `fdt` accepts exactly: properties, then child nodes, then NOPs, then the end
+    // (it asserts otherwise), so the check enforces that order: 0 = properties, 1 = children,
+    // 2 = trailing NOPs, per open node.
+    let mut phase = [0u8; MAX_DEPTH + 1];
     loop {
         let Some(tok) = be32(s, p) else { return bad(p, "runs past the end without FDT_END") };
         let at = p;
@@ -128,6 +132,10 @@ pub fn validate(blob: &[u8]) -> Result<usize, DtbError> {
                 if depth == 0 && seen_root {
                     return bad(at, "second root node");
                 }
+                if depth > 0 && phase[depth] > 1 {
+                    return bad(at, "node after FDT_NOP (not supported by the parser)");
+                }
+                phase[depth] = 1;
                 seen_root = true;
                 let Some(n) = s[p..].iter().position(|&b| b == 0) else { return bad(at, "unterminated node name") };
                 if core::str::from_utf8(&s[p..p + n]).is_err() {
@@ -138,6 +146,7 @@ pub fn validate(blob: &[u8]) -> Result<usize, DtbError> {
                 if depth > MAX_DEPTH {
                     return bad(at, "nesting too deep");
                 }
+                phase[depth] = 0;
             }
             FDT_END_NODE => {
                 if depth == 0 {
@@ -148,6 +157,9 @@ pub fn validate(blob: &[u8]) -> Result<usize, DtbError> {
             FDT_PROP => {
                 if depth == 0 {
                     return bad(at, "property outside any node");
+                }
+                if phase[depth] != 0 {
+                    return bad(at, "property after a child node or FDT_NOP");
                 }
                 let (Some(len), Some(nameoff)) = (be32(s, p), be32(s, p + 4)) else {
                     return bad(at, "truncated property header");
@@ -165,7 +177,7 @@ pub fn validate(blob: &[u8]) -> Result<usize, DtbError> {
                 }
                 p = (p + len + 3) & !3;
             }
-            FDT_NOP => {}
+            FDT_NOP => phase[depth] = 2,
             FDT_END => {
                 if depth != 0 || !seen_root {
                     return bad(at, "FDT_END inside a node");
