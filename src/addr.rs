@@ -16,7 +16,7 @@ pub const PAGE_SHIFT: u32 = 12;
 
 impl PhysAddr {
     pub const fn is_page_aligned(self) -> bool {
-        self.0 % PAGE_SIZE == 0
+        self.0.is_multiple_of(PAGE_SIZE)
     }
     pub const fn add(self, off: u64) -> Self {
         PhysAddr(self.0 + off)
@@ -30,7 +30,7 @@ impl PhysAddr {
 
 impl VirtAddr {
     pub const fn is_page_aligned(self) -> bool {
-        self.0 as u64 % PAGE_SIZE == 0
+        (self.0 as u64).is_multiple_of(PAGE_SIZE)
     }
 }
 

@@ -10,7 +10,7 @@ use crate::{fatal, log};
 use hypfw::addr::{PAGE_SIZE, PhysAddr};
 use hypfw::cache::{CacheMaintenance, clean_range_to_poc, sync_code_range};
 use hypfw::dtb::{self, Platform, UartKind};
-use hypfw::layout::{self, Device, ImageLayout, MemRange, ReservedLayout, RUNTIME_VA};
+use hypfw::layout::{self, Device, ImageLayout, MemRange, RUNTIME_VA, ReservedLayout};
 use hypfw::pgtable::{self, FrameAllocator, MapAttrs, TableBuilder, TableMemory};
 
 pub const BOOT_STACK_SIZE: u32 = 16 * 1024;
@@ -94,7 +94,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     if info.reloc_missing != 0 {
         fatal!("{}", hypfw::reloc::RelocError::Missing);
     }
-    if info.load_addr as u64 % PAGE_SIZE != 0 {
+    if !(info.load_addr as u64).is_multiple_of(PAGE_SIZE) {
         fatal!("load address {:#010x} is not 4 KiB aligned; load hypfw at a page-aligned address", info.load_addr);
     }
     let entry_mode = check_mode(mode);
@@ -140,9 +140,15 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
             // SAFETY: GIC addresses come from the platform; MMU off, Secure SVC.
             unsafe { leave_secure(&platform, in_copy(hypfw_secure_to_ns_hyp as *const () as usize)) };
             if arch::current_mode() != arch::MODE_HYP {
-                fatal!("the switch from Secure SVC to Non-secure HYP did not arrive in HYP (mode {})", arch::mode_name(arch::current_mode()));
+                fatal!(
+                    "the switch from Secure SVC to Non-secure HYP did not arrive in HYP (mode {})",
+                    arch::mode_name(arch::current_mode())
+                );
             }
-            log!("entry: switched from Secure SVC to Non-secure HYP through the monitor at {:#010x}", in_copy(hypfw_secure_to_ns_hyp as *const () as usize));
+            log!(
+                "entry: switched from Secure SVC to Non-secure HYP through the monitor at {:#010x}",
+                in_copy(hypfw_secure_to_ns_hyp as *const () as usize)
+            );
             EntryMode::SecureSvc
         }
         m => m,
@@ -184,7 +190,14 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         layout::POOL_PAGES
     );
     for r in runtime_plan.iter() {
-        log!("  runtime map {:<30} VA {}..{:#010x} -> PA {} {}", r.name, r.va, r.va.0 as u64 + r.size, r.pa, attrs_name(r.attrs));
+        log!(
+            "  runtime map {:<30} VA {}..{:#010x} -> PA {} {}",
+            r.name,
+            r.va,
+            r.va.0 as u64 + r.size,
+            r.pa,
+            attrs_name(r.attrs)
+        );
     }
 
     // ---- hand-over to the copy: init parameters and boot information ----
@@ -220,7 +233,12 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
             cntfrq: arch::cntfrq(),
         });
         let lo = in_copy(&raw const HYP_INIT_PARAMS as usize) as u64;
-        clean_range_to_poc(&mut cache, lo, core::mem::size_of::<crate::runtime::init::InitParams>() as u64, arch::cache::dcache_line());
+        clean_range_to_poc(
+            &mut cache,
+            lo,
+            core::mem::size_of::<crate::runtime::init::InitParams>() as u64,
+            arch::cache::dcache_line(),
+        );
         let lo = in_copy(&raw const BOOT_INFO as usize) as u64;
         clean_range_to_poc(&mut cache, lo, core::mem::size_of::<Option<BootInfo>>() as u64, arch::cache::dcache_line());
     }
@@ -259,7 +277,10 @@ fn check_mode(mode: u32) -> EntryMode {
             log!("entry: Secure SVC; will switch to Non-secure HYP through a monitor vector");
             EntryMode::SecureSvc
         }
-        m => fatal!("entered in {} mode (CPSR.M {m:#x}); hypfw must be entered in HYP or Secure SVC mode", arch::mode_name(m)),
+        m => fatal!(
+            "entered in {} mode (CPSR.M {m:#x}); hypfw must be entered in HYP or Secure SVC mode",
+            arch::mode_name(m)
+        ),
     }
 }
 
@@ -275,16 +296,21 @@ fn discover_platform(info: &EarlyInfo) -> (Platform, MemRange) {
     {
         (QEMU_VIRT_RAM, "the start of RAM (QEMU ELF boot, r2 = 0)")
     } else {
-        log!("platform: no device tree (r2 = 0): assuming QEMU virt's layout (128 MiB RAM at 0x40000000, PL011 at 0x09000000, GICv2)");
+        log!(
+            "platform: no device tree (r2 = 0): assuming QEMU virt's layout (128 MiB RAM at 0x40000000, PL011 at 0x09000000, GICv2)"
+        );
         return (Platform::qemu_virt_fallback(), MemRange::default());
     };
     if at % 8 != 0 {
-        fatal!("device tree pointer {at:#x} from {how} is not 8-byte aligned: not a DTB (the Linux boot protocol passes it in r2)");
+        fatal!(
+            "device tree pointer {at:#x} from {how} is not 8-byte aligned: not a DTB (the Linux boot protocol passes it in r2)"
+        );
     }
     // SAFETY: the bootloader passed this address as the DTB; 40 header bytes are read first and
     // only `totalsize` bytes (bounded by dtb::MAX_SIZE) after the magic has been checked.
     let header = unsafe { core::slice::from_raw_parts(at as *const u8, 40) };
-    let total = dtb::header_total_size(header).unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
+    let total = dtb::header_total_size(header)
+        .unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
     // SAFETY: as above.
     let blob = unsafe { core::slice::from_raw_parts(at as *const u8, total) };
     let p = dtb::parse(blob).unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));

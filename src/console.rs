@@ -23,9 +23,9 @@ impl Uart {
         let ptr = NonNull::new(base as *mut u8)?;
         match kind {
             // SAFETY: forwarded from the caller.
-            UartKind::Pl011 => Some(Uart::Pl011(arm_pl011_uart::Uart::new(unsafe {
-                safe_mmio::UniqueMmioPointer::new(ptr.cast())
-            }))),
+            UartKind::Pl011 => {
+                Some(Uart::Pl011(arm_pl011_uart::Uart::new(unsafe { safe_mmio::UniqueMmioPointer::new(ptr.cast()) })))
+            }
             UartKind::Ns16550 { reg_shift, .. } => {
                 // SAFETY: forwarded from the caller.
                 unsafe { uart_16550::Uart16550::new_mmio(ptr, 1 << reg_shift) }.ok().map(Uart::Ns16550)

@@ -99,9 +99,14 @@ impl core::fmt::Display for LayoutError {
 
 impl ReservedLayout {
     pub fn new(image: ImageLayout) -> Result<Self, LayoutError> {
-        let aligned = |v: u64| v % PAGE_SIZE == 0;
-        if !(aligned(image.text_end) && aligned(image.rodata_end) && aligned(image.image_end) && aligned(image.init_page))
-            || !(image.init_page < image.text_end && image.text_end <= image.rodata_end && image.rodata_end <= image.image_end)
+        let aligned = |v: u64| v.is_multiple_of(PAGE_SIZE);
+        if !(aligned(image.text_end)
+            && aligned(image.rodata_end)
+            && aligned(image.image_end)
+            && aligned(image.init_page))
+            || !(image.init_page < image.text_end
+                && image.text_end <= image.rodata_end
+                && image.rodata_end <= image.image_end)
         {
             return Err(LayoutError::BadImage);
         }
@@ -235,8 +240,20 @@ impl Plan {
 pub fn boot_plan(region: PhysAddr, l: &ReservedLayout) -> Plan {
     let init = region.add(l.image.init_page);
     let mut p = Plan::new();
-    p.push(Region { name: "init page (identity)", va: VirtAddr(init.0 as u32), pa: init, size: PAGE_SIZE, attrs: MapAttrs::TEXT });
-    p.push(Region { name: "init page (trampoline)", va: VirtAddr(TRAMPOLINE_VA), pa: init, size: PAGE_SIZE, attrs: MapAttrs::TEXT });
+    p.push(Region {
+        name: "init page (identity)",
+        va: VirtAddr(init.0 as u32),
+        pa: init,
+        size: PAGE_SIZE,
+        attrs: MapAttrs::TEXT,
+    });
+    p.push(Region {
+        name: "init page (trampoline)",
+        va: VirtAddr(TRAMPOLINE_VA),
+        pa: init,
+        size: PAGE_SIZE,
+        attrs: MapAttrs::TEXT,
+    });
     p
 }
 
@@ -262,7 +279,13 @@ pub fn device_vas(devices: &[Device]) -> [Option<VirtAddr>; MAX_DEVICES] {
 pub fn runtime_plan(region: PhysAddr, l: &ReservedLayout, devices: &[Device]) -> Plan {
     let mut p = Plan::new();
     let img = &l.image;
-    let r = |name, off: u64, end: u64, attrs| Region { name, va: ReservedLayout::va(off), pa: region.add(off), size: end - off, attrs };
+    let r = |name, off: u64, end: u64, attrs| Region {
+        name,
+        va: ReservedLayout::va(off),
+        pa: region.add(off),
+        size: end - off,
+        attrs,
+    };
     p.push(r("text", 0, img.text_end, MapAttrs::TEXT));
     p.push(r("rodata", img.text_end, img.rodata_end, MapAttrs::RODATA));
     p.push(r("data+bss", img.rodata_end, img.image_end, MapAttrs::DATA));
@@ -277,11 +300,23 @@ pub fn runtime_plan(region: PhysAddr, l: &ReservedLayout, devices: &[Device]) ->
         if let Some(va) = va {
             let start = align_down(d.pa, PAGE_SIZE);
             let len = align_up(d.pa + d.size, PAGE_SIZE) - start;
-            p.push(Region { name: d.name, va: VirtAddr(va.0 & !(PAGE_SIZE as u32 - 1)), pa: PhysAddr(start), size: len, attrs: MapAttrs::DEVICE });
+            p.push(Region {
+                name: d.name,
+                va: VirtAddr(va.0 & !(PAGE_SIZE as u32 - 1)),
+                pa: PhysAddr(start),
+                size: len,
+                attrs: MapAttrs::DEVICE,
+            });
         }
     }
     let init = region.add(img.init_page);
-    p.push(Region { name: "init page (trampoline)", va: VirtAddr(TRAMPOLINE_VA), pa: init, size: PAGE_SIZE, attrs: MapAttrs::TEXT });
+    p.push(Region {
+        name: "init page (trampoline)",
+        va: VirtAddr(TRAMPOLINE_VA),
+        pa: init,
+        size: PAGE_SIZE,
+        attrs: MapAttrs::TEXT,
+    });
     p
 }
 
@@ -336,8 +371,14 @@ mod tests {
 
     #[test]
     fn no_region_when_bank_is_above_window_or_tiny() {
-        assert_eq!(choose_reserved_region(MemRange { base: 0xC000_0000, size: 1 << 30 }, &[]), Err(LayoutError::NoRegion));
-        assert_eq!(choose_reserved_region(MemRange { base: 0x4000_0000, size: 1 << 20 }, &[]), Err(LayoutError::NoRegion));
+        assert_eq!(
+            choose_reserved_region(MemRange { base: 0xC000_0000, size: 1 << 30 }, &[]),
+            Err(LayoutError::NoRegion)
+        );
+        assert_eq!(
+            choose_reserved_region(MemRange { base: 0x4000_0000, size: 1 << 20 }, &[]),
+            Err(LayoutError::NoRegion)
+        );
     }
 
     #[test]

@@ -142,11 +142,7 @@ impl Descriptor {
             ATTR_IDX_DEVICE => MemType::Device,
             _ => return None,
         };
-        Some(MapAttrs {
-            mem,
-            writable: !bits.contains(DescBits::AP2_RO),
-            executable: !bits.contains(DescBits::XN),
-        })
+        Some(MapAttrs { mem, writable: !bits.contains(DescBits::AP2_RO), executable: !bits.contains(DescBits::XN) })
     }
 }
 
@@ -263,7 +259,7 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
     /// Map `[va, va + size)` to `[pa, pa + size)`. Uses 2 MiB blocks where both addresses and the
     /// remaining size allow, 4 KiB pages elsewhere. Refuses to overwrite a valid entry.
     pub fn map(&mut self, va: VirtAddr, pa: PhysAddr, size: u64, attrs: MapAttrs) -> Result<(), MapError> {
-        if !va.is_page_aligned() || !pa.is_page_aligned() || size % PAGE_SIZE != 0 {
+        if !va.is_page_aligned() || !pa.is_page_aligned() || !size.is_multiple_of(PAGE_SIZE) {
             return Err(MapError::Unaligned { va, pa, size });
         }
         if va.0 as u64 + size > 1 << 32 || pa.0 + size > 1 << 40 {
@@ -280,7 +276,7 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
             let l1i = (v >> L1_SHIFT) as usize;
             let l2 = self.next_table(self.root, l1i, cur)?;
             let l2i = ((v >> L2_SHIFT) as usize) & (ENTRIES - 1);
-            if v % L2_BLOCK == 0 && p % L2_BLOCK == 0 && size - off >= L2_BLOCK {
+            if v.is_multiple_of(L2_BLOCK) && p.is_multiple_of(L2_BLOCK) && size - off >= L2_BLOCK {
                 if Descriptor(self.mem.read_desc(l2, l2i)).is_valid() {
                     return Err(MapError::AlreadyMapped { va: cur });
                 }
@@ -457,7 +453,10 @@ mod tests {
 
     #[test]
     fn refuses_overlap_misalignment_and_wx() {
-        let (_, _, _, r) = build(&[(0xC000_0000, 0x4000_0000, 0x1000, MapAttrs::DATA), (0xC000_0000, 0x5000_0000, 0x1000, MapAttrs::DATA)]);
+        let (_, _, _, r) = build(&[
+            (0xC000_0000, 0x4000_0000, 0x1000, MapAttrs::DATA),
+            (0xC000_0000, 0x5000_0000, 0x1000, MapAttrs::DATA),
+        ]);
         assert_eq!(r, Err(MapError::AlreadyMapped { va: VirtAddr(0xC000_0000) }));
         let (_, _, _, r) = build(&[(0xC000_0800, 0x4000_0000, 0x1000, MapAttrs::DATA)]);
         assert!(matches!(r, Err(MapError::Unaligned { .. })));

@@ -43,7 +43,9 @@ impl core::fmt::Display for RelocError {
             RelocError::Missing => write!(f, "the image has no relocation table; build it with `cargo xtask build`"),
             RelocError::Truncated => write!(f, "the relocation table is larger than its section"),
             RelocError::OutOfImage { offset } => write!(f, "relocation at {offset:#x} lies outside the image"),
-            RelocError::NotMovt { offset, insn } => write!(f, "relocation at {offset:#x} expects a MOVT, found {insn:#010x}"),
+            RelocError::NotMovt { offset, insn } => {
+                write!(f, "relocation at {offset:#x} expects a MOVT, found {insn:#010x}")
+            }
             RelocError::BadBias(b) => write!(f, "relocation bias {b:#x} is not a multiple of 64 KiB"),
         }
     }
@@ -90,10 +92,12 @@ fn word(image: &[u8], at: usize) -> u32 {
 /// Relocate `image` (whose words currently hold addresses for some base B) for base B + `bias`.
 /// Entries are checked before anything changes, so on error the image is untouched.
 pub fn apply(image: &mut [u8], table: &Table, bias: u32) -> Result<usize, RelocError> {
-    if bias % GRANULE != 0 {
+    if !bias.is_multiple_of(GRANULE) {
         return Err(RelocError::BadBias(bias));
     }
-    let ok = |o: u32| (o % 4 == 0 && (o as usize).checked_add(4).is_some_and(|e| e <= image.len())).then_some(o as usize);
+    let ok = |o: u32| {
+        (o.is_multiple_of(4) && (o as usize).checked_add(4).is_some_and(|e| e <= image.len())).then_some(o as usize)
+    };
     for &o in table.abs {
         ok(o).ok_or(RelocError::OutOfImage { offset: o })?;
     }
@@ -123,7 +127,8 @@ pub fn encode(abs: &[u32], movt: &[u32], out: &mut [u8]) -> Result<usize, RelocE
     if words * 4 > out.len() {
         return Err(RelocError::Truncated);
     }
-    let all = [MAGIC, abs.len() as u32, movt.len() as u32].into_iter().chain(abs.iter().copied()).chain(movt.iter().copied());
+    let all =
+        [MAGIC, abs.len() as u32, movt.len() as u32].into_iter().chain(abs.iter().copied()).chain(movt.iter().copied());
     for (i, w) in all.enumerate() {
         out[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
     }
@@ -170,8 +175,14 @@ mod tests {
         let mut img = vec![0u8; 16];
         img[4..8].copy_from_slice(&MOVW_R0.to_le_bytes());
         let before = img.clone();
-        assert_eq!(apply(&mut img, &Table { abs: &[0], movt: &[4] }, 0x1_0000), Err(RelocError::NotMovt { offset: 4, insn: MOVW_R0 }));
-        assert_eq!(apply(&mut img, &Table { abs: &[16], movt: &[] }, 0x1_0000), Err(RelocError::OutOfImage { offset: 16 }));
+        assert_eq!(
+            apply(&mut img, &Table { abs: &[0], movt: &[4] }, 0x1_0000),
+            Err(RelocError::NotMovt { offset: 4, insn: MOVW_R0 })
+        );
+        assert_eq!(
+            apply(&mut img, &Table { abs: &[16], movt: &[] }, 0x1_0000),
+            Err(RelocError::OutOfImage { offset: 16 })
+        );
         assert_eq!(apply(&mut img, &Table { abs: &[0], movt: &[] }, 0x1234), Err(RelocError::BadBias(0x1234)));
         assert_eq!(img, before);
         assert!(matches!(parse(&[0, 0, 0]), Err(RelocError::Missing)));

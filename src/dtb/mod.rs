@@ -33,7 +33,10 @@ pub enum DtbError {
     BadHeader(&'static str),
     UnsupportedVersion(u32),
     /// The structure block is malformed at this offset.
-    BadStructure { offset: usize, what: &'static str },
+    BadStructure {
+        offset: usize,
+        what: &'static str,
+    },
     NoMemory,
     /// A `reg` could not be decoded or translated.
     BadReg(&'static str),
@@ -317,9 +320,7 @@ fn find_path<'b, 'a>(fdt: &'b Fdt<'a>, path: &str) -> Option<NodePath<'b, 'a>> {
     for comp in path.split('/').filter(|c| !c.is_empty()) {
         let cur = np.last();
         let has_unit = comp.contains('@');
-        let next = cur.children().find(|c| {
-            c.name == comp || (!has_unit && c.name.split('@').next() == Some(comp))
-        })?;
+        let next = cur.children().find(|c| c.name == comp || (!has_unit && c.name.split('@').next() == Some(comp)))?;
         if np.len == MAX_DEPTH {
             return None;
         }
@@ -444,7 +445,10 @@ fn stdout_path<'a>(fdt: &Fdt<'a>) -> Option<&'a str> {
     if s.starts_with('/') {
         return Some(s);
     }
-    fdt.find_node("/aliases")?.property(s).and_then(|a| core::str::from_utf8(a.value).ok()).map(|v| v.trim_end_matches('\0'))
+    fdt.find_node("/aliases")?
+        .property(s)
+        .and_then(|a| core::str::from_utf8(a.value).ok())
+        .map(|v| v.trim_end_matches('\0'))
 }
 
 /// Parse a validated blob into a [`Platform`].
@@ -480,10 +484,10 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
     if let Some(np) = stdout_path(&fdt).and_then(|path| find_path(&fdt, path)) {
         p.console = console_from(&np)?;
     }
-    if p.console.is_none() {
-        if let Some(np) = find_by(&fdt, &|n| is_compatible(n, PL011) || is_compatible(n, NS16550)) {
-            p.console = console_from(&np)?;
-        }
+    if p.console.is_none()
+        && let Some(np) = find_by(&fdt, &|n| is_compatible(n, PL011) || is_compatible(n, NS16550))
+    {
+        p.console = console_from(&np)?;
     }
 
     p.gic = None;
@@ -510,13 +514,14 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
         }
     }
 
-    p.psci = find_by(&fdt, &|n| is_compatible(n, &["arm,psci", "arm,psci-0.2", "arm,psci-1.0"])).and_then(|np| {
-        match np.last().property("method")?.value {
-            b"smc\0" => Some(PsciMethod::Smc),
-            b"hvc\0" => Some(PsciMethod::Hvc),
-            _ => None,
-        }
-    });
+    p.psci =
+        find_by(&fdt, &|n| is_compatible(n, &["arm,psci", "arm,psci-0.2", "arm,psci-1.0"])).and_then(|np| {
+            match np.last().property("method")?.value {
+                b"smc\0" => Some(PsciMethod::Smc),
+                b"hvc\0" => Some(PsciMethod::Hvc),
+                _ => None,
+            }
+        });
 
     p.timer_freq = find_by(&fdt, &|n| is_compatible(n, &["arm,armv7-timer"]))
         .and_then(|np| np.last().property("clock-frequency").and_then(|f| be32(f.value, 0)));

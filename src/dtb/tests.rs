@@ -36,8 +36,14 @@ fn qemu_virt_ram_above_4g_is_64_bit() {
 #[test]
 fn board_console_through_alias_and_nested_ranges() {
     let p = parse(BOARD).unwrap();
-    assert_eq!(p.console, Some(Console { kind: UartKind::Ns16550 { reg_shift: 2, io_width: 1 }, base: 0x4802_0000, size: 0x100 }));
-    assert_eq!(p.ram(), &[MemRange { base: 0x8000_0000, size: 1 << 30 }, MemRange { base: 0x2_0000_0000, size: 1 << 30 }]);
+    assert_eq!(
+        p.console,
+        Some(Console { kind: UartKind::Ns16550 { reg_shift: 2, io_width: 1 }, base: 0x4802_0000, size: 0x100 })
+    );
+    assert_eq!(
+        p.ram(),
+        &[MemRange { base: 0x8000_0000, size: 1 << 30 }, MemRange { base: 0x2_0000_0000, size: 1 << 30 }]
+    );
     assert_eq!(p.gic.unwrap().hyp, Some((0x4821_4000, 0x2000)));
     assert_eq!(p.psci, Some(PsciMethod::Hvc));
     assert_eq!(p.timer_freq, Some(6_144_000));
@@ -76,7 +82,10 @@ fn corrupt_structure_is_caught() {
     let mut b = VIRT_SMP4.to_vec();
     let prop = (off_struct..).step_by(4).find(|&o| u32::from_be_bytes(b[o..o + 4].try_into().unwrap()) == 3).unwrap();
     set_be32(&mut b, prop + 4, 0x00ff_ffff);
-    assert!(matches!(parse(&b), Err(DtbError::BadStructure { what: "property value runs past the structure block", .. })));
+    assert!(matches!(
+        parse(&b),
+        Err(DtbError::BadStructure { what: "property value runs past the structure block", .. })
+    ));
 }
 
 proptest! {

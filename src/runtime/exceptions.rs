@@ -46,12 +46,18 @@ extern "C" fn hypfw_hyp_unexpected(frame: &TrapFrame, vector: u32) -> ! {
         let l = &crate::runtime::boot_info().layout;
         let stacks = hypfw::layout::RUNTIME_VA + l.stacks_off as u32;
         let stacks_end = stacks + (hypfw::layout::MAX_CPUS as u64 * hypfw::layout::STACK_SLOT) as u32;
-        if h.ec() == hsr::EC_DABT_HYP && (stacks..stacks_end).contains(&hdfar) && hdfar & hypfw::layout::GUARD_TEST_MASK == 0 {
+        if h.ec() == hsr::EC_DABT_HYP
+            && (stacks..stacks_end).contains(&hdfar)
+            && hdfar & hypfw::layout::GUARD_TEST_MASK == 0
+        {
             crate::log!("  HDFAR is in a stack guard page: HYP stack overflow");
         }
     }
     crate::log!("  ELR_hyp {:#010x}  SPSR_hyp {:#010x}", regs::elr_hyp(), regs::spsr());
-    crate::log!("  HDFAR {hdfar:#010x}  HIFAR {hifar:#010x}  HPFAR {hpfar:#010x} (IPA {:#x})", hsr::fault_ipa(hpfar, hdfar));
+    crate::log!(
+        "  HDFAR {hdfar:#010x}  HIFAR {hifar:#010x}  HPFAR {hpfar:#010x} (IPA {:#x})",
+        hsr::fault_ipa(hpfar, hdfar)
+    );
     const NAMES: [&str; 14] = ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr"];
     let mut vals = [0u32; 14];
     vals[..13].copy_from_slice(&frame.r);
@@ -66,4 +72,3 @@ extern "C" fn hypfw_hyp_unexpected(frame: &TrapFrame, vector: u32) -> ! {
     }
     fatal!("unexpected {} on cpu{cpu}", VECTOR_NAMES.get(vector as usize).unwrap_or(&"exception"))
 }
-

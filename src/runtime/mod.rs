@@ -49,6 +49,7 @@ static HEAP: linked_list_allocator::LockedHeap = linked_list_allocator::LockedHe
 
 pub fn boot_info() -> &'static BootInfo {
     // SAFETY: written once by the boot CPU before any CPU entered the runtime; read-only after.
+    #[allow(clippy::deref_addrof)] // a reference to a `static mut` must go through a raw pointer
     match unsafe { &*(&raw const BOOT_INFO) } {
         Some(b) => b,
         None => fatal!("runtime entered without boot information"),
@@ -82,8 +83,8 @@ pub fn va_to_pa(va: usize) -> u64 {
 pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
     let bi = boot_info();
     if cpu == 0 {
-        if bi.console_va != 0 {
-            if let Some(c) = bi.platform.console {
+        if let (true, Some(c)) = (bi.console_va != 0, bi.platform.console) {
+            {
                 // SAFETY: the runtime table maps the console at console_va (device, XN).
                 unsafe { crate::console::install(c.kind, bi.console_va as usize) };
             }
@@ -109,13 +110,30 @@ pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
             boot_lo
         );
     }
-    log!("cpu{cpu} phase1 done (boot pgd {:#x}, HSCTLR {:#010x}, MMU on at the identity map)", bi.boot_pgd, ev.phase1_hsctlr);
+    log!(
+        "cpu{cpu} phase1 done (boot pgd {:#x}, HSCTLR {:#010x}, MMU on at the identity map)",
+        bi.boot_pgd,
+        ev.phase1_hsctlr
+    );
     let httbr = regs::read64::<regs::Httbr>();
     let hvbar = regs::read::<regs::HvbarRaw>();
     if httbr != bi.runtime_pgd {
         fatal!("cpu{cpu}: HTTBR is {httbr:#x} after phase 2, expected the runtime pgd {:#x}", bi.runtime_pgd);
     }
-    log!("cpu{cpu} phase2 done (runtime pgd {:#x} via trampoline {:#010x}, HVBAR {:#010x})", httbr, hypfw::layout::TRAMPOLINE_VA, hvbar);
+    let (htcr, hsctlr) = (regs::read::<regs::Htcr>(), regs::read::<regs::HsctlrRaw>());
+    if htcr != hypfw::pgtable::HTCR || hsctlr != crate::boot::HSCTLR_RUNTIME {
+        fatal!(
+            "cpu{cpu}: HTCR {htcr:#x} / HSCTLR {hsctlr:#x} after phase 2, expected {:#x} / {:#x}",
+            hypfw::pgtable::HTCR,
+            crate::boot::HSCTLR_RUNTIME
+        );
+    }
+    log!(
+        "cpu{cpu} phase2 done (runtime pgd {:#x} via trampoline {:#010x}, HVBAR {:#010x})",
+        httbr,
+        hypfw::layout::TRAMPOLINE_VA,
+        hvbar
+    );
     cpu_init();
     let now = arch::cntpct();
     let t1 = (ev.t_phase1[1] as u64) << 32 | ev.t_phase1[0] as u64;
@@ -128,6 +146,18 @@ pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
         bi.cntfrq
     );
     if cpu == 0 {
+        log!(
+            "runtime: entered from {}, image loaded at {:#010x}, runtime at {:#x} (PA {:#x}), {} of {} page-table pool pages used",
+            match bi.entry_mode {
+                init::EntryMode::NsHyp => "Non-secure HYP",
+                init::EntryMode::SecureSvc => "Secure SVC",
+            },
+            bi.load_addr,
+            RUNTIME_VA,
+            bi.region_pa,
+            bi.pool_pages_used,
+            hypfw::layout::POOL_PAGES
+        );
         selftest::run(bi)
     }
     fatal!("cpu{cpu}: secondary CPUs are not brought up yet")

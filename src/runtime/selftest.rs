@@ -39,11 +39,9 @@ fn handle_exit(ctx: &mut GuestContext, h: Hsr) -> Option<u16> {
             ctx.r[..4].copy_from_slice(&out);
             None
         }
-        Some(IMM_GUEST_EXCEPTION) => fatal!(
-            "self-test guest took exception vector {:#x} at PL1 (LR {:#x})",
-            ctx.r[0] * 4,
-            ctx.lr_usr
-        ),
+        Some(IMM_GUEST_EXCEPTION) => {
+            fatal!("self-test guest took exception vector {:#x} at PL1 (LR {:#x})", ctx.r[0] * 4, ctx.lr_usr)
+        }
         Some(imm) => Some(imm),
         None => fatal!("self-test guest trapped with {} (HSR {:#010x}) at {:#x}", h.ec_name(), h.0, ctx.elr),
     }
@@ -105,7 +103,13 @@ pub fn run(bi: &BootInfo) -> ! {
         if got == c.expect && ctx.r[12] == 0x5A5A_0012 {
             log!("self-test: HVC {} from SVC -> {:#x}: ok", c.name, got[0]);
         } else {
-            log!("self-test: HVC {} from SVC -> {:x?} (r12 {:#x}), expected {:x?}: FAILED", c.name, got, ctx.r[12], c.expect);
+            log!(
+                "self-test: HVC {} from SVC -> {:x?} (r12 {:#x}), expected {:x?}: FAILED",
+                c.name,
+                got,
+                ctx.r[12],
+                c.expect
+            );
             failed += 1;
         }
     }
@@ -135,8 +139,5 @@ fn bench(bi: &BootInfo) {
     };
     let base = measure(hypfw_guest_bench_base);
     let calls = measure(hypfw_guest_bench);
-    log!(
-        "bench: hvc-null {N} round trips {calls} ticks, baseline loop {base} ticks, CNTFRQ {} Hz",
-        bi.cntfrq
-    );
+    log!("bench: hvc-null {N} round trips {calls} ticks, baseline loop {base} ticks, CNTFRQ {} Hz", bi.cntfrq);
 }

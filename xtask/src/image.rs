@@ -3,7 +3,7 @@
 
 use object::elf;
 use object::read::elf::{ElfFile32, FileHeader, ProgramHeader, Rel, SectionHeader, Sym};
-use object::{Endianness, Object, ObjectSection, ObjectSymbol, SectionIndex, SymbolSection};
+use object::{Endianness, Object, ObjectSection, ObjectSymbol, SectionIndex};
 use std::path::Path;
 
 pub struct Image {
@@ -51,10 +51,22 @@ fn collect_relocs(data: &[u8], image_start: u64, image_end: u64) -> Result<(Vec<
                 elf::R_ARM_MOVT_ABS => movt.push(o),
                 // MOVW holds the low half, unchanged by a 64 KiB-multiple bias; the rest are
                 // PC-relative.
-                elf::R_ARM_MOVW_ABS_NC | elf::R_ARM_CALL | elf::R_ARM_JUMP24 | elf::R_ARM_REL32 | elf::R_ARM_PREL31
-                | elf::R_ARM_ALU_PC_G0 | elf::R_ARM_ALU_PC_G0_NC | elf::R_ARM_ALU_PC_G1 | elf::R_ARM_ALU_PC_G1_NC
-                | elf::R_ARM_LDR_PC_G1 | elf::R_ARM_LDR_PC_G2 | elf::R_ARM_ALU_PC_G2
-                | elf::R_ARM_THM_PC22 | elf::R_ARM_THM_JUMP24 | elf::R_ARM_NONE | elf::R_ARM_V4BX => {}
+                elf::R_ARM_MOVW_ABS_NC
+                | elf::R_ARM_CALL
+                | elf::R_ARM_JUMP24
+                | elf::R_ARM_REL32
+                | elf::R_ARM_PREL31
+                | elf::R_ARM_ALU_PC_G0
+                | elf::R_ARM_ALU_PC_G0_NC
+                | elf::R_ARM_ALU_PC_G1
+                | elf::R_ARM_ALU_PC_G1_NC
+                | elf::R_ARM_LDR_PC_G1
+                | elf::R_ARM_LDR_PC_G2
+                | elf::R_ARM_ALU_PC_G2
+                | elf::R_ARM_THM_PC22
+                | elf::R_ARM_THM_JUMP24
+                | elf::R_ARM_NONE
+                | elf::R_ARM_V4BX => {}
                 t => return Err(format!("unsupported relocation type {t} at {off:#x}: hypfw cannot relocate it")),
             }
         }
@@ -72,7 +84,13 @@ pub fn make(elf_path: &Path) -> Result<Image, String> {
         let f = ElfFile32::<Endianness>::parse(&*data).map_err(|e| e.to_string())?;
         let sec = f.section_by_name(".hypfw_relocs").ok_or(".hypfw_relocs section missing")?;
         let (off, len) = sec.file_range().ok_or(".hypfw_relocs has no file data")?;
-        (sym_addr(&f, "__image_start")?, sym_addr(&f, "__data_end")?, sym_addr(&f, "__image_end")?, off as usize, len as usize)
+        (
+            sym_addr(&f, "__image_start")?,
+            sym_addr(&f, "__data_end")?,
+            sym_addr(&f, "__image_end")?,
+            off as usize,
+            len as usize,
+        )
     };
     let (abs, movt) = collect_relocs(&data, start, image_end)?;
     hypfw::reloc::encode(&abs, &movt, &mut data[table_off..table_off + table_len])

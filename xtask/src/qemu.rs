@@ -1,6 +1,6 @@
 //! The one place that knows how to start QEMU for hypfw.
 
-use crate::{BuildOpts, build, image_dir};
+use crate::{BuildOpts, build};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -42,9 +42,10 @@ pub struct Outcome {
 
 /// Run QEMU to completion or `timeout`, capturing its console.
 pub fn run_captured(q: &Qemu, timeout: Duration) -> Result<Outcome, String> {
-    let mut child = q.command().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| {
-        format!("cannot start qemu-system-arm ({e}); install it with `apt-get install qemu-system-arm`")
-    })?;
+    let mut child =
+        q.command().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| {
+            format!("cannot start qemu-system-arm ({e}); install it with `apt-get install qemu-system-arm`")
+        })?;
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || {
@@ -146,7 +147,12 @@ pub fn bench() -> Result<u8, String> {
     let calls = num_after(&bench, "round trips").ok_or("no ticks")?;
     let base = num_after(&bench, "baseline loop").ok_or("no baseline")?;
     println!("image size: {bin_len} bytes ({})", bin.display());
-    println!("entry -> cpu0 runtime ready: {} instructions (entry->phase1 {}, phase1->phase2 {})", ins(entry_ready), ins(p1), ins(p2));
+    println!(
+        "entry -> cpu0 runtime ready: {} instructions (entry->phase1 {}, phase1->phase2 {})",
+        ins(entry_ready),
+        ins(p1),
+        ins(p2)
+    );
     println!(
         "HVC null call round trip from SVC: {} instructions per call ({} calls: {} ticks vs {} ticks for the same loop without HVC)",
         (ins(calls) - ins(base)) / n,

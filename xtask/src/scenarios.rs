@@ -54,7 +54,13 @@ fn corrupt(mut b: Vec<u8>, how: &str) -> Result<Vec<u8>, String> {
 fn parse(path: &std::path::Path, elf: &str, bin: &str, tmp: &std::path::Path) -> Result<Scenario, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let name = path.file_stem().unwrap().to_string_lossy().to_string();
-    let mut s = Scenario { name: name.clone(), q: Qemu::new("virt,virtualization=on"), exit: 0, expect: vec![], reject: vec![] };
+    let mut s = Scenario {
+        name: name.clone(),
+        q: Qemu::new("virt,virtualization=on"),
+        exit: 0,
+        expect: vec![],
+        reject: vec![],
+    };
     let mut image = "bin".to_string();
     let mut dtb: Option<String> = None;
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {

@@ -9,7 +9,6 @@ pub mod regs;
 use core::arch::asm;
 
 pub const MODE_SVC: u32 = 0x13;
-pub const MODE_MON: u32 = 0x16;
 pub const MODE_HYP: u32 = 0x1A;
 
 pub fn mode_name(mode: u32) -> &'static str {

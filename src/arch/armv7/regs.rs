@@ -39,6 +39,7 @@ sysreg64!(
 );
 sysreg64!(
     /// Virtualization Translation Table Base Register (stage 2).
+    #[allow(dead_code)] // stage 2 comes with the payload hand-off
     Vttbr, 6, 2
 );
 sysreg32!(
@@ -47,15 +48,12 @@ sysreg32!(
 );
 sysreg32!(
     /// Virtualization Translation Control Register.
+    #[allow(dead_code)] // stage 2 comes with the payload hand-off
     Vtcr, 4, 2, 1, 2
 );
 sysreg32!(
     /// TLB Invalidate All, Hyp mode (write-only; value ignored).
     Tlbiallh, 4, 8, 7, 0
-);
-sysreg32!(
-    /// Secure Configuration Register (Secure PL1 only).
-    Scr, 0, 1, 1, 0
 );
 sysreg32!(
     /// Non-secure PL1 System Control Register, written from HYP before entering a guest.
@@ -89,7 +87,9 @@ sysreg64!(CntvoffRaw, 4, 14);
 pub fn elr_hyp() -> u32 {
     let v: u32;
     // SAFETY: reading a banked register has no side effects.
-    unsafe { core::arch::asm!(".arch_extension virt", "mrs {v}, elr_hyp", v = out(reg) v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!(".arch_extension virt", "mrs {v}, elr_hyp", v = out(reg) v, options(nomem, nostack, preserves_flags))
+    };
     v
 }
 
