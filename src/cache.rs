@@ -76,3 +76,27 @@ impl CacheMaintenance for Recorder {
         self.ops.push(Op::TlbiAllHyp);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_range_covers_every_line_then_dsb() {
+        let mut r = Recorder::default();
+        clean_range_to_poc(&mut r, 0x1030, 0x90, 64);
+        assert_eq!(r.ops, vec![Op::Clean(0x1000), Op::Clean(0x1040), Op::Clean(0x1080), Op::Dsb]);
+    }
+
+    /// Code written through the D-side must reach the PoC before the I-cache is invalidated, and
+    /// the invalidation must complete (DSB) before the next fetch (ISB).
+    #[test]
+    fn code_sync_order() {
+        let mut r = Recorder::default();
+        sync_code_range(&mut r, 0x4000_0000, 0x80, 64);
+        assert_eq!(
+            r.ops,
+            vec![Op::Clean(0x4000_0000), Op::Clean(0x4000_0040), Op::Dsb, Op::ICacheInval, Op::Dsb, Op::Isb]
+        );
+    }
+}

@@ -408,3 +408,95 @@ mod tests {
         assert_eq!(v[2], Some(VirtAddr(0xF001_1300)));
     }
 }
+
+/// Properties of the two tables the boot CPU builds, over random placements, image sizes and
+/// device sets: built with the real builder into simulated memory and walked like the MMU would.
+#[cfg(test)]
+mod table_props {
+    use super::*;
+    use crate::cache::Recorder;
+    use crate::pgtable::testmem::{Pool, SimMem};
+    use crate::pgtable::{TableBuilder, translate};
+    use proptest::prelude::*;
+
+    fn build(plan: &Plan, pool: &mut Pool, mem: &mut SimMem) -> PhysAddr {
+        let mut rec = Recorder::default();
+        let mut b = TableBuilder::new(pool, mem, &mut rec).unwrap();
+        for r in plan.iter() {
+            b.map(r.va, r.pa, r.size, r.attrs).unwrap_or_else(|e| panic!("{}: {e}", r.name));
+        }
+        b.publish()
+    }
+
+    fn arb_image() -> impl Strategy<Value = ImageLayout> {
+        (1u64..40, 1u64..30, 1u64..30, 0u64..8).prop_map(|(t, r, d, i)| ImageLayout {
+            text_end: (t + i + 1) * PAGE_SIZE,
+            rodata_end: (t + i + 1 + r) * PAGE_SIZE,
+            image_end: (t + i + 1 + r + d) * PAGE_SIZE,
+            init_page: (i + 1) * PAGE_SIZE,
+        })
+    }
+
+    fn arb_devices() -> impl Strategy<Value = Vec<Device>> {
+        proptest::collection::vec(
+            ((0u64..0x1_0000_0000u64), (1u64..0x2_0000)).prop_map(|(pa, size)| Device {
+                name: "dev",
+                pa: pa & !3,
+                size,
+            }),
+            0..MAX_DEVICES,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn boot_and_runtime_tables(image in arb_image(), bank_mib in 16u64..3072, base_sel in 0usize..3,
+                                   devices in arb_devices()) {
+            let base = [0x4000_0000u64, 0x8000_0000, 0x2000_0000][base_sel];
+            let l = ReservedLayout::new(image).unwrap();
+            let Ok(region) = choose_reserved_region(MemRange { base, size: bank_mib << 20 }, &[]) else {
+                prop_assume!(false);
+                unreachable!()
+            };
+            let mut mem = SimMem::default();
+            let mut pool = Pool::new(0x1_0000_0000, 64);
+            let boot = build(&boot_plan(region, &l), &mut pool, &mut mem);
+            let rplan = runtime_plan(region, &l, &devices);
+            let rt = build(&rplan, &mut pool, &mut mem);
+
+            // Every requested range is mapped with the requested attributes, page by page.
+            for r in rplan.iter() {
+                for off in (0..r.size).step_by(PAGE_SIZE as usize) {
+                    let t = translate(&mem, rt, VirtAddr(r.va.0 + off as u32)).expect(r.name);
+                    prop_assert_eq!(t.pa, r.pa.add(off));
+                    prop_assert_eq!(t.desc.attrs(), Some(r.attrs));
+                }
+            }
+            // W^X: walk every page of the runtime window.
+            for va in (RUNTIME_VA as u64..1 << 32).step_by(PAGE_SIZE as usize) {
+                if let Some(t) = translate(&mem, rt, VirtAddr(va as u32)) {
+                    let a = t.desc.attrs().unwrap();
+                    prop_assert!(!(a.writable && a.executable), "W+X at {va:#x}");
+                }
+            }
+            // The trampoline maps the same PA (the init page) in both tables.
+            let init = region.add(l.image.init_page);
+            let tb = translate(&mem, boot, VirtAddr(TRAMPOLINE_VA)).unwrap();
+            let tr = translate(&mem, rt, VirtAddr(TRAMPOLINE_VA)).unwrap();
+            prop_assert_eq!(tb.pa, init);
+            prop_assert_eq!(tr.pa, init);
+            // Identity map: in the boot table, not in the runtime table.
+            prop_assert_eq!(translate(&mem, boot, VirtAddr(init.0 as u32)).map(|t| t.pa), Some(init));
+            prop_assert!(translate(&mem, rt, VirtAddr(init.0 as u32)).is_none());
+            // The boot table maps nothing else: the init page's neighbours are unmapped.
+            prop_assert!(translate(&mem, boot, VirtAddr(init.0 as u32 + PAGE_SIZE as u32)).is_none());
+            prop_assert!(translate(&mem, boot, VirtAddr(RUNTIME_VA)).is_none());
+            // Guard pages are never mapped; the stack right above them is.
+            for cpu in 0..MAX_CPUS {
+                prop_assert!(translate(&mem, rt, l.guard_page(cpu)).is_none());
+                prop_assert!(translate(&mem, rt, VirtAddr(l.stack_top(cpu).0 - 4)).is_some());
+            }
+        }
+    }
+}

@@ -476,6 +476,76 @@ mod tests {
         assert_eq!(b.map(VirtAddr(0x1000), PhysAddr(0x1000), 0x1000, MapAttrs::DATA), Err(MapError::OutOfTables));
     }
 
+    /// Table memory and cache operations recorded in one sequence.
+    #[derive(Default)]
+    struct Logged {
+        mem: SimMem,
+        log: std::rc::Rc<std::cell::RefCell<Vec<Op>>>,
+    }
+    /// A descriptor write shows up in the log as a `Clean` of its line with this bit set, so writes
+    /// and cache operations share one sequence.
+    const WRITE_TAG: u64 = 1 << 63;
+    impl TableMemory for Logged {
+        fn read_desc(&self, t: PhysAddr, i: usize) -> u64 {
+            self.mem.read_desc(t, i)
+        }
+        fn write_desc(&mut self, t: PhysAddr, i: usize, v: u64) {
+            self.mem.write_desc(t, i, v);
+            self.log.borrow_mut().push(Op::Clean(WRITE_TAG | ((t.0 + i as u64 * 8) & !(TRACK_LINE - 1))));
+        }
+    }
+    struct LogCache(std::rc::Rc<std::cell::RefCell<Vec<Op>>>);
+    impl CacheMaintenance for LogCache {
+        fn clean_line_to_poc(&mut self, a: u64) {
+            self.0.borrow_mut().push(Op::Clean(a));
+        }
+        fn dsb(&mut self) {
+            self.0.borrow_mut().push(Op::Dsb);
+        }
+        fn isb(&mut self) {
+            self.0.borrow_mut().push(Op::Isb);
+        }
+        fn invalidate_icache(&mut self) {
+            self.0.borrow_mut().push(Op::ICacheInval);
+        }
+        fn tlbi_all_hyp(&mut self) {
+            self.0.borrow_mut().push(Op::TlbiAllHyp);
+        }
+    }
+
+    /// Each write to table memory is followed, before the final DSB, by a clean of its line
+    /// (that is: no write is left uncleaned after it), and nothing is written after the DSB.
+    #[test]
+    fn each_write_is_followed_by_a_clean_of_its_line_before_the_dsb() {
+        let mut logged = Logged::default();
+        let log = logged.log.clone();
+        let mut cache = LogCache(log.clone());
+        let mut pool = Pool::new(0x8000_0000, 16);
+        let mut b = TableBuilder::new(&mut pool, &mut logged, &mut cache).unwrap();
+        b.map(VirtAddr(0xC000_0000), PhysAddr(0x4000_0000), 0x23000, MapAttrs::DATA).unwrap();
+        b.map(VirtAddr(0xF000_0000), PhysAddr(0x0900_0000), 0x1000, MapAttrs::DEVICE).unwrap();
+        b.map(VirtAddr(0xFFFF_0000), PhysAddr(0x4010_0000), 0x1000, MapAttrs::TEXT).unwrap();
+        b.map(VirtAddr(0xC040_0000), PhysAddr(0x4040_0000), 0x40_0000, MapAttrs::RODATA).unwrap();
+        b.publish();
+        let log = log.borrow();
+        let dsb = log.iter().position(|o| *o == Op::Dsb).unwrap();
+        assert_eq!(dsb, log.len() - 1, "the DSB is the last operation");
+        let mut writes = 0;
+        for (i, op) in log.iter().enumerate() {
+            if let Op::Clean(a) = *op {
+                if a & WRITE_TAG != 0 {
+                    writes += 1;
+                    let line = a & !WRITE_TAG;
+                    assert!(
+                        log[i + 1..dsb].contains(&Op::Clean(line)),
+                        "write to line {line:#x} (op {i}) not cleaned afterwards"
+                    );
+                }
+            }
+        }
+        assert!(writes > 5);
+    }
+
     /// Every line a descriptor was written to is cleaned after its last write, and the DSB comes
     /// after the last clean.
     #[test]

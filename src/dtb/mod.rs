@@ -248,6 +248,31 @@ pub struct Platform {
     pub timer_freq: Option<u32>,
     /// True when this came from the built-in QEMU virt description, not a DTB.
     pub fallback: bool,
+    /// `hypfw.selftest=` from /chosen/bootargs.
+    pub selftest: SelfTest,
+}
+
+/// What the built-in self-test does after its HVC checks (`hypfw.selftest=` in the bootargs).
+/// The fault modes exist so the tests can prove that a fault in HYP is reported, not hung on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SelfTest {
+    #[default]
+    Normal,
+    /// Recurse in HYP until the stack runs into its guard page.
+    StackOverflow,
+    /// Execute an undefined instruction in HYP.
+    Undefined,
+}
+
+impl SelfTest {
+    /// Parse the `hypfw.selftest=` word of a command line; unknown values are ignored.
+    pub fn from_bootargs(args: &str) -> Self {
+        match args.split_whitespace().find_map(|w| w.strip_prefix("hypfw.selftest=")) {
+            Some("stack-overflow") => SelfTest::StackOverflow,
+            Some("undefined") => SelfTest::Undefined,
+            _ => SelfTest::Normal,
+        }
+    }
 }
 
 impl Platform {
@@ -282,6 +307,7 @@ impl Platform {
             psci: Some(PsciMethod::Smc),
             timer_freq: None,
             fallback: true,
+            selftest: SelfTest::Normal,
         }
     }
 }
@@ -523,6 +549,11 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
             }
         });
 
+    p.selftest = fdt
+        .find_node("/chosen")
+        .and_then(|c| c.property("bootargs"))
+        .and_then(|b| core::str::from_utf8(b.value).ok())
+        .map_or(SelfTest::Normal, |a| SelfTest::from_bootargs(a.trim_end_matches('\0')));
     p.timer_freq = find_by(&fdt, &|n| is_compatible(n, &["arm,armv7-timer"]))
         .and_then(|np| np.last().property("clock-frequency").and_then(|f| be32(f.value, 0)));
     Ok(p)

@@ -99,3 +99,11 @@ proptest! {
         let _ = parse(&b[..cut.min(b.len())]);
     }
 }
+
+#[test]
+fn selftest_mode_from_bootargs() {
+    assert_eq!(SelfTest::from_bootargs("console=ttyAMA0 hypfw.selftest=stack-overflow"), SelfTest::StackOverflow);
+    assert_eq!(SelfTest::from_bootargs("hypfw.selftest=undefined"), SelfTest::Undefined);
+    assert_eq!(SelfTest::from_bootargs("hypfw.selftest=bogus quiet"), SelfTest::Normal);
+    assert_eq!(parse(VIRT_SMP4).unwrap().selftest, SelfTest::Normal);
+}

@@ -54,10 +54,12 @@ extern "C" fn hypfw_hyp_unexpected(frame: &TrapFrame, vector: u32) -> ! {
         }
     }
     crate::log!("  ELR_hyp {:#010x}  SPSR_hyp {:#010x}", regs::elr_hyp(), regs::spsr());
-    crate::log!(
-        "  HDFAR {hdfar:#010x}  HIFAR {hifar:#010x}  HPFAR {hpfar:#010x} (IPA {:#x})",
-        hsr::fault_ipa(hpfar, hdfar)
-    );
+    if matches!(h.ec(), hsr::EC_DABT_LOWER | hsr::EC_PABT_LOWER) {
+        let ipa = hsr::fault_ipa(hpfar, hdfar);
+        crate::log!("  HDFAR {hdfar:#010x}  HIFAR {hifar:#010x}  HPFAR {hpfar:#010x} (IPA {ipa:#x})");
+    } else {
+        crate::log!("  HDFAR {hdfar:#010x}  HIFAR {hifar:#010x}  HPFAR {hpfar:#010x}");
+    }
     const NAMES: [&str; 14] = ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr"];
     let mut vals = [0u32; 14];
     vals[..13].copy_from_slice(&frame.r);

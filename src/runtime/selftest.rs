@@ -122,6 +122,18 @@ pub fn run(bi: &BootInfo) -> ! {
         fatal!("self-test failed: {failed} check(s) failed");
     }
     bench(bi);
+    match bi.platform.selftest {
+        hypfw::dtb::SelfTest::Normal => {}
+        hypfw::dtb::SelfTest::StackOverflow => {
+            log!("self-test: recursing in HYP until the stack guard page is hit (hypfw.selftest=stack-overflow)");
+            recurse(0);
+        }
+        hypfw::dtb::SelfTest::Undefined => {
+            log!("self-test: executing an undefined instruction in HYP (hypfw.selftest=undefined)");
+            // SAFETY: UDF takes the undefined-instruction exception, which reports and stops.
+            unsafe { core::arch::asm!("udf #0x42") };
+        }
+    }
     log!("self-test passed");
     crate::stop::success()
 }
@@ -140,4 +152,11 @@ fn bench(bi: &BootInfo) {
     let base = measure(hypfw_guest_bench_base);
     let calls = measure(hypfw_guest_bench);
     log!("bench: hvc-null {N} round trips {calls} ticks, baseline loop {base} ticks, CNTFRQ {} Hz", bi.cntfrq);
+}
+
+/// Uses stack on every level so that the recursion really runs into the guard page.
+#[inline(never)]
+fn recurse(depth: u32) -> u32 {
+    let buf = core::hint::black_box([depth; 64]);
+    recurse(depth + 1).wrapping_add(buf[depth as usize % 64])
 }

@@ -5,6 +5,7 @@
 //!   image: bin | elf | loader@ADDR      (loader: raw image at ADDR, started by a shim that
 //!                                        passes r2 = the DTB given by `dtb:`, as U-Boot would)
 //!   dtb: FIXTURE [corrupt=magic|struct|truncate]   (with image: loader@...)
+//!   append: ARGS                        kernel command line (/chosen/bootargs), -kernel boots only
 //!   exit: N                             expected QEMU exit status
 //!   expect: TEXT                        a console line must contain TEXT (repeatable)
 //!   reject: TEXT                        no console line may contain TEXT
@@ -73,6 +74,7 @@ fn parse(path: &std::path::Path, elf: &str, bin: &str, tmp: &std::path::Path) ->
             "image" => image = v,
             "dtb" => dtb = Some(v),
             "exit" => s.exit = v.parse().map_err(|_| "exit")?,
+            "append" => s.q.extra.extend(["-append".to_string(), v]),
             "expect" => s.expect.push(v),
             "reject" => s.reject.push(v),
             k => return Err(format!("{name}: unknown key {k}")),
