@@ -532,15 +532,15 @@ mod tests {
         assert_eq!(dsb, log.len() - 1, "the DSB is the last operation");
         let mut writes = 0;
         for (i, op) in log.iter().enumerate() {
-            if let Op::Clean(a) = *op {
-                if a & WRITE_TAG != 0 {
-                    writes += 1;
-                    let line = a & !WRITE_TAG;
-                    assert!(
-                        log[i + 1..dsb].contains(&Op::Clean(line)),
-                        "write to line {line:#x} (op {i}) not cleaned afterwards"
-                    );
-                }
+            if let Op::Clean(a) = *op
+                && a & WRITE_TAG != 0
+            {
+                writes += 1;
+                let line = a & !WRITE_TAG;
+                assert!(
+                    log[i + 1..dsb].contains(&Op::Clean(line)),
+                    "write to line {line:#x} (op {i}) not cleaned afterwards"
+                );
             }
         }
         assert!(writes > 5);

@@ -155,6 +155,7 @@ fn bench(bi: &BootInfo) {
 }
 
 /// Uses stack on every level so that the recursion really runs into the guard page.
+#[allow(unconditional_recursion, clippy::only_used_in_recursion)] // the point: it ends in a fault
 #[inline(never)]
 fn recurse(depth: u32) -> u32 {
     let buf = core::hint::black_box([depth; 64]);
