@@ -117,7 +117,7 @@ pub fn runner(args: &[String]) -> Result<u8, String> {
 }
 
 fn grab(out: &str, prefix: &str) -> Option<String> {
-    out.lines().find_map(|l| l.find(prefix).map(|i| l[i + prefix.len()..].to_string()))
+    out.lines().find(|l| l.contains(prefix)).map(str::to_string)
 }
 
 fn num_after(s: &str, key: &str) -> Option<u64> {
