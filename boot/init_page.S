@@ -11,12 +11,17 @@
 @   r2/r3 = runtime HTTBR (low, high)   r8 = runtime HVBAR VA   r9 = runtime entry VA
 @   r10 = this CPU's stack top VA       r11 = this CPU's per-CPU data VA
 @   r4 = HTTBR low as read back after phase 1, r5 = HSCTLR read back, r6/r7 = CNTPCT then
+@   lr = HSCTLR as the CPU arrived
 @ Exit: runtime entry at its VA, r0 = CPU index, r1 = &PhaseEvidence on the new stack.
+@
+@ The same entry serves the boot CPU, secondaries started by PSCI CPU_ON (r0 = context id =
+@ CPU index), CPUs leaving the pen, and CPUs re-initialised after hyp_teardown.
 
     .syntax unified
     .arm
     .arch armv7-a
     .arch_extension virt
+    .arch_extension sec
 
     .section .text.init_page, "ax"
     .balign 32
@@ -31,6 +36,7 @@ hypfw_init_vectors:
     .global hyp_init_entry
     .type hyp_init_entry, %function
 hyp_init_entry:
+    mrc     p15, 4, lr, c1, c0, 0       @ lr := HSCTLR as this CPU arrived (should have M = 0)
     adr_far r12, HYP_INIT_PARAMS
     adr     r1, hypfw_init_vectors
     mcr     p15, 4, r1, c12, c0, 0      @ HVBAR := init vectors (identity)
@@ -83,10 +89,88 @@ hyp_init_phase2:
     mcr     p15, 4, r8, c12, c0, 0      @ HVBAR := runtime vectors
     isb
     read_cntpct r2, r3
-    push    {{r2-r7}}                   @ PhaseEvidence, see src/runtime/init.rs
+    push    {{r2-r8, lr}}               @ PhaseEvidence (src/runtime/init.rs); 8 words keep the
+                                        @ stack 8-byte aligned as the AAPCS requires
     mov     r1, sp
     bx      r9
     .size hyp_init_entry, . - hyp_init_entry
+
+@ hyp_teardown: the dual-step init run backwards, for one CPU. Called from the runtime at its VA:
+@   r0 = CPU index, r1 = what to do afterwards (TEARDOWN_*), r2/r3 = boot pgd (low, high),
+@   [sp] = physical address of this page. Interrupts are masked. Never returns.
+@ Register use: r8 = CPU index, r9 = action, r10 = init page PA, r5 = branch target.
+    .global hyp_teardown
+    .type hyp_teardown, %function
+hyp_teardown:
+    ldr     r10, [sp]
+    mov     r8, r0
+    mov     r9, r1
+    adr     r5, 1f
+    ubfx    r5, r5, #0, #12
+    orr     r5, r5, #{TRAMPOLINE_HI}
+    orr     r5, r5, #{TRAMPOLINE_LO}
+    bx      r5                          @ runtime VA -> trampoline VA (runtime pgd)
+1:  adr     r5, hypfw_init_vectors
+    mcr     p15, 4, r5, c12, c0, 0      @ HVBAR := init vectors (trampoline alias)
+    dsb     ish
+    mcrr    p15, 4, r2, r3, c2          @ HTTBR := boot pgd
+    isb
+    mcr     p15, 4, r5, c8, c7, 0       @ TLBIALLH
+    dsb     ish
+    isb
+    adr     r5, 2f
+    ubfx    r5, r5, #0, #12
+    add     r5, r5, r10
+    bx      r5                          @ trampoline VA -> identity map (boot pgd)
+2:  mrc     p15, 4, r5, c1, c0, 0
+    bic     r5, r5, #{HSCTLR_M_C}
+    bic     r5, r5, #{HSCTLR_I}
+    mcr     p15, 4, r5, c1, c0, 0       @ HYP MMU and caches off: running at the PA now
+    isb
+    bl      dcache_clean_inv_all        @ nothing of this CPU stays only in its caches
+    mov     r5, #0
+    mcr     p15, 0, r5, c7, c5, 0       @ ICIALLU
+    mcr     p15, 4, r5, c8, c7, 0       @ TLBIALLH
+    dsb     ish
+    isb
+    adr     r5, hypfw_init_vectors
+    mcr     p15, 4, r5, c12, c0, 0      @ HVBAR := init vectors at the identity address
+    isb
+    mov     r0, r8
+    cmp     r9, #{TEARDOWN_REINIT}
+    beq     hyp_init_entry
+    cmp     r9, #{TEARDOWN_PEN}
+    beq     hypfw_pen_wait
+    movw    r0, #{PSCI_CPU_OFF_LO}      @ TEARDOWN_CPU_OFF
+    movt    r0, #{PSCI_CPU_OFF_HI}
+    smc     #0                          @ PSCI CPU_OFF: does not return on success
+    b       init_fault
+    .size hyp_teardown, . - hyp_teardown
+
+@ hypfw_pen_wait: r0 = CPU index; NS HYP, MMU off. Where a CPU waits when hypfw itself is the
+@ PSCI provider (Secure SVC entry): it marks itself parked, waits for its release word, and
+@ enters the dual-step init. The words are in their own cache lines; the runtime cleans the
+@ release word to memory before SEV and invalidates the status word before reading it.
+@ Register use: r1 = this CPU's pen slot, r2 = scratch.
+    .global hypfw_pen_wait
+    .type hypfw_pen_wait, %function
+hypfw_pen_wait:
+    adr_far r1, HYP_PEN
+    add     r1, r1, r0, lsl #{PEN_SLOT_SHIFT}
+    mov     r2, #1
+    str     r2, [r1, #{PEN_STATUS}]     @ status := parked
+    dsb
+    sev
+1:  wfe
+    ldr     r2, [r1, #{PEN_RELEASE}]
+    cmp     r2, #0
+    beq     1b
+    mov     r2, #0
+    str     r2, [r1, #{PEN_RELEASE}]
+    str     r2, [r1, #{PEN_STATUS}]     @ status := running
+    dsb
+    b       hyp_init_entry
+    .size hypfw_pen_wait, . - hypfw_pen_wait
 
 @ A fault during the switch: say so if a semihosting host is listening, then stop.
 init_fault:

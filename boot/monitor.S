@@ -13,11 +13,8 @@
     .arch_extension sec
     .arch_extension virt
 
-    .section .text.monitor, "ax"
-    .global hypfw_secure_to_ns_hyp
-    .type hypfw_secure_to_ns_hyp, %function
-hypfw_secure_to_ns_hyp:
-    push    {{r4-r11, lr}}
+@ The per-CPU Secure-state setup before the switch (r0 = CNTFRQ or 0); clobbers r1, r2.
+.macro secure_cpu_setup
     mrc     p15, 0, r1, c1, c1, 2       @ NSACR
     movw    r2, #{NSACR_BITS_LO}
     movt    r2, #{NSACR_BITS_HI}
@@ -29,8 +26,16 @@ hypfw_secure_to_ns_hyp:
     orr     r1, r1, #{ACTLR_SMP}        @ take part in coherency (Cortex-A15/A7)
     mcr     p15, 0, r1, c1, c0, 1
     adr     r1, hypfw_monitor_vectors
-    mcr     p15, 0, r1, c12, c0, 1      @ MVBAR
+    mcr     p15, 0, r1, c12, c0, 1      @ MVBAR (banked per CPU)
     isb
+.endm
+
+    .section .text.monitor, "ax"
+    .global hypfw_secure_to_ns_hyp
+    .type hypfw_secure_to_ns_hyp, %function
+hypfw_secure_to_ns_hyp:
+    push    {{r4-r11, lr}}
+    secure_cpu_setup
     mov     r1, sp                      @ r1 := stack to continue on in HYP
     smc     #0
     @ Non-secure HYP from here.
@@ -62,3 +67,44 @@ monitor_smc:
     movw    r2, #{SPSR_HYP_MASKED}
     msr     spsr_cxsf, r2
     movs    pc, lr                      @ to the SMC's next instruction, in NS HYP
+
+@ hypfw_secure_secondary: where the boot CPU releases the CPUs parked by boot/entry.S (Secure SVC,
+@ MMU off, no stack). Each finds its logical index by MPIDR, makes its banked GIC interrupts
+@ Non-secure, switches to Non-secure HYP and waits in the resident pen.
+@ Register use: r12 = HYP_INIT_PARAMS, r4 = MPIDR affinity, r0 = index, r3 = count / scratch.
+    .global hypfw_secure_secondary
+    .type hypfw_secure_secondary, %function
+hypfw_secure_secondary:
+    adr_far r12, HYP_INIT_PARAMS
+    mrc     p15, 0, r4, c0, c0, 5
+    bic     r4, r4, #0xff000000         @ r4 := Aff2.Aff1.Aff0
+    ldr     r3, [r12, #{IP_NCPUS}]
+    mov     r0, #0
+1:  cmp     r0, r3
+    bhs     3f                          @ not in the device tree: stay parked for good
+    add     r1, r12, #{IP_MPIDR}
+    ldr     r1, [r1, r0, lsl #2]
+    cmp     r1, r4
+    beq     2f
+    add     r0, r0, #1
+    b       1b
+2:  ldr     r1, [r12, #{IP_GICD}]
+    cmp     r1, #0
+    beq     4f
+    mvn     r2, #0
+    str     r2, [r1, #0x80]             @ GICD_IGROUPR0 (banked): SGIs/PPIs to Group 1
+    ldr     r1, [r12, #{IP_GICC}]
+    mov     r2, #3
+    str     r2, [r1]                    @ GICC_CTLR: both groups
+    mov     r2, #0xff
+    str     r2, [r1, #4]                @ GICC_PMR: all priorities
+4:  mov     r5, r0                      @ r5 := index (r0 is the CNTFRQ argument below)
+    ldr     r0, [r12, #{IP_CNTFRQ}]
+    secure_cpu_setup
+    mov     r1, #0                      @ no stack to carry over
+    smc     #0
+    mov     r0, r5                      @ Non-secure HYP from here
+    b       hypfw_pen_wait
+3:  wfe
+    b       3b
+    .size hypfw_secure_secondary, . - hypfw_secure_secondary

@@ -22,6 +22,7 @@
     addeq   sp, sp, #{GUARD_ESCAPE}
     push    {{r0-r12, lr}}
     mov     r0, sp
+    bic     sp, sp, #7                  @ the fault may have come at any SP: AAPCS alignment
     mov     r1, #\kind
     b       hypfw_hyp_unexpected
 .endm

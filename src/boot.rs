@@ -5,7 +5,7 @@
 //! Nothing here is used after that: the payload may later reuse the memory of this copy.
 
 use crate::arch::{self, cache::ArmCache};
-use crate::runtime::init::{BOOT_INFO, BootInfo, EntryMode, HYP_INIT_PARAMS};
+use crate::runtime::init::{BOOT_INFO, BootInfo, CpuControl, EntryMode, HYP_INIT_PARAMS};
 use crate::{fatal, log};
 use hypfw::addr::{PAGE_SIZE, PhysAddr};
 use hypfw::cache::{CacheMaintenance, clean_range_to_poc, sync_code_range};
@@ -47,6 +47,8 @@ unsafe extern "C" {
     static hypfw_runtime_vectors: u8;
     fn hyp_init_entry();
     fn hypfw_secure_to_ns_hyp(cntfrq: u32);
+    fn hypfw_secure_secondary();
+    static mut hypfw_secondary_pen: u32;
 }
 
 fn addr_of<T>(r: &T) -> usize {
@@ -200,6 +202,21 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         );
     }
 
+    // ---- CPUs ----
+    let cpus = hypfw::smp::CpuMap::new(platform.cpus(), arch::mpidr());
+    if cpus.boot_not_listed {
+        log!("smp: the boot CPU (MPIDR {:#x}) is not in the device tree's /cpus", arch::mpidr());
+    }
+    let cpu_control = match (entry_mode, platform.psci) {
+        (EntryMode::SecureSvc, _) => CpuControl::Pen,
+        (EntryMode::NsHyp, Some(dtb::PsciMethod::Smc)) => CpuControl::Psci,
+        (EntryMode::NsHyp, Some(dtb::PsciMethod::Hvc)) => {
+            log!("smp: PSCI by HVC cannot be used from HYP itself; secondary CPUs stay off");
+            CpuControl::None
+        }
+        (EntryMode::NsHyp, None) => CpuControl::None,
+    };
+
     // ---- hand-over to the copy: init parameters and boot information ----
     let dev_vas = layout::device_vas(devices);
     let va_of = |sym: usize| (RUNTIME_VA as usize + (sym - img_start)) as u32;
@@ -218,6 +235,11 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
             p.stack_top_va[cpu] = layout.stack_top(cpu).0;
             p.percpu_va[cpu] = va_of(crate::runtime::percpu_addr(cpu));
         }
+        p.ncpus = cpus.count as u32;
+        p.mpidr = cpus.mpidr;
+        p.gicd = platform.gic.map_or(0, |g| g.dist.0 as u32);
+        p.gicc = platform.gic.map_or(0, |g| g.cpu.0 as u32);
+        p.cntfrq = platform.timer_freq.unwrap_or(0);
         let bi = &mut *(in_copy(&raw const BOOT_INFO as usize) as *mut Option<BootInfo>);
         *bi = Some(BootInfo {
             platform,
@@ -231,6 +253,9 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
             load_addr: info.load_addr,
             pool_pages_used: used,
             cntfrq: arch::cntfrq(),
+            cpus,
+            cpu_control,
+            init_page_pa: init_page.0,
         });
         let lo = in_copy(&raw const HYP_INIT_PARAMS as usize) as u64;
         clean_range_to_poc(
@@ -241,6 +266,19 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         );
         let lo = in_copy(&raw const BOOT_INFO as usize) as u64;
         clean_range_to_poc(&mut cache, lo, core::mem::size_of::<Option<BootInfo>>() as u64, arch::cache::dcache_line());
+    }
+    if cpu_control == CpuControl::Pen && cpus.count > 1 {
+        // The other CPUs wait in entry.S's pen in this (temporary) copy of the image: send them to
+        // the resident copy, where each switches to Non-secure HYP and parks in the runtime's pen.
+        // SAFETY: the pen word of this copy; MMU off, so the store reaches memory; SEV wakes them.
+        unsafe {
+            core::ptr::write_volatile(
+                &raw mut hypfw_secondary_pen,
+                in_copy(hypfw_secure_secondary as *const () as usize) as u32,
+            )
+        };
+        arch::sev();
+        log!("smp: {} secondary CPU(s) released from the entry pen to the resident pen", cpus.count - 1);
     }
     let entry = in_copy(hyp_init_entry as *const () as usize);
     log!("cpu0 entering the init page at {:#010x}", entry);

@@ -11,4 +11,5 @@ pub mod hvc;
 pub mod layout;
 pub mod pgtable;
 pub mod reloc;
+pub mod smp;
 pub mod zimage;

@@ -248,8 +248,39 @@ pub struct Platform {
     pub timer_freq: Option<u32>,
     /// True when this came from the built-in QEMU virt description, not a DTB.
     pub fallback: bool,
-    /// `hypfw.selftest=` from /chosen/bootargs.
-    pub selftest: SelfTest,
+    /// `hypfw.*` options from /chosen/bootargs.
+    pub selftest: SelfTestOptions,
+}
+
+/// The self-test's options, from `hypfw.*` words of /chosen/bootargs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SelfTestOptions {
+    pub mode: SelfTest,
+    /// CPU offline/online cycles, spread over the secondaries (`hypfw.hotplug=N`).
+    pub hotplug_cycles: u32,
+    /// Teardown/re-init cycles of the boot CPU (`hypfw.reinit=N`).
+    pub reinit_cycles: u32,
+}
+
+impl Default for SelfTestOptions {
+    fn default() -> Self {
+        SelfTestOptions { mode: SelfTest::Normal, hotplug_cycles: 200, reinit_cycles: 100 }
+    }
+}
+
+impl SelfTestOptions {
+    pub fn from_bootargs(args: &str) -> Self {
+        let mut o = Self { mode: SelfTest::from_bootargs(args), ..Self::default() };
+        for w in args.split_whitespace() {
+            if let Some(n) = w.strip_prefix("hypfw.hotplug=").and_then(|v| v.parse().ok()) {
+                o.hotplug_cycles = n;
+            }
+            if let Some(n) = w.strip_prefix("hypfw.reinit=").and_then(|v| v.parse().ok()) {
+                o.reinit_cycles = n;
+            }
+        }
+        o
+    }
 }
 
 /// What the built-in self-test does after its HVC checks (`hypfw.selftest=` in the bootargs).
@@ -307,7 +338,7 @@ impl Platform {
             psci: Some(PsciMethod::Smc),
             timer_freq: None,
             fallback: true,
-            selftest: SelfTest::Normal,
+            selftest: SelfTestOptions::default(),
         }
     }
 }
@@ -402,6 +433,13 @@ fn reg_of(np: &NodePath, index: usize) -> Result<Option<(u64, u64)>, DtbError> {
     Ok(Some((addr, size)))
 }
 
+/// A node is in use unless its `status` says otherwise ("okay"/"ok" or absent). Secure-only nodes
+/// (QEMU's secure RAM and UART with secure=on) are "disabled" for the Non-secure world hypfw
+/// runs in, and so are skipped.
+fn is_enabled(node: FdtNode) -> bool {
+    node.property("status").is_none_or(|s| s.value.starts_with(b"okay") || s.value.starts_with(b"ok\0"))
+}
+
 fn is_compatible(node: FdtNode, any: &[&str]) -> bool {
     node.compatible().is_some_and(|c| c.all().any(|s| any.contains(&s)))
 }
@@ -487,7 +525,10 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
     // RAM: every device_type = "memory" node directly under the root, every reg entry.
     p.ram_banks = 0;
     let root = fdt.find_node("/").ok_or(DtbError::Parse)?;
-    for m in root.children().filter(|n| n.property("device_type").is_some_and(|d| d.value.starts_with(b"memory"))) {
+    for m in root
+        .children()
+        .filter(|n| is_enabled(*n) && n.property("device_type").is_some_and(|d| d.value.starts_with(b"memory")))
+    {
         let mut np = NodePath { nodes: [None; MAX_DEPTH], len: 2 };
         np.nodes[0] = Some(root);
         np.nodes[1] = Some(m);
@@ -517,7 +558,7 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
     }
 
     p.gic = None;
-    if let Some(np) = find_by(&fdt, &|n| is_compatible(n, GICV2)) {
+    if let Some(np) = find_by(&fdt, &|n| is_enabled(n) && is_compatible(n, GICV2)) {
         let r = |i| reg_of(&np, i);
         if let (Some(dist), Some(cpu)) = (r(0)?, r(1)?) {
             p.gic = Some(Gic { dist, cpu, hyp: r(2)?, vcpu: r(3)? });
@@ -528,7 +569,10 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
     p.cpus_ignored = 0;
     if let Some(cpus) = fdt.find_node("/cpus") {
         let (ac, _) = child_cells(cpus);
-        for c in cpus.children().filter(|n| n.property("device_type").is_some_and(|d| d.value.starts_with(b"cpu"))) {
+        for c in cpus
+            .children()
+            .filter(|n| is_enabled(*n) && n.property("device_type").is_some_and(|d| d.value.starts_with(b"cpu")))
+        {
             let Some(mpidr) = c.property("reg").and_then(|r| read_cells(r.value, 0, ac.clamp(1, 2))) else { continue };
             let psci = c.property("enable-method").is_some_and(|m| m.value.starts_with(b"psci"));
             if p.ncpus < MAX_CPUS {
@@ -553,7 +597,7 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
         .find_node("/chosen")
         .and_then(|c| c.property("bootargs"))
         .and_then(|b| core::str::from_utf8(b.value).ok())
-        .map_or(SelfTest::Normal, |a| SelfTest::from_bootargs(a.trim_end_matches('\0')));
+        .map_or(SelfTestOptions::default(), |a| SelfTestOptions::from_bootargs(a.trim_end_matches('\0')));
     p.timer_freq = find_by(&fdt, &|n| is_compatible(n, &["arm,armv7-timer"]))
         .and_then(|np| np.last().property("clock-frequency").and_then(|f| be32(f.value, 0)));
     Ok(p)

@@ -8,6 +8,7 @@ use proptest::prelude::*;
 
 const VIRT_SMP4: &[u8] = include_bytes!("../../tests/fixtures/qemu-virt-smp4.dtb");
 const VIRT_4G: &[u8] = include_bytes!("../../tests/fixtures/qemu-virt-4g.dtb");
+const VIRT_SECURE: &[u8] = include_bytes!("../../tests/fixtures/qemu-virt-secure-smp4.dtb");
 const BOARD: &[u8] = include_bytes!("../../tests/fixtures/board-ranges.dtb");
 
 #[test]
@@ -105,5 +106,18 @@ fn selftest_mode_from_bootargs() {
     assert_eq!(SelfTest::from_bootargs("console=ttyAMA0 hypfw.selftest=stack-overflow"), SelfTest::StackOverflow);
     assert_eq!(SelfTest::from_bootargs("hypfw.selftest=undefined"), SelfTest::Undefined);
     assert_eq!(SelfTest::from_bootargs("hypfw.selftest=bogus quiet"), SelfTest::Normal);
-    assert_eq!(parse(VIRT_SMP4).unwrap().selftest, SelfTest::Normal);
+    assert_eq!(parse(VIRT_SMP4).unwrap().selftest, SelfTestOptions::default());
+    let o = SelfTestOptions::from_bootargs("hypfw.hotplug=7 hypfw.reinit=x hypfw.reinit=3");
+    assert_eq!((o.mode, o.hotplug_cycles, o.reinit_cycles), (SelfTest::Normal, 7, 3));
+}
+
+/// With secure=on QEMU describes Secure RAM and a Secure UART as status = "disabled": they are not
+/// hypfw's (Non-secure) to use.
+#[test]
+fn secure_only_nodes_are_skipped() {
+    let p = parse(VIRT_SECURE).unwrap();
+    assert_eq!(p.ram(), &[MemRange { base: 0x4000_0000, size: 1 << 30 }]);
+    assert_eq!(p.console.map(|c| c.base), Some(0x0900_0000));
+    assert_eq!(p.ncpus, 4);
+    assert_eq!(p.psci, None);
 }

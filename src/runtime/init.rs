@@ -19,7 +19,28 @@ pub struct InitParams {
     pub entry_va: u32,
     pub stack_top_va: [u32; MAX_CPUS],
     pub percpu_va: [u32; MAX_CPUS],
+    /// Logical CPU -> MPIDR affinity, for CPUs that must find their own index (the pen).
+    pub ncpus: u32,
+    pub mpidr: [u32; MAX_CPUS],
+    /// For Secure-state secondaries: GIC distributor and CPU interface (PA, 0 = none), CNTFRQ.
+    pub gicd: u32,
+    pub gicc: u32,
+    pub cntfrq: u32,
 }
+
+/// One CPU's pen mailbox: the release word and the status word in separate cache lines, because
+/// the runtime writes one with its caches on and the parked CPU the other with its MMU off.
+#[repr(C, align(64))]
+pub struct PenSlot {
+    pub release: u32,
+    _pad0: [u32; 15],
+    pub status: u32,
+    _pad1: [u32; 15],
+}
+
+#[unsafe(no_mangle)]
+pub static mut HYP_PEN: [PenSlot; MAX_CPUS] =
+    [const { PenSlot { release: 0, _pad0: [0; 15], status: 0, _pad1: [0; 15] } }; MAX_CPUS];
 
 #[unsafe(no_mangle)]
 pub static mut HYP_INIT_PARAMS: InitParams = InitParams {
@@ -33,6 +54,11 @@ pub static mut HYP_INIT_PARAMS: InitParams = InitParams {
     entry_va: 0,
     stack_top_va: [0; MAX_CPUS],
     percpu_va: [0; MAX_CPUS],
+    ncpus: 0,
+    mpidr: [0; MAX_CPUS],
+    gicd: 0,
+    gicc: 0,
+    cntfrq: 0,
 };
 
 /// Pushed by phase 2 on the CPU's new stack: what the init page observed, for the milestone lines.
@@ -47,13 +73,30 @@ pub struct PhaseEvidence {
     pub phase1_hsctlr: u32,
     /// CNTPCT when phase 1 finished.
     pub t_phase1: [u32; 2],
+    /// Padding (the vectors VA register), keeping the frame a multiple of 8 bytes.
+    pub _pad: u32,
+    /// HSCTLR as the CPU arrived at the init page.
+    pub entry_hsctlr: u32,
 }
+
+const _: () = assert!(core::mem::size_of::<PhaseEvidence>().is_multiple_of(8), "the stack must stay 8-byte aligned");
 
 /// How the boot CPU entered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryMode {
     NsHyp,
     SecureSvc,
+}
+
+/// How secondary CPUs are started and stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuControl {
+    /// The platform's PSCI (SMC from HYP): CPU_ON to the init page, CPU_OFF after teardown.
+    Psci,
+    /// hypfw's own pen (it entered from Secure SVC and is the PSCI provider).
+    Pen,
+    /// Neither: only the boot CPU runs.
+    None,
 }
 
 /// Everything the runtime needs to know from the boot phase. Plain data (no pointers): it is
@@ -71,6 +114,10 @@ pub struct BootInfo {
     pub load_addr: u32,
     pub pool_pages_used: u64,
     pub cntfrq: u32,
+    pub cpus: hypfw::smp::CpuMap,
+    pub cpu_control: CpuControl,
+    /// Physical address of the init page (hyp_teardown needs it to reach the identity map).
+    pub init_page_pa: u64,
 }
 
 #[unsafe(no_mangle)]

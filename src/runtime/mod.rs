@@ -4,6 +4,7 @@
 
 pub mod exceptions;
 pub mod guest;
+pub mod hotplug;
 pub mod init;
 pub mod selftest;
 
@@ -17,13 +18,28 @@ use init::{BOOT_INFO, BootInfo, PhaseEvidence};
 #[repr(C, align(64))]
 pub struct PerCpu {
     pub index: u32,
+    /// Times this CPU came through the init page into the runtime.
     pub inits: AtomicU32,
+    /// Times it left through hyp_teardown.
+    pub teardowns: AtomicU32,
+    /// HVC calls it served.
     pub hvcs: AtomicU32,
+    /// Times it arrived at the init page with HYP state it should not have had.
+    pub dirty_entries: AtomicU32,
+    /// A command from the boot CPU (hotplug::CMD_*).
+    pub cmd: AtomicU32,
 }
 
-static PERCPU: [PerCpu; MAX_CPUS] = {
+pub static PERCPU: [PerCpu; MAX_CPUS] = {
     #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: PerCpu = PerCpu { index: 0, inits: AtomicU32::new(0), hvcs: AtomicU32::new(0) };
+    const INIT: PerCpu = PerCpu {
+        index: 0,
+        inits: AtomicU32::new(0),
+        teardowns: AtomicU32::new(0),
+        hvcs: AtomicU32::new(0),
+        dirty_entries: AtomicU32::new(0),
+        cmd: AtomicU32::new(0),
+    };
     let mut a = [INIT; MAX_CPUS];
     let mut i = 0;
     while i < MAX_CPUS {
@@ -79,28 +95,25 @@ pub fn va_to_pa(va: usize) -> u64 {
     boot_info().region_pa + (va as u64 - RUNTIME_VA as u64)
 }
 
-#[unsafe(no_mangle)]
-pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
-    let bi = boot_info();
-    if cpu == 0 {
-        if let (true, Some(c)) = (bi.console_va != 0, bi.platform.console) {
-            {
-                // SAFETY: the runtime table maps the console at console_va (device, XN).
-                unsafe { crate::console::install(c.kind, bi.console_va as usize) };
-            }
-        }
-        crate::console::enable_locking();
-        let heap = bi.layout.heap_off;
-        // SAFETY: the heap range is mapped RW in the runtime table and used by nothing else.
-        unsafe { HEAP.lock().init((RUNTIME_VA as u64 + heap) as usize as *mut u8, hypfw::layout::HEAP_SIZE as usize) };
+/// Once, on the boot CPU's first arrival: the console at its runtime VA, locking, the heap.
+fn runtime_init_once(bi: &BootInfo) {
+    if let (true, Some(c)) = (bi.console_va != 0, bi.platform.console) {
+        // SAFETY: the runtime table maps the console at console_va (device, XN).
+        unsafe { crate::console::install(c.kind, bi.console_va as usize) };
     }
-    let me = this_cpu();
-    if me as *const PerCpu as usize != percpu_addr(cpu as usize) {
-        fatal!("cpu{cpu}: HTPIDR does not point at this CPU's per-CPU data");
-    }
-    me.inits.fetch_add(1, Ordering::Relaxed);
+    crate::console::enable_locking();
+    let heap = (RUNTIME_VA as u64 + bi.layout.heap_off) as usize as *mut u8;
+    // SAFETY: the heap range is mapped RW in the runtime table and used by nothing else.
+    unsafe { HEAP.lock().init(heap, hypfw::layout::HEAP_SIZE as usize) };
+}
 
-    // Milestones, from what the init page saw and what the registers say now.
+/// Bytes of the runtime heap in use (for the leak check across cycles).
+pub fn heap_used() -> usize {
+    HEAP.lock().used()
+}
+
+/// Check what the init page observed against what must hold; stops on a mismatch.
+fn check_phases(cpu: u32, bi: &BootInfo, ev: &PhaseEvidence) -> (u32, u64) {
     let boot_lo = bi.boot_pgd as u32;
     if ev.phase1_httbr_lo != boot_lo || ev.phase1_hsctlr & 1 == 0 {
         fatal!(
@@ -110,13 +123,7 @@ pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
             boot_lo
         );
     }
-    log!(
-        "cpu{cpu} phase1 done (boot pgd {:#x}, HSCTLR {:#010x}, MMU on at the identity map)",
-        bi.boot_pgd,
-        ev.phase1_hsctlr
-    );
     let httbr = regs::read64::<regs::Httbr>();
-    let hvbar = regs::read::<regs::HvbarRaw>();
     if httbr != bi.runtime_pgd {
         fatal!("cpu{cpu}: HTTBR is {httbr:#x} after phase 2, expected the runtime pgd {:#x}", bi.runtime_pgd);
     }
@@ -128,37 +135,81 @@ pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
             crate::boot::HSCTLR_RUNTIME
         );
     }
-    log!(
-        "cpu{cpu} phase2 done (runtime pgd {:#x} via trampoline {:#010x}, HVBAR {:#010x})",
-        httbr,
-        hypfw::layout::TRAMPOLINE_VA,
-        hvbar
-    );
+    (regs::read::<regs::HvbarRaw>(), httbr)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
+    let bi = boot_info();
+    let me = &PERCPU[cpu as usize % MAX_CPUS];
+    let first = me.inits.load(Ordering::Relaxed) == 0;
+    if cpu == 0 && first {
+        runtime_init_once(bi);
+    }
+    if cpu as usize >= MAX_CPUS || !core::ptr::eq(this_cpu(), me) {
+        fatal!("cpu{cpu}: HTPIDR does not point at this CPU's per-CPU data");
+    }
+    let (hvbar, httbr) = check_phases(cpu, bi, ev);
+    if ev.entry_hsctlr & 0b101 != 0 {
+        me.dirty_entries.fetch_add(1, Ordering::Relaxed);
+        log!(
+            "cpu{cpu}: arrived at the init page with HSCTLR {:#010x} (MMU or D-cache on): HYP state was not cleaned before",
+            ev.entry_hsctlr
+        );
+    }
     cpu_init();
+    let n = me.inits.fetch_add(1, Ordering::AcqRel) + 1;
     let now = arch::cntpct();
     let t1 = (ev.t_phase1[1] as u64) << 32 | ev.t_phase1[0] as u64;
     let t2 = (ev.t_phase2[1] as u64) << 32 | ev.t_phase2[0] as u64;
-    log!(
-        "cpu{cpu} runtime ready (CNTPCT ticks: entry->phase1 {}, phase1->phase2 {}, entry->ready {} at {} Hz)",
-        t1.wrapping_sub(bi.entry_time),
-        t2.wrapping_sub(t1),
-        now.wrapping_sub(bi.entry_time),
-        bi.cntfrq
-    );
-    if cpu == 0 {
+    if first {
         log!(
-            "runtime: entered from {}, image loaded at {:#010x}, runtime at {:#x} (PA {:#x}), {} of {} page-table pool pages used",
-            match bi.entry_mode {
-                init::EntryMode::NsHyp => "Non-secure HYP",
-                init::EntryMode::SecureSvc => "Secure SVC",
-            },
-            bi.load_addr,
-            RUNTIME_VA,
-            bi.region_pa,
-            bi.pool_pages_used,
-            hypfw::layout::POOL_PAGES
+            "cpu{cpu} phase1 done (boot pgd {:#x}, HSCTLR {:#010x}, MMU on at the identity map)",
+            bi.boot_pgd,
+            ev.phase1_hsctlr
         );
-        selftest::run(bi)
+        log!(
+            "cpu{cpu} phase2 done (runtime pgd {httbr:#x} via trampoline {:#010x}, HVBAR {hvbar:#010x})",
+            hypfw::layout::TRAMPOLINE_VA
+        );
+        if cpu == 0 {
+            log!(
+                "cpu0 runtime ready (CNTPCT ticks: entry->phase1 {}, phase1->phase2 {}, entry->ready {} at {} Hz)",
+                t1.wrapping_sub(bi.entry_time),
+                t2.wrapping_sub(t1),
+                now.wrapping_sub(bi.entry_time),
+                bi.cntfrq
+            );
+        } else {
+            log!(
+                "cpu{cpu} runtime ready (MPIDR {:#x}, CNTPCT ticks phase1->ready {})",
+                arch::mpidr(),
+                now.wrapping_sub(t1)
+            );
+        }
+    } else if n.is_multiple_of(25) {
+        log!(
+            "cpu{cpu} back in the runtime through phase 1/2 (init #{n}, phase1->ready {} ticks)",
+            now.wrapping_sub(t1)
+        );
     }
-    fatal!("cpu{cpu}: secondary CPUs are not brought up yet")
+    if cpu == 0 {
+        if first {
+            log!(
+                "runtime: entered from {}, image loaded at {:#010x}, runtime at {:#x} (PA {:#x}), {} of {} page-table pool pages used",
+                match bi.entry_mode {
+                    init::EntryMode::NsHyp => "Non-secure HYP",
+                    init::EntryMode::SecureSvc => "Secure SVC",
+                },
+                bi.load_addr,
+                RUNTIME_VA,
+                bi.region_pa,
+                bi.pool_pages_used,
+                hypfw::layout::POOL_PAGES
+            );
+            selftest::run(bi)
+        }
+        selftest::resume(bi)
+    }
+    hotplug::secondary_idle()
 }

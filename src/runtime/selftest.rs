@@ -6,10 +6,11 @@
 //! with the PL1 MMU off and no stage 2 (HCR.VM = 0), at their physical address.
 
 use super::guest::{self, GuestContext, SPSR_SVC_MASKED};
+use super::hotplug;
 use super::init::BootInfo;
 use crate::arch::{self, regs};
 use crate::{fatal, log};
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU32, Ordering};
 use hypfw::hsr::{self, Hsr};
 use hypfw::hvc;
 
@@ -78,7 +79,13 @@ struct Case {
     expect: [u32; 4],
 }
 
-pub fn run(bi: &BootInfo) -> ! {
+/// Self-test progress that must survive the boot CPU's own teardown/re-init cycles (each
+/// re-init arrives at the runtime entry on a fresh stack).
+static REINITS_LEFT: AtomicU32 = AtomicU32::new(0);
+static FAILED: AtomicU32 = AtomicU32::new(0);
+static HEAP_BASELINE: AtomicU32 = AtomicU32::new(0);
+
+fn hvc_checks() -> u32 {
     prepare_pl1();
     let cases = [
         Case { name: "SMCCC_VERSION", args: [hvc::SMCCC_VERSION, 0, 0, 0], expect: [hvc::SMCCC_VERSION_1_1, 0, 0, 0] },
@@ -94,6 +101,7 @@ pub fn run(bi: &BootInfo) -> ! {
         Case { name: "SMC64 function ID", args: [0xC600_0000, 0, 0, 0], expect: [hvc::NOT_SUPPORTED, 0, 0, 0] },
     ];
     let mut failed = 0;
+    let hvcs_before = super::this_cpu().hvcs.load(Ordering::Relaxed);
     for c in &cases {
         let mut ctx = GuestContext { elr: pa_of(hypfw_guest_stub), spsr: SPSR_SVC_MASKED, ..Default::default() };
         ctx.r[..4].copy_from_slice(&c.args);
@@ -113,16 +121,111 @@ pub fn run(bi: &BootInfo) -> ! {
             failed += 1;
         }
     }
-    let hvcs = super::this_cpu().hvcs.load(Ordering::Relaxed);
+    let hvcs = super::this_cpu().hvcs.load(Ordering::Relaxed) - hvcs_before;
     if hvcs != cases.len() as u32 {
-        log!("self-test: per-CPU HVC count is {hvcs}, expected {}: FAILED", cases.len());
+        log!("self-test: per-CPU HVC count went up by {hvcs}, expected {}: FAILED", cases.len());
         failed += 1;
     }
+    failed
+}
+
+/// Bring every CPU of the device tree up; returns how many came up.
+fn bring_up(bi: &BootInfo) -> usize {
+    let mut up = 1;
+    for cpu in 1..bi.cpus.count {
+        match hotplug::cpu_on(cpu) {
+            Ok(()) => up += 1,
+            Err(e) => {
+                log!("cpu{cpu} did not come up: {e}");
+                FAILED.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    log!("smp: {up} of {} CPUs in the runtime ({:?})", bi.cpus.count, bi.cpu_control);
+    up
+}
+
+/// Offline/online cycles spread round-robin over the secondaries that are up.
+fn hotplug_cycles(bi: &BootInfo, cycles: u32) {
+    let online: usize = (1..bi.cpus.count).filter(|&c| super::PERCPU[c].inits.load(Ordering::Acquire) > 0).count();
+    if online == 0 || cycles == 0 {
+        log!("hotplug: no secondary CPU to cycle");
+        return;
+    }
+    for i in 0..cycles {
+        let cpu = 1 + (i as usize % online);
+        if let Err(e) = hotplug::cpu_off(cpu) {
+            log!("hotplug: cycle {i}: cpu{cpu} did not go offline: {e}");
+            FAILED.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if let Err(e) = hotplug::cpu_on(cpu) {
+            log!("hotplug: cycle {i}: cpu{cpu} did not come back: {e}");
+            FAILED.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
+    log!("hotplug: {cycles} offline/online cycles over {online} secondary CPU(s) passed");
+}
+
+fn memory_figures() -> (u64, u32) {
+    (super::boot_info().pool_pages_used, super::heap_used() as u32)
+}
+
+pub fn run(bi: &BootInfo) -> ! {
+    let (pool, heap) = memory_figures();
+    HEAP_BASELINE.store(heap, Ordering::Relaxed);
+    log!("memory: page pool {pool} pages used, heap {heap} bytes used (at start)");
+    FAILED.fetch_add(hvc_checks(), Ordering::Relaxed);
+    let opts = bi.platform.selftest;
+    if bi.cpus.count > 1 {
+        bring_up(bi);
+        hotplug_cycles(bi, opts.hotplug_cycles);
+    }
+    if opts.reinit_cycles > 0 {
+        log!("reinit: tearing cpu0 down and re-running the dual-step init {} times", opts.reinit_cycles);
+        REINITS_LEFT.store(opts.reinit_cycles, Ordering::Relaxed);
+        hotplug::teardown(hotplug::TEARDOWN_REINIT)
+    }
+    finish(bi)
+}
+
+/// The boot CPU is back from a teardown/re-init cycle.
+pub fn resume(bi: &BootInfo) -> ! {
+    prepare_pl1();
+    let left = REINITS_LEFT.fetch_sub(1, Ordering::Relaxed) - 1;
+    if left > 0 {
+        hotplug::teardown(hotplug::TEARDOWN_REINIT)
+    }
+    log!("reinit: {} teardown/re-init cycles of cpu0 passed", bi.platform.selftest.reinit_cycles);
+    // The HVC path must work the same after the cycles.
+    FAILED.fetch_add(hvc_checks(), Ordering::Relaxed);
+    finish(bi)
+}
+
+fn finish(bi: &BootInfo) -> ! {
+    for cpu in 0..bi.cpus.count {
+        let p = &super::PERCPU[cpu];
+        log!(
+            "cpu{cpu}: {} inits, {} teardowns, {} HVCs, {} dirty arrivals",
+            p.inits.load(Ordering::Relaxed),
+            p.teardowns.load(Ordering::Relaxed),
+            p.hvcs.load(Ordering::Relaxed),
+            p.dirty_entries.load(Ordering::Relaxed)
+        );
+    }
+    let (pool, heap) = memory_figures();
+    log!("memory: page pool {pool} pages used, heap {heap} bytes used (at end)");
+    if heap != HEAP_BASELINE.load(Ordering::Relaxed) {
+        log!("memory: heap use changed across the cycles: FAILED");
+        FAILED.fetch_add(1, Ordering::Relaxed);
+    }
+    let failed = FAILED.load(Ordering::Relaxed);
     if failed != 0 {
         fatal!("self-test failed: {failed} check(s) failed");
     }
     bench(bi);
-    match bi.platform.selftest {
+    match bi.platform.selftest.mode {
         hypfw::dtb::SelfTest::Normal => {}
         hypfw::dtb::SelfTest::StackOverflow => {
             log!("self-test: recursing in HYP until the stack guard page is hit (hypfw.selftest=stack-overflow)");

@@ -2,7 +2,7 @@
 //! with every constant and structure offset taken from Rust.
 
 use crate::runtime::guest::GuestContext;
-use crate::runtime::init::InitParams;
+use crate::runtime::init::{InitParams, PenSlot};
 use core::mem::offset_of;
 use hypfw::layout;
 
@@ -37,6 +37,20 @@ core::arch::global_asm!(
     IP_ENTRY_VA = const offset_of!(InitParams, entry_va),
     IP_STACK_TOP = const offset_of!(InitParams, stack_top_va),
     IP_PERCPU = const offset_of!(InitParams, percpu_va),
+    IP_NCPUS = const offset_of!(InitParams, ncpus),
+    IP_MPIDR = const offset_of!(InitParams, mpidr),
+    IP_GICD = const offset_of!(InitParams, gicd),
+    IP_GICC = const offset_of!(InitParams, gicc),
+    IP_CNTFRQ = const offset_of!(InitParams, cntfrq),
+    PEN_SLOT_SHIFT = const core::mem::size_of::<PenSlot>().trailing_zeros(),
+    PEN_RELEASE = const offset_of!(PenSlot, release),
+    PEN_STATUS = const offset_of!(PenSlot, status),
+    TEARDOWN_REINIT = const crate::runtime::hotplug::TEARDOWN_REINIT,
+    TEARDOWN_PEN = const crate::runtime::hotplug::TEARDOWN_PEN,
+    PSCI_CPU_OFF_LO = const 0x0002,
+    PSCI_CPU_OFF_HI = const 0x8400,
+    HSCTLR_M_C = const 5,
+    HSCTLR_I = const 1 << 12,
     TRAMPOLINE_HI = const layout::TRAMPOLINE_VA & 0xFF00_0000,
     TRAMPOLINE_LO = const layout::TRAMPOLINE_VA & 0x00FF_0000,
     SEMIHOSTING = const cfg!(feature = "semihosting") as u32,

@@ -1,0 +1,131 @@
+//! Starting, stopping and re-initialising CPUs. Every CPU that (re)enters HYP does so through the
+//! init page and the kept boot table; every CPU that leaves goes back through it (hyp_teardown in
+//! boot/init_page.S): runtime VA -> trampoline -> identity map -> MMU off -> caches cleaned.
+
+use super::init::{CpuControl, HYP_PEN};
+use super::{PERCPU, boot_info, this_cpu};
+use crate::arch;
+use crate::arch::HypSmc as Smc;
+use core::sync::atomic::Ordering;
+use hypfw::addr::PhysAddr;
+use smccc::psci::{self, AffinityState, LowestAffinityLevel};
+
+/// What hyp_teardown does once the CPU is back in its entry state.
+pub const TEARDOWN_REINIT: u32 = 0;
+pub const TEARDOWN_PEN: u32 = 1;
+pub const TEARDOWN_CPU_OFF: u32 = 2;
+
+/// Commands a CPU in the runtime's idle loop takes from the boot CPU.
+pub const CMD_NONE: u32 = 0;
+pub const CMD_OFF: u32 = 1;
+
+unsafe extern "C" {
+    fn hyp_teardown(cpu: u32, action: u32, boot_httbr_lo: u32, boot_httbr_hi: u32, init_page_pa: u32) -> !;
+    fn hyp_init_entry();
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuError {
+    Psci(psci::error::Error),
+    Timeout,
+    NoControl,
+}
+
+impl core::fmt::Display for CpuError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CpuError::Psci(e) => write!(f, "PSCI error {e:?}"),
+            CpuError::Timeout => write!(f, "timeout (1 s of CNTPCT)"),
+            CpuError::NoControl => write!(f, "no PSCI and no pen to start CPUs with"),
+        }
+    }
+}
+
+/// Leave HYP on this CPU: teardown, then `action`. Never returns (a re-init arrives at the
+/// runtime entry again, on a fresh stack).
+pub fn teardown(action: u32) -> ! {
+    let bi = boot_info();
+    let me = this_cpu();
+    me.teardowns.fetch_add(1, Ordering::Relaxed);
+    let [lo, hi] = PhysAddr(bi.boot_pgd).to_reg_pair();
+    // SAFETY: interrupts are masked in HYP; the boot table and init page are kept for the life of
+    // the system, and nothing on this stack is used after the call.
+    unsafe { hyp_teardown(me.index, action, lo, hi, bi.init_page_pa as u32) }
+}
+
+/// Idle loop of a secondary CPU in the runtime: wait for the boot CPU's commands.
+pub fn secondary_idle() -> ! {
+    let me = this_cpu();
+    loop {
+        match me.cmd.swap(CMD_NONE, Ordering::AcqRel) {
+            CMD_OFF => teardown(match boot_info().cpu_control {
+                CpuControl::Pen => TEARDOWN_PEN,
+                _ => TEARDOWN_CPU_OFF,
+            }),
+            _ => arch::wfe(),
+        }
+    }
+}
+
+fn wait_until(mut done: impl FnMut() -> bool) -> Result<(), CpuError> {
+    let limit = boot_info().cntfrq.max(1_000_000) as u64;
+    let t0 = arch::cntpct();
+    while !done() {
+        if arch::cntpct().wrapping_sub(t0) > limit {
+            return Err(CpuError::Timeout);
+        }
+        core::hint::spin_loop();
+    }
+    Ok(())
+}
+
+fn pen_status(cpu: usize) -> u32 {
+    // SAFETY: the slot is in the runtime's data; the parked CPU writes the status word with its
+    // MMU off, so the line is invalidated (never written from this side) before it is read.
+    unsafe {
+        let p = &raw const HYP_PEN[cpu].status;
+        arch::cache::invalidate_dcache_line(p as usize);
+        core::ptr::read_volatile(p)
+    }
+}
+
+/// Start logical CPU `cpu` and wait until it has entered the runtime.
+pub fn cpu_on(cpu: usize) -> Result<(), CpuError> {
+    let bi = boot_info();
+    let before = PERCPU[cpu].inits.load(Ordering::Acquire);
+    match bi.cpu_control {
+        CpuControl::Psci => {
+            let entry = super::va_to_pa(hyp_init_entry as *const () as usize) as u32;
+            psci::cpu_on_32::<Smc>(bi.cpus.mpidr[cpu], entry, cpu as u32).map_err(CpuError::Psci)?;
+        }
+        CpuControl::Pen => {
+            wait_until(|| pen_status(cpu) == 1)?;
+            // SAFETY: the release word of this CPU's slot; cleaned so the MMU-off reader sees it.
+            unsafe {
+                let p = &raw mut HYP_PEN[cpu].release;
+                core::ptr::write_volatile(p, 1);
+                arch::cache::clean_dcache_line(p as usize);
+            }
+            arch::sev();
+        }
+        CpuControl::None => return Err(CpuError::NoControl),
+    }
+    wait_until(|| PERCPU[cpu].inits.load(Ordering::Acquire) != before)
+}
+
+/// Ask logical CPU `cpu` to leave and wait until it is off (PSCI) or parked (pen).
+pub fn cpu_off(cpu: usize) -> Result<(), CpuError> {
+    let bi = boot_info();
+    PERCPU[cpu].cmd.store(CMD_OFF, Ordering::Release);
+    arch::sev();
+    match bi.cpu_control {
+        CpuControl::Psci => wait_until(|| {
+            matches!(
+                psci::affinity_info_32::<Smc>(bi.cpus.mpidr[cpu], LowestAffinityLevel::All),
+                Ok(AffinityState::Off)
+            )
+        }),
+        CpuControl::Pen => wait_until(|| pen_status(cpu) == 1),
+        CpuControl::None => Err(CpuError::NoControl),
+    }
+}
