@@ -27,11 +27,17 @@
     .balign 32
     .global hypfw_init_vectors
 hypfw_init_vectors:
-    @ Active from phase 1 until HVBAR is set to the runtime vectors: a fault during the MMU
-    @ switch must not fall into whatever vectors the bootloader left.
-    .rept 8
-    b       init_fault
-    .endr
+    @ Active from phase 1 until HVBAR is set to the runtime vectors (a fault during the MMU
+    @ switch must not fall into whatever vectors the bootloader left), and while HYP is torn
+    @ down, when the trap entry serves as a minimal stub for the lower modes.
+    b       init_fault                  @ 0x00
+    b       init_fault                  @ 0x04
+    b       init_fault                  @ 0x08
+    b       init_fault                  @ 0x0c
+    b       init_fault                  @ 0x10
+    b       init_stub_trap              @ 0x14 trap from PL0/PL1
+    b       init_fault                  @ 0x18
+    b       init_fault                  @ 0x1c
 
     .global hyp_init_entry
     .type hyp_init_entry, %function
@@ -141,11 +147,69 @@ hyp_teardown:
     beq     hyp_init_entry
     cmp     r9, #{TEARDOWN_PEN}
     beq     hypfw_pen_wait
+    cmp     r9, #{TEARDOWN_RETURN}
+    beq     teardown_return
     movw    r0, #{PSCI_CPU_OFF_LO}      @ TEARDOWN_CPU_OFF
     movt    r0, #{PSCI_CPU_OFF_HI}
     smc     #0                          @ PSCI CPU_OFF: does not return on success
     b       init_fault
     .size hyp_teardown, . - hyp_teardown
+
+@ The stub: HVCs that reach HYP while it is torn down (MMU off, HVBAR = this page's identity
+@ address). HYPFW_REINIT saves the caller in HYP_RESUME[cpu] and runs the dual-step init; the
+@ runtime then resumes the caller with r0 = 0. Any other call gets NOT_SUPPORTED. Per SMCCC the
+@ stub may change r0-r3 only.
+init_stub_trap:
+    mrc     p15, 4, r1, c5, c2, 0       @ HSR
+    lsr     r1, r1, #26
+    cmp     r1, #{EC_HVC}
+    bne     init_fault                  @ only HVCs are expected while torn down
+    movw    r1, #{HYPFW_REINIT_LO}
+    movt    r1, #{HYPFW_REINIT_HI}
+    cmp     r0, r1
+    mvnne   r0, #0                      @ NOT_SUPPORTED
+    eretne
+    @ r0 := logical index of this CPU, from its MPIDR
+    adr_far r3, HYP_INIT_PARAMS
+    mrc     p15, 0, r1, c0, c0, 5
+    bic     r1, r1, #0xff000000
+    add     r3, r3, #{IP_MPIDR}
+    mov     r0, #0
+1:  ldr     r2, [r3, r0, lsl #2]
+    cmp     r2, r1
+    beq     2f
+    add     r0, r0, #1
+    cmp     r0, #{MAX_CPUS}
+    blo     1b
+    b       init_fault
+2:  adr_far r1, HYP_RESUME
+    add     r1, r1, r0, lsl #{RESUME_SHIFT}
+    add     r2, r1, #{RS_R4}
+    stm     r2, {{r4-r12, lr}}          @ r4-r12, LR_usr
+    mrs     r2, elr_hyp
+    str     r2, [r1, #{RS_ELR}]
+    mrs     r2, spsr
+    str     r2, [r1, #{RS_SPSR}]
+    mov     r2, #0
+    str     r2, [r1, #0]                @ the caller's r0-r3 on return: SUCCESS, 0, 0, 0
+    str     r2, [r1, #4]
+    str     r2, [r1, #8]
+    str     r2, [r1, #12]
+    mov     r2, #1
+    str     r2, [r1, #{RS_PENDING}]
+    b       hyp_init_entry
+
+@ The end of hyp_teardown for TEARDOWN_RETURN: back to the caller saved in HYP_RESUME[r8].
+teardown_return:
+    adr_far r1, HYP_RESUME
+    add     r1, r1, r8, lsl #{RESUME_SHIFT}
+    ldr     r2, [r1, #{RS_ELR}]
+    msr     elr_hyp, r2
+    ldr     r2, [r1, #{RS_SPSR}]
+    msr     spsr_cxsf, r2
+    ldr     lr, [r1, #{RS_LR}]
+    ldm     r1, {{r0-r12}}
+    eret
 
 @ hypfw_pen_wait: r0 = CPU index; NS HYP, MMU off. Where a CPU waits when hypfw itself is the
 @ PSCI provider (Secure SVC entry): it marks itself parked, waits for its release word, and

@@ -88,6 +88,28 @@ hypfw_guest_stub:
     hvc     #1
     b       1b
 
+@ The guest-driven teardown test: r4 cycles of HYPFW_TEARDOWN (fid in r5), then a call the runtime
+@ would answer (r7) that the torn-down stub must refuse with NOT_SUPPORTED, then HYPFW_REINIT
+@ (fid in r6); then HVC #1 with r4 = cycles left, r0 = the last result (0 when all went well).
+    .global hypfw_guest_teardown
+hypfw_guest_teardown:
+1:  mov     r0, r5
+    hvc     #0                          @ HYP torn down when this returns
+    cmp     r0, #0
+    bne     2f
+    mov     r0, r7
+    hvc     #0                          @ only the stub is there now
+    cmn     r0, #1
+    bne     2f
+    mov     r0, r6
+    hvc     #0                          @ answered by the init page's stub: HYP comes back
+    cmp     r0, #0
+    bne     2f
+    subs    r4, r4, #1
+    bne     1b
+2:  hvc     #1
+    b       2b
+
 @ The benchmark guest: r4 round trips of HVC #0 with the function ID in r5, then HVC #1.
     .global hypfw_guest_bench
 hypfw_guest_bench:

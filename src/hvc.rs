@@ -16,6 +16,12 @@ pub const OWNER_VENDOR_HYP: u32 = 6;
 pub const HYPFW_VERSION: u32 = 0x8600_0000;
 /// Does nothing and returns 0: the cheapest round trip, for benchmarks.
 pub const HYPFW_NULL: u32 = 0x8600_0001;
+/// Tear HYP down on the calling CPU and return to the caller with HYP in the state it was entered
+/// in (MMU off, vectors at the identity-mapped init page, caches clean). Returns 0.
+pub const HYPFW_TEARDOWN: u32 = 0x8600_0010;
+/// Only answered while torn down (by the init page's stub): run the dual-step init again on the
+/// calling CPU, then return 0 to the caller. While the runtime is up: NOT_SUPPORTED.
+pub const HYPFW_REINIT: u32 = 0x8600_0011;
 pub const HYPFW_CALL_COUNT: u32 = 0x8600_FF00;
 pub const HYPFW_CALL_UID: u32 = 0x8600_FF01;
 pub const HYPFW_REVISION: u32 = 0x8600_FF03;
@@ -24,7 +30,7 @@ pub const HYPFW_REVISION: u32 = 0x8600_FF03;
 pub const HYPFW_API_VERSION: u32 = 0x0000_0001;
 /// UID of the hypfw vendor service (4 words, SMCCC "Call UID" format).
 pub const HYPFW_UID: [u32; 4] = [0x6879_7066, 0x7721_4a1b, 0x9c3e_5d20, 0x0b5a_c7e1];
-const HYPFW_FUNCTIONS: u32 = 2;
+const HYPFW_FUNCTIONS: u32 = 4;
 
 /// An SMCCC function identifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,14 +56,30 @@ impl FunctionId {
 /// The result of a call: the values for r0-r3.
 pub type CallResult = [u32; 4];
 
+/// What the runtime must do for a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Put these values in the caller's r0-r3 and return to it.
+    Return(CallResult),
+    /// HYPFW_TEARDOWN: tear HYP down on this CPU, then return 0 to the caller.
+    Teardown,
+}
+
 fn ret(v: u32) -> CallResult {
     [v, 0, 0, 0]
 }
 
-/// Dispatch one HVC. `regs` are the caller's r0-r3, `imm` the HVC immediate. Returns what the
-/// caller's r0-r3 must hold afterwards; r1-r3 are zeroed unless the call returns them, so no HYP
-/// value ever leaks to the caller.
-pub fn dispatch(regs: [u32; 4], imm: u16) -> CallResult {
+/// Dispatch one HVC. `regs` are the caller's r0-r3, `imm` the HVC immediate.
+pub fn dispatch(regs: [u32; 4], imm: u16) -> Action {
+    if imm == 0 && regs[0] == HYPFW_TEARDOWN {
+        return Action::Teardown;
+    }
+    Action::Return(answer(regs, imm))
+}
+
+/// The values the caller's r0-r3 must hold after a call that returns; r1-r3 are zeroed unless the
+/// call returns them, so no HYP value ever leaks to the caller.
+pub fn answer(regs: [u32; 4], imm: u16) -> CallResult {
     if imm != 0 {
         // SMCCC: HVC #0 only.
         return ret(NOT_SUPPORTED);
@@ -88,24 +110,32 @@ mod tests {
 
     #[test]
     fn architecture_calls() {
-        assert_eq!(dispatch([SMCCC_VERSION, 9, 9, 9], 0), [0x10001, 0, 0, 0]);
-        assert_eq!(dispatch([SMCCC_ARCH_FEATURES, SMCCC_VERSION, 0, 0], 0)[0], 0);
-        assert_eq!(dispatch([SMCCC_ARCH_FEATURES, 0x8000_7FFF, 0, 0], 0)[0], NOT_SUPPORTED);
+        assert_eq!(answer([SMCCC_VERSION, 9, 9, 9], 0), [0x10001, 0, 0, 0]);
+        assert_eq!(answer([SMCCC_ARCH_FEATURES, SMCCC_VERSION, 0, 0], 0)[0], 0);
+        assert_eq!(answer([SMCCC_ARCH_FEATURES, 0x8000_7FFF, 0, 0], 0)[0], NOT_SUPPORTED);
     }
 
     #[test]
     fn hypfw_calls() {
-        assert_eq!(dispatch([HYPFW_VERSION, 0, 0, 0], 0), [1, 0, 0, 0]);
-        assert_eq!(dispatch([HYPFW_NULL, 1, 2, 3], 0), [0, 0, 0, 0]);
-        assert_eq!(dispatch([HYPFW_CALL_UID, 0, 0, 0], 0), HYPFW_UID);
+        assert_eq!(answer([HYPFW_VERSION, 0, 0, 0], 0), [1, 0, 0, 0]);
+        assert_eq!(answer([HYPFW_NULL, 1, 2, 3], 0), [0, 0, 0, 0]);
+        assert_eq!(answer([HYPFW_CALL_UID, 0, 0, 0], 0), HYPFW_UID);
     }
 
     #[test]
     fn unknown_yielding_64bit_and_nonzero_imm_are_not_supported() {
-        assert_eq!(dispatch([0x8600_1234, 0, 0, 0], 0)[0], NOT_SUPPORTED);
-        assert_eq!(dispatch([0x0600_0000, 0, 0, 0], 0)[0], NOT_SUPPORTED);
-        assert_eq!(dispatch([0xC600_0000, 0, 0, 0], 0)[0], NOT_SUPPORTED);
-        assert_eq!(dispatch([HYPFW_VERSION, 0, 0, 0], 7)[0], NOT_SUPPORTED);
+        assert_eq!(answer([0x8600_1234, 0, 0, 0], 0)[0], NOT_SUPPORTED);
+        assert_eq!(answer([0x0600_0000, 0, 0, 0], 0)[0], NOT_SUPPORTED);
+        assert_eq!(answer([0xC600_0000, 0, 0, 0], 0)[0], NOT_SUPPORTED);
+        assert_eq!(answer([HYPFW_VERSION, 0, 0, 0], 7)[0], NOT_SUPPORTED);
+    }
+
+    #[test]
+    fn teardown_is_an_action_and_reinit_is_only_for_the_stub() {
+        assert_eq!(dispatch([HYPFW_TEARDOWN, 0, 0, 0], 0), Action::Teardown);
+        assert_eq!(dispatch([HYPFW_TEARDOWN, 0, 0, 0], 1), Action::Return([NOT_SUPPORTED, 0, 0, 0]));
+        assert_eq!(dispatch([HYPFW_REINIT, 0, 0, 0], 0), Action::Return([NOT_SUPPORTED, 0, 0, 0]));
+        assert_eq!(answer([HYPFW_CALL_COUNT, 0, 0, 0], 0), [4, 0, 0, 0]);
     }
 
     proptest! {
@@ -113,7 +143,9 @@ mod tests {
         /// NOT_SUPPORTED with nothing else in r1-r3.
         #[test]
         fn any_input_gets_an_answer(r in any::<[u32; 4]>(), imm in any::<u16>()) {
-            let out = dispatch(r, imm);
+            let out = answer(r, imm);
+            let teardown = imm == 0 && r[0] == HYPFW_TEARDOWN;
+            prop_assert_eq!(dispatch(r, imm), if teardown { Action::Teardown } else { Action::Return(out) });
             let known = [SMCCC_VERSION, SMCCC_ARCH_FEATURES, HYPFW_VERSION, HYPFW_NULL,
                          HYPFW_CALL_COUNT, HYPFW_CALL_UID, HYPFW_REVISION];
             if imm != 0 || !known.contains(&r[0]) {

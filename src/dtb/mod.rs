@@ -260,11 +260,13 @@ pub struct SelfTestOptions {
     pub hotplug_cycles: u32,
     /// Teardown/re-init cycles of the boot CPU (`hypfw.reinit=N`).
     pub reinit_cycles: u32,
+    /// HYPFW_TEARDOWN/HYPFW_REINIT cycles driven by an SVC guest (`hypfw.hvc-teardown=N`).
+    pub hvc_teardown_cycles: u32,
 }
 
 impl Default for SelfTestOptions {
     fn default() -> Self {
-        SelfTestOptions { mode: SelfTest::Normal, hotplug_cycles: 200, reinit_cycles: 100 }
+        SelfTestOptions { mode: SelfTest::Normal, hotplug_cycles: 200, reinit_cycles: 100, hvc_teardown_cycles: 20 }
     }
 }
 
@@ -277,6 +279,9 @@ impl SelfTestOptions {
             }
             if let Some(n) = w.strip_prefix("hypfw.reinit=").and_then(|v| v.parse().ok()) {
                 o.reinit_cycles = n;
+            }
+            if let Some(n) = w.strip_prefix("hypfw.hvc-teardown=").and_then(|v| v.parse().ok()) {
+                o.hvc_teardown_cycles = n;
             }
         }
         o

@@ -2,7 +2,8 @@
 //! init page and the kept boot table; every CPU that leaves goes back through it (hyp_teardown in
 //! boot/init_page.S): runtime VA -> trampoline -> identity map -> MMU off -> caches cleaned.
 
-use super::init::{CpuControl, HYP_PEN};
+use super::guest::GuestContext;
+use super::init::{CpuControl, HYP_PEN, HYP_RESUME};
 use super::{PERCPU, boot_info, this_cpu};
 use crate::arch;
 use crate::arch::HypSmc as Smc;
@@ -14,6 +15,8 @@ use smccc::psci::{self, AffinityState, LowestAffinityLevel};
 pub const TEARDOWN_REINIT: u32 = 0;
 pub const TEARDOWN_PEN: u32 = 1;
 pub const TEARDOWN_CPU_OFF: u32 = 2;
+/// Return to the lower-mode caller saved in HYP_RESUME (HYPFW_TEARDOWN).
+pub const TEARDOWN_RETURN: u32 = 3;
 
 /// Commands a CPU in the runtime's idle loop takes from the boot CPU.
 pub const CMD_NONE: u32 = 0;
@@ -51,6 +54,45 @@ pub fn teardown(action: u32) -> ! {
     // SAFETY: interrupts are masked in HYP; the boot table and init page are kept for the life of
     // the system, and nothing on this stack is used after the call.
     unsafe { hyp_teardown(me.index, action, lo, hi, bi.init_page_pa as u32) }
+}
+
+/// HYPFW_TEARDOWN from the guest in `ctx`: save it where the init page finds it with the MMU off,
+/// tear HYP down, and return to it with r0 = SUCCESS.
+pub fn teardown_to_caller(ctx: &GuestContext) -> ! {
+    let cpu = this_cpu().index as usize;
+    // SAFETY: this CPU's slot; hyp_teardown cleans the caches before it reads it with the MMU off.
+    unsafe {
+        let slot = &mut *(&raw mut HYP_RESUME[cpu]);
+        slot.regs[..13].copy_from_slice(&ctx.r);
+        slot.regs[..4].copy_from_slice(&[0; 4]);
+        slot.regs[13] = ctx.lr_usr;
+        slot.regs[14] = ctx.elr;
+        slot.regs[15] = ctx.spsr;
+        slot.pending = 0;
+    }
+    teardown(TEARDOWN_RETURN)
+}
+
+/// The guest the init page's stub saved when it was asked to re-initialise HYP, if any.
+pub fn take_resumed_guest(cpu: usize) -> Option<GuestContext> {
+    // SAFETY: the stub wrote the slot with the MMU off; this CPU's caches were cleaned and
+    // invalidated at teardown, and the lines are invalidated again here before reading.
+    unsafe {
+        let slot = &mut *(&raw mut HYP_RESUME[cpu]);
+        let p = slot as *mut _ as usize;
+        arch::cache::invalidate_dcache_line(p);
+        arch::cache::invalidate_dcache_line(p + 64);
+        if core::ptr::read_volatile(&slot.pending) == 0 {
+            return None;
+        }
+        slot.pending = 0;
+        let mut ctx = GuestContext::default();
+        ctx.r.copy_from_slice(&slot.regs[..13]);
+        ctx.lr_usr = slot.regs[13];
+        ctx.elr = slot.regs[14];
+        ctx.spsr = slot.regs[15];
+        Some(ctx)
+    }
 }
 
 /// Idle loop of a secondary CPU in the runtime: wait for the boot CPU's commands.

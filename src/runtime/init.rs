@@ -122,3 +122,19 @@ pub struct BootInfo {
 
 #[unsafe(no_mangle)]
 pub static mut BOOT_INFO: Option<BootInfo> = None;
+
+/// A guest's registers kept across a teardown, at a place the init page reaches by PC-relative
+/// address with the MMU off: hyp_teardown returns to the caller from here, and the stub's
+/// HYPFW_REINIT saves the caller here before it runs the dual-step init again.
+#[repr(C, align(64))]
+pub struct ResumeSlot {
+    /// r0-r12, LR_usr, ELR_hyp, SPSR_hyp.
+    pub regs: [u32; 16],
+    /// Set by the stub: the runtime must resume this guest after the re-init.
+    pub pending: u32,
+    _pad: [u32; 15],
+}
+
+#[unsafe(no_mangle)]
+pub static mut HYP_RESUME: [ResumeSlot; MAX_CPUS] =
+    [const { ResumeSlot { regs: [0; 16], pending: 0, _pad: [0; 15] } }; MAX_CPUS];

@@ -209,6 +209,9 @@ pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
             );
             selftest::run(bi)
         }
+        if let Some(ctx) = hotplug::take_resumed_guest(cpu as usize) {
+            selftest::guest_resumed(bi, ctx)
+        }
         selftest::resume(bi)
     }
     hotplug::secondary_idle()

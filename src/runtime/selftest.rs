@@ -16,6 +16,7 @@ use hypfw::hvc;
 
 unsafe extern "C" {
     fn hypfw_guest_stub();
+    fn hypfw_guest_teardown();
     fn hypfw_guest_bench();
     fn hypfw_guest_bench_base();
     fn hypfw_guest_vectors();
@@ -36,8 +37,10 @@ fn handle_exit(ctx: &mut GuestContext, h: Hsr) -> Option<u16> {
     match h.hvc_imm() {
         Some(0) => {
             super::this_cpu().hvcs.fetch_add(1, Ordering::Relaxed);
-            let out = hvc::dispatch([ctx.r[0], ctx.r[1], ctx.r[2], ctx.r[3]], 0);
-            ctx.r[..4].copy_from_slice(&out);
+            match hvc::dispatch([ctx.r[0], ctx.r[1], ctx.r[2], ctx.r[3]], 0) {
+                hvc::Action::Return(out) => ctx.r[..4].copy_from_slice(&out),
+                hvc::Action::Teardown => hotplug::teardown_to_caller(ctx),
+            }
             None
         }
         Some(IMM_GUEST_EXCEPTION) => {
@@ -84,6 +87,8 @@ struct Case {
 static REINITS_LEFT: AtomicU32 = AtomicU32::new(0);
 static FAILED: AtomicU32 = AtomicU32::new(0);
 static HEAP_BASELINE: AtomicU32 = AtomicU32::new(0);
+/// Cycles the guest-driven HYPFW_TEARDOWN/HYPFW_REINIT test asked for (0 = not running).
+static GUEST_TEARDOWN_CYCLES: AtomicU32 = AtomicU32::new(0);
 
 fn hvc_checks() -> u32 {
     prepare_pl1();
@@ -182,6 +187,45 @@ pub fn run(bi: &BootInfo) -> ! {
         bring_up(bi);
         hotplug_cycles(bi, opts.hotplug_cycles);
     }
+    if opts.hvc_teardown_cycles > 0 {
+        // Driven from SVC: HYPFW_TEARDOWN returns to the guest with HYP in its entry state, and the
+        // guest's HYPFW_REINIT (answered by the init page's stub) brings the runtime back.
+        log!("teardown-hvc: SVC guest tears HYP down and re-inits it {} times", opts.hvc_teardown_cycles);
+        GUEST_TEARDOWN_CYCLES.store(opts.hvc_teardown_cycles, Ordering::Relaxed);
+        let mut ctx = GuestContext { elr: pa_of(hypfw_guest_teardown), spsr: SPSR_SVC_MASKED, ..Default::default() };
+        ctx.r[4] = opts.hvc_teardown_cycles;
+        ctx.r[5] = hvc::HYPFW_TEARDOWN;
+        ctx.r[6] = hvc::HYPFW_REINIT;
+        ctx.r[7] = hvc::HYPFW_VERSION;
+        run_until_report(&mut ctx);
+        guest_teardown_done(&ctx);
+    }
+    start_reinit_cycles(bi)
+}
+
+/// The guest of the HYPFW_TEARDOWN test is back after a HYPFW_REINIT: keep running it.
+pub fn guest_resumed(bi: &BootInfo, mut ctx: GuestContext) -> ! {
+    if GUEST_TEARDOWN_CYCLES.load(Ordering::Relaxed) == 0 {
+        fatal!("a guest asked for HYPFW_REINIT, but no guest-driven teardown test is running");
+    }
+    prepare_pl1();
+    run_until_report(&mut ctx);
+    guest_teardown_done(&ctx);
+    start_reinit_cycles(bi)
+}
+
+fn guest_teardown_done(ctx: &GuestContext) {
+    let n = GUEST_TEARDOWN_CYCLES.swap(0, Ordering::Relaxed);
+    if ctx.r[4] != 0 || ctx.r[0] != 0 {
+        log!("teardown-hvc: guest stopped with {} cycles left, last result {:#x}: FAILED", ctx.r[4], ctx.r[0]);
+        FAILED.fetch_add(1, Ordering::Relaxed);
+    } else {
+        log!("teardown-hvc: {n} HYPFW_TEARDOWN/HYPFW_REINIT cycles from SVC passed");
+    }
+}
+
+fn start_reinit_cycles(bi: &BootInfo) -> ! {
+    let opts = bi.platform.selftest;
     if opts.reinit_cycles > 0 {
         log!("reinit: tearing cpu0 down and re-running the dual-step init {} times", opts.reinit_cycles);
         REINITS_LEFT.store(opts.reinit_cycles, Ordering::Relaxed);

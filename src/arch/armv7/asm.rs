@@ -2,7 +2,7 @@
 //! with every constant and structure offset taken from Rust.
 
 use crate::runtime::guest::GuestContext;
-use crate::runtime::init::{InitParams, PenSlot};
+use crate::runtime::init::{InitParams, PenSlot, ResumeSlot};
 use core::mem::offset_of;
 use hypfw::layout;
 
@@ -47,6 +47,17 @@ core::arch::global_asm!(
     PEN_STATUS = const offset_of!(PenSlot, status),
     TEARDOWN_REINIT = const crate::runtime::hotplug::TEARDOWN_REINIT,
     TEARDOWN_PEN = const crate::runtime::hotplug::TEARDOWN_PEN,
+    TEARDOWN_RETURN = const crate::runtime::hotplug::TEARDOWN_RETURN,
+    RESUME_SHIFT = const core::mem::size_of::<ResumeSlot>().trailing_zeros(),
+    RS_R4 = const offset_of!(ResumeSlot, regs) + 16,
+    RS_LR = const offset_of!(ResumeSlot, regs) + 13 * 4,
+    RS_ELR = const offset_of!(ResumeSlot, regs) + 14 * 4,
+    RS_SPSR = const offset_of!(ResumeSlot, regs) + 15 * 4,
+    RS_PENDING = const offset_of!(ResumeSlot, pending),
+    HYPFW_REINIT_LO = const hypfw::hvc::HYPFW_REINIT & 0xFFFF,
+    HYPFW_REINIT_HI = const hypfw::hvc::HYPFW_REINIT >> 16,
+    EC_HVC = const hypfw::hsr::EC_HVC,
+    MAX_CPUS = const layout::MAX_CPUS,
     PSCI_CPU_OFF_LO = const 0x0002,
     PSCI_CPU_OFF_HI = const 0x8400,
     HSCTLR_M_C = const 5,
