@@ -62,13 +62,13 @@ pub fn teardown_to_caller(ctx: &GuestContext) -> ! {
     let cpu = this_cpu().index as usize;
     // SAFETY: this CPU's slot; hyp_teardown cleans the caches before it reads it with the MMU off.
     unsafe {
-        let slot = &mut *(&raw mut HYP_RESUME[cpu]);
-        slot.regs[..13].copy_from_slice(&ctx.r);
-        slot.regs[..4].copy_from_slice(&[0; 4]);
-        slot.regs[13] = ctx.lr_usr;
-        slot.regs[14] = ctx.elr;
-        slot.regs[15] = ctx.spsr;
-        slot.pending = 0;
+        let slot = &raw mut HYP_RESUME[cpu];
+        (*slot).regs[..13].copy_from_slice(&ctx.r);
+        (*slot).regs[..4].copy_from_slice(&[0; 4]);
+        (*slot).regs[13] = ctx.lr_usr;
+        (*slot).regs[14] = ctx.elr;
+        (*slot).regs[15] = ctx.spsr;
+        (*slot).pending = 0;
     }
     teardown(TEARDOWN_RETURN)
 }
@@ -78,19 +78,19 @@ pub fn take_resumed_guest(cpu: usize) -> Option<GuestContext> {
     // SAFETY: the stub wrote the slot with the MMU off; this CPU's caches were cleaned and
     // invalidated at teardown, and the lines are invalidated again here before reading.
     unsafe {
-        let slot = &mut *(&raw mut HYP_RESUME[cpu]);
-        let p = slot as *mut _ as usize;
-        arch::cache::invalidate_dcache_line(p);
-        arch::cache::invalidate_dcache_line(p + 64);
-        if core::ptr::read_volatile(&slot.pending) == 0 {
+        let slot = &raw mut HYP_RESUME[cpu];
+        arch::cache::invalidate_dcache_line(slot as usize);
+        arch::cache::invalidate_dcache_line(slot as usize + 64);
+        if core::ptr::read_volatile(&raw const (*slot).pending) == 0 {
             return None;
         }
-        slot.pending = 0;
+        (*slot).pending = 0;
+        let regs = (*slot).regs;
         let mut ctx = GuestContext::default();
-        ctx.r.copy_from_slice(&slot.regs[..13]);
-        ctx.lr_usr = slot.regs[13];
-        ctx.elr = slot.regs[14];
-        ctx.spsr = slot.regs[15];
+        ctx.r.copy_from_slice(&regs[..13]);
+        ctx.lr_usr = regs[13];
+        ctx.elr = regs[14];
+        ctx.spsr = regs[15];
         Some(ctx)
     }
 }
