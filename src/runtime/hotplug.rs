@@ -63,11 +63,12 @@ pub fn teardown_to_caller(ctx: &GuestContext) -> ! {
     // SAFETY: this CPU's slot; hyp_teardown cleans the caches before it reads it with the MMU off.
     unsafe {
         let slot = &raw mut HYP_RESUME[cpu];
-        (*slot).regs[..13].copy_from_slice(&ctx.r);
-        (*slot).regs[..4].copy_from_slice(&[0; 4]);
-        (*slot).regs[13] = ctx.lr_usr;
-        (*slot).regs[14] = ctx.elr;
-        (*slot).regs[15] = ctx.spsr;
+        let mut regs = [0u32; 16];
+        regs[4..13].copy_from_slice(&ctx.r[4..]); // r0-r3 = SUCCESS, 0, 0, 0
+        regs[13] = ctx.lr_usr;
+        regs[14] = ctx.elr;
+        regs[15] = ctx.spsr;
+        (*slot).regs = regs;
         (*slot).pending = 0;
     }
     teardown(TEARDOWN_RETURN)
