@@ -206,13 +206,27 @@ park_secondary:
     bx      r1
     .size park_secondary, . - park_secondary
 
-@ Clean and invalidate every data/unified cache level up to the Point of Coherency, by set/way.
+@ Clean and invalidate every data/unified cache level up to the Point of Coherency, by set/way:
+@ for leaving the caches of the whole system clean (entry with the caches on).
 @ Runs without a stack; clobbers r0-r7 and r12.
+    .global dcache_clean_inv_all
     .type dcache_clean_inv_all, %function
 dcache_clean_inv_all:
     mrc     p15, 1, r0, c0, c0, 1       @ r0 := CLIDR
     ubfx    r3, r0, #24, #3             @ LoC
-    lsl     r3, r3, #1                  @ r3 := LoC in CSSELR.Level encoding (level << 1)
+    b       dcache_clean_inv_levels
+
+@ The same up to the Level of Unification Inner Shareable only: the caches private to this CPU
+@ (L1 on Cortex-A15/A7), enough when only this CPU leaves HYP; whatever the MMU-off code reads
+@ afterwards has been cleaned to the PoC by address.
+    .global dcache_clean_inv_louis
+    .type dcache_clean_inv_louis, %function
+dcache_clean_inv_louis:
+    mrc     p15, 1, r0, c0, c0, 1       @ r0 := CLIDR
+    ubfx    r3, r0, #21, #3             @ LoUIS
+
+dcache_clean_inv_levels:                @ r0 = CLIDR, r3 = number of levels to clean
+    lsl     r3, r3, #1                  @ r3 := limit in CSSELR.Level encoding (level << 1)
     mov     r2, #0                      @ r2 := current level << 1
 1:  cmp     r2, r3
     bhs     5f

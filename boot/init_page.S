@@ -133,7 +133,12 @@ hyp_teardown:
     bic     r5, r5, #{HSCTLR_I}
     mcr     p15, 4, r5, c1, c0, 0       @ HYP MMU and caches off: running at the PA now
     isb
-    bl      dcache_clean_inv_all        @ nothing of this CPU stays only in its caches
+    cmp     r9, #{TEARDOWN_RETURN}
+    bne     3f
+    bl      dcache_clean_inv_all        @ handing HYP back: every level clean to the PoC
+    b       4f
+3:  bl      dcache_clean_inv_louis      @ nothing stays only in this CPU's own caches
+4:
     mov     r5, #0
     mcr     p15, 0, r5, c7, c5, 0       @ ICIALLU
     mcr     p15, 4, r5, c8, c7, 0       @ TLBIALLH

@@ -60,7 +60,8 @@ pub fn teardown(action: u32) -> ! {
 /// tear HYP down, and return to it with r0 = SUCCESS.
 pub fn teardown_to_caller(ctx: &GuestContext) -> ! {
     let cpu = this_cpu().index as usize;
-    // SAFETY: this CPU's slot; hyp_teardown cleans the caches before it reads it with the MMU off.
+    // SAFETY: this CPU's slot, written and cleaned to the PoC before hyp_teardown reads it with the
+    // MMU off.
     unsafe {
         let slot = &raw mut HYP_RESUME[cpu];
         let mut regs = [0u32; 16];
@@ -70,6 +71,13 @@ pub fn teardown_to_caller(ctx: &GuestContext) -> ! {
         regs[15] = ctx.spsr;
         (*slot).regs = regs;
         (*slot).pending = 0;
+        // hyp_teardown reads the slot with the MMU off: it must be in memory, not only in a cache.
+        hypfw::cache::clean_range_to_poc(
+            &mut arch::cache::ArmCache,
+            slot as u64,
+            core::mem::size_of::<super::init::ResumeSlot>() as u64,
+            arch::cache::dcache_line(),
+        );
     }
     teardown(TEARDOWN_RETURN)
 }

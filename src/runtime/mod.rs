@@ -10,7 +10,7 @@ pub mod selftest;
 
 use crate::arch::{self, regs};
 use crate::{fatal, log};
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use hypfw::layout::{MAX_CPUS, RUNTIME_VA};
 use init::{BOOT_INFO, BootInfo, PhaseEvidence};
 
@@ -28,6 +28,8 @@ pub struct PerCpu {
     pub dirty_entries: AtomicU32,
     /// A command from the boot CPU (hotplug::CMD_*).
     pub cmd: AtomicU32,
+    /// CNTPCT when it last became ready in the runtime.
+    pub ready_at: AtomicU64,
 }
 
 pub static PERCPU: [PerCpu; MAX_CPUS] = {
@@ -39,6 +41,7 @@ pub static PERCPU: [PerCpu; MAX_CPUS] = {
         hvcs: AtomicU32::new(0),
         dirty_entries: AtomicU32::new(0),
         cmd: AtomicU32::new(0),
+        ready_at: AtomicU64::new(0),
     };
     let mut a = [INIT; MAX_CPUS];
     let mut i = 0;
@@ -158,8 +161,9 @@ pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
         );
     }
     cpu_init();
-    let n = me.inits.fetch_add(1, Ordering::AcqRel) + 1;
     let now = arch::cntpct();
+    me.ready_at.store(now, Ordering::Release);
+    let n = me.inits.fetch_add(1, Ordering::AcqRel) + 1;
     let t1 = (ev.t_phase1[1] as u64) << 32 | ev.t_phase1[0] as u64;
     let t2 = (ev.t_phase2[1] as u64) << 32 | ev.t_phase2[0] as u64;
     if first {

@@ -299,6 +299,23 @@ fn bench(bi: &BootInfo) {
     let base = measure(hypfw_guest_bench_base);
     let calls = measure(hypfw_guest_bench);
     log!("bench: hvc-null {N} round trips {calls} ticks, baseline loop {base} ticks, CNTFRQ {} Hz", bi.cntfrq);
+    if bi.cpus.count > 1 && super::PERCPU[1].inits.load(Ordering::Acquire) > 0 {
+        let t0 = arch::cntpct();
+        let off = hotplug::cpu_off(1);
+        let t_on = arch::cntpct();
+        let on = hotplug::cpu_on(1);
+        let t_end = arch::cntpct();
+        if off.is_err() || on.is_err() {
+            fatal!("bench: cpu1 hotplug cycle failed: off {off:?}, on {on:?}");
+        }
+        let ready = super::PERCPU[1].ready_at.load(Ordering::Acquire);
+        log!(
+            "bench: cpu1 CPU_ON->runtime ready {} ticks, offline+online cycle {} ticks ({:?})",
+            ready.wrapping_sub(t_on),
+            t_end - t0,
+            bi.cpu_control
+        );
+    }
 }
 
 /// Uses stack on every level so that the recursion really runs into the guard page.

@@ -160,5 +160,20 @@ pub fn bench() -> Result<u8, String> {
         calls,
         base
     );
+    // Secondaries: a second boot with two CPUs. With -icount the virtual clock counts the
+    // instructions of all CPUs, so these include the boot CPU's polling while it waits.
+    let mut q2 = Qemu::new("virt,virtualization=on").kernel(&bin);
+    q2.smp = 2;
+    q2.extra.extend(["-icount".into(), "shift=0".into(), "-append".into(), "hypfw.hotplug=0 hypfw.reinit=0".into()]);
+    let o2 = run_captured(&q2, Duration::from_secs(60))?;
+    let l = grab(&o2.output, "bench: cpu1 CPU_ON->runtime ready")
+        .ok_or_else(|| format!("no cpu1 bench line:\n{}", o2.output))?;
+    let on = num_after(&l, "runtime ready").ok_or("no CPU_ON ticks")?;
+    let cycle = num_after(&l, "cycle").ok_or("no cycle ticks")?;
+    println!(
+        "secondary (PSCI): CPU_ON -> runtime ready {} instructions, one offline+online hotplug cycle {} instructions",
+        ins(on),
+        ins(cycle)
+    );
     Ok(0)
 }
