@@ -6,7 +6,7 @@ use super::guest::GuestContext;
 use super::init::{CpuControl, HYP_PEN, HYP_RESUME};
 use super::{PERCPU, boot_info, this_cpu};
 use crate::arch;
-use crate::arch::HypSmc as Smc;
+use smccc::Smc;
 use core::sync::atomic::Ordering;
 use hypfw::addr::PhysAddr;
 use smccc::psci::{self, AffinityState, LowestAffinityLevel};

@@ -65,43 +65,9 @@ pub fn wfi() {
     unsafe { asm!("wfi", options(nomem, nostack, preserves_flags)) };
 }
 
-/// The SMC conduit from HYP to the platform firmware, for `smccc`'s PSCI calls.
-///
-/// Written here rather than using `smccc::Smc`: on 32-bit Arm, smccc 0.2.3 saves r6/r7 in
-/// compiler-chosen scratch registers, and when the allocator picks r6 for the copy of r7 (the
-/// frame pointer on this target) the asm overwrites it, corrupting the caller's frame after the
-/// call. PSCI passes at most r0-r3; SMCCC 1.1 requires the callee to preserve r4-r7, and r4/r5 are
-/// declared clobbered anyway.
-pub struct HypSmc;
-
-impl smccc::Call for HypSmc {
-    fn call32(function: u32, args: [u32; 7]) -> [u32; 8] {
-        let (mut r0, mut r1, mut r2, mut r3) = (function, args[0], args[1], args[2]);
-        // SAFETY: an SMC to the platform firmware following SMCCC; no memory of ours is touched.
-        unsafe {
-            asm!(
-                ".arch_extension sec",
-                "smc #0",
-                inout("r0") r0,
-                inout("r1") r1,
-                inout("r2") r2,
-                inout("r3") r3,
-                out("r4") _,
-                out("r5") _,
-                options(nostack)
-            )
-        };
-        [r0, r1, r2, r3, 0, 0, 0, 0]
-    }
-    fn call64(_function: u32, _args: [u64; 17]) -> [u64; 18] {
-        // No SMC64 from an AArch32 HYP: SMCCC NOT_SUPPORTED (-1) in x0.
-        [u64::MAX; 18]
-    }
-}
-
 /// Issue an SMC32 fast call (PSCI) from HYP: goes to the platform firmware.
 pub fn smc32(fid: u32, a: [u32; 3]) -> u32 {
-    <HypSmc as smccc::Call>::call32(fid, [a[0], a[1], a[2], 0, 0, 0, 0])[0]
+    smccc::smc32(fid, [a[0], a[1], a[2], 0, 0, 0, 0])[0]
 }
 
 /// Branch to `entry` with r0 = `arg`, never to return. Used to enter the init page.
