@@ -6,6 +6,7 @@
 pub mod addr;
 pub mod cache;
 pub mod dtb;
+pub mod handoff;
 pub mod hsr;
 pub mod hvc;
 pub mod layout;

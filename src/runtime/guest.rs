@@ -1,17 +1,7 @@
 //! Running code at PL1 under the runtime: the register context and the world switch
 //! (`hypfw_enter_guest` in `boot/vectors.S`).
 
-/// A PL1 guest's registers as the world switch saves and loads them. HYP mode banks only SP,
-/// ELR and SPSR, so the guest's own banked registers (SP_svc, LR_svc, ...) stay in the CPU and
-/// need no saving; LR_usr is shared with HYP and is saved here.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct GuestContext {
-    pub r: [u32; 13],
-    pub lr_usr: u32,
-    pub elr: u32,
-    pub spsr: u32,
-}
+pub use hypfw::handoff::GuestContext;
 
 /// SPSR for a guest in SVC, ARM state, with IRQ, FIQ and asynchronous aborts masked.
 pub const SPSR_SVC_MASKED: u32 = 0x1D3;

@@ -6,9 +6,9 @@ use super::guest::GuestContext;
 use super::init::{CpuControl, HYP_PEN, HYP_RESUME};
 use super::{PERCPU, boot_info, this_cpu};
 use crate::arch;
-use smccc::Smc;
 use core::sync::atomic::Ordering;
 use hypfw::addr::PhysAddr;
+use smccc::Smc;
 use smccc::psci::{self, AffinityState, LowestAffinityLevel};
 
 /// What hyp_teardown does once the CPU is back in its entry state.
