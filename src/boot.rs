@@ -463,13 +463,17 @@ struct Pool {
 
 impl FrameAllocator for Pool {
     fn alloc_zeroed_page(&mut self) -> Option<PhysAddr> {
-        if self.next + PAGE_SIZE > self.end {
+        self.alloc_zeroed_pages(1)
+    }
+    fn alloc_zeroed_pages(&mut self, pages: u64) -> Option<PhysAddr> {
+        let len = pages * PAGE_SIZE;
+        let p = hypfw::addr::align_up(self.next, len);
+        if p + len > self.end {
             return None;
         }
-        let p = self.next;
         // SAFETY: pool pages are in the reserved region, which only this code uses now.
-        unsafe { core::ptr::write_bytes(p as usize as *mut u8, 0, PAGE_SIZE as usize) };
-        self.next += PAGE_SIZE;
+        unsafe { core::ptr::write_bytes(p as usize as *mut u8, 0, len as usize) };
+        self.next = p + len;
         Some(PhysAddr(p))
     }
 }

@@ -13,4 +13,5 @@ pub mod layout;
 pub mod pgtable;
 pub mod reloc;
 pub mod smp;
+pub mod stage2;
 pub mod zimage;

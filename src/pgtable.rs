@@ -106,6 +106,99 @@ impl MapAttrs {
     }
 }
 
+/// Stage-2 permissions of a mapping (ARM DDI 0406C B3.6.2, stage 2 attributes): what the payload
+/// at PL1/PL0 may do with an IPA range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct S2Attrs {
+    pub mem: MemType,
+    pub writable: bool,
+    pub executable: bool,
+}
+
+impl S2Attrs {
+    /// Payload RAM: normal write-back memory, read/write/execute.
+    pub const RAM: Self = Self { mem: MemType::Normal, writable: true, executable: true };
+    /// Device space: Device memory, read/write, never executable.
+    pub const DEVICE: Self = Self { mem: MemType::Device, writable: true, executable: false };
+
+    fn leaf_bits(self) -> u64 {
+        let memattr: u64 = match self.mem {
+            MemType::Normal => 0xF, // outer WB, inner WB
+            MemType::Device => 0x1, // Device (nGnRE)
+        };
+        let sh: u64 = match self.mem {
+            MemType::Normal => 0b11,
+            MemType::Device => 0b10,
+        };
+        let mut d = 1 | (memattr << 2) | (1 << 6) | (sh << 8) | (1 << 10);
+        if self.writable {
+            d |= 1 << 7;
+        }
+        if !self.executable {
+            d |= 1 << 54;
+        }
+        d
+    }
+}
+
+/// VTCR for a 40-bit IPA space: T0SZ = -8 (S = 1), walk starts at level 1 (SL0 = 1), walks
+/// inner-shareable write-back write-allocate, bit 31 RES1 (B4.1.159).
+pub const VTCR_40BIT: u32 = 0x8000_3558;
+pub const IPA_BITS: u32 = 40;
+/// Level-1 entries for a 40-bit IPA: two concatenated, 8 KiB-aligned table pages.
+pub const S2_L1_ENTRIES: usize = 1024;
+
+/// VTTBR for a stage-2 root and VMID.
+pub fn vttbr(root: PhysAddr, vmid: u8) -> u64 {
+    (root.0 & 0x0000_00FF_FFFF_E000) | ((vmid as u64) << 48)
+}
+
+/// Which translation regime a table tree is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Regime {
+    /// HYP stage 1 (HTTBR), T0SZ = 0: 4 level-1 entries.
+    HypStage1,
+    /// Stage 2 (VTTBR), 40-bit IPA: 1024 level-1 entries in two concatenated pages.
+    Stage2,
+}
+
+impl Regime {
+    fn l1_entries(self) -> usize {
+        match self {
+            Regime::HypStage1 => L1_ENTRIES,
+            Regime::Stage2 => S2_L1_ENTRIES,
+        }
+    }
+    fn input_limit(self) -> u64 {
+        match self {
+            Regime::HypStage1 => 1 << 32,
+            Regime::Stage2 => 1 << IPA_BITS,
+        }
+    }
+}
+
+/// A leaf descriptor's permissions in either regime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leaf {
+    Hyp(MapAttrs),
+    S2(S2Attrs),
+}
+
+impl Leaf {
+    fn writable_and_executable(self) -> bool {
+        match self {
+            Leaf::Hyp(a) => a.writable && a.executable,
+            Leaf::S2(_) => false, // the payload's own RAM is its business
+        }
+    }
+    fn bits(self) -> u64 {
+        match self {
+            Leaf::Hyp(a) => (a.attr_index() << ATTR_IDX_SHIFT) | a.leaf_bits().bits(),
+            Leaf::S2(a) => a.leaf_bits(),
+        }
+    }
+}
+
 /// One 64-bit long descriptor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Descriptor(pub u64);
@@ -123,6 +216,23 @@ impl Descriptor {
     /// A level-3 page.
     pub fn page(pa: PhysAddr, attrs: MapAttrs) -> Self {
         Descriptor(Self::block(pa, attrs).0 | DescBits::TABLE_OR_PAGE.bits())
+    }
+    fn leaf(pa: PhysAddr, leaf: Leaf, level: u8) -> Self {
+        let page = if level == 3 { DescBits::TABLE_OR_PAGE.bits() } else { 0 };
+        Descriptor((pa.0 & OA_MASK) | leaf.bits() | page)
+    }
+    /// The stage-2 permissions a leaf descriptor encodes.
+    pub fn s2_attrs(self) -> Option<S2Attrs> {
+        let mem = match (self.0 >> 2) & 0xF {
+            0xF => MemType::Normal,
+            0x1 => MemType::Device,
+            _ => return None,
+        };
+        (self.0 & (1 << 6) != 0 && self.0 & (1 << 10) != 0).then_some(S2Attrs {
+            mem,
+            writable: self.0 & (1 << 7) != 0,
+            executable: self.0 & (1 << 54) == 0,
+        })
     }
     pub fn is_valid(self) -> bool {
         self.0 & 1 == 1
@@ -149,6 +259,8 @@ impl Descriptor {
 /// Hands out zeroed, page-aligned pages for translation tables.
 pub trait FrameAllocator {
     fn alloc_zeroed_page(&mut self) -> Option<PhysAddr>;
+    /// `pages` contiguous zeroed pages aligned to their total size (a stage-2 root).
+    fn alloc_zeroed_pages(&mut self, pages: u64) -> Option<PhysAddr>;
 }
 
 /// Reads and writes descriptors in table memory by physical address. The boot CPU does this with
@@ -168,6 +280,8 @@ pub enum MapError {
     OutOfRange { va: VirtAddr, size: u64 },
     /// The VA is already mapped (hypfw never remaps silently).
     AlreadyMapped { va: VirtAddr },
+    /// An IPA is already mapped in a stage-2 table.
+    IpaAlreadyMapped { ipa: u64 },
     /// Writable and executable at once: refused (W^X).
     WriteAndExecute { va: VirtAddr },
 }
@@ -183,6 +297,7 @@ impl core::fmt::Display for MapError {
                 write!(f, "mapping {va} size {size:#x} runs past the end of the address space")
             }
             MapError::AlreadyMapped { va } => write!(f, "{va} is already mapped"),
+            MapError::IpaAlreadyMapped { ipa } => write!(f, "IPA {ipa:#x} is already mapped in stage 2"),
             MapError::WriteAndExecute { va } => {
                 write!(f, "{va} would be writable and executable (W^X)")
             }
@@ -204,6 +319,8 @@ pub struct Translation {
 ///
 /// [`publish`]: TableBuilder::publish
 pub struct TableBuilder<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> {
+    regime: Regime,
+    out_of_tables: bool,
     root: PhysAddr,
     alloc: &'a mut A,
     mem: &'a mut M,
@@ -214,13 +331,29 @@ pub struct TableBuilder<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenan
 }
 
 impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a, A, M, C> {
-    /// Start a new, empty table tree.
+    /// Start a new, empty HYP stage-1 table tree.
     pub fn new(alloc: &'a mut A, mem: &'a mut M, cache: &'a mut C) -> Result<Self, MapError> {
-        let root = alloc.alloc_zeroed_page().ok_or(MapError::OutOfTables)?;
-        // A fresh page from the allocator is zero in memory; clean it in case zeroing went through
-        // a cache (the allocator's zeroing counts as writes to the whole L1 table we use).
-        let mut b = Self { root, alloc, mem, cache, dirty_line: None };
+        Self::with_regime(Regime::HypStage1, alloc, mem, cache)
+    }
+
+    /// Start a new, empty table tree for `regime`.
+    pub fn with_regime(regime: Regime, alloc: &'a mut A, mem: &'a mut M, cache: &'a mut C) -> Result<Self, MapError> {
+        let root = match regime {
+            Regime::HypStage1 => alloc.alloc_zeroed_page(),
+            Regime::Stage2 => alloc.alloc_zeroed_pages(2),
+        }
+        .ok_or(MapError::OutOfTables)?;
+        // A fresh page from the allocator is zero in memory; clean its first line anyway in case
+        // zeroing went through a cache (a stage-1 L1 table is exactly that line).
+        let mut b = Self { regime, out_of_tables: false, root, alloc, mem, cache, dirty_line: None };
         b.note_write(root, 0);
+        if regime == Regime::Stage2 {
+            // Every line of the concatenated level-1 table can be read by the walker.
+            for i in (0..S2_L1_ENTRIES).step_by((TRACK_LINE / 8) as usize) {
+                let (t, idx) = split_l1(root, i);
+                b.note_write(t, idx);
+            }
+        }
         Ok(b)
     }
 
@@ -243,21 +376,24 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
         self.note_write(table, index);
     }
 
-    fn next_table(&mut self, table: PhysAddr, index: usize, va: VirtAddr) -> Result<PhysAddr, MapError> {
+    /// The next-level table under `table[index]`, allocated if the entry is empty. None if a
+    /// block is mapped there, or if the pool is exhausted (then `out_of_tables` is set).
+    fn next_table(&mut self, table: PhysAddr, index: usize) -> Option<PhysAddr> {
         let d = Descriptor(self.mem.read_desc(table, index));
         if d.is_valid() {
-            if d.has_table_bit() {
-                return Ok(d.output());
-            }
-            return Err(MapError::AlreadyMapped { va });
+            return d.has_table_bit().then(|| d.output());
         }
-        let next = self.alloc.alloc_zeroed_page().ok_or(MapError::OutOfTables)?;
+        let Some(next) = self.alloc.alloc_zeroed_page() else {
+            self.out_of_tables = true;
+            return None;
+        };
         self.write(table, index, Descriptor::table(next));
-        Ok(next)
+        Some(next)
     }
 
-    /// Map `[va, va + size)` to `[pa, pa + size)`. Uses 2 MiB blocks where both addresses and the
-    /// remaining size allow, 4 KiB pages elsewhere. Refuses to overwrite a valid entry.
+    /// Map `[va, va + size)` to `[pa, pa + size)` in a HYP stage-1 tree. Uses 2 MiB blocks where
+    /// both addresses and the remaining size allow, 4 KiB pages elsewhere. Refuses to overwrite a
+    /// valid entry, and refuses writable+executable (W^X).
     pub fn map(&mut self, va: VirtAddr, pa: PhysAddr, size: u64, attrs: MapAttrs) -> Result<(), MapError> {
         if !va.is_page_aligned() || !pa.is_page_aligned() || !size.is_multiple_of(PAGE_SIZE) {
             return Err(MapError::Unaligned { va, pa, size });
@@ -265,31 +401,65 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
         if va.0 as u64 + size > 1 << 32 || pa.0 + size > 1 << 40 {
             return Err(MapError::OutOfRange { va, size });
         }
-        if attrs.writable && attrs.executable {
+        if Leaf::Hyp(attrs).writable_and_executable() {
             return Err(MapError::WriteAndExecute { va });
         }
+        let r = self.map_input(va.0 as u64, pa, size, Leaf::Hyp(attrs), false);
+        r.map_err(|at| {
+            if self.out_of_tables { MapError::OutOfTables } else { MapError::AlreadyMapped { va: VirtAddr(at as u32) } }
+        })
+    }
+
+    /// Map IPAs `[ipa, ipa + size)` to `[pa, pa + size)` in a stage-2 tree, with 1 GiB and 2 MiB
+    /// blocks wherever alignment allows.
+    pub fn map_ipa(&mut self, ipa: u64, pa: PhysAddr, size: u64, attrs: S2Attrs) -> Result<(), MapError> {
+        if !ipa.is_multiple_of(PAGE_SIZE) || !pa.is_page_aligned() || !size.is_multiple_of(PAGE_SIZE) {
+            return Err(MapError::Unaligned { va: VirtAddr(ipa as u32), pa, size });
+        }
+        if ipa + size > self.regime.input_limit() || pa.0 + size > 1 << 40 {
+            return Err(MapError::OutOfRange { va: VirtAddr(ipa as u32), size });
+        }
+        let r = self.map_input(ipa, pa, size, Leaf::S2(attrs), true);
+        r.map_err(|at| if self.out_of_tables { MapError::OutOfTables } else { MapError::IpaAlreadyMapped { ipa: at } })
+    }
+
+    fn existing_is_free(&self, table: PhysAddr, index: usize) -> bool {
+        !Descriptor(self.mem.read_desc(table, index)).is_valid()
+    }
+
+    /// The walk-and-fill loop shared by both regimes. Err(address) if something is mapped there.
+    fn map_input(&mut self, input: u64, pa: PhysAddr, size: u64, leaf: Leaf, l1_blocks: bool) -> Result<(), u64> {
+        const L1_BLOCK: u64 = 1 << L1_SHIFT;
         let mut off = 0u64;
         while off < size {
-            let v = va.0 as u64 + off;
+            let v = input + off;
             let p = pa.0 + off;
-            let cur = VirtAddr(v as u32);
-            let l1i = (v >> L1_SHIFT) as usize;
-            let l2 = self.next_table(self.root, l1i, cur)?;
-            let l2i = ((v >> L2_SHIFT) as usize) & (ENTRIES - 1);
-            if v.is_multiple_of(L2_BLOCK) && p.is_multiple_of(L2_BLOCK) && size - off >= L2_BLOCK {
-                if Descriptor(self.mem.read_desc(l2, l2i)).is_valid() {
-                    return Err(MapError::AlreadyMapped { va: cur });
+            let left = size - off;
+            let (l1t, l1i) = split_l1(self.root, ((v >> L1_SHIFT) as usize) % self.regime.l1_entries());
+            if l1_blocks && v.is_multiple_of(L1_BLOCK) && p.is_multiple_of(L1_BLOCK) && left >= L1_BLOCK {
+                if !self.existing_is_free(l1t, l1i) {
+                    return Err(v);
                 }
-                self.write(l2, l2i, Descriptor::block(PhysAddr(p), attrs));
+                self.write(l1t, l1i, Descriptor::leaf(PhysAddr(p), leaf, 1));
+                off += L1_BLOCK;
+                continue;
+            }
+            let l2 = self.next_table(l1t, l1i).ok_or(v)?;
+            let l2i = ((v >> L2_SHIFT) as usize) & (ENTRIES - 1);
+            if v.is_multiple_of(L2_BLOCK) && p.is_multiple_of(L2_BLOCK) && left >= L2_BLOCK {
+                if !self.existing_is_free(l2, l2i) {
+                    return Err(v);
+                }
+                self.write(l2, l2i, Descriptor::leaf(PhysAddr(p), leaf, 2));
                 off += L2_BLOCK;
                 continue;
             }
-            let l3 = self.next_table(l2, l2i, cur)?;
+            let l3 = self.next_table(l2, l2i).ok_or(v)?;
             let l3i = ((v >> L3_SHIFT) as usize) & (ENTRIES - 1);
-            if Descriptor(self.mem.read_desc(l3, l3i)).is_valid() {
-                return Err(MapError::AlreadyMapped { va: cur });
+            if !self.existing_is_free(l3, l3i) {
+                return Err(v);
             }
-            self.write(l3, l3i, Descriptor::page(PhysAddr(p), attrs));
+            self.write(l3, l3i, Descriptor::leaf(PhysAddr(p), leaf, 3));
             off += PAGE_SIZE;
         }
         Ok(())
@@ -306,23 +476,36 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
     }
 }
 
-/// Walk the tree at `root` for `va` as the MMU would.
+/// The table page and index that hold level-1 entry `i` (a stage-2 root is two pages).
+fn split_l1(root: PhysAddr, i: usize) -> (PhysAddr, usize) {
+    (root.add((i / ENTRIES) as u64 * PAGE_SIZE), i % ENTRIES)
+}
+
+/// Walk the HYP stage-1 tree at `root` for `va` as the MMU would.
 pub fn translate<M: TableMemory>(mem: &M, root: PhysAddr, va: VirtAddr) -> Option<Translation> {
-    let v = va.0 as u64;
-    let mut table = root;
+    walk(mem, Regime::HypStage1, root, va.0 as u64)
+}
+
+/// Walk a tree of `regime` for an input address.
+pub fn walk<M: TableMemory>(mem: &M, regime: Regime, root: PhysAddr, input: u64) -> Option<Translation> {
+    if input >= regime.input_limit() {
+        return None;
+    }
+    let (mut table, mut idx) = split_l1(root, (input >> L1_SHIFT) as usize);
     for (level, shift) in [(1u8, L1_SHIFT), (2, L2_SHIFT), (3, L3_SHIFT)] {
-        let idx = ((v >> shift) as usize) & if level == 1 { L1_ENTRIES - 1 } else { ENTRIES - 1 };
+        if level > 1 {
+            idx = ((input >> shift) as usize) & (ENTRIES - 1);
+        }
         let d = Descriptor(mem.read_desc(table, idx));
         if !d.is_valid() {
             return None;
         }
-        let leaf = level == 3 || !d.has_table_bit();
         if level == 3 && !d.has_table_bit() {
             return None; // a block encoding at L3 is invalid
         }
-        if leaf {
+        if level == 3 || !d.has_table_bit() {
             let mask = (1u64 << shift) - 1;
-            return Some(Translation { pa: PhysAddr(d.output().0 & !mask | (v & mask)), level, desc: d });
+            return Some(Translation { pa: PhysAddr(d.output().0 & !mask | (input & mask)), level, desc: d });
         }
         table = d.output();
     }
@@ -362,11 +545,14 @@ pub mod testmem {
     }
     impl FrameAllocator for Pool {
         fn alloc_zeroed_page(&mut self) -> Option<PhysAddr> {
-            if self.next >= self.end {
+            self.alloc_zeroed_pages(1)
+        }
+        fn alloc_zeroed_pages(&mut self, pages: u64) -> Option<PhysAddr> {
+            let p = crate::addr::align_up(self.next, pages * PAGE_SIZE);
+            if p + pages * PAGE_SIZE > self.end {
                 return None;
             }
-            let p = self.next;
-            self.next += PAGE_SIZE;
+            self.next = p + pages * PAGE_SIZE;
             self.handed_out.push(p);
             Some(PhysAddr(p))
         }
