@@ -7,6 +7,8 @@
 //! `#address-cells`/`#size-cells` as 64-bit values (LPAE platforms put RAM above 4 GiB, which
 //! `fdt`'s pointer-sized `reg()` cannot express) and translated through every parent `ranges`.
 
+pub mod rewrite;
+
 use fdt::Fdt;
 use fdt::node::FdtNode;
 

@@ -1,0 +1,260 @@
+//! The packed image: hypfw followed by a payload (and optionally an initrd and a command line),
+//! so that one file boots with QEMU `-kernel` and U-Boot `bootz`.
+//!
+//! ```text
+//! file offset 0          hypfw raw image (zImage header: end = size of the whole file)
+//! image_end              pack header (64 bytes, below), page aligned
+//!   + payload_off        payload bytes
+//!   + initrd_off         initrd bytes (optional)
+//!   + bootargs_off       command line, UTF-8, no NUL (optional)
+//! ```
+//!
+//! All fields are little-endian u32. Offsets are from the header. Each blob and the header carry a
+//! CRC-32 (IEEE), so a damaged file is a clear `fatal:` line instead of a jump into garbage.
+
+pub const MAGIC: [u8; 8] = *b"HYPFWPK1";
+pub const VERSION: u32 = 1;
+pub const HEADER_LEN: usize = 64;
+
+/// How the payload is started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A Linux zImage: position independent; hypfw chooses where it runs.
+    ZImage,
+    /// A raw image that must run at `load_addr` (hypfw's self-test payload).
+    Raw { load_addr: u32, entry_offset: u32 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pack<'a> {
+    pub kind: Kind,
+    pub payload: &'a [u8],
+    pub initrd: Option<&'a [u8]>,
+    pub bootargs: Option<&'a str>,
+    /// Header plus blobs.
+    pub total_len: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackError {
+    /// No pack header here (not an error: hypfw without a payload).
+    Absent,
+    UnsupportedVersion(u32),
+    BadHeaderCrc {
+        stored: u32,
+        computed: u32,
+    },
+    BadLayout(&'static str),
+    BadCrc {
+        what: &'static str,
+        stored: u32,
+        computed: u32,
+    },
+    BadKind(u32),
+    BootargsNotUtf8,
+}
+
+impl core::fmt::Display for PackError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            PackError::Absent => write!(f, "no payload pack after the image"),
+            PackError::UnsupportedVersion(v) => {
+                write!(f, "payload pack version {v}, this hypfw reads version {VERSION}")
+            }
+            PackError::BadHeaderCrc { stored, computed } => {
+                write!(f, "payload pack header damaged (CRC {computed:#010x}, header says {stored:#010x})")
+            }
+            PackError::BadLayout(w) => write!(f, "payload pack header inconsistent: {w}"),
+            PackError::BadCrc { what, stored, computed } => {
+                write!(f, "{what} damaged (CRC {computed:#010x}, pack header says {stored:#010x})")
+            }
+            PackError::BadKind(k) => write!(f, "unknown payload kind {k}"),
+            PackError::BootargsNotUtf8 => write!(f, "payload command line is not UTF-8"),
+        }
+    }
+}
+
+fn rd(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+// Field offsets in the header.
+const F_VERSION: usize = 8;
+const F_TOTAL: usize = 12;
+const F_KIND: usize = 16;
+const F_LOAD: usize = 20;
+const F_ENTRY: usize = 24;
+const F_PAYLOAD: usize = 28; // off, len, crc
+const F_INITRD: usize = 40; // off, len, crc
+const F_BOOTARGS: usize = 52; // off, len
+const F_HCRC: usize = 60;
+
+/// The total length of the pack whose header starts `bytes`, after checking magic and header CRC
+/// only: how much to trust at an address.
+pub fn total_len(header: &[u8]) -> Result<usize, PackError> {
+    if header.len() < HEADER_LEN || header[..8] != MAGIC {
+        return Err(PackError::Absent);
+    }
+    let v = rd(header, F_VERSION);
+    if v != VERSION {
+        return Err(PackError::UnsupportedVersion(v));
+    }
+    let stored = rd(header, F_HCRC);
+    let mut h = crc32fast::Hasher::new();
+    h.update(&header[..F_HCRC]);
+    let computed = h.finalize();
+    if stored != computed {
+        return Err(PackError::BadHeaderCrc { stored, computed });
+    }
+    Ok(rd(header, F_TOTAL) as usize)
+}
+
+/// Parse and check a whole pack.
+pub fn parse(bytes: &[u8]) -> Result<Pack<'_>, PackError> {
+    let total = total_len(bytes)?;
+    if total > bytes.len() || total < HEADER_LEN {
+        return Err(PackError::BadLayout("total length beyond the data"));
+    }
+    let blob = |at: usize, what: &'static str| -> Result<&[u8], PackError> {
+        let (off, len) = (rd(bytes, at) as usize, rd(bytes, at + 4) as usize);
+        if len == 0 {
+            return Ok(&[]);
+        }
+        if off < HEADER_LEN || off.checked_add(len).is_none_or(|e| e > total) {
+            return Err(PackError::BadLayout(what));
+        }
+        Ok(&bytes[off..off + len])
+    };
+    let check = |data: &[u8], at: usize, what: &'static str| -> Result<(), PackError> {
+        let stored = rd(bytes, at + 8);
+        let computed = crc32fast::hash(data);
+        if stored != computed {
+            return Err(PackError::BadCrc { what, stored, computed });
+        }
+        Ok(())
+    };
+    let payload = blob(F_PAYLOAD, "payload outside the pack")?;
+    if payload.is_empty() {
+        return Err(PackError::BadLayout("empty payload"));
+    }
+    check(payload, F_PAYLOAD, "payload")?;
+    let initrd = blob(F_INITRD, "initrd outside the pack")?;
+    if !initrd.is_empty() {
+        check(initrd, F_INITRD, "initrd")?;
+    }
+    let args = blob(F_BOOTARGS, "command line outside the pack")?;
+    let bootargs =
+        if args.is_empty() { None } else { Some(core::str::from_utf8(args).map_err(|_| PackError::BootargsNotUtf8)?) };
+    let kind = match rd(bytes, F_KIND) {
+        0 => Kind::ZImage,
+        1 => {
+            let entry_offset = rd(bytes, F_ENTRY);
+            if entry_offset as usize >= payload.len() {
+                return Err(PackError::BadLayout("entry beyond the payload"));
+            }
+            Kind::Raw { load_addr: rd(bytes, F_LOAD), entry_offset }
+        }
+        k => return Err(PackError::BadKind(k)),
+    };
+    Ok(Pack { kind, payload, initrd: (!initrd.is_empty()).then_some(initrd), bootargs, total_len: total })
+}
+
+/// Build a pack (the `cargo xtask pack` side). Blobs are placed at 4 KiB-aligned offsets.
+#[cfg(any(test, feature = "std"))]
+pub fn build(kind: Kind, payload: &[u8], initrd: Option<&[u8]>, bootargs: Option<&str>) -> std::vec::Vec<u8> {
+    let align = |v: usize| (v + 4095) & !4095;
+    let p_off = align(HEADER_LEN);
+    let i_off = align(p_off + payload.len());
+    let i_len = initrd.map_or(0, |i| i.len());
+    let b_off = align(i_off + i_len);
+    let b_len = bootargs.map_or(0, str::len);
+    let total = b_off + b_len;
+    let mut out = std::vec![0u8; total];
+    let mut put = |at: usize, v: u32| out[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    put(F_VERSION, VERSION);
+    put(F_TOTAL, total as u32);
+    match kind {
+        Kind::ZImage => put(F_KIND, 0),
+        Kind::Raw { load_addr, entry_offset } => {
+            put(F_KIND, 1);
+            put(F_LOAD, load_addr);
+            put(F_ENTRY, entry_offset);
+        }
+    }
+    put(F_PAYLOAD, p_off as u32);
+    put(F_PAYLOAD + 4, payload.len() as u32);
+    put(F_PAYLOAD + 8, crc32fast::hash(payload));
+    put(F_INITRD, if i_len > 0 { i_off as u32 } else { 0 });
+    put(F_INITRD + 4, i_len as u32);
+    put(F_INITRD + 8, initrd.map_or(0, crc32fast::hash));
+    put(F_BOOTARGS, if b_len > 0 { b_off as u32 } else { 0 });
+    put(F_BOOTARGS + 4, b_len as u32);
+    out[..8].copy_from_slice(&MAGIC);
+    out[p_off..p_off + payload.len()].copy_from_slice(payload);
+    if let Some(i) = initrd {
+        out[i_off..i_off + i.len()].copy_from_slice(i);
+    }
+    if let Some(b) = bootargs {
+        out[b_off..b_off + b.len()].copy_from_slice(b.as_bytes());
+    }
+    let crc = crc32fast::hash(&out[..F_HCRC]);
+    out[F_HCRC..F_HCRC + 4].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn round_trip() {
+        let pk = build(Kind::ZImage, b"kernel bytes", Some(b"initrd"), Some("console=ttyAMA0"));
+        let p = parse(&pk).unwrap();
+        assert_eq!(
+            (p.kind, p.payload, p.initrd, p.bootargs),
+            (Kind::ZImage, &b"kernel bytes"[..], Some(&b"initrd"[..]), Some("console=ttyAMA0"))
+        );
+        assert_eq!(p.total_len, pk.len());
+        let raw = build(Kind::Raw { load_addr: 0x4200_0000, entry_offset: 4 }, &[1; 64], None, None);
+        let p = parse(&raw).unwrap();
+        assert_eq!((p.kind, p.initrd, p.bootargs), (Kind::Raw { load_addr: 0x4200_0000, entry_offset: 4 }, None, None));
+    }
+
+    #[test]
+    fn damage_is_named() {
+        let pk = build(Kind::ZImage, b"kernel bytes", Some(b"initrd"), None);
+        assert_eq!(parse(&[0u8; 64]), Err(PackError::Absent));
+        let mut h = pk.clone();
+        h[F_TOTAL] ^= 1;
+        assert!(matches!(parse(&h), Err(PackError::BadHeaderCrc { .. })));
+        let mut d = pk.clone();
+        d[4096] ^= 0xFF; // first payload byte
+        assert!(matches!(parse(&d), Err(PackError::BadCrc { what: "payload", .. })));
+        let mut d = pk.clone();
+        d[8192] ^= 0xFF; // first initrd byte
+        assert!(matches!(parse(&d), Err(PackError::BadCrc { what: "initrd", .. })));
+        assert!(matches!(parse(&pk[..pk.len() - 1]), Err(PackError::BadLayout(_))));
+        let mut v = pk.clone();
+        v[F_VERSION] = 9;
+        assert_eq!(parse(&v), Err(PackError::UnsupportedVersion(9)));
+    }
+
+    proptest! {
+        /// No corruption of any byte is accepted silently, and none panics.
+        #[test]
+        fn any_single_byte_damage_is_detected(pos in 0usize..8200, x in 1u8..=255) {
+            let pk = build(Kind::ZImage, &[0x5A; 100], Some(&[0xA5; 10]), Some("a=b"));
+            prop_assume!(pos < pk.len());
+            let mut d = pk.clone();
+            d[pos] ^= x;
+            let r = parse(&d);
+            // Bytes that belong to no field and no blob (padding) may change freely.
+            let in_blob = (4096..4196).contains(&pos) || (8192..8202).contains(&pos) || pos < HEADER_LEN
+                || (12288..12291).contains(&pos);
+            if in_blob {
+                prop_assert!(r.is_err(), "damage at {pos} not detected");
+            }
+        }
+    }
+}
