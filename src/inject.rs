@@ -1,0 +1,96 @@
+//! Turning a stage-2 abort into the exception the payload would get from a bus error: a
+//! synchronous external abort taken to its own Abort mode, as the ARMv7 exception entry would do
+//! it (ARM DDI 0406C B1.8.3 "Data Abort exception", B1.8.4 "Prefetch Abort exception"; fault
+//! status encodings B4.1.52 DFSR, short and long descriptor formats).
+
+/// The payload's PL1 state that decides how the exception is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pl1State {
+    /// CPSR at the fault (SPSR_hyp).
+    pub cpsr: u32,
+    pub sctlr: u32,
+    pub ttbcr: u32,
+    pub vbar: u32,
+}
+
+/// What the runtime writes before it returns to the payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Injection {
+    /// ELR_hyp := the Abort vector.
+    pub pc: u32,
+    /// SPSR_hyp := Abort mode.
+    pub cpsr: u32,
+    pub spsr_abt: u32,
+    pub lr_abt: u32,
+    /// DFSR or IFSR value.
+    pub fsr: u32,
+    /// DFAR or IFAR value.
+    pub far: u32,
+    pub is_data: bool,
+}
+
+const MODE_ABT: u32 = 0x17;
+const SCTLR_V: u32 = 1 << 13;
+const SCTLR_EE: u32 = 1 << 25;
+const SCTLR_TE: u32 = 1 << 30;
+const TTBCR_EAE: u32 = 1 << 31;
+
+/// A synchronous external abort for the access at `pc` (data: to `far`, `write` or read;
+/// instruction: fetching `far`).
+pub fn external_abort(st: Pl1State, pc: u32, is_data: bool, write: bool, far: u32) -> Injection {
+    let long = st.ttbcr & TTBCR_EAE != 0;
+    // Long format: STATUS 0b010000 synchronous external abort, bit 9 = LPAE format.
+    // Short format: FS 0b01000 synchronous external abort (non-translation).
+    let mut fsr = if long { 0x10 | (1 << 9) } else { 0x08 };
+    if is_data && write {
+        fsr |= 1 << 11; // WnR
+    }
+    let base = if st.sctlr & SCTLR_V != 0 { 0xFFFF_0000 } else { st.vbar & !0x1F };
+    let vector = if is_data { 0x10 } else { 0x0C };
+    // Abort mode, IRQ and asynchronous aborts masked, FIQ unchanged, ARM/Thumb and endianness
+    // from SCTLR.TE/EE, IT and J state cleared.
+    let mut cpsr = MODE_ABT | 0x80 | 0x100 | (st.cpsr & 0x40);
+    if st.sctlr & SCTLR_TE != 0 {
+        cpsr |= 0x20;
+    }
+    if st.sctlr & SCTLR_EE != 0 {
+        cpsr |= 0x200;
+    }
+    Injection {
+        pc: base + vector,
+        cpsr,
+        spsr_abt: st.cpsr,
+        lr_abt: pc.wrapping_add(if is_data { 8 } else { 4 }),
+        fsr,
+        far,
+        is_data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SVC_ARM: u32 = 0x6000_0013; // SVC, ARM, Z|C set, interrupts enabled
+
+    #[test]
+    fn data_abort_short_descriptors_low_vectors() {
+        let st = Pl1State { cpsr: SVC_ARM, sctlr: 0x00C5_0078, ttbcr: 0, vbar: 0xC000_8000 };
+        let i = external_abort(st, 0xC010_1234, true, true, 0x7FE0_0010);
+        assert_eq!(i.pc, 0xC000_8010);
+        assert_eq!(i.cpsr, 0x197, "ABT, I and A set, ARM, little-endian");
+        assert_eq!((i.spsr_abt, i.lr_abt), (SVC_ARM, 0xC010_123C));
+        assert_eq!(i.fsr, 0x808, "sync external abort, WnR");
+        assert_eq!(i.far, 0x7FE0_0010);
+    }
+
+    #[test]
+    fn prefetch_abort_lpae_high_vectors_thumb() {
+        let st = Pl1State { cpsr: 0x1F | 0x40, sctlr: SCTLR_V | SCTLR_TE, ttbcr: TTBCR_EAE, vbar: 0 };
+        let i = external_abort(st, 0x8000, false, false, 0x8000);
+        assert_eq!(i.pc, 0xFFFF_000C);
+        assert_eq!(i.cpsr, 0x17 | 0x80 | 0x100 | 0x40 | 0x20, "F kept, Thumb from TE");
+        assert_eq!(i.lr_abt, 0x8004);
+        assert_eq!(i.fsr, 0x210, "long format: STATUS 0x10, LPAE bit");
+    }
+}

@@ -1,0 +1,172 @@
+//! The PSCI interface hypfw offers its payload (trapped SMCs, ARM DEN 0022): decoding and the
+//! argument checks, kept apart from the CPU control that carries a request out. Every argument
+//! comes from the payload and is checked before anything acts on it.
+
+use crate::layout::MemRange;
+use crate::smp::CpuMap;
+
+pub const PSCI_VERSION: u32 = 0x8400_0000;
+pub const CPU_SUSPEND: u32 = 0x8400_0001;
+pub const CPU_OFF: u32 = 0x8400_0002;
+pub const CPU_ON: u32 = 0x8400_0003;
+pub const AFFINITY_INFO: u32 = 0x8400_0004;
+pub const MIGRATE_INFO_TYPE: u32 = 0x8400_0006;
+pub const SYSTEM_OFF: u32 = 0x8400_0008;
+pub const SYSTEM_RESET: u32 = 0x8400_0009;
+pub const PSCI_FEATURES: u32 = 0x8400_000A;
+
+pub const SUCCESS: u32 = 0;
+pub const NOT_SUPPORTED: u32 = -1i32 as u32;
+pub const INVALID_PARAMETERS: u32 = -2i32 as u32;
+pub const DENIED: u32 = -3i32 as u32;
+pub const ALREADY_ON: u32 = -4i32 as u32;
+pub const ON_PENDING: u32 = -5i32 as u32;
+pub const INTERNAL_FAILURE: u32 = -6i32 as u32;
+pub const INVALID_ADDRESS: u32 = -9i32 as u32;
+
+/// PSCI 1.0.
+pub const VERSION_1_0: u32 = 0x0001_0000;
+/// MIGRATE_INFO_TYPE: no Trusted OS that would need migrating.
+pub const MIGRATE_NONE: u32 = 2;
+
+/// AFFINITY_INFO answers.
+pub const AFF_ON: u32 = 0;
+pub const AFF_OFF: u32 = 1;
+pub const AFF_ON_PENDING: u32 = 2;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    Version,
+    Features(u32),
+    CpuOn {
+        cpu: usize,
+        entry: u32,
+        context: u32,
+    },
+    CpuOff,
+    AffinityInfo {
+        cpu: usize,
+    },
+    MigrateInfoType,
+    SystemOff,
+    SystemReset,
+    SmcccVersion,
+    SmcccArchFeatures(u32),
+    /// Answer immediately with this value (bad arguments, unsupported calls).
+    Error(u32),
+}
+
+const SUPPORTED: [u32; 9] = [
+    PSCI_VERSION,
+    CPU_OFF,
+    CPU_ON,
+    AFFINITY_INFO,
+    MIGRATE_INFO_TYPE,
+    SYSTEM_OFF,
+    SYSTEM_RESET,
+    PSCI_FEATURES,
+    crate::hvc::SMCCC_VERSION,
+];
+
+/// PSCI_FEATURES answer for a function ID.
+pub fn features(fid: u32) -> u32 {
+    if SUPPORTED.contains(&fid) { 0 } else { NOT_SUPPORTED }
+}
+
+/// Decode the payload's r0-r3. `ram` is the payload's RAM (an entry point must be in it).
+pub fn decode(r: [u32; 4], cpus: &CpuMap, ram: &[MemRange], holes: &[MemRange]) -> Request {
+    let cpu_of = |mpidr: u32| {
+        // Bits above the affinity fields (except MPIDR's own U/MT flags, which callers may echo)
+        // must be zero.
+        if mpidr & 0xBF00_0000 & !0x8000_0000 != 0 { None } else { cpus.index_of(mpidr) }
+    };
+    match r[0] {
+        PSCI_VERSION => Request::Version,
+        PSCI_FEATURES => Request::Features(r[1]),
+        CPU_OFF => Request::CpuOff,
+        MIGRATE_INFO_TYPE => Request::MigrateInfoType,
+        SYSTEM_OFF => Request::SystemOff,
+        SYSTEM_RESET => Request::SystemReset,
+        crate::hvc::SMCCC_VERSION => Request::SmcccVersion,
+        crate::hvc::SMCCC_ARCH_FEATURES => Request::SmcccArchFeatures(r[1]),
+        CPU_ON => {
+            let Some(cpu) = cpu_of(r[1]) else { return Request::Error(INVALID_PARAMETERS) };
+            let entry = r[2] as u64;
+            let in_ram = ram.iter().any(|m| m.base <= entry && entry + 4 <= m.end());
+            let in_hole = holes.iter().any(|h| h.base <= entry && entry < h.end());
+            if !in_ram || in_hole || entry % 4 != 0 && entry & 1 == 0 {
+                return Request::Error(INVALID_ADDRESS);
+            }
+            Request::CpuOn { cpu, entry: r[2], context: r[3] }
+        }
+        AFFINITY_INFO => {
+            if r[2] != 0 {
+                // Only level 0 (individual CPUs) is answered.
+                return Request::Error(INVALID_PARAMETERS);
+            }
+            match cpu_of(r[1]) {
+                Some(cpu) => Request::AffinityInfo { cpu },
+                None => Request::Error(INVALID_PARAMETERS),
+            }
+        }
+        _ => Request::Error(NOT_SUPPORTED),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtb::Cpu;
+    use proptest::prelude::*;
+
+    fn map() -> CpuMap {
+        CpuMap::new(&[0, 1, 2, 3].map(|m| Cpu { mpidr: m, psci: true }), 0)
+    }
+    const RAM: [MemRange; 1] = [MemRange { base: 0x4000_0000, size: 1 << 30 }];
+    const HOLES: [MemRange; 1] = [MemRange { base: 0x7FE0_0000, size: 2 << 20 }];
+
+    fn d(r: [u32; 4]) -> Request {
+        decode(r, &map(), &RAM, &HOLES)
+    }
+
+    #[test]
+    fn cpu_on_checks() {
+        assert_eq!(d([CPU_ON, 2, 0x4200_0000, 7]), Request::CpuOn { cpu: 2, entry: 0x4200_0000, context: 7 });
+        assert_eq!(d([CPU_ON, 0x8000_0002, 0x4200_0000, 7]), Request::CpuOn { cpu: 2, entry: 0x4200_0000, context: 7 });
+        assert_eq!(d([CPU_ON, 9, 0x4200_0000, 0]), Request::Error(INVALID_PARAMETERS));
+        assert_eq!(d([CPU_ON, 0x100, 0x4200_0000, 0]), Request::Error(INVALID_PARAMETERS));
+        assert_eq!(d([CPU_ON, 1, 0x1000, 0]), Request::Error(INVALID_ADDRESS), "outside RAM");
+        assert_eq!(d([CPU_ON, 1, 0x7FE0_0000, 0]), Request::Error(INVALID_ADDRESS), "hypfw's region");
+        assert_eq!(
+            d([CPU_ON, 1, 0x4200_0001, 0]),
+            Request::CpuOn { cpu: 1, entry: 0x4200_0001, context: 0 },
+            "Thumb entry"
+        );
+        assert_eq!(d([CPU_ON, 1, 0x4200_0002, 0]), Request::Error(INVALID_ADDRESS), "misaligned ARM entry");
+    }
+
+    #[test]
+    fn other_calls() {
+        assert_eq!(d([AFFINITY_INFO, 3, 0, 0]), Request::AffinityInfo { cpu: 3 });
+        assert_eq!(d([AFFINITY_INFO, 3, 1, 0]), Request::Error(INVALID_PARAMETERS));
+        assert_eq!(d([0xC400_0003, 1, 0, 0]), Request::Error(NOT_SUPPORTED), "SMC64 CPU_ON");
+        assert_eq!(d([CPU_SUSPEND, 0, 0, 0]), Request::Error(NOT_SUPPORTED));
+        assert_eq!(features(CPU_ON), 0);
+        assert_eq!(features(CPU_SUSPEND), NOT_SUPPORTED);
+    }
+
+    proptest! {
+        /// Any input decodes; a CPU_ON that gets through names a real CPU and a RAM address
+        /// outside hypfw's region.
+        #[test]
+        fn decoding_is_total_and_safe(r in any::<[u32; 4]>(), fid in 0usize..3) {
+            let mut r = r;
+            r[0] = [CPU_ON, AFFINITY_INFO, r[0]][fid];
+            if let Request::CpuOn { cpu, entry, .. } = d(r) {
+                prop_assert!(cpu < 4);
+                prop_assert!(RAM[0].base <= entry as u64 && (entry as u64) < RAM[0].end());
+                prop_assert!(!(HOLES[0].base <= entry as u64 && (entry as u64) < HOLES[0].end()));
+            }
+        }
+    }
+}
