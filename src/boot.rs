@@ -101,7 +101,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     }
     let entry_mode = check_mode(mode);
 
-    let (platform, dtb_range) = discover_platform(info);
+    let (platform, dtb_range, dtb_blob) = discover_platform(info);
     report_platform(&platform);
     let mut cache = ArmCache;
 
@@ -120,7 +120,12 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         )
     };
     let layout = ReservedLayout::new(image).unwrap_or_else(|e| fatal!("{e}"));
-    let loaded = MemRange { base: img_start as u64, size: image.image_end };
+    let pack = crate::prepare::find_pack(img_start, image.image_end);
+    let loaded = MemRange { base: img_start as u64, size: image.image_end + pack.map_or(0, |p| p.total_len as u64) };
+    match &pack {
+        Some(p) => log!("payload: pack of {} bytes after the image", p.total_len),
+        None => log!("payload: none in the image; the runtime runs its own self-test"),
+    }
     let Some(&first_bank) = platform.ram().first() else { fatal!("no RAM bank in the platform description") };
     let region = layout::choose_reserved_region(first_bank, &[loaded, dtb_range]).unwrap_or_else(|e| fatal!("{e}"));
     log!(
@@ -178,6 +183,21 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     }
     let devices = &devices[..ndev];
     let mut pool = Pool { next: region.0 + layout.pool_off, end: region.0 + layout.heap_off };
+    let payload = pack.map(|pk| {
+        // SAFETY: the region's heap area is unused until the runtime starts; one CPU, MMU off.
+        unsafe { crate::heap::HEAP.init_boot((region.0 + layout.heap_off) as usize, layout::HEAP_SIZE as usize) };
+        let reserved = MemRange { base: region.0, size: layout::RESERVED_SIZE };
+        crate::prepare::prepare(
+            &platform,
+            &pk,
+            reserved,
+            &[loaded, dtb_range],
+            dtb_blob,
+            entry_mode == EntryMode::SecureSvc,
+            &mut pool,
+            &mut PhysTables,
+        )
+    });
     let boot_pgd = build_tables(&layout::boot_plan(region, &layout), &mut pool, &mut cache);
     let runtime_plan = layout::runtime_plan(region, &layout, devices);
     let runtime_pgd = build_tables(&runtime_plan, &mut pool, &mut cache);
@@ -256,6 +276,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
             cpus,
             cpu_control,
             init_page_pa: init_page.0,
+            payload,
         });
         let lo = in_copy(&raw const HYP_INIT_PARAMS as usize) as u64;
         clean_range_to_poc(
@@ -325,7 +346,7 @@ fn check_mode(mode: u32) -> EntryMode {
 /// QEMU's ELF loader leaves r2 = 0 but puts its DTB at the start of RAM when the image leaves room.
 const QEMU_VIRT_RAM: u64 = 0x4000_0000;
 
-fn discover_platform(info: &EarlyInfo) -> (Platform, MemRange) {
+fn discover_platform(info: &EarlyInfo) -> (Platform, MemRange, Option<&'static [u8]>) {
     let (at, how) = if info.r2 != 0 {
         (info.r2 as u64, "r2")
     } else if (QEMU_VIRT_RAM..0x8000_0000).contains(&(info.load_addr as u64))
@@ -337,7 +358,7 @@ fn discover_platform(info: &EarlyInfo) -> (Platform, MemRange) {
         log!(
             "platform: no device tree (r2 = 0): assuming QEMU virt's layout (128 MiB RAM at 0x40000000, PL011 at 0x09000000, GICv2)"
         );
-        return (Platform::qemu_virt_fallback(), MemRange::default());
+        return (Platform::qemu_virt_fallback(), MemRange::default(), None);
     };
     if at % 8 != 0 {
         fatal!(
@@ -353,7 +374,7 @@ fn discover_platform(info: &EarlyInfo) -> (Platform, MemRange) {
     let blob = unsafe { core::slice::from_raw_parts(at as *const u8, total) };
     let p = dtb::parse(blob).unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
     log!("platform: device tree at {at:#x} from {how}, {total} bytes");
-    (p, MemRange { base: at, size: total as u64 })
+    (p, MemRange { base: at, size: total as u64 }, Some(blob))
 }
 
 fn report_platform(p: &Platform) {

@@ -8,5 +8,7 @@ mod arch;
 mod boot;
 mod console;
 mod gic;
+mod heap;
+mod prepare;
 mod runtime;
 mod stop;

@@ -38,6 +38,21 @@ pub fn success() -> ! {
     halt()
 }
 
+const PSCI_SYSTEM_RESET: u32 = 0x8400_0009;
+
+/// The payload asked for a reset: under a test host that is an exit of its own (status 2), so a
+/// test never mistakes it for success; otherwise the platform's PSCI resets the machine.
+pub fn reset() -> ! {
+    host_exit(2);
+    if PSCI_OFF_AVAILABLE.load(Ordering::Relaxed) && crate::arch::current_mode() == crate::arch::MODE_HYP {
+        crate::arch::smc32(PSCI_SYSTEM_RESET, [0; 3]);
+        crate::log!("PSCI SYSTEM_RESET returned; halting");
+    } else {
+        crate::log!("no PSCI to reset with; halted");
+    }
+    halt()
+}
+
 /// Print `hypfw: fatal: <message>` and stop with a failing exit.
 pub fn fatal(args: core::fmt::Arguments) -> ! {
     if STOPPING.swap(true, Ordering::AcqRel) {

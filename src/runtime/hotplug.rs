@@ -140,14 +140,19 @@ fn pen_status(cpu: usize) -> u32 {
     }
 }
 
-/// Start logical CPU `cpu` and wait until it has entered the runtime.
-pub fn cpu_on(cpu: usize) -> Result<(), CpuError> {
+/// Start the physical CPU `cpu` at the init page (it enters the runtime through phase 1/2),
+/// without waiting for it. A CPU still on its way down from a CPU_OFF is waited for first.
+pub fn start(cpu: usize) -> Result<(), CpuError> {
     let bi = boot_info();
-    let before = PERCPU[cpu].inits.load(Ordering::Acquire);
     match bi.cpu_control {
         CpuControl::Psci => {
             let entry = super::va_to_pa(hyp_init_entry as *const () as usize) as u32;
-            psci::cpu_on_32::<Smc>(bi.cpus.mpidr[cpu], entry, cpu as u32).map_err(CpuError::Psci)?;
+            let mut result = Ok(());
+            wait_until(|| {
+                result = psci::cpu_on_32::<Smc>(bi.cpus.mpidr[cpu], entry, cpu as u32);
+                result != Err(psci::error::Error::AlreadyOn)
+            })?;
+            result.map_err(CpuError::Psci)
         }
         CpuControl::Pen => {
             wait_until(|| pen_status(cpu) == 1)?;
@@ -158,9 +163,28 @@ pub fn cpu_on(cpu: usize) -> Result<(), CpuError> {
                 arch::cache::clean_dcache_line(p as usize);
             }
             arch::sev();
+            Ok(())
         }
-        CpuControl::None => return Err(CpuError::NoControl),
+        CpuControl::None => Err(CpuError::NoControl),
     }
+}
+
+/// Is the physical CPU `cpu` off (PSCI) or parked in the pen?
+pub fn is_down(bi: &super::init::BootInfo, cpu: usize) -> bool {
+    match bi.cpu_control {
+        CpuControl::Psci => matches!(
+            psci::affinity_info_32::<Smc>(bi.cpus.mpidr[cpu], LowestAffinityLevel::All),
+            Ok(AffinityState::Off)
+        ),
+        CpuControl::Pen => pen_status(cpu) == 1,
+        CpuControl::None => true,
+    }
+}
+
+/// Start logical CPU `cpu` and wait until it has entered the runtime.
+pub fn cpu_on(cpu: usize) -> Result<(), CpuError> {
+    let before = PERCPU[cpu].inits.load(Ordering::Acquire);
+    start(cpu)?;
     wait_until(|| PERCPU[cpu].inits.load(Ordering::Acquire) != before)
 }
 
@@ -169,14 +193,8 @@ pub fn cpu_off(cpu: usize) -> Result<(), CpuError> {
     let bi = boot_info();
     PERCPU[cpu].cmd.store(CMD_OFF, Ordering::Release);
     arch::sev();
-    match bi.cpu_control {
-        CpuControl::Psci => wait_until(|| {
-            matches!(
-                psci::affinity_info_32::<Smc>(bi.cpus.mpidr[cpu], LowestAffinityLevel::All),
-                Ok(AffinityState::Off)
-            )
-        }),
-        CpuControl::Pen => wait_until(|| pen_status(cpu) == 1),
-        CpuControl::None => Err(CpuError::NoControl),
+    if bi.cpu_control == CpuControl::None {
+        return Err(CpuError::NoControl);
     }
+    wait_until(|| is_down(bi, cpu))
 }

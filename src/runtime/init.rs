@@ -49,6 +49,18 @@ pub struct BootInfo {
     pub cpu_control: CpuControl,
     /// Physical address of the init page (hyp_teardown needs it to reach the identity map).
     pub init_page_pa: u64,
+    /// The payload to run, if the image carried one.
+    pub payload: Option<PayloadInfo>,
+}
+
+/// A payload ready to run: its entry point, device tree and stage-2 tables.
+#[derive(Clone, Copy, Debug)]
+pub struct PayloadInfo {
+    pub entry: u32,
+    pub dtb: u32,
+    pub vttbr: u64,
+    /// IPA ranges the payload must never reach (hypfw's region, GICH).
+    pub holes: [hypfw::layout::MemRange; 2],
 }
 
 #[unsafe(no_mangle)]

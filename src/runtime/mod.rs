@@ -6,6 +6,7 @@ pub mod exceptions;
 pub mod guest;
 pub mod hotplug;
 pub mod init;
+pub mod payload;
 pub mod selftest;
 
 use crate::arch::{self, regs};
@@ -30,6 +31,13 @@ pub struct PerCpu {
     pub cmd: AtomicU32,
     /// CNTPCT when it last became ready in the runtime.
     pub ready_at: AtomicU64,
+    /// The payload's view of this CPU (payload::PS_*), and where CPU_ON asked it to start.
+    pub psci_state: AtomicU32,
+    pub payload_entry: AtomicU32,
+    pub payload_context: AtomicU32,
+    /// SMCs (PSCI calls) and stage-2 aborts taken from the payload.
+    pub smcs: AtomicU32,
+    pub s2_aborts: AtomicU32,
 }
 
 pub static PERCPU: [PerCpu; MAX_CPUS] = {
@@ -42,6 +50,11 @@ pub static PERCPU: [PerCpu; MAX_CPUS] = {
         dirty_entries: AtomicU32::new(0),
         cmd: AtomicU32::new(0),
         ready_at: AtomicU64::new(0),
+        psci_state: AtomicU32::new(0),
+        payload_entry: AtomicU32::new(0),
+        payload_context: AtomicU32::new(0),
+        smcs: AtomicU32::new(0),
+        s2_aborts: AtomicU32::new(0),
     };
     let mut a = [INIT; MAX_CPUS];
     let mut i = 0;
@@ -62,9 +75,6 @@ pub fn this_cpu() -> &'static PerCpu {
     // SAFETY: phase 2 set HTPIDR to an element of PERCPU for this CPU.
     unsafe { &*(p as *const PerCpu) }
 }
-
-#[global_allocator]
-static HEAP: linked_list_allocator::LockedHeap = linked_list_allocator::LockedHeap::empty();
 
 pub fn boot_info() -> &'static BootInfo {
     // SAFETY: written once by the boot CPU before any CPU entered the runtime; read-only after.
@@ -107,12 +117,12 @@ fn runtime_init_once(bi: &BootInfo) {
     crate::console::enable_locking();
     let heap = (RUNTIME_VA as u64 + bi.layout.heap_off) as usize as *mut u8;
     // SAFETY: the heap range is mapped RW in the runtime table and used by nothing else.
-    unsafe { HEAP.lock().init(heap, hypfw::layout::HEAP_SIZE as usize) };
+    unsafe { crate::heap::HEAP.init_runtime(heap, hypfw::layout::HEAP_SIZE as usize) };
 }
 
 /// Bytes of the runtime heap in use (for the leak check across cycles).
 pub fn heap_used() -> usize {
-    HEAP.lock().used()
+    crate::heap::HEAP.runtime_used()
 }
 
 /// Check what the init page observed against what must hold; stops on a mismatch.
@@ -139,6 +149,21 @@ fn check_phases(cpu: u32, bi: &BootInfo, ev: &PhaseEvidence) -> (u32, u64) {
         );
     }
     (regs::read::<regs::HvbarRaw>(), httbr)
+}
+
+fn log_placement(bi: &BootInfo) {
+    log!(
+        "runtime: entered from {}, image loaded at {:#010x}, runtime at {:#x} (PA {:#x}), {} of {} page-table pool pages used",
+        match bi.entry_mode {
+            init::EntryMode::NsHyp => "Non-secure HYP",
+            init::EntryMode::SecureSvc => "Secure SVC",
+        },
+        bi.load_addr,
+        RUNTIME_VA,
+        bi.region_pa,
+        bi.pool_pages_used,
+        hypfw::layout::POOL_PAGES
+    );
 }
 
 #[unsafe(no_mangle)]
@@ -197,20 +222,19 @@ pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
             now.wrapping_sub(t1)
         );
     }
+    if bi.payload.is_some() {
+        if let Some(ctx) = hotplug::take_resumed_guest(cpu as usize) {
+            payload::resume(bi, ctx)
+        }
+        if cpu == 0 && first {
+            log_placement(bi);
+            payload::start_boot_cpu(bi)
+        }
+        payload::start_secondary(bi, cpu as usize)
+    }
     if cpu == 0 {
         if first {
-            log!(
-                "runtime: entered from {}, image loaded at {:#010x}, runtime at {:#x} (PA {:#x}), {} of {} page-table pool pages used",
-                match bi.entry_mode {
-                    init::EntryMode::NsHyp => "Non-secure HYP",
-                    init::EntryMode::SecureSvc => "Secure SVC",
-                },
-                bi.load_addr,
-                RUNTIME_VA,
-                bi.region_pa,
-                bi.pool_pages_used,
-                hypfw::layout::POOL_PAGES
-            );
+            log_placement(bi);
             selftest::run(bi)
         }
         if let Some(ctx) = hotplug::take_resumed_guest(cpu as usize) {

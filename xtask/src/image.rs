@@ -10,6 +10,40 @@ pub struct Image {
     pub elf: Vec<u8>,
     pub bin: Vec<u8>,
     pub relocs: (usize, usize),
+    /// Offset of the end of .bss: where a pack must start (the entry code zeroes .bss).
+    pub image_end: usize,
+}
+
+/// hypfw followed by a payload pack: the bare image padded to its end of .bss, then the pack; the
+/// zImage header's size covers the whole file.
+pub fn with_pack(bare: &[u8], image_end: usize, pack: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = bare.to_vec();
+    out.resize(image_end, 0);
+    out.extend_from_slice(pack);
+    hypfw::zimage::finish_header(&mut out).map_err(|e| format!("zImage header: {e:?}"))?;
+    Ok(out)
+}
+
+/// A position-dependent payload ELF as raw bytes: (bytes, load address, entry offset).
+pub fn raw_payload(elf_path: &Path) -> Result<(Vec<u8>, u32, u32), String> {
+    let data = std::fs::read(elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
+    let f = ElfFile32::<Endianness>::parse(&*data).map_err(|e| e.to_string())?;
+    let endian = f.endian();
+    let segs: Vec<_> = f
+        .elf_program_headers()
+        .iter()
+        .filter(|ph| ph.p_type(endian) == elf::PT_LOAD && ph.p_filesz(endian) > 0)
+        .map(|ph| (ph.p_paddr(endian) as u64, ph.p_offset(endian) as usize, ph.p_filesz(endian) as usize))
+        .collect();
+    let start = segs.iter().map(|s| s.0).min().ok_or("payload has no loadable segment")?;
+    let end = segs.iter().map(|s| s.0 + s.2 as u64).max().unwrap();
+    let mut bin = vec![0u8; (end - start) as usize];
+    for (pa, off, sz) in segs {
+        let at = (pa - start) as usize;
+        bin[at..at + sz].copy_from_slice(&data[off..off + sz]);
+    }
+    let entry = f.entry() - start;
+    Ok((bin, start as u32, entry as u32))
 }
 
 fn sym_addr(f: &ElfFile32<Endianness>, name: &str) -> Result<u64, String> {
@@ -113,5 +147,5 @@ pub fn make(elf_path: &Path) -> Result<Image, String> {
         }
     }
     hypfw::zimage::finish_header(&mut bin).map_err(|e| format!("zImage header: {e:?}"))?;
-    Ok(Image { elf: data, bin, relocs: (abs.len(), movt.len()) })
+    Ok(Image { elf: data, bin, relocs: (abs.len(), movt.len()), image_end: (image_end - start) as usize })
 }

@@ -1,7 +1,10 @@
 //! `cargo xtask <command>`: the one entry point for hypfw's developer tasks.
 //!
 //! ```text
-//! build [--debug] [--board]   build target/image/hypfw.{elf,bin} (--board: no semihosting)
+//! build [--debug] [--board]   build target/image/hypfw.{elf,bin} and hypfw-bare.bin
+//!                             (--board: no semihosting)
+//! pack --kernel F [--initrd F] [--bootargs S] [-o OUT]
+//!                             hypfw + a Linux zImage (+ initrd, command line) in one file
 //! run [--gdb] [--elf] [--smp N] [-m MiB] [--secure] [-- QEMU ARGS]
 //!                             build and boot under QEMU virt (cortex-a15)
 //! test                        host unit tests, then every QEMU scenario in tests/qemu/
@@ -29,28 +32,53 @@ pub struct BuildOpts {
     pub semihosting: bool,
 }
 
-/// Build the firmware and write the image files. Returns (elf, bin) paths.
-pub fn build(o: &BuildOpts) -> Result<(PathBuf, PathBuf), String> {
+/// The image files of one build.
+pub struct Images {
+    /// hypfw alone, as an ELF (for QEMU's ELF loader and gdb).
+    pub elf: PathBuf,
+    /// hypfw alone, raw: without a payload the runtime runs its own HYP self-test.
+    pub bare: PathBuf,
+    /// hypfw with the built-in self-test payload packed behind it: the default image.
+    pub bin: PathBuf,
+}
+
+/// Build hypfw and the self-test payload and write the image files to target/image/.
+pub fn build(o: &BuildOpts) -> Result<Images, String> {
     let mut c = Command::new(env!("CARGO"));
-    c.current_dir(root()).args(["build", "--quiet", "-p", "hypfw", "--bin", "hypfw", "--target", "armv7a-none-eabi"]);
+    c.current_dir(root()).args(["build", "--quiet", "--target", "armv7a-none-eabi"]);
+    c.args(["-p", "hypfw", "--bin", "hypfw", "-p", "hypfw-selftest-payload"]);
     if o.release {
         c.arg("--release");
     }
     if o.semihosting {
-        c.args(["--features", "semihosting"]);
+        c.args(["--features", "hypfw/semihosting"]);
     }
     let st = c.status().map_err(|e| format!("cargo: {e}"))?;
     if !st.success() {
         return Err("firmware build failed".into());
     }
-    let elf = root().join("target/armv7a-none-eabi").join(if o.release { "release" } else { "debug" }).join("hypfw");
-    write_image(&elf, &image_dir())
+    let dir = root().join("target/armv7a-none-eabi").join(if o.release { "release" } else { "debug" });
+    let (elf, bare, img) = write_bare(&dir.join("hypfw"), &image_dir())?;
+    let (payload, load, entry) = image::raw_payload(&dir.join("hypfw-selftest-payload"))?;
+    let pack =
+        hypfw::pack::build(hypfw::pack::Kind::Raw { load_addr: load, entry_offset: entry }, &payload, None, None);
+    let packed = image::with_pack(&img.bin, img.image_end, &pack)?;
+    let bin = image_dir().join("hypfw.bin");
+    std::fs::write(&bin, &packed).map_err(|e| e.to_string())?;
+    eprintln!(
+        "xtask: {} ({} bytes: hypfw + self-test payload of {} bytes at {load:#x})",
+        bin.display(),
+        packed.len(),
+        payload.len()
+    );
+    Ok(Images { elf, bare, bin })
 }
 
-pub fn write_image(elf: &Path, dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+/// Write hypfw.elf and hypfw-bare.bin from a linked ELF.
+pub fn write_bare(elf: &Path, dir: &Path) -> Result<(PathBuf, PathBuf, image::Image), String> {
     let img = image::make(elf)?;
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let (e, b) = (dir.join("hypfw.elf"), dir.join("hypfw.bin"));
+    let (e, b) = (dir.join("hypfw.elf"), dir.join("hypfw-bare.bin"));
     std::fs::write(&e, &img.elf).map_err(|e| e.to_string())?;
     std::fs::write(&b, &img.bin).map_err(|e| e.to_string())?;
     eprintln!(
@@ -61,7 +89,46 @@ pub fn write_image(elf: &Path, dir: &Path) -> Result<(PathBuf, PathBuf), String>
         img.relocs.1,
         e.display()
     );
-    Ok((e, b))
+    Ok((e, b, img))
+}
+
+/// `cargo xtask pack --kernel FILE [--initrd FILE] [--bootargs ARGS] [-o OUT]`: hypfw with a
+/// Linux zImage (or any position-independent kernel) behind it.
+fn pack_cmd(args: &[String]) -> Result<u8, String> {
+    let (mut kernel, mut initrd, mut bootargs, mut out) = (None, None, None, image_dir().join("hypfw-linux.bin"));
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--kernel" => kernel = Some(PathBuf::from(val()?)),
+            "--initrd" => initrd = Some(PathBuf::from(val()?)),
+            "--bootargs" => bootargs = Some(val()?),
+            "-o" => out = PathBuf::from(val()?),
+            o => return Err(format!("unknown option {o}")),
+        }
+    }
+    let kernel = kernel.ok_or("--kernel FILE is required")?;
+    pack_linux(&kernel, initrd.as_deref(), bootargs.as_deref(), &out)?;
+    Ok(0)
+}
+
+pub fn pack_linux(kernel: &Path, initrd: Option<&Path>, bootargs: Option<&str>, out: &Path) -> Result<(), String> {
+    let imgs = build(&BuildOpts { release: true, semihosting: true })?;
+    let k = std::fs::read(kernel).map_err(|e| format!("{}: {e}", kernel.display()))?;
+    hypfw::zimage::image_size(&k).map_err(|e| format!("{} is not a zImage: {e:?}", kernel.display()))?;
+    let i = initrd.map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))).transpose()?;
+    let img = image::make(&imgs.elf)?;
+    let pack = hypfw::pack::build(hypfw::pack::Kind::ZImage, &k, i.as_deref(), bootargs);
+    let packed = image::with_pack(&img.bin, img.image_end, &pack)?;
+    std::fs::write(out, &packed).map_err(|e| e.to_string())?;
+    eprintln!(
+        "xtask: {} ({} bytes: hypfw + kernel {} bytes + initrd {} bytes)",
+        out.display(),
+        packed.len(),
+        k.len(),
+        i.map_or(0, |i| i.len())
+    );
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -71,6 +138,7 @@ fn main() -> ExitCode {
             let board = args.iter().any(|a| a == "--board");
             build(&BuildOpts { release: !args.iter().any(|a| a == "--debug"), semihosting: !board }).map(|_| 0)
         }
+        Some("pack") => pack_cmd(&args[1..]),
         Some("run") => qemu::run_cmd(&args[1..]),
         Some("qemu-elf") => qemu::runner(&args[1..]),
         Some("test") => scenarios::test_all(),

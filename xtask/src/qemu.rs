@@ -2,7 +2,7 @@
 
 use crate::{BuildOpts, build};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -75,21 +75,23 @@ pub fn run_captured(q: &Qemu, timeout: Duration) -> Result<Outcome, String> {
     Ok(Outcome { output, status })
 }
 
-fn default_image() -> Result<PathBuf, String> {
-    Ok(build(&BuildOpts { release: true, semihosting: true })?.1)
+fn images() -> Result<crate::Images, String> {
+    build(&BuildOpts { release: true, semihosting: true })
 }
 
 /// `cargo xtask run`: boot interactively (console on this terminal).
 pub fn run_cmd(args: &[String]) -> Result<u8, String> {
-    let (elf, bin) = build(&BuildOpts { release: true, semihosting: true })?;
+    let crate::Images { elf, bare, bin } = images()?;
     let mut machine = "virt,virtualization=on".to_string();
     let mut q = Qemu::new(&machine);
     let mut it = args.iter();
     let mut use_elf = false;
+    let mut use_bare = false;
     while let Some(a) = it.next() {
         match a.as_str() {
             "--gdb" => q.extra.extend(["-S".into(), "-s".into()]),
             "--elf" => use_elf = true,
+            "--bare" => use_bare = true,
             "--secure" => machine.push_str(",secure=on"),
             "--smp" => q.smp = it.next().and_then(|v| v.parse().ok()).ok_or("--smp N")?,
             "-m" => q.mem_mib = it.next().and_then(|v| v.parse().ok()).ok_or("-m MiB")?,
@@ -98,7 +100,13 @@ pub fn run_cmd(args: &[String]) -> Result<u8, String> {
         }
     }
     q.machine = machine;
-    let q = q.kernel(if use_elf { &elf } else { &bin });
+    let q = q.kernel(if use_elf {
+        &elf
+    } else if use_bare {
+        &bare
+    } else {
+        &bin
+    });
     if q.extra.iter().any(|a| a == "-S") {
         eprintln!("xtask: QEMU halted with a gdb stub on :1234; attach with");
         eprintln!("  gdb-multiarch {} -ex 'target remote :1234'", elf.display());
@@ -111,8 +119,8 @@ pub fn run_cmd(args: &[String]) -> Result<u8, String> {
 pub fn runner(args: &[String]) -> Result<u8, String> {
     let elf = args.first().ok_or("qemu-elf needs the ELF path")?;
     let dir = Path::new(elf).parent().unwrap().join("image");
-    let (_, bin) = crate::write_image(Path::new(elf), &dir)?;
-    let st = Qemu::new("virt,virtualization=on").kernel(&bin).command().status().map_err(|e| e.to_string())?;
+    let (_, bare, _) = crate::write_bare(Path::new(elf), &dir)?;
+    let st = Qemu::new("virt,virtualization=on").kernel(&bare).command().status().map_err(|e| e.to_string())?;
     Ok(st.code().unwrap_or(1) as u8)
 }
 
@@ -128,7 +136,7 @@ fn num_after(s: &str, key: &str) -> Option<u64> {
 /// `cargo xtask bench`: deterministic instruction counts (QEMU -icount shift=0: one instruction
 /// per virtual nanosecond, so CNTPCT ticks convert to instructions by 1e9 / CNTFRQ).
 pub fn bench() -> Result<u8, String> {
-    let bin = default_image()?;
+    let bin = images()?.bare;
     let bin_len = std::fs::metadata(&bin).map_err(|e| e.to_string())?.len();
     let mut q = Qemu::new("virt,virtualization=on").kernel(&bin);
     q.extra.extend(["-icount".into(), "shift=0".into()]);

@@ -2,7 +2,9 @@
 //!
 //! A scenario file is `key: value` lines:
 //!   machine: virt,virtualization=on     smp: 2     memory: 1024 (MiB)
-//!   image: bin | elf | loader@ADDR      (loader: raw image at ADDR, started by a shim that
+//!   image: bin | bare | elf | loader@[bare:]ADDR
+//!                                       (bin: hypfw + self-test payload; bare: hypfw alone;
+//!                                        loader: raw image at ADDR, started by a shim that
 //!                                        passes r2 = the DTB given by `dtb:`, as U-Boot would)
 //!   dtb: FIXTURE [corrupt=magic|struct|truncate]   (with image: loader@...)
 //!   append: ARGS                        kernel command line (/chosen/bootargs), -kernel boots only
@@ -52,7 +54,9 @@ fn corrupt(mut b: Vec<u8>, how: &str) -> Result<Vec<u8>, String> {
     Ok(b)
 }
 
-fn parse(path: &std::path::Path, elf: &str, bin: &str, tmp: &std::path::Path) -> Result<Scenario, String> {
+fn parse(path: &std::path::Path, imgs: &crate::Images, tmp: &std::path::Path) -> Result<Scenario, String> {
+    let (elf, bin, bare) =
+        (imgs.elf.display().to_string(), imgs.bin.display().to_string(), imgs.bare.display().to_string());
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let name = path.file_stem().unwrap().to_string_lossy().to_string();
     let mut s = Scenario {
@@ -81,13 +85,17 @@ fn parse(path: &std::path::Path, elf: &str, bin: &str, tmp: &std::path::Path) ->
         }
     }
     match image.as_str() {
-        "bin" => s.q.load = vec!["-kernel".into(), bin.into()],
-        "elf" => s.q.load = vec!["-kernel".into(), elf.into()],
+        "bin" => s.q.load = vec!["-kernel".into(), bin.clone()],
+        "bare" => s.q.load = vec!["-kernel".into(), bare.clone()],
+        "elf" => s.q.load = vec!["-kernel".into(), elf.clone()],
         l if l.starts_with("loader@") => {
-            let addr = u64::from_str_radix(l.trim_start_matches("loader@0x"), 16).map_err(|_| "loader address")?;
+            let (which, at) =
+                l.trim_start_matches("loader@").split_once(':').unwrap_or(("bin", l.trim_start_matches("loader@")));
+            let file = if which == "bare" { bare.clone() } else { bin.clone() };
+            let addr = u64::from_str_radix(at.trim_start_matches("0x"), 16).map_err(|_| "loader address")?;
             let mut words = dtb.as_deref().unwrap_or("qemu-virt-smp4.dtb").split_whitespace();
-            let file = words.next().unwrap();
-            let mut blob = std::fs::read(root().join("tests/fixtures").join(file)).map_err(|e| e.to_string())?;
+            let dtb_file = words.next().unwrap();
+            let mut blob = std::fs::read(root().join("tests/fixtures").join(dtb_file)).map_err(|e| e.to_string())?;
             if let Some(c) = words.next().and_then(|w| w.strip_prefix("corrupt=")) {
                 blob = corrupt(blob, c)?;
             }
@@ -99,7 +107,7 @@ fn parse(path: &std::path::Path, elf: &str, bin: &str, tmp: &std::path::Path) ->
                 "-device".into(),
                 format!("loader,file={},addr={SHIM_ADDR:#x},cpu-num=0,force-raw=on", shim_path.display()),
                 "-device".into(),
-                format!("loader,file={bin},addr={addr:#x},force-raw=on"),
+                format!("loader,file={file},addr={addr:#x},force-raw=on"),
                 "-device".into(),
                 format!("loader,file={},addr={DTB_ADDR:#x},force-raw=on", dtb_path.display()),
             ];
@@ -119,7 +127,7 @@ pub fn test_all() -> Result<u8, String> {
     if !st.success() {
         return Err("host unit tests failed".into());
     }
-    let (elf, bin) = build(&BuildOpts { release: true, semihosting: true })?;
+    let imgs = build(&BuildOpts { release: true, semihosting: true })?;
     let tmp = root().join("target/qemu-tests");
     std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
     let mut files: Vec<_> = std::fs::read_dir(root().join("tests/qemu"))
@@ -130,7 +138,7 @@ pub fn test_all() -> Result<u8, String> {
     files.sort();
     let (mut passed, mut failed) = (0, 0);
     for f in &files {
-        let s = parse(f, &elf.display().to_string(), &bin.display().to_string(), &tmp)?;
+        let s = parse(f, &imgs, &tmp)?;
         let o = run_captured(&s.q, Duration::from_secs(30))?;
         let mut why = Vec::new();
         match o.status {

@@ -39,7 +39,6 @@ sysreg64!(
 );
 sysreg64!(
     /// Virtualization Translation Table Base Register (stage 2).
-    #[allow(dead_code)] // stage 2 comes with the payload hand-off
     Vttbr, 6, 2
 );
 sysreg32!(
@@ -48,7 +47,6 @@ sysreg32!(
 );
 sysreg32!(
     /// Virtualization Translation Control Register.
-    #[allow(dead_code)] // stage 2 comes with the payload hand-off
     Vtcr, 4, 2, 1, 2
 );
 sysreg32!(
@@ -68,6 +66,15 @@ sysreg32!(
     HcrRaw, 4, 1, 1, 0
 );
 sysreg32!(HstrRaw, 4, 1, 1, 3);
+sysreg32!(
+    /// TLB Invalidate All entries of the Non-secure non-HYP regime (stage 1 and 2), this CPU.
+    Tlbiallnsnh, 4, 8, 7, 4
+);
+sysreg32!(Ttbcr, 0, 2, 0, 2);
+sysreg32!(Dfsr, 0, 5, 0, 0);
+sysreg32!(Ifsr, 0, 5, 0, 1);
+sysreg32!(Dfar, 0, 6, 0, 0);
+sysreg32!(Ifar, 0, 6, 0, 2);
 sysreg32!(HcptrRaw, 4, 1, 1, 2);
 sysreg32!(HdcrRaw, 4, 1, 1, 1);
 sysreg32!(CnthctlRaw, 4, 14, 1, 0);
@@ -130,4 +137,22 @@ pub unsafe fn write64<R: SysRegWrite64>(v: u64) {
         R::write_raw(v);
         core::arch::asm!("isb", options(nomem, nostack, preserves_flags));
     }
+}
+
+/// Set the payload's Abort-mode SPSR and LR (banked registers; MSR (banked) is allowed from HYP).
+///
+/// # Safety
+/// Changes PL1 state the payload will see when it next runs in Abort mode.
+pub unsafe fn set_abt_banked(spsr: u32, lr: u32) {
+    // SAFETY: forwarded to the caller.
+    unsafe {
+        core::arch::asm!(
+            ".arch_extension virt",
+            "msr spsr_abt, {s}",
+            "msr lr_abt, {l}",
+            s = in(reg) spsr,
+            l = in(reg) lr,
+            options(nomem, nostack, preserves_flags)
+        )
+    };
 }

@@ -1,0 +1,304 @@
+//! hypfw's built-in self-test payload. It runs in SVC mode under hypfw, with its MMU off, like the
+//! first instructions of a Linux kernel, and checks from the payload's side what hypfw promises:
+//! the HVC interface, the PSCI proxy (including its refusals), every CPU brought up and cycled
+//! through CPU_OFF/CPU_ON, hypfw's memory out of reach, and SYSTEM_OFF. Every line it prints
+//! starts with `payload: `; the last one gives the verdict.
+#![no_std]
+#![no_main]
+
+use core::fmt::Write;
+use core::ptr::{read_volatile, write_volatile};
+use smccc::Smc;
+use smccc::psci::{self, AffinityState, LowestAffinityLevel};
+
+const MAX_CPUS: usize = 8;
+const STACK_SIZE: usize = 8192;
+
+core::arch::global_asm!(include_str!("entry.S"), STACK_SIZE = const STACK_SIZE);
+
+#[unsafe(no_mangle)]
+static mut STACKS: [[u8; STACK_SIZE]; MAX_CPUS] = [[0; STACK_SIZE]; MAX_CPUS];
+
+/// Written by each secondary (its generation when up, 0 when leaving), read by cpu0. The MMU is
+/// off, so every access goes to memory in program order: plain volatile words suffice.
+static mut ONLINE: [u32; MAX_CPUS] = [0; MAX_CPUS];
+/// Written by cpu0: 1 = go offline.
+static mut COMMAND: [u32; MAX_CPUS] = [0; MAX_CPUS];
+static mut ABORTS: u32 = 0;
+static mut LAST_DFSR: u32 = 0;
+static mut LAST_DFAR: u32 = 0;
+static mut UART_BASE: usize = 0;
+
+unsafe extern "C" {
+    fn _secondary();
+}
+
+struct Console;
+
+impl Write for Console {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        // SAFETY: UART_BASE is the PL011 from the device tree (identity mapped, MMU off); each
+        // CPU writes whole lines through this and the hardware FIFO serialises the bytes.
+        let base = unsafe { read_volatile(&raw const UART_BASE) };
+        if base == 0 {
+            return Ok(());
+        }
+        let ptr = core::ptr::NonNull::new(base as *mut arm_pl011_uart::PL011Registers).unwrap();
+        // SAFETY: see above.
+        let mut u = arm_pl011_uart::Uart::new(unsafe { safe_mmio::UniqueMmioPointer::new(ptr) });
+        for b in s.bytes() {
+            if b == b'\n' {
+                while u.is_tx_fifo_full() {}
+                u.write_word(b'\r');
+            }
+            while u.is_tx_fifo_full() {}
+            u.write_word(b);
+        }
+        Ok(())
+    }
+}
+
+macro_rules! say {
+    ($($a:tt)*) => {{ let _ = writeln!(Console, "payload: {}", format_args!($($a)*)); }};
+}
+
+struct Checks {
+    passed: u32,
+    failed: u32,
+}
+
+impl Checks {
+    fn check(&mut self, what: &str, ok: bool, detail: core::fmt::Arguments) {
+        if ok {
+            self.passed += 1;
+            say!("{what}: ok ({detail})");
+        } else {
+            self.failed += 1;
+            say!("{what}: FAILED ({detail})");
+        }
+    }
+}
+
+fn be32(v: &[u8], i: usize) -> u64 {
+    u32::from_be_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]) as u64
+}
+
+/// First (address, size) of `reg` with two-cell address and size (QEMU virt's root and
+/// reserved-memory use 2/2; the UART sits directly under the root).
+fn reg2(v: &[u8]) -> (u64, u64) {
+    (be32(v, 0) << 32 | be32(v, 4), be32(v, 8) << 32 | be32(v, 12))
+}
+
+struct Platform {
+    cpus: [u32; MAX_CPUS],
+    ncpus: usize,
+    hypfw: (u64, u64),
+    cycles: u32,
+}
+
+fn read_platform(dtb: usize) -> Option<Platform> {
+    // SAFETY: hypfw passes a valid device tree in r2.
+    let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }.ok()?;
+    if let Some(uart) = fdt.chosen().stdout().and_then(|n| n.property("reg")) {
+        // SAFETY: single writer, before any secondary runs.
+        unsafe { write_volatile(&raw mut UART_BASE, reg2(uart.value).0 as usize) };
+    }
+    let mut p = Platform { cpus: [0; MAX_CPUS], ncpus: 0, hypfw: (0, 0), cycles: 24 };
+    for c in fdt.find_node("/cpus")?.children().filter(|c| c.name.starts_with("cpu@")) {
+        if p.ncpus < MAX_CPUS {
+            p.cpus[p.ncpus] = be32(c.property("reg")?.value, 0) as u32;
+            p.ncpus += 1;
+        }
+    }
+    p.hypfw = fdt
+        .find_node("/reserved-memory")?
+        .children()
+        .find(|n| n.name.starts_with("hypfw@"))
+        .and_then(|n| n.property("reg"))
+        .map(|r| reg2(r.value))?;
+    if let Some(n) = fdt.chosen().bootargs().and_then(|a| a.split(' ').find_map(|w| w.strip_prefix("payload.cycles=")))
+    {
+        p.cycles = n.parse().unwrap_or(p.cycles);
+    }
+    Some(p)
+}
+
+fn wait_until(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..50_000_000u32 {
+        if f() {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    false
+}
+
+fn online(cpu: usize) -> u32 {
+    // SAFETY: plain word written by the secondary.
+    unsafe { read_volatile(&raw const ONLINE[cpu]) }
+}
+
+fn aff(mpidr: u32) -> Result<AffinityState, psci::error::Error> {
+    psci::affinity_info_32::<Smc>(mpidr, LowestAffinityLevel::All)
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn payload_main(dtb: usize) -> ! {
+    let p = read_platform(dtb);
+    let mode = cpsr() & 0x1F;
+    say!("started on cpu0 in {} mode, device tree at {dtb:#x}", if mode == 0x13 { "SVC" } else { "an unexpected" });
+    let Some(p) = p else {
+        say!("FAILED: cannot read the device tree (cpus, /reserved-memory/hypfw@)");
+        let _ = psci::system_off::<Smc>();
+        loop {}
+    };
+    let mut c = Checks { passed: 0, failed: 0 };
+    c.check("mode", mode == 0x13, format_args!("CPSR {:#x}", cpsr()));
+    say!("{} CPUs, hypfw region {:#x}..{:#x}", p.ncpus, p.hypfw.0, p.hypfw.0 + p.hypfw.1);
+
+    // The hypfw HVC interface.
+    let v = smccc::hvc32(0x8600_0000, [0; 7])[0];
+    c.check("HVC HYPFW_VERSION", v == 1, format_args!("{v:#x}"));
+    let v = smccc::hvc32(0x8000_0000, [0; 7])[0];
+    c.check("HVC SMCCC_VERSION", v == 0x1_0001, format_args!("{v:#x}"));
+    let v = smccc::hvc32(0x8600_1234, [0; 7])[0];
+    c.check("HVC unknown function", v == u32::MAX, format_args!("{v:#x}"));
+
+    // The PSCI proxy, and its refusals.
+    let v = smccc::smc32(0x8400_0000, [0; 7])[0];
+    c.check("PSCI_VERSION", v == 0x1_0000, format_args!("{v:#x}"));
+    let v = psci::psci_features::<Smc>(0x8400_0003);
+    c.check("PSCI_FEATURES(CPU_ON)", v == Ok(0), format_args!("{v:?}"));
+    let v = psci::psci_features::<Smc>(0x8400_0001);
+    c.check("PSCI_FEATURES(CPU_SUSPEND)", v.is_err(), format_args!("{v:?}"));
+    let v = smccc::smc32(0x8400_0006, [0; 7])[0];
+    c.check("MIGRATE_INFO_TYPE", v == 2, format_args!("{v}"));
+    let entry = _secondary as *const () as u32;
+    let v = psci::cpu_on_32::<Smc>(0xFF, entry, 1);
+    c.check(
+        "CPU_ON of a CPU that does not exist",
+        v == Err(psci::error::Error::InvalidParameters),
+        format_args!("{v:?}"),
+    );
+    let v = psci::cpu_on_32::<Smc>(p.cpus[0], entry, 0);
+    c.check("CPU_ON of the running CPU", v == Err(psci::error::Error::AlreadyOn), format_args!("{v:?}"));
+    if p.ncpus > 1 {
+        let v = psci::cpu_on_32::<Smc>(p.cpus[1], p.hypfw.0 as u32, 1);
+        c.check("CPU_ON into hypfw's region", v == Err(psci::error::Error::InvalidAddress), format_args!("{v:?}"));
+    }
+
+    // Every CPU up.
+    for i in 1..p.ncpus {
+        let r = psci::cpu_on_32::<Smc>(p.cpus[i], entry, i as u32);
+        let up = r.is_ok() && wait_until(|| online(i) != 0);
+        c.check("CPU_ON", up, format_args!("cpu{i} (MPIDR {:#x}): {r:?}", p.cpus[i]));
+        let a = aff(p.cpus[i]);
+        c.check("AFFINITY_INFO after CPU_ON", a == Ok(AffinityState::On), format_args!("cpu{i}: {a:?}"));
+    }
+
+    // Offline/online cycles through the secondaries.
+    if p.ncpus > 1 {
+        let mut ok = 0;
+        for k in 0..p.cycles {
+            let i = 1 + (k as usize % (p.ncpus - 1));
+            // SAFETY: cpu0 is the only writer of COMMAND.
+            unsafe { write_volatile(&raw mut COMMAND[i], 1) };
+            sev();
+            let off = wait_until(|| aff(p.cpus[i]) == Ok(AffinityState::Off));
+            let on = off && psci::cpu_on_32::<Smc>(p.cpus[i], entry, i as u32).is_ok() && wait_until(|| online(i) != 0);
+            if !on {
+                say!("cycle {k}: cpu{i} {}", if off { "did not come back" } else { "did not go off" });
+                break;
+            }
+            ok += 1;
+        }
+        c.check("CPU_OFF/CPU_ON cycles", ok == p.cycles, format_args!("{ok} of {} cycles", p.cycles));
+    }
+
+    // hypfw's memory is out of reach: each access aborts (stage 2), nothing is read or written.
+    for (what, write) in [("read of hypfw's region", false), ("write to hypfw's region", true)] {
+        // SAFETY: probing an address hypfw must refuse; the abort handler skips the access.
+        let before = unsafe { read_volatile(&raw const ABORTS) };
+        let target = (p.hypfw.0 + 0x1000) as *mut u32;
+        let mut got = 0;
+        if write {
+            unsafe { write_volatile(target, 0xDEAD_BEEF) };
+        } else {
+            got = unsafe { read_volatile(target) };
+        }
+        let (n, fsr, far) = unsafe { (read_volatile(&raw const ABORTS), LAST_DFSR, LAST_DFAR) };
+        c.check(
+            what,
+            n == before + 1 && far == target as u32 && got == 0,
+            format_args!("external abort, DFSR {fsr:#x}, DFAR {far:#x}"),
+        );
+    }
+
+    if c.failed == 0 {
+        say!("all {} checks passed", c.passed);
+    } else {
+        say!("{} of {} checks FAILED", c.failed, c.passed + c.failed);
+    }
+    say!("powering off with PSCI SYSTEM_OFF");
+    let r = psci::system_off::<Smc>();
+    say!("SYSTEM_OFF returned {r:?}");
+    loop {}
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn payload_secondary(cpu: usize) -> ! {
+    static mut GENERATION: [u32; MAX_CPUS] = [0; MAX_CPUS];
+    // SAFETY: each CPU touches only its own entries; cpu0 reads ONLINE and writes COMMAND.
+    unsafe {
+        let g = read_volatile(&raw const GENERATION[cpu]) + 1;
+        write_volatile(&raw mut GENERATION[cpu], g);
+        if g == 1 {
+            say!("cpu{cpu} up in {} mode", if cpsr() & 0x1F == 0x13 { "SVC" } else { "an unexpected" });
+        }
+        write_volatile(&raw mut ONLINE[cpu], g);
+        while read_volatile(&raw const COMMAND[cpu]) == 0 {
+            core::arch::asm!("wfe");
+        }
+        write_volatile(&raw mut COMMAND[cpu], 0);
+        write_volatile(&raw mut ONLINE[cpu], 0);
+    }
+    let r = psci::cpu_off::<Smc>();
+    say!("cpu{cpu}: CPU_OFF returned {r:?}");
+    loop {}
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn payload_record_abort(dfsr: u32, dfar: u32, _pc: u32) {
+    // SAFETY: only the CPU running the probes takes data aborts.
+    unsafe {
+        write_volatile(&raw mut LAST_DFSR, dfsr);
+        write_volatile(&raw mut LAST_DFAR, dfar);
+        write_volatile(&raw mut ABORTS, read_volatile(&raw const ABORTS) + 1);
+    }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn payload_unexpected(cpsr: u32, lr: u32) -> ! {
+    say!("FAILED: unexpected exception (CPSR {cpsr:#x}, LR {lr:#x})");
+    let _ = psci::system_off::<Smc>();
+    loop {}
+}
+
+fn cpsr() -> u32 {
+    let v: u32;
+    // SAFETY: reading CPSR.
+    unsafe { core::arch::asm!("mrs {}, cpsr", out(reg) v) };
+    v
+}
+
+fn sev() {
+    // SAFETY: wakes CPUs waiting in WFE.
+    unsafe { core::arch::asm!("dsb", "sev") };
+}
+
+#[panic_handler]
+fn panic(i: &core::panic::PanicInfo) -> ! {
+    say!("FAILED: panic: {}", i.message());
+    let _ = psci::system_off::<Smc>();
+    loop {}
+}

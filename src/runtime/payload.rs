@@ -1,0 +1,235 @@
+//! Running the payload: every CPU enters it in SVC under stage 2, and every exit comes back here.
+//! HVCs go to the SMCCC dispatcher, trapped SMCs to the PSCI proxy, stage-2 aborts become external
+//! aborts in the payload, anything else is reported and stops hypfw.
+
+use super::guest::{self, GuestContext};
+use super::hotplug::{self, TEARDOWN_CPU_OFF, TEARDOWN_PEN};
+use super::init::{BootInfo, CpuControl, PayloadInfo};
+use super::{PERCPU, this_cpu};
+use crate::arch::regs;
+use crate::{fatal, log};
+use core::sync::atomic::Ordering;
+use hypfw::hsr::{self, Hsr};
+use hypfw::psci::{self, Request};
+use hypfw::{hvc, inject};
+
+/// HCR while the payload runs: stage 2 (VM), set/way cache operations upgraded to clean+invalidate
+/// (SWIO), SMC trapped for the PSCI proxy (TSC), TLB and barrier operations broadcast inner
+/// shareable (FB, BSU = inner). IMO/FMO/AMO stay clear: the payload owns the GIC and its
+/// interrupts go straight to it.
+pub const HCR_PAYLOAD: u32 = (1 << 0) | (1 << 1) | (1 << 9) | (1 << 10) | (1 << 19);
+/// SPSR for entering the payload: SVC, ARM, IRQ/FIQ/asynchronous aborts masked.
+const SPSR_SVC: u32 = 0x1D3;
+
+/// Per-CPU PSCI state of the payload's view of the CPU.
+pub const PS_OFF: u32 = 0;
+pub const PS_ON: u32 = 1;
+pub const PS_ON_PENDING: u32 = 2;
+
+fn payload(bi: &BootInfo) -> &PayloadInfo {
+    bi.payload.as_ref().unwrap_or_else(|| fatal!("no payload"))
+}
+
+/// Stage 2 and traps on this CPU, and the payload's PL1 translation off (a fresh entry).
+fn enter_stage2(p: &PayloadInfo) {
+    // SAFETY: HYP-owned registers; the stage-2 tables were built and cleaned by the boot CPU.
+    unsafe {
+        regs::write::<regs::Vtcr>(hypfw::pgtable::VTCR_40BIT);
+        regs::write64::<regs::Vttbr>(p.vttbr);
+        regs::write::<regs::HcrRaw>(HCR_PAYLOAD);
+        regs::write::<regs::Tlbiallnsnh>(0);
+        core::arch::asm!("dsb ish", "isb", options(nostack, preserves_flags));
+        let sctlr = regs::read::<regs::Sctlr>();
+        regs::write::<regs::Sctlr>(sctlr & !(1 | (1 << 2)));
+    }
+}
+
+/// The boot CPU enters the payload (Linux boot protocol: r0 = 0, r1 = ~0, r2 = DTB).
+pub fn start_boot_cpu(bi: &BootInfo) -> ! {
+    let p = payload(bi);
+    PERCPU[0].psci_state.store(PS_ON, Ordering::Release);
+    log!("payload: cpu0 enters it at {:#x} in SVC, r2 = device tree {:#x}", p.entry, p.dtb);
+    let mut ctx = GuestContext { elr: p.entry, spsr: SPSR_SVC, ..Default::default() };
+    ctx.r[0] = 0;
+    ctx.r[1] = !0;
+    ctx.r[2] = p.dtb;
+    run(bi, ctx)
+}
+
+/// A CPU started by the payload's CPU_ON, now in the runtime: enter the payload's entry point with
+/// its context id.
+pub fn start_secondary(bi: &BootInfo, cpu: usize) -> ! {
+    let me = &PERCPU[cpu];
+    if me.psci_state.load(Ordering::Acquire) != PS_ON_PENDING {
+        fatal!("cpu{cpu} entered the runtime without a CPU_ON from the payload");
+    }
+    let mut ctx = GuestContext { elr: me.payload_entry.load(Ordering::Acquire), spsr: SPSR_SVC, ..Default::default() };
+    ctx.r[0] = me.payload_context.load(Ordering::Acquire);
+    if ctx.elr & 1 != 0 {
+        // Thumb entry point.
+        ctx.elr &= !1;
+        ctx.spsr |= 0x20;
+    }
+    me.psci_state.store(PS_ON, Ordering::Release);
+    run(bi, ctx)
+}
+
+/// Resume a payload CPU after HYPFW_TEARDOWN / HYPFW_REINIT.
+pub fn resume(bi: &BootInfo, ctx: GuestContext) -> ! {
+    run(bi, ctx)
+}
+
+fn run(bi: &BootInfo, mut ctx: GuestContext) -> ! {
+    enter_stage2(payload(bi));
+    loop {
+        // SAFETY: the payload runs at PL1 under stage 2, which keeps it out of hypfw's memory.
+        let h = unsafe { guest::run(&mut ctx) };
+        handle_exit(bi, &mut ctx, h);
+    }
+}
+
+fn handle_exit(bi: &BootInfo, ctx: &mut GuestContext, h: Hsr) {
+    let me = this_cpu();
+    match h.ec() {
+        hsr::EC_HVC => {
+            me.hvcs.fetch_add(1, Ordering::Relaxed);
+            match hvc::dispatch([ctx.r[0], ctx.r[1], ctx.r[2], ctx.r[3]], h.hvc_imm().unwrap_or(0)) {
+                hvc::Action::Return(out) => ctx.r[..4].copy_from_slice(&out),
+                hvc::Action::Teardown => hotplug::teardown_to_caller(ctx),
+            }
+        }
+        hsr::EC_SMC => {
+            me.smcs.fetch_add(1, Ordering::Relaxed);
+            ctx.elr = ctx.elr.wrapping_add(4); // a trapped SMC returns after itself
+            let out = psci_call(bi, ctx);
+            ctx.r[..4].copy_from_slice(&[out, 0, 0, 0]);
+        }
+        hsr::EC_DABT_LOWER | hsr::EC_PABT_LOWER => stage2_abort(ctx, h),
+        _ => {
+            log!(
+                "cpu{}: payload trapped with {} (HSR {:#010x}) at {:#x}, SPSR {:#x}",
+                me.index,
+                h.ec_name(),
+                h.0,
+                ctx.elr,
+                ctx.spsr
+            );
+            fatal!("unexpected trap from the payload: {} (HSR {:#010x})", h.ec_name(), h.0)
+        }
+    }
+}
+
+fn stage2_abort(ctx: &mut GuestContext, h: Hsr) {
+    let me = this_cpu();
+    let n = me.s2_aborts.fetch_add(1, Ordering::Relaxed) + 1;
+    let data = h.ec() == hsr::EC_DABT_LOWER;
+    let far = if data { regs::read::<regs::HdfarRaw>() } else { regs::read::<regs::HifarRaw>() };
+    let ipa = hsr::fault_ipa(regs::read::<regs::HpfarRaw>(), far);
+    let write = data && h.is_write();
+    if n <= 16 || n.is_multiple_of(256) {
+        log!(
+            "cpu{}: payload {} at IPA {ipa:#x} (VA {far:#x}, PC {:#x}): stage-2 {}; injecting an external abort (#{n} on this CPU)",
+            me.index,
+            if data { if write { "write" } else { "read" } } else { "instruction fetch" },
+            ctx.elr,
+            hsr::fsc_name(h.fsc())
+        );
+    }
+    let st = inject::Pl1State {
+        cpsr: ctx.spsr,
+        sctlr: regs::read::<regs::Sctlr>(),
+        ttbcr: regs::read::<regs::Ttbcr>(),
+        vbar: regs::read::<regs::Vbar>(),
+    };
+    let i = inject::external_abort(st, ctx.elr, data, write, far);
+    // SAFETY: the payload's own PL1 fault registers and Abort-mode banked registers, written as
+    // the architecture's exception entry would.
+    unsafe {
+        if i.is_data {
+            regs::write::<regs::Dfsr>(i.fsr);
+            regs::write::<regs::Dfar>(i.far);
+        } else {
+            regs::write::<regs::Ifsr>(i.fsr);
+            regs::write::<regs::Ifar>(i.far);
+        }
+        regs::set_abt_banked(i.spsr_abt, i.lr_abt);
+    }
+    ctx.elr = i.pc;
+    ctx.spsr = i.cpsr;
+}
+
+fn ram_and_holes(bi: &BootInfo) -> (&[hypfw::layout::MemRange], &[hypfw::layout::MemRange]) {
+    (bi.platform.ram(), &payload(bi).holes)
+}
+
+/// Carry out one PSCI call of the payload; returns r0.
+fn psci_call(bi: &BootInfo, ctx: &GuestContext) -> u32 {
+    let (ram, holes) = ram_and_holes(bi);
+    match psci::decode([ctx.r[0], ctx.r[1], ctx.r[2], ctx.r[3]], &bi.cpus, ram, holes) {
+        Request::Version => psci::VERSION_1_0,
+        Request::Features(fid) => psci::features(fid),
+        Request::SmcccVersion => hvc::SMCCC_VERSION_1_1,
+        Request::SmcccArchFeatures(fid) => hvc::answer([hvc::SMCCC_ARCH_FEATURES, fid, 0, 0], 0)[0],
+        Request::MigrateInfoType => psci::MIGRATE_NONE,
+        Request::Error(e) => e,
+        Request::CpuOn { cpu, entry, context } => cpu_on(cpu, entry, context),
+        Request::AffinityInfo { cpu } => affinity_info(bi, cpu),
+        Request::CpuOff => {
+            let me = this_cpu();
+            me.psci_state.store(PS_OFF, Ordering::Release);
+            hotplug::teardown(if bi.cpu_control == CpuControl::Pen { TEARDOWN_PEN } else { TEARDOWN_CPU_OFF })
+        }
+        Request::SystemOff => {
+            report_counts(bi, "the payload powered the system off");
+            crate::stop::success()
+        }
+        Request::SystemReset => {
+            report_counts(bi, "the payload asked for a system reset");
+            crate::stop::reset()
+        }
+    }
+}
+
+fn cpu_on(cpu: usize, entry: u32, context: u32) -> u32 {
+    let t = &PERCPU[cpu];
+    match t.psci_state.compare_exchange(PS_OFF, PS_ON_PENDING, Ordering::AcqRel, Ordering::Acquire) {
+        Err(PS_ON_PENDING) => return psci::ON_PENDING,
+        Err(_) => return psci::ALREADY_ON,
+        Ok(_) => {}
+    }
+    t.payload_entry.store(entry, Ordering::Release);
+    t.payload_context.store(context, Ordering::Release);
+    // The CPU may still be on its way down from a CPU_OFF: wait for it to be off first.
+    let r = hotplug::start(cpu);
+    if let Err(e) = r {
+        log!("cpu{cpu}: CPU_ON for the payload failed: {e}");
+        t.psci_state.store(PS_OFF, Ordering::Release);
+        return psci::INTERNAL_FAILURE;
+    }
+    psci::SUCCESS
+}
+
+fn affinity_info(bi: &BootInfo, cpu: usize) -> u32 {
+    match PERCPU[cpu].psci_state.load(Ordering::Acquire) {
+        PS_ON => psci::AFF_ON,
+        PS_ON_PENDING => psci::AFF_ON_PENDING,
+        // Off for the payload; report OFF only once the CPU really is off (or parked), so that
+        // a CPU_ON that follows finds it ready.
+        _ if hotplug::is_down(bi, cpu) => psci::AFF_OFF,
+        _ => psci::AFF_ON,
+    }
+}
+
+fn report_counts(bi: &BootInfo, why: &str) {
+    log!("{why}; exits per CPU:");
+    for cpu in 0..bi.cpus.count {
+        let p = &PERCPU[cpu];
+        log!(
+            "  cpu{cpu}: {} inits, {} HVCs, {} SMCs (PSCI), {} stage-2 aborts",
+            p.inits.load(Ordering::Relaxed),
+            p.hvcs.load(Ordering::Relaxed),
+            p.smcs.load(Ordering::Relaxed),
+            p.s2_aborts.load(Ordering::Relaxed)
+        );
+    }
+}
