@@ -114,7 +114,11 @@ entry_relocate:
     @ and start this path again there.
     rsb     r0, r0, #0x10000            @ r0 := distance to move
     add     r1, r4, r0                  @ r1 := new start
-    adr_far r2, __data_end              @ r2 := source cursor (from the end)
+    adr_far r2, __data_end              @ r2 := end of the image's own bytes
+    ldr     r3, [r4, #0x2c]             @ r3 := zImage size: the whole file, pack included
+    add     r3, r3, r4
+    cmp     r3, r2
+    movhi   r2, r3                      @ r2 := source cursor (from the end)
     sub     r3, r2, r4
     add     r12, r1, r3                 @ r12 := destination cursor
 1:  ldr     lr, [r2, #-4]!

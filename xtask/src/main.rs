@@ -40,6 +40,8 @@ pub struct Images {
     pub bare: PathBuf,
     /// hypfw with the built-in self-test payload packed behind it: the default image.
     pub bin: PathBuf,
+    /// Offset of the pack in `bin`.
+    pub pack_offset: usize,
 }
 
 /// Build hypfw and the self-test payload and write the image files to target/image/.
@@ -71,7 +73,7 @@ pub fn build(o: &BuildOpts) -> Result<Images, String> {
         packed.len(),
         payload.len()
     );
-    Ok(Images { elf, bare, bin })
+    Ok(Images { elf, bare, bin, pack_offset: img.image_end })
 }
 
 /// Write hypfw.elf and hypfw-bare.bin from a linked ELF.

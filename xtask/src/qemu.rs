@@ -81,7 +81,7 @@ fn images() -> Result<crate::Images, String> {
 
 /// `cargo xtask run`: boot interactively (console on this terminal).
 pub fn run_cmd(args: &[String]) -> Result<u8, String> {
-    let crate::Images { elf, bare, bin } = images()?;
+    let crate::Images { elf, bare, bin, .. } = images()?;
     let mut machine = "virt,virtualization=on".to_string();
     let mut q = Qemu::new(&machine);
     let mut it = args.iter();

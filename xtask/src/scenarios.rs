@@ -8,6 +8,7 @@
 //!                                        passes r2 = the DTB given by `dtb:`, as U-Boot would)
 //!   dtb: FIXTURE [corrupt=magic|struct|truncate]   (with image: loader@...)
 //!   append: ARGS                        kernel command line (/chosen/bootargs), -kernel boots only
+//!   damage: pack+N                      flip the bits of byte N of the payload pack
 //!   exit: N                             expected QEMU exit status
 //!   expect: TEXT                        a console line must contain TEXT (repeatable)
 //!   reject: TEXT                        no console line may contain TEXT
@@ -68,6 +69,7 @@ fn parse(path: &std::path::Path, imgs: &crate::Images, tmp: &std::path::Path) ->
     };
     let mut image = "bin".to_string();
     let mut dtb: Option<String> = None;
+    let mut damage: Option<usize> = None;
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let (k, v) = line.split_once(':').ok_or(format!("{name}: bad line {line}"))?;
         let v = v.trim().to_string();
@@ -77,6 +79,10 @@ fn parse(path: &std::path::Path, imgs: &crate::Images, tmp: &std::path::Path) ->
             "memory" => s.q.mem_mib = v.parse().map_err(|_| "memory")?,
             "image" => image = v,
             "dtb" => dtb = Some(v),
+            "damage" => {
+                let off = v.strip_prefix("pack+").and_then(|o| o.parse::<usize>().ok()).ok_or("damage: pack+N")?;
+                damage = Some(imgs.pack_offset + off);
+            }
             "exit" => s.exit = v.parse().map_err(|_| "exit")?,
             "append" => s.q.extra.extend(["-append".to_string(), v]),
             "expect" => s.expect.push(v),
@@ -84,6 +90,16 @@ fn parse(path: &std::path::Path, imgs: &crate::Images, tmp: &std::path::Path) ->
             k => return Err(format!("{name}: unknown key {k}")),
         }
     }
+    let bin = match damage {
+        Some(at) => {
+            let mut b = std::fs::read(&imgs.bin).map_err(|e| e.to_string())?;
+            b[at] ^= 0xFF;
+            let p = tmp.join(format!("{name}.bin"));
+            std::fs::write(&p, b).map_err(|e| e.to_string())?;
+            p.display().to_string()
+        }
+        None => bin,
+    };
     match image.as_str() {
         "bin" => s.q.load = vec!["-kernel".into(), bin.clone()],
         "bare" => s.q.load = vec!["-kernel".into(), bare.clone()],
