@@ -6,6 +6,8 @@
 //!                                       (bin: hypfw + self-test payload; bare: hypfw alone;
 //!                                        loader: raw image at ADDR, started by a shim that
 //!                                        passes r2 = the DTB given by `dtb:`, as U-Boot would)
+//!          | bios@ADDR                  (packed image at ADDR, entered from a shim in flash by
+//!                                        every CPU, with QEMU's DTB)
 //!   dtb: FIXTURE [corrupt=magic|struct|truncate]   (with image: loader@...)
 //!   append: ARGS                        kernel command line (/chosen/bootargs), -kernel boots only
 //!   damage: pack+N                      flip the bits of byte N of the payload pack
@@ -126,6 +128,19 @@ fn parse(path: &std::path::Path, imgs: &crate::Images, tmp: &std::path::Path) ->
                 format!("loader,file={file},addr={addr:#x},force-raw=on"),
                 "-device".into(),
                 format!("loader,file={},addr={DTB_ADDR:#x},force-raw=on", dtb_path.display()),
+            ];
+        }
+        l if l.starts_with("bios@") => {
+            // Firmware-style boot: a shim in flash (where every CPU starts, in Secure SVC with
+            // secure=on) passes r2 = QEMU's DTB at the start of RAM and jumps to the image.
+            let addr = u64::from_str_radix(l.trim_start_matches("bios@0x"), 16).map_err(|_| "bios address")?;
+            let shim_path = tmp.join(format!("{name}.bios"));
+            std::fs::write(&shim_path, shim(0x4000_0000, addr as u32)).map_err(|e| e.to_string())?;
+            s.q.load = vec![
+                "-bios".into(),
+                shim_path.display().to_string(),
+                "-device".into(),
+                format!("loader,file={bin},addr={addr:#x},force-raw=on"),
             ];
         }
         o => return Err(format!("{name}: unknown image {o}")),
