@@ -7,7 +7,6 @@ use super::DtbError;
 use crate::layout::MemRange;
 use alloc::vec::Vec;
 use dtoolkit::fdt::Fdt;
-use dtoolkit::memreserve::MemoryReservation;
 use dtoolkit::model::{DeviceTree, DeviceTreeNode, DeviceTreeProperty};
 use dtoolkit::{Node, Property};
 
@@ -70,7 +69,8 @@ pub fn rewrite(src: &[u8], e: &Edits) -> Result<Vec<u8>, DtbError> {
     hyp.add_property(prop("reg", reg(e.reserved)));
     hyp.add_property(prop("no-map", &[][..] as &[u8]));
     rm.add_child(hyp);
-    tree.memory_reservations.push(MemoryReservation::new(e.reserved.base, e.reserved.size));
+    // No /memreserve/ entry as well: Linux would reserve the range from it first and then refuse
+    // the no-map node as overlapping ("failed to reserve memory"), mapping the region after all.
 
     if tree.root.child_mut("chosen").is_none() {
         tree.root.add_child(DeviceTreeNode::new_unchecked("chosen"));
@@ -136,7 +136,7 @@ mod tests {
         assert_eq!(chosen.property("bootargs").unwrap().value, b"console=ttyAMA0 rdinit=/init\0");
         assert_eq!(read_u64(chosen.property("linux,initrd-start").unwrap().value), 0x5F00_0000);
         assert_eq!(read_u64(chosen.property("linux,initrd-end").unwrap().value), 0x5F01_2345);
-        assert!(fdt.memory_reservations().any(|r| r.address() as u64 == 0x7FE0_0000 && r.size() == 2 << 20));
+        assert_eq!(fdt.memory_reservations().count(), 0, "no-map node only, no /memreserve/ for the same range");
         // Everything hypfw read before is still there.
         let p = parse(&out).unwrap();
         assert_eq!(p.ncpus, 4);

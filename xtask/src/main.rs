@@ -13,6 +13,7 @@
 //! ```
 
 mod image;
+mod linux;
 mod qemu;
 mod scenarios;
 

@@ -87,11 +87,13 @@ pub fn run_cmd(args: &[String]) -> Result<u8, String> {
     let mut it = args.iter();
     let mut use_elf = false;
     let mut use_bare = false;
+    let mut linux = None;
     while let Some(a) = it.next() {
         match a.as_str() {
             "--gdb" => q.extra.extend(["-S".into(), "-s".into()]),
             "--elf" => use_elf = true,
             "--bare" => use_bare = true,
+            "--linux" => linux = Some(crate::linux::packed_image()?.0),
             "--secure" => machine.push_str(",secure=on"),
             "--smp" => q.smp = it.next().and_then(|v| v.parse().ok()).ok_or("--smp N")?,
             "-m" => q.mem_mib = it.next().and_then(|v| v.parse().ok()).ok_or("-m MiB")?,
@@ -100,7 +102,9 @@ pub fn run_cmd(args: &[String]) -> Result<u8, String> {
         }
     }
     q.machine = machine;
-    let q = q.kernel(if use_elf {
+    let q = q.kernel(if let Some(l) = &linux {
+        l
+    } else if use_elf {
         &elf
     } else if use_bare {
         &bare

@@ -6,12 +6,14 @@
 //!                                       (bin: hypfw + self-test payload; bare: hypfw alone;
 //!                                        loader: raw image at ADDR, started by a shim that
 //!                                        passes r2 = the DTB given by `dtb:`, as U-Boot would)
+//!          | linux                      (hypfw + Debian's armmp kernel + test initramfs)
 //!          | bios@ADDR                  (packed image at ADDR, entered from a shim in flash by
 //!                                        every CPU, with QEMU's DTB)
 //!   dtb: FIXTURE [corrupt=magic|struct|truncate]   (with image: loader@...)
 //!   append: ARGS                        kernel command line (/chosen/bootargs), -kernel boots only
 //!   damage: pack+N                      flip the bits of byte N of the payload pack
 //!   exit: N                             expected QEMU exit status
+//!   timeout: SECONDS                    (default 30)
 //!   expect: TEXT                        a console line must contain TEXT (repeatable)
 //!   reject: TEXT                        no console line may contain TEXT
 
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 struct Scenario {
     name: String,
+    timeout: u64,
     q: Qemu,
     exit: i32,
     expect: Vec<String>,
@@ -64,6 +67,7 @@ fn parse(path: &std::path::Path, imgs: &crate::Images, tmp: &std::path::Path) ->
     let name = path.file_stem().unwrap().to_string_lossy().to_string();
     let mut s = Scenario {
         name: name.clone(),
+        timeout: 30,
         q: Qemu::new("virt,virtualization=on"),
         exit: 0,
         expect: vec![],
@@ -86,6 +90,7 @@ fn parse(path: &std::path::Path, imgs: &crate::Images, tmp: &std::path::Path) ->
                 damage = Some(imgs.pack_offset + off);
             }
             "exit" => s.exit = v.parse().map_err(|_| "exit")?,
+            "timeout" => s.timeout = v.parse().map_err(|_| "timeout")?,
             "append" => s.q.extra.extend(["-append".to_string(), v]),
             "expect" => s.expect.push(v),
             "reject" => s.reject.push(v),
@@ -106,6 +111,10 @@ fn parse(path: &std::path::Path, imgs: &crate::Images, tmp: &std::path::Path) ->
         "bin" => s.q.load = vec!["-kernel".into(), bin.clone()],
         "bare" => s.q.load = vec!["-kernel".into(), bare.clone()],
         "elf" => s.q.load = vec!["-kernel".into(), elf.clone()],
+        "linux" => {
+            let (img, _) = crate::linux::packed_image()?;
+            s.q.load = vec!["-kernel".into(), img.display().to_string()];
+        }
         l if l.starts_with("loader@") => {
             let (which, at) =
                 l.trim_start_matches("loader@").split_once(':').unwrap_or(("bin", l.trim_start_matches("loader@")));
@@ -170,10 +179,10 @@ pub fn test_all() -> Result<u8, String> {
     let (mut passed, mut failed) = (0, 0);
     for f in &files {
         let s = parse(f, &imgs, &tmp)?;
-        let o = run_captured(&s.q, Duration::from_secs(30))?;
+        let o = run_captured(&s.q, Duration::from_secs(s.timeout))?;
         let mut why = Vec::new();
         match o.status {
-            None => why.push("timed out after 30 s".to_string()),
+            None => why.push(format!("timed out after {} s", s.timeout)),
             Some(c) if c != s.exit => why.push(format!("exit status {c}, expected {}", s.exit)),
             _ => {}
         }

@@ -1,0 +1,194 @@
+//! Linux as hypfw's payload: Debian's stock armhf `armmp` kernel and `busybox-static`, fetched
+//! with apt into a cache under target/ (reused when present, so a mirror in the middle of a sync
+//! cannot fail a run that already has them), and a tiny initramfs whose /init checks the CPUs,
+//! cycles them offline and online, and powers off.
+
+use crate::root;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct LinuxFiles {
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+}
+
+/// Kernel command line hypfw packs with the kernel.
+pub const BOOTARGS: &str = "console=ttyAMA0 rdinit=/init panic=-1 hypfw_test.cycles=50";
+
+fn cache() -> PathBuf {
+    root().join("target/linux")
+}
+
+fn run(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn root_cmd(program: &str) -> Command {
+    // As root (CI, these machines) directly, otherwise through sudo.
+    let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    if is_root {
+        Command::new(program)
+    } else {
+        let mut c = Command::new("sudo");
+        c.arg(program);
+        c
+    }
+}
+
+/// `apt-get update` for the armhf lists, tolerating a partial failure (a mirror syncing): it is
+/// retried, and only the look-up that follows decides whether the lists are usable.
+fn apt_update() {
+    for attempt in 1..=3 {
+        let ok = root_cmd("apt-get").args(["update", "-q"]).status().is_ok_and(|s| s.success());
+        if ok {
+            return;
+        }
+        eprintln!("xtask: apt-get update failed (attempt {attempt}); going on with what it fetched");
+        std::thread::sleep(std::time::Duration::from_secs(5 * attempt));
+    }
+}
+
+fn fetch(dir: &Path) -> Result<(), String> {
+    let archs = run(Command::new("dpkg").arg("--print-foreign-architectures"))?;
+    if !archs.lines().any(|a| a == "armhf") {
+        run(root_cmd("dpkg").args(["--add-architecture", "armhf"]))?;
+    }
+    let show = || run(Command::new("apt-cache").args(["show", "linux-image-armmp:armhf"]));
+    let info = match show() {
+        Ok(i) if !i.is_empty() => i,
+        _ => {
+            apt_update();
+            show()?
+        }
+    };
+    // The metapackage depends on the current versioned image package.
+    let pkg = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Depends: "))
+        .and_then(|d| d.split([',', ' ']).find(|w| w.starts_with("linux-image-")))
+        .ok_or("cannot find the kernel package behind linux-image-armmp:armhf")?
+        .to_string();
+    eprintln!("xtask: fetching {pkg}:armhf and busybox-static:armhf with apt");
+    let mut last = Err(String::new());
+    for attempt in 1..=3 {
+        last = run(Command::new("apt-get").current_dir(dir).args([
+            "download",
+            &format!("{pkg}:armhf"),
+            "busybox-static:armhf",
+        ]));
+        if last.is_ok() {
+            break;
+        }
+        eprintln!("xtask: apt-get download failed (attempt {attempt}); updating the lists and retrying");
+        apt_update();
+    }
+    last?;
+    for deb in std::fs::read_dir(dir).map_err(|e| e.to_string())?.flatten() {
+        if deb.path().extension().is_some_and(|x| x == "deb") {
+            run(Command::new("dpkg-deb").arg("-x").arg(deb.path()).arg(dir.join("root")))?;
+            std::fs::remove_file(deb.path()).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// The cached kernel and busybox, fetched if missing.
+fn kernel_and_busybox() -> Result<(PathBuf, PathBuf), String> {
+    let dir = cache();
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let find = || -> Option<(PathBuf, PathBuf)> {
+        let boot = std::fs::read_dir(dir.join("root/boot")).ok()?;
+        let k = boot
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))?;
+        let b = dir.join("root/bin/busybox");
+        b.exists().then_some((k, b))
+    };
+    if let Some(f) = find() {
+        return Ok(f);
+    }
+    fetch(&dir)?;
+    find().ok_or_else(|| "the fetched packages have no boot/vmlinuz-* or bin/busybox".into())
+}
+
+/// The test's /init: a busybox shell script.
+const INIT: &str = r#"#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+cycles=$(sed -n 's/.*hypfw_test.cycles=\([0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "$cycles" ] || cycles=50
+present=$(cat /sys/devices/system/cpu/present)
+echo "init: userspace reached; CPUs present $present, online $(cat /sys/devices/system/cpu/online)"
+echo "init: /proc/cpuinfo lists $(grep -c ^processor /proc/cpuinfo) processors"
+dmesg | grep -m1 "started in SVC mode" | sed 's/^/init: dmesg: /'
+dmesg | grep -m2 -i "psci" | sed 's/^/init: dmesg: /'
+fail=0
+n=0
+secondaries=$(ls -d /sys/devices/system/cpu/cpu[0-9]* | sed 's/.*cpu//' | grep -v '^0$')
+for i in $(seq 1 $cycles); do
+  for c in $secondaries; do
+    echo 0 > /sys/devices/system/cpu/cpu$c/online || fail=$((fail+1))
+    [ "$(cat /sys/devices/system/cpu/cpu$c/online)" = 0 ] || fail=$((fail+1))
+    echo 1 > /sys/devices/system/cpu/cpu$c/online || fail=$((fail+1))
+    [ "$(cat /sys/devices/system/cpu/cpu$c/online)" = 1 ] || fail=$((fail+1))
+  done
+  n=$i
+done
+echo "init: $n offline/online cycles of CPUs $(echo $secondaries), $fail failures; online now $(cat /sys/devices/system/cpu/online)"
+if [ $fail = 0 ] && [ "$(cat /sys/devices/system/cpu/online)" = "$present" ]; then echo "init: PASS"; else echo "init: FAIL"; fi
+poweroff -f
+"#;
+
+/// Append one cpio "newc" entry (the format Linux's initramfs unpacker reads).
+fn cpio_entry(out: &mut Vec<u8>, name: &str, mode: u32, rdev: (u32, u32), data: &[u8]) {
+    let pad = |out: &mut Vec<u8>| {
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+    };
+    let ino = out.len() as u32 + 1;
+    let fields = [ino, mode, 0, 0, 1, 0, data.len() as u32, 0, 0, rdev.0, rdev.1, name.len() as u32 + 1, 0];
+    out.extend_from_slice(b"070701");
+    for f in fields {
+        out.extend_from_slice(format!("{f:08X}").as_bytes());
+    }
+    out.extend_from_slice(name.as_bytes());
+    out.push(0);
+    pad(out);
+    out.extend_from_slice(data);
+    pad(out);
+}
+
+fn initramfs(busybox: &Path) -> Result<Vec<u8>, String> {
+    let bb = std::fs::read(busybox).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for d in ["bin", "proc", "sys", "dev", "tmp"] {
+        cpio_entry(&mut out, d, 0o040755, (0, 0), &[]);
+    }
+    cpio_entry(&mut out, "dev/console", 0o020600, (5, 1), &[]); // the kernel opens it for init
+    cpio_entry(&mut out, "bin/busybox", 0o100755, (0, 0), &bb);
+    cpio_entry(&mut out, "init", 0o100755, (0, 0), INIT.as_bytes());
+    cpio_entry(&mut out, "TRAILER!!!", 0, (0, 0), &[]);
+    Ok(out)
+}
+
+pub fn prepare() -> Result<LinuxFiles, String> {
+    let (kernel, busybox) = kernel_and_busybox()?;
+    let initrd = cache().join("initramfs.cpio");
+    std::fs::write(&initrd, initramfs(&busybox)?).map_err(|e| e.to_string())?;
+    Ok(LinuxFiles { kernel, initrd })
+}
+
+/// hypfw + kernel + initramfs in one image; returns its path.
+pub fn packed_image() -> Result<(PathBuf, LinuxFiles), String> {
+    let f = prepare()?;
+    let out = crate::image_dir().join("hypfw-linux.bin");
+    crate::pack_linux(&f.kernel, Some(&f.initrd), Some(BOOTARGS), &out)?;
+    Ok((out, f))
+}
