@@ -87,10 +87,10 @@ pub fn place(
         });
     }
     for (what, r) in [("payload", Some(kernel)), ("initrd", initrd), ("device tree", Some(dtb))] {
-        if let Some(r) = r {
-            if let Some(b) = busy.iter().find(|b| b.size > 0 && b.overlaps(&r)) {
-                return Err(PlaceError::Overlap { what, with: *b });
-            }
+        if let Some(r) = r
+            && let Some(b) = busy.iter().find(|b| b.size > 0 && b.overlaps(&r))
+        {
+            return Err(PlaceError::Overlap { what, with: *b });
         }
     }
     Ok(Placement { kernel, entry, initrd, dtb })

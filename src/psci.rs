@@ -94,7 +94,7 @@ pub fn decode(r: [u32; 4], cpus: &CpuMap, ram: &[MemRange], holes: &[MemRange]) 
             let entry = r[2] as u64;
             let in_ram = ram.iter().any(|m| m.base <= entry && entry + 4 <= m.end());
             let in_hole = holes.iter().any(|h| h.base <= entry && entry < h.end());
-            if !in_ram || in_hole || entry % 4 != 0 && entry & 1 == 0 {
+            if !in_ram || in_hole || !entry.is_multiple_of(4) && entry & 1 == 0 {
                 return Request::Error(INVALID_ADDRESS);
             }
             Request::CpuOn { cpu, entry: r[2], context: r[3] }

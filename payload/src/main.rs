@@ -150,7 +150,7 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     let Some(p) = p else {
         say!("FAILED: cannot read the device tree (cpus, /reserved-memory/hypfw@)");
         let _ = psci::system_off::<Smc>();
-        loop {}
+        halt()
     };
     let mut c = Checks { passed: 0, failed: 0 };
     c.check("mode", mode == 0x13, format_args!("CPSR {:#x}", cpsr()));
@@ -242,7 +242,7 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     say!("powering off with PSCI SYSTEM_OFF");
     let r = psci::system_off::<Smc>();
     say!("SYSTEM_OFF returned {r:?}");
-    loop {}
+    halt()
 }
 
 #[unsafe(no_mangle)]
@@ -264,7 +264,7 @@ extern "C" fn payload_secondary(cpu: usize) -> ! {
     }
     let r = psci::cpu_off::<Smc>();
     say!("cpu{cpu}: CPU_OFF returned {r:?}");
-    loop {}
+    halt()
 }
 
 #[unsafe(no_mangle)]
@@ -281,7 +281,7 @@ extern "C" fn payload_record_abort(dfsr: u32, dfar: u32, _pc: u32) {
 extern "C" fn payload_unexpected(cpsr: u32, lr: u32) -> ! {
     say!("FAILED: unexpected exception (CPSR {cpsr:#x}, LR {lr:#x})");
     let _ = psci::system_off::<Smc>();
-    loop {}
+    halt()
 }
 
 fn cpsr() -> u32 {
@@ -300,5 +300,12 @@ fn sev() {
 fn panic(i: &core::panic::PanicInfo) -> ! {
     say!("FAILED: panic: {}", i.message());
     let _ = psci::system_off::<Smc>();
-    loop {}
+    halt()
+}
+
+fn halt() -> ! {
+    loop {
+        // SAFETY: waits for an interrupt; nothing else.
+        unsafe { core::arch::asm!("wfi") };
+    }
 }

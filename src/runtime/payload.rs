@@ -222,8 +222,7 @@ fn affinity_info(bi: &BootInfo, cpu: usize) -> u32 {
 
 fn report_counts(bi: &BootInfo, why: &str) {
     log!("{why}; exits per CPU:");
-    for cpu in 0..bi.cpus.count {
-        let p = &PERCPU[cpu];
+    for (cpu, p) in PERCPU.iter().enumerate().take(bi.cpus.count) {
         log!(
             "  cpu{cpu}: {} inits, {} HVCs, {} SMCs (PSCI), {} stage-2 aborts",
             p.inits.load(Ordering::Relaxed),

@@ -148,7 +148,7 @@ poweroff -f
 /// Append one cpio "newc" entry (the format Linux's initramfs unpacker reads).
 fn cpio_entry(out: &mut Vec<u8>, name: &str, mode: u32, rdev: (u32, u32), data: &[u8]) {
     let pad = |out: &mut Vec<u8>| {
-        while out.len() % 4 != 0 {
+        while !out.len().is_multiple_of(4) {
             out.push(0);
         }
     };

@@ -9,6 +9,7 @@
 //!                             build and boot under QEMU virt (cortex-a15)
 //! test                        host unit tests, then every QEMU scenario in tests/qemu/
 //! bench                       instruction counts under -icount shift=0
+//! bench --linux               Linux boot time under hypfw vs direct, exits per CPU
 //! qemu-elf ELF                cargo runner: post-process a linked ELF and boot it
 //! ```
 
@@ -145,6 +146,7 @@ fn main() -> ExitCode {
         Some("run") => qemu::run_cmd(&args[1..]),
         Some("qemu-elf") => qemu::runner(&args[1..]),
         Some("test") => scenarios::test_all(),
+        Some("bench") if args.iter().any(|a| a == "--linux") => qemu::bench_linux(),
         Some("bench") => qemu::bench(),
         _ => {
             eprintln!("usage: cargo xtask build|run|test|bench|qemu-elf (see xtask/src/main.rs)");

@@ -137,6 +137,75 @@ fn num_after(s: &str, key: &str) -> Option<u64> {
     s[i..].trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
+/// Start QEMU and return the seconds until a console line contains `marker` (then stop it), and
+/// the whole console output.
+fn time_to_line(q: &Qemu, marker: &str, timeout: Duration) -> Result<(f64, String), String> {
+    use std::io::BufRead;
+    let mut child = q
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let out = child.stdout.take().unwrap();
+    let mut text = String::new();
+    let mut found = None;
+    for line in std::io::BufReader::new(out).lines() {
+        let Ok(line) = line else { break };
+        text.push_str(&line);
+        text.push('\n');
+        if line.contains(marker) {
+            found = Some(start.elapsed().as_secs_f64());
+            break;
+        }
+        if start.elapsed() > timeout {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    found.map(|t| (t, text)).ok_or(format!("never saw \"{marker}\""))
+}
+
+/// `cargo xtask bench --linux`: Linux boot-to-userspace wall time under hypfw against the same
+/// kernel and initramfs booted by QEMU directly, alternating runs in one session; and hypfw's
+/// exits per CPU during a boot that powers off right after reaching userspace.
+pub fn bench_linux() -> Result<u8, String> {
+    let f = crate::linux::prepare()?;
+    let args = "console=ttyAMA0 rdinit=/init panic=-1 hypfw_test.cycles=0";
+    let img = crate::image_dir().join("hypfw-linux-bench.bin");
+    crate::pack_linux(&f.kernel, Some(&f.initrd), Some(args), &img)?;
+    let mut hyp = Qemu::new("virt,virtualization=on").kernel(&img);
+    hyp.smp = 4;
+    let mut direct = Qemu::new("virt,virtualization=on").kernel(&f.kernel);
+    direct.smp = 4;
+    direct.extra.extend(["-initrd".into(), f.initrd.display().to_string(), "-append".into(), args.into()]);
+    let marker = "init: userspace reached";
+    const RUNS: usize = 5;
+    let (mut th, mut td) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        th.push(time_to_line(&hyp, marker, Duration::from_secs(120))?.0);
+        td.push(time_to_line(&direct, marker, Duration::from_secs(120))?.0);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (h, d) = (median(&mut th), median(&mut td));
+    println!("Linux boot to userspace, 4 CPUs, 1 GiB, {RUNS} runs each alternating (median, all runs):");
+    println!("  under hypfw: {h:.2} s  {th:.2?}");
+    println!("  QEMU direct: {d:.2} s  {td:.2?}");
+    println!("  ratio hypfw/direct: {:.3}", h / d);
+    let o = run_captured(&hyp, Duration::from_secs(120))?;
+    println!("hypfw's exits per CPU during that boot (to poweroff):");
+    for l in o.output.lines().filter(|l| l.contains("inits,") && l.contains("SMCs")) {
+        println!("  {}", l.trim_start_matches("hypfw:").trim());
+    }
+    Ok(0)
+}
+
 /// `cargo xtask bench`: deterministic instruction counts (QEMU -icount shift=0: one instruction
 /// per virtual nanosecond, so CNTPCT ticks convert to instructions by 1e9 / CNTFRQ).
 pub fn bench() -> Result<u8, String> {
