@@ -50,7 +50,7 @@ pub struct Images {
 pub fn build(o: &BuildOpts) -> Result<Images, String> {
     let mut c = Command::new(env!("CARGO"));
     c.current_dir(root()).args(["build", "--quiet", "--target", "armv7a-none-eabi"]);
-    c.args(["-p", "hypfw", "--bin", "hypfw", "-p", "hypfw-selftest-payload"]);
+    c.args(["-p", "hypfw", "-p", "hypfw-selftest-payload", "--bins"]);
     if o.release {
         c.arg("--release");
     }
