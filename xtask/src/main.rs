@@ -7,7 +7,8 @@
 //!                             hypfw + a Linux zImage (+ initrd, command line) in one file
 //! run [--gdb] [--elf] [--smp N] [-m MiB] [--secure] [-- QEMU ARGS]
 //!                             build and boot under QEMU virt (cortex-a15)
-//! test                        host unit tests, then every QEMU scenario in tests/qemu/
+//! test [SCENARIO...]          host unit tests, then every QEMU scenario in tests/qemu/ (or
+//!                             only the named scenarios)
 //! bench                       instruction counts under -icount shift=0
 //! bench --linux               Linux boot time under hypfw vs direct, exits per CPU
 //! qemu-elf ELF                cargo runner: post-process a linked ELF and boot it
@@ -145,7 +146,7 @@ fn main() -> ExitCode {
         Some("pack") => pack_cmd(&args[1..]),
         Some("run") => qemu::run_cmd(&args[1..]),
         Some("qemu-elf") => qemu::runner(&args[1..]),
-        Some("test") => scenarios::test_all(),
+        Some("test") => scenarios::test_all(&args[1..]),
         Some("bench") if args.iter().any(|a| a == "--linux") => qemu::bench_linux(),
         Some("bench") => qemu::bench(),
         _ => {

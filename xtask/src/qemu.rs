@@ -14,11 +14,20 @@ pub struct Qemu {
     /// How the image is loaded: `-kernel FILE`, or `-device loader` pieces.
     pub load: Vec<String>,
     pub extra: Vec<String>,
+    /// Bootloader scenarios: (text to wait for, line to type then), in order.
+    pub prompt_script: Vec<(String, String)>,
 }
 
 impl Qemu {
     pub fn new(machine: &str) -> Self {
-        Qemu { machine: machine.into(), smp: 1, mem_mib: 1024, load: Vec::new(), extra: Vec::new() }
+        Qemu {
+            machine: machine.into(),
+            smp: 1,
+            mem_mib: 1024,
+            load: Vec::new(),
+            extra: Vec::new(),
+            prompt_script: Vec::new(),
+        }
     }
     pub fn kernel(mut self, p: &Path) -> Self {
         self.load = vec!["-kernel".into(), p.display().to_string()];
@@ -34,23 +43,59 @@ impl Qemu {
     }
 }
 
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
 pub struct Outcome {
     pub output: String,
     /// None on timeout.
     pub status: Option<i32>,
 }
 
-/// Run QEMU to completion or `timeout`, capturing its console.
+/// Run QEMU to completion or `timeout`, capturing its console; bootloader scenarios type their
+/// `prompt_script` as the console asks for it.
 pub fn run_captured(q: &Qemu, timeout: Duration) -> Result<Outcome, String> {
-    let mut child =
-        q.command().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| {
-            format!("cannot start qemu-system-arm ({e}); install it with `apt-get install qemu-system-arm`")
-        })?;
+    let stdin = if q.prompt_script.is_empty() { Stdio::null() } else { Stdio::piped() };
+    let mut child = q.command().stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| {
+        format!("cannot start qemu-system-arm ({e}); install it with `apt-get install qemu-system-arm`")
+    })?;
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
+    let mut input = child.stdin.take();
+    let mut script = q.prompt_script.clone().into_iter();
     let reader = std::thread::spawn(move || {
+        use std::io::Write;
         let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
+        let mut buf = [0u8; 4096];
+        let mut next = script.next();
+        let mut prev: Option<(String, String)> = None;
+        let mut seen_upto = 0;
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            s.extend_from_slice(&buf[..n]);
+            // An empty line means "press a key": U-Boot drops keys that arrive before its
+            // countdown polls, so one goes with every chunk of output until the next step.
+            if let (Some((_, l)), Some(w)) = (&prev, input.as_mut()) {
+                if l.is_empty() {
+                    let _ = w.write_all(b" ");
+                    let _ = w.flush();
+                }
+            }
+            while let Some((wait_for, line)) = &next {
+                let Some(at) = find(&s[seen_upto..], wait_for.as_bytes()) else { break };
+                seen_upto += at + wait_for.len();
+                if let Some(w) = input.as_mut() {
+                    let text = if line.is_empty() { " ".to_string() } else { format!("{line}\n") };
+                    let _ = w.write_all(text.as_bytes());
+                    let _ = w.flush();
+                }
+                prev = next.take();
+                next = script.next();
+            }
+        }
         s
     });
     let ereader = std::thread::spawn(move || {

@@ -7,6 +7,8 @@
 //!                                        loader: raw image at ADDR, started by a shim that
 //!                                        passes r2 = the DTB given by `dtb:`, as U-Boot would)
 //!          | linux                      (hypfw + Debian's armmp kernel + test initramfs)
+//!          | u-boot                     (hypfw.bin read from a virtio disk and started by
+//!                                        Debian's U-Boot with bootz)
 //!          | bios@ADDR                  (packed image at ADDR, entered from a shim in flash by
 //!                                        every CPU, with QEMU's DTB)
 //!   dtb: FIXTURE [corrupt=magic|struct|truncate]   (with image: loader@...)
@@ -139,6 +141,35 @@ fn parse(path: &std::path::Path, imgs: &crate::Images, tmp: &std::path::Path) ->
                 format!("loader,file={},addr={DTB_ADDR:#x},force-raw=on", dtb_path.display()),
             ];
         }
+        "u-boot" => {
+            // Debian's U-Boot for QEMU as firmware: hypfw.bin as a raw virtio disk, read into RAM
+            // and started with bootz and U-Boot's own device tree, as on a board.
+            let uboot = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
+            if !std::path::Path::new(uboot).exists() {
+                return Err(format!("{name}: {uboot} missing; install Debian's u-boot-qemu"));
+            }
+            let disk = tmp.join(format!("{name}.disk"));
+            let mut img = std::fs::read(&bin).map_err(|e| e.to_string())?;
+            img.resize(img.len().next_multiple_of(512), 0);
+            let sectors = img.len() / 512;
+            std::fs::write(&disk, img).map_err(|e| e.to_string())?;
+            s.q.load = vec![
+                "-bios".into(),
+                uboot.into(),
+                "-drive".into(),
+                format!("if=none,file={},format=raw,id=d0", disk.display()),
+                "-device".into(),
+                "virtio-blk-device,drive=d0".into(),
+            ];
+            s.q.prompt_script = [
+                ("Hit any key to stop autoboot", String::new()),
+                ("=> ", "virtio scan".into()),
+                ("=> ", format!("virtio read 0x40200000 0 {sectors:#x}")),
+                ("=> ", "bootz 0x40200000 - ${fdtcontroladdr}".into()),
+            ]
+            .map(|(w, l)| (w.to_string(), l))
+            .to_vec();
+        }
         l if l.starts_with("bios@") => {
             // Firmware-style boot: a shim in flash (where every CPU starts, in Secure SVC with
             // secure=on) passes r2 = QEMU's DTB at the start of RAM and jumps to the image.
@@ -157,15 +188,18 @@ fn parse(path: &std::path::Path, imgs: &crate::Images, tmp: &std::path::Path) ->
     Ok(s)
 }
 
-pub fn test_all() -> Result<u8, String> {
-    eprintln!("xtask: host unit tests");
-    let st = Command::new(env!("CARGO"))
-        .current_dir(root())
-        .args(["test", "--target", "host-tuple", "-p", "hypfw", "--lib"])
-        .status()
-        .map_err(|e| e.to_string())?;
-    if !st.success() {
-        return Err("host unit tests failed".into());
+/// `cargo xtask test [SCENARIO...]`: everything, or only the named QEMU scenarios.
+pub fn test_all(only: &[String]) -> Result<u8, String> {
+    if only.is_empty() {
+        eprintln!("xtask: host unit tests");
+        let st = Command::new(env!("CARGO"))
+            .current_dir(root())
+            .args(["test", "--target", "host-tuple", "-p", "hypfw", "--lib"])
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !st.success() {
+            return Err("host unit tests failed".into());
+        }
     }
     let imgs = build(&BuildOpts { release: true, semihosting: true })?;
     let tmp = root().join("target/qemu-tests");
@@ -174,6 +208,7 @@ pub fn test_all() -> Result<u8, String> {
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "test"))
+        .filter(|p| only.is_empty() || only.iter().any(|o| p.file_stem().is_some_and(|s| s.to_string_lossy() == *o)))
         .collect();
     files.sort();
     let (mut passed, mut failed) = (0, 0);
