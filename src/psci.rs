@@ -170,3 +170,105 @@ mod tests {
         }
     }
 }
+
+/// The payload's view of one CPU's power state, shared by the CPU that asks for CPU_ON and the CPU
+/// that arrives: exactly one CPU_ON wins, the others get ALREADY_ON or ON_PENDING.
+pub struct CpuPower(core::sync::atomic::AtomicU32);
+
+const P_OFF: u32 = 0;
+const P_ON: u32 = 1;
+const P_PENDING: u32 = 2;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Power {
+    Off,
+    On,
+    OnPending,
+}
+
+impl CpuPower {
+    pub const fn new() -> Self {
+        CpuPower(core::sync::atomic::AtomicU32::new(P_OFF))
+    }
+    pub fn get(&self) -> Power {
+        match self.0.load(core::sync::atomic::Ordering::Acquire) {
+            P_ON => Power::On,
+            P_PENDING => Power::OnPending,
+            _ => Power::Off,
+        }
+    }
+    /// CPU_ON: Off -> OnPending, or the PSCI error for the state it is in.
+    pub fn request_on(&self) -> Result<(), u32> {
+        use core::sync::atomic::Ordering::*;
+        match self.0.compare_exchange(P_OFF, P_PENDING, AcqRel, Acquire) {
+            Ok(_) => Ok(()),
+            Err(P_PENDING) => Err(ON_PENDING),
+            Err(_) => Err(ALREADY_ON),
+        }
+    }
+    /// The physical CPU could not be started: back to Off.
+    pub fn start_failed(&self) {
+        let _ = self.0.compare_exchange(
+            P_PENDING,
+            P_OFF,
+            core::sync::atomic::Ordering::AcqRel,
+            core::sync::atomic::Ordering::Acquire,
+        );
+    }
+    /// The CPU arrived in the runtime to enter the payload: OnPending -> On. False if nobody asked.
+    pub fn arrived(&self) -> bool {
+        use core::sync::atomic::Ordering::*;
+        self.0.compare_exchange(P_PENDING, P_ON, AcqRel, Acquire).is_ok()
+    }
+    /// The boot CPU, on for the payload from the start.
+    pub fn set_on(&self) {
+        self.0.store(P_ON, core::sync::atomic::Ordering::Release);
+    }
+    /// CPU_OFF.
+    pub fn off(&self) {
+        self.0.store(P_OFF, core::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Default for CpuPower {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod power_tests {
+    use super::*;
+
+    #[test]
+    fn on_off_cycle_bookkeeping() {
+        let p = CpuPower::new();
+        assert!(!p.arrived(), "no CPU_ON was asked for");
+        assert_eq!(p.request_on(), Ok(()));
+        assert_eq!(p.get(), Power::OnPending);
+        assert_eq!(p.request_on(), Err(ON_PENDING));
+        assert!(p.arrived());
+        assert_eq!(p.request_on(), Err(ALREADY_ON));
+        p.off();
+        assert_eq!(p.get(), Power::Off);
+        assert_eq!(p.request_on(), Ok(()));
+        p.start_failed();
+        assert_eq!(p.get(), Power::Off);
+    }
+
+    /// Many CPUs asking at once: exactly one CPU_ON succeeds.
+    #[test]
+    fn one_cpu_on_wins() {
+        let p = std::sync::Arc::new(CpuPower::new());
+        let wins: usize = (0..8)
+            .map(|_| {
+                let p = p.clone();
+                std::thread::spawn(move || p.request_on().is_ok() as usize)
+            })
+            .collect::<std::vec::Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .sum();
+        assert_eq!(wins, 1);
+    }
+}

@@ -31,8 +31,8 @@ pub struct PerCpu {
     pub cmd: AtomicU32,
     /// CNTPCT when it last became ready in the runtime.
     pub ready_at: AtomicU64,
-    /// The payload's view of this CPU (payload::PS_*), and where CPU_ON asked it to start.
-    pub psci_state: AtomicU32,
+    /// The payload's view of this CPU, and where CPU_ON asked it to start.
+    pub power: hypfw::psci::CpuPower,
     pub payload_entry: AtomicU32,
     pub payload_context: AtomicU32,
     /// SMCs (PSCI calls) and stage-2 aborts taken from the payload.
@@ -50,7 +50,7 @@ pub static PERCPU: [PerCpu; MAX_CPUS] = {
         dirty_entries: AtomicU32::new(0),
         cmd: AtomicU32::new(0),
         ready_at: AtomicU64::new(0),
-        psci_state: AtomicU32::new(0),
+        power: hypfw::psci::CpuPower::new(),
         payload_entry: AtomicU32::new(0),
         payload_context: AtomicU32::new(0),
         smcs: AtomicU32::new(0),

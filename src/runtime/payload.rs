@@ -21,11 +21,6 @@ pub const HCR_PAYLOAD: u32 = (1 << 0) | (1 << 1) | (1 << 9) | (1 << 10) | (1 << 
 /// SPSR for entering the payload: SVC, ARM, IRQ/FIQ/asynchronous aborts masked.
 const SPSR_SVC: u32 = 0x1D3;
 
-/// Per-CPU PSCI state of the payload's view of the CPU.
-pub const PS_OFF: u32 = 0;
-pub const PS_ON: u32 = 1;
-pub const PS_ON_PENDING: u32 = 2;
-
 fn payload(bi: &BootInfo) -> &PayloadInfo {
     bi.payload.as_ref().unwrap_or_else(|| fatal!("no payload"))
 }
@@ -47,7 +42,7 @@ fn enter_stage2(p: &PayloadInfo) {
 /// The boot CPU enters the payload (Linux boot protocol: r0 = 0, r1 = ~0, r2 = DTB).
 pub fn start_boot_cpu(bi: &BootInfo) -> ! {
     let p = payload(bi);
-    PERCPU[0].psci_state.store(PS_ON, Ordering::Release);
+    PERCPU[0].power.set_on();
     log!("payload: cpu0 enters it at {:#x} in SVC, r2 = device tree {:#x}", p.entry, p.dtb);
     let mut ctx = GuestContext { elr: p.entry, spsr: SPSR_SVC, ..Default::default() };
     ctx.r[0] = 0;
@@ -60,7 +55,7 @@ pub fn start_boot_cpu(bi: &BootInfo) -> ! {
 /// its context id.
 pub fn start_secondary(bi: &BootInfo, cpu: usize) -> ! {
     let me = &PERCPU[cpu];
-    if me.psci_state.load(Ordering::Acquire) != PS_ON_PENDING {
+    if !me.power.arrived() {
         fatal!("cpu{cpu} entered the runtime without a CPU_ON from the payload");
     }
     let mut ctx = GuestContext { elr: me.payload_entry.load(Ordering::Acquire), spsr: SPSR_SVC, ..Default::default() };
@@ -70,7 +65,6 @@ pub fn start_secondary(bi: &BootInfo, cpu: usize) -> ! {
         ctx.elr &= !1;
         ctx.spsr |= 0x20;
     }
-    me.psci_state.store(PS_ON, Ordering::Release);
     run(bi, ctx)
 }
 
@@ -176,7 +170,7 @@ fn psci_call(bi: &BootInfo, ctx: &GuestContext) -> u32 {
         Request::AffinityInfo { cpu } => affinity_info(bi, cpu),
         Request::CpuOff => {
             let me = this_cpu();
-            me.psci_state.store(PS_OFF, Ordering::Release);
+            me.power.off();
             hotplug::teardown(if bi.cpu_control == CpuControl::Pen { TEARDOWN_PEN } else { TEARDOWN_CPU_OFF })
         }
         Request::SystemOff => {
@@ -192,10 +186,8 @@ fn psci_call(bi: &BootInfo, ctx: &GuestContext) -> u32 {
 
 fn cpu_on(cpu: usize, entry: u32, context: u32) -> u32 {
     let t = &PERCPU[cpu];
-    match t.psci_state.compare_exchange(PS_OFF, PS_ON_PENDING, Ordering::AcqRel, Ordering::Acquire) {
-        Err(PS_ON_PENDING) => return psci::ON_PENDING,
-        Err(_) => return psci::ALREADY_ON,
-        Ok(_) => {}
+    if let Err(e) = t.power.request_on() {
+        return e;
     }
     t.payload_entry.store(entry, Ordering::Release);
     t.payload_context.store(context, Ordering::Release);
@@ -203,20 +195,20 @@ fn cpu_on(cpu: usize, entry: u32, context: u32) -> u32 {
     let r = hotplug::start(cpu);
     if let Err(e) = r {
         log!("cpu{cpu}: CPU_ON for the payload failed: {e}");
-        t.psci_state.store(PS_OFF, Ordering::Release);
+        t.power.start_failed();
         return psci::INTERNAL_FAILURE;
     }
     psci::SUCCESS
 }
 
 fn affinity_info(bi: &BootInfo, cpu: usize) -> u32 {
-    match PERCPU[cpu].psci_state.load(Ordering::Acquire) {
-        PS_ON => psci::AFF_ON,
-        PS_ON_PENDING => psci::AFF_ON_PENDING,
+    match PERCPU[cpu].power.get() {
+        psci::Power::On => psci::AFF_ON,
+        psci::Power::OnPending => psci::AFF_ON_PENDING,
         // Off for the payload; report OFF only once the CPU really is off (or parked), so that
         // a CPU_ON that follows finds it ready.
-        _ if hotplug::is_down(bi, cpu) => psci::AFF_OFF,
-        _ => psci::AFF_ON,
+        psci::Power::Off if hotplug::is_down(bi, cpu) => psci::AFF_OFF,
+        psci::Power::Off => psci::AFF_ON,
     }
 }
 

@@ -78,11 +78,11 @@ pub fn run_captured(q: &Qemu, timeout: Duration) -> Result<Outcome, String> {
             s.extend_from_slice(&buf[..n]);
             // An empty line means "press a key": U-Boot drops keys that arrive before its
             // countdown polls, so one goes with every chunk of output until the next step.
-            if let (Some((_, l)), Some(w)) = (&prev, input.as_mut()) {
-                if l.is_empty() {
-                    let _ = w.write_all(b" ");
-                    let _ = w.flush();
-                }
+            if let (Some((_, l)), Some(w)) = (&prev, input.as_mut())
+                && l.is_empty()
+            {
+                let _ = w.write_all(b" ");
+                let _ = w.flush();
             }
             while let Some((wait_for, line)) = &next {
                 let Some(at) = find(&s[seen_upto..], wait_for.as_bytes()) else { break };
