@@ -26,31 +26,30 @@ fn host_exit(code: i32) {
     let _ = code;
 }
 
-/// The self-test passed: power off.
-pub fn success() -> ! {
-    host_exit(0);
+const PSCI_SYSTEM_RESET: u32 = 0x8400_0009;
+
+/// Exit to a test host with `code` if there is one, else ask the platform's PSCI for `fid`
+/// (SYSTEM_OFF or SYSTEM_RESET), else halt; says which.
+fn power(code: i32, fid: u32, what: &str) -> ! {
+    host_exit(code);
     if PSCI_OFF_AVAILABLE.load(Ordering::Relaxed) && crate::arch::current_mode() == crate::arch::MODE_HYP {
-        crate::arch::smc32(PSCI_SYSTEM_OFF, [0; 3]);
-        crate::log!("PSCI SYSTEM_OFF returned; halting");
+        crate::arch::smc32(fid, [0; 3]);
+        crate::log!("PSCI {what} returned; halting");
     } else {
-        crate::log!("no PSCI to power off with; halted");
+        crate::log!("no PSCI for {what}; halted");
     }
     halt()
 }
 
-const PSCI_SYSTEM_RESET: u32 = 0x8400_0009;
+/// The self-test passed, or the payload powered off: power off.
+pub fn success() -> ! {
+    power(0, PSCI_SYSTEM_OFF, "SYSTEM_OFF")
+}
 
 /// The payload asked for a reset: under a test host that is an exit of its own (status 2), so a
 /// test never mistakes it for success; otherwise the platform's PSCI resets the machine.
 pub fn reset() -> ! {
-    host_exit(2);
-    if PSCI_OFF_AVAILABLE.load(Ordering::Relaxed) && crate::arch::current_mode() == crate::arch::MODE_HYP {
-        crate::arch::smc32(PSCI_SYSTEM_RESET, [0; 3]);
-        crate::log!("PSCI SYSTEM_RESET returned; halting");
-    } else {
-        crate::log!("no PSCI to reset with; halted");
-    }
-    halt()
+    power(2, PSCI_SYSTEM_RESET, "SYSTEM_RESET")
 }
 
 /// Print `hypfw: fatal: <message>` and stop with a failing exit.

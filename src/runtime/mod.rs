@@ -120,6 +120,21 @@ fn runtime_init_once(bi: &BootInfo) {
     unsafe { crate::heap::HEAP.init_runtime(heap, hypfw::layout::HEAP_SIZE as usize) };
 }
 
+/// One line per CPU with its counters.
+pub fn report_cpus(bi: &BootInfo) {
+    for (cpu, p) in PERCPU.iter().enumerate().take(bi.cpus.count) {
+        log!(
+            "  cpu{cpu}: {} inits, {} teardowns, {} HVCs, {} SMCs (PSCI), {} stage-2 aborts, {} dirty arrivals",
+            p.inits.load(Ordering::Relaxed),
+            p.teardowns.load(Ordering::Relaxed),
+            p.hvcs.load(Ordering::Relaxed),
+            p.smcs.load(Ordering::Relaxed),
+            p.s2_aborts.load(Ordering::Relaxed),
+            p.dirty_entries.load(Ordering::Relaxed)
+        );
+    }
+}
+
 /// Bytes of the runtime heap in use (for the leak check across cycles).
 pub fn heap_used() -> usize {
     crate::heap::HEAP.runtime_used()

@@ -214,13 +214,5 @@ fn affinity_info(bi: &BootInfo, cpu: usize) -> u32 {
 
 fn report_counts(bi: &BootInfo, why: &str) {
     log!("{why}; exits per CPU:");
-    for (cpu, p) in PERCPU.iter().enumerate().take(bi.cpus.count) {
-        log!(
-            "  cpu{cpu}: {} inits, {} HVCs, {} SMCs (PSCI), {} stage-2 aborts",
-            p.inits.load(Ordering::Relaxed),
-            p.hvcs.load(Ordering::Relaxed),
-            p.smcs.load(Ordering::Relaxed),
-            p.s2_aborts.load(Ordering::Relaxed)
-        );
-    }
+    super::report_cpus(bi);
 }

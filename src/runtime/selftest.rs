@@ -248,16 +248,8 @@ pub fn resume(bi: &BootInfo) -> ! {
 }
 
 fn finish(bi: &BootInfo) -> ! {
-    for cpu in 0..bi.cpus.count {
-        let p = &super::PERCPU[cpu];
-        log!(
-            "cpu{cpu}: {} inits, {} teardowns, {} HVCs, {} dirty arrivals",
-            p.inits.load(Ordering::Relaxed),
-            p.teardowns.load(Ordering::Relaxed),
-            p.hvcs.load(Ordering::Relaxed),
-            p.dirty_entries.load(Ordering::Relaxed)
-        );
-    }
+    log!("per-CPU counts:");
+    super::report_cpus(bi);
     let (pool, heap) = memory_figures();
     log!("memory: page pool {pool} pages used, heap {heap} bytes used (at end)");
     if heap != HEAP_BASELINE.load(Ordering::Relaxed) {
