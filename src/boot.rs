@@ -160,10 +160,6 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         }
         m => m,
     };
-    crate::stop::PSCI_OFF_AVAILABLE.store(
-        entry_mode == EntryMode::NsHyp && platform.psci == Some(dtb::PsciMethod::Smc),
-        core::sync::atomic::Ordering::Relaxed,
-    );
 
     // ---- page tables ----
     let mut devices = [Device { name: "", pa: 0, size: 0 }; layout::MAX_DEVICES];

@@ -6,8 +6,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 static STOPPING: AtomicBool = AtomicBool::new(false);
 
-/// Whether PSCI SYSTEM_OFF can be used to power off (set once the platform is known and hypfw is
-/// not the PSCI provider itself).
+/// Whether PSCI SYSTEM_OFF can be used to power off: set by the runtime (in its own copy of the
+/// image) once it knows the platform has PSCI and hypfw is not the PSCI provider itself.
 pub static PSCI_OFF_AVAILABLE: AtomicBool = AtomicBool::new(false);
 
 const PSCI_SYSTEM_OFF: u32 = 0x8400_0008;

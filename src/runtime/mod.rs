@@ -115,6 +115,8 @@ fn runtime_init_once(bi: &BootInfo) {
         unsafe { crate::console::install(c.kind, bi.console_va as usize) };
     }
     crate::console::enable_locking();
+    // The platform's PSCI can power off only when hypfw is not the PSCI provider itself.
+    crate::stop::PSCI_OFF_AVAILABLE.store(bi.cpu_control == init::CpuControl::Psci, Ordering::Relaxed);
     let heap = (RUNTIME_VA as u64 + bi.layout.heap_off) as usize as *mut u8;
     // SAFETY: the heap range is mapped RW in the runtime table and used by nothing else.
     unsafe { crate::heap::HEAP.init_runtime(heap, hypfw::layout::HEAP_SIZE as usize) };

@@ -55,6 +55,10 @@ pub fn build(o: &BuildOpts) -> Result<Images, String> {
     if o.release {
         c.arg("--release");
     }
+    // The two flavours build into separate target directories, so switching between them does
+    // not rebuild everything each time.
+    let target_dir = if o.semihosting { root().join("target") } else { root().join("target/board-build") };
+    c.arg("--target-dir").arg(&target_dir);
     if o.semihosting {
         c.args(["--features", "hypfw/semihosting"]);
     }
@@ -62,13 +66,14 @@ pub fn build(o: &BuildOpts) -> Result<Images, String> {
     if !st.success() {
         return Err("firmware build failed".into());
     }
-    let dir = root().join("target/armv7a-none-eabi").join(if o.release { "release" } else { "debug" });
-    let (elf, bare, img) = write_bare(&dir.join("hypfw"), &image_dir())?;
+    let dir = target_dir.join("armv7a-none-eabi").join(if o.release { "release" } else { "debug" });
+    let out_dir = if o.semihosting { image_dir() } else { image_dir().join("board") };
+    let (elf, bare, img) = write_bare(&dir.join("hypfw"), &out_dir)?;
     let (payload, load, entry) = image::raw_payload(&dir.join("hypfw-selftest-payload"))?;
     let pack =
         hypfw::pack::build(hypfw::pack::Kind::Raw { load_addr: load, entry_offset: entry }, &payload, None, None);
     let packed = image::with_pack(&img.bin, img.image_end, &pack)?;
-    let bin = image_dir().join("hypfw.bin");
+    let bin = out_dir.join("hypfw.bin");
     std::fs::write(&bin, &packed).map_err(|e| e.to_string())?;
     eprintln!(
         "xtask: {} ({} bytes: hypfw + self-test payload of {} bytes at {load:#x})",

@@ -7,6 +7,7 @@
 //!                                        loader: raw image at ADDR, started by a shim that
 //!                                        passes r2 = the DTB given by `dtb:`, as U-Boot would)
 //!          | linux                      (hypfw + Debian's armmp kernel + test initramfs)
+//!          | board | board-bare            (the build without semihosting: exits through PSCI)
 //!          | u-boot                     (hypfw.bin read from a virtio disk and started by
 //!                                        Debian's U-Boot with bootz)
 //!          | bios@ADDR                  (packed image at ADDR, entered from a shim in flash by
@@ -62,7 +63,12 @@ fn corrupt(mut b: Vec<u8>, how: &str) -> Result<Vec<u8>, String> {
     Ok(b)
 }
 
-fn parse(path: &std::path::Path, imgs: &crate::Images, tmp: &std::path::Path) -> Result<Scenario, String> {
+fn parse(
+    path: &std::path::Path,
+    imgs: &crate::Images,
+    board: &crate::Images,
+    tmp: &std::path::Path,
+) -> Result<Scenario, String> {
     let (elf, bin, bare) =
         (imgs.elf.display().to_string(), imgs.bin.display().to_string(), imgs.bare.display().to_string());
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
@@ -112,6 +118,8 @@ fn parse(path: &std::path::Path, imgs: &crate::Images, tmp: &std::path::Path) ->
     match image.as_str() {
         "bin" => s.q.load = vec!["-kernel".into(), bin.clone()],
         "bare" => s.q.load = vec!["-kernel".into(), bare.clone()],
+        "board" => s.q.load = vec!["-kernel".into(), board.bin.display().to_string()],
+        "board-bare" => s.q.load = vec!["-kernel".into(), board.bare.display().to_string()],
         "elf" => s.q.load = vec!["-kernel".into(), elf.clone()],
         "linux" => {
             let (img, _) = crate::linux::packed_image()?;
@@ -202,6 +210,7 @@ pub fn test_all(only: &[String]) -> Result<u8, String> {
         }
     }
     let imgs = build(&BuildOpts { release: true, semihosting: true })?;
+    let board = build(&BuildOpts { release: true, semihosting: false })?;
     let tmp = root().join("target/qemu-tests");
     std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
     let mut files: Vec<_> = std::fs::read_dir(root().join("tests/qemu"))
@@ -213,7 +222,7 @@ pub fn test_all(only: &[String]) -> Result<u8, String> {
     files.sort();
     let (mut passed, mut failed) = (0, 0);
     for f in &files {
-        let s = parse(f, &imgs, &tmp)?;
+        let s = parse(f, &imgs, &board, &tmp)?;
         let o = run_captured(&s.q, Duration::from_secs(s.timeout))?;
         let mut why = Vec::new();
         match o.status {
