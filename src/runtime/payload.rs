@@ -101,13 +101,18 @@ fn handle_exit(bi: &BootInfo, ctx: &mut GuestContext, h: Hsr) {
         hsr::EC_DABT_LOWER | hsr::EC_PABT_LOWER => stage2_abort(ctx, h),
         _ => {
             log!(
-                "cpu{}: payload trapped with {} (HSR {:#010x}) at {:#x}, SPSR {:#x}",
+                "cpu{}: payload trapped with {} (HSR {:#010x}, ISS {:#x}) at {:#x}, SPSR {:#x}",
                 me.index,
                 h.ec_name(),
                 h.0,
+                h.iss(),
                 ctx.elr,
                 ctx.spsr
             );
+            for (i, pair) in ctx.r.chunks(4).enumerate() {
+                log!("  r{}..: {:08x?}", i * 4, pair);
+            }
+            log!("  lr_usr {:#010x}", ctx.lr_usr);
             fatal!("unexpected trap from the payload: {} (HSR {:#010x})", h.ec_name(), h.0)
         }
     }
