@@ -15,6 +15,7 @@
 //!   dtb: FIXTURE [corrupt=magic|struct|truncate]   (with image: loader@...)
 //!   append: ARGS                        kernel command line (/chosen/bootargs), -kernel boots only
 //!   damage: pack+N                      flip the bits of byte N of the payload pack
+//!   entry-state: caches-on              (loader images) the shim turns the HYP caches on first
 //!   exit: N                             expected QEMU exit status
 //!   timeout: SECONDS                    (default 30)
 //!   expect: TEXT                        a console line must contain TEXT (repeatable)
@@ -41,11 +42,22 @@ const DTB_ADDR: u64 = 0x4400_0000;
 /// A boot shim in A32 machine code: r0 = 0, r1 = ~0, r2 = DTB, jump to the image (what U-Boot's
 /// bootz does). Encodings: ARM DDI 0406C A8.8.102 (MOV), A8.8.116 (MVN), A8.8.64 (LDR literal).
 fn shim(dtb: u32, entry: u32) -> Vec<u8> {
-    [0xE3A0_0000u32, 0xE3E0_1000, 0xE59F_2004, 0xE59F_F004, 0xE1A0_0000, dtb, entry]
+    shim_with(&[], dtb, entry)
+}
+
+/// The shim, after `prefix` (more A32 instructions) has run.
+fn shim_with(prefix: &[u32], dtb: u32, entry: u32) -> Vec<u8> {
+    prefix
         .iter()
+        .chain(&[0xE3A0_0000u32, 0xE3E0_1000, 0xE59F_2004, 0xE59F_F004, 0xE1A0_0000, dtb, entry])
         .flat_map(|w| w.to_le_bytes())
         .collect()
 }
+
+/// Leave the HYP D- and I-cache enabled (MMU off), as a careless bootloader might:
+/// MRC p15,4,r3,c1,c0,0 (HSCTLR); ORR r3,#4 (C); ORR r3,#0x1000 (I); MCR; ISB (A8.8.108, A8.8.99,
+/// A8.8.123, A8.8.54).
+const HSCTLR_CACHES_ON: [u32; 5] = [0xEE91_3F10, 0xE383_3004, 0xE383_3A01, 0xEE81_3F10, 0xF57F_F06F];
 
 fn corrupt(mut b: Vec<u8>, how: &str) -> Result<Vec<u8>, String> {
     match how {
@@ -84,6 +96,7 @@ fn parse(
     let mut image = "bin".to_string();
     let mut dtb: Option<String> = None;
     let mut damage: Option<usize> = None;
+    let mut prefix: &[u32] = &[];
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let (k, v) = line.split_once(':').ok_or(format!("{name}: bad line {line}"))?;
         let v = v.trim().to_string();
@@ -93,6 +106,7 @@ fn parse(
             "memory" => s.q.mem_mib = v.parse().map_err(|_| "memory")?,
             "image" => image = v,
             "dtb" => dtb = Some(v),
+            "entry-state" if v == "caches-on" => prefix = &HSCTLR_CACHES_ON,
             "damage" => {
                 let off = v.strip_prefix("pack+").and_then(|o| o.parse::<usize>().ok()).ok_or("damage: pack+N")?;
                 damage = Some(imgs.pack_offset + off);
@@ -139,7 +153,7 @@ fn parse(
             let dtb_path = tmp.join(format!("{name}.dtb"));
             let shim_path = tmp.join(format!("{name}.shim"));
             std::fs::write(&dtb_path, blob).map_err(|e| e.to_string())?;
-            std::fs::write(&shim_path, shim(DTB_ADDR as u32, addr as u32)).map_err(|e| e.to_string())?;
+            std::fs::write(&shim_path, shim_with(prefix, DTB_ADDR as u32, addr as u32)).map_err(|e| e.to_string())?;
             s.q.load = vec![
                 "-device".into(),
                 format!("loader,file={},addr={SHIM_ADDR:#x},cpu-num=0,force-raw=on", shim_path.display()),
