@@ -275,6 +275,7 @@ hypfw_secondary_pen:
 
     .section .bss.boot_stack, "aw", %nobits
     .balign 16
+    .global __boot_stack
 __boot_stack:
     .space  {BOOT_STACK_SIZE}
 __boot_stack_top:

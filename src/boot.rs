@@ -13,7 +13,11 @@ use hypfw::dtb::{self, Platform, UartKind};
 use hypfw::layout::{self, Device, ImageLayout, MemRange, RUNTIME_VA, ReservedLayout};
 use hypfw::pgtable::{self, FrameAllocator, MapAttrs, TableBuilder, TableMemory};
 
-pub const BOOT_STACK_SIZE: u32 = 16 * 1024;
+pub const BOOT_STACK_SIZE: u32 = 32 * 1024;
+/// Words at the bottom of the boot stack that must still hold the canary when the boot phase
+/// ends: with the MMU off there is no guard page, and an overflow would silently corrupt .bss.
+const CANARY_WORDS: usize = 16;
+const CANARY: u32 = 0xB007_57AC;
 pub const ENTRY_MMU_WAS_ON: u32 = 1 << 16;
 pub const ENTRY_DCACHE_WAS_ON: u32 = 1 << 17;
 
@@ -49,6 +53,32 @@ unsafe extern "C" {
     fn hypfw_secure_to_ns_hyp(cntfrq: u32);
     fn hypfw_secure_secondary();
     static mut hypfw_secondary_pen: u32;
+    static mut __boot_stack: [u32; CANARY_WORDS];
+}
+
+fn set_stack_canary() {
+    let bottom = &raw mut __boot_stack as *mut u32;
+    for i in 0..CANARY_WORDS {
+        // SAFETY: the lowest words of the boot stack, far below the frames in use this early.
+        unsafe { bottom.add(i).write_volatile(CANARY) };
+    }
+}
+
+fn check_stack_canary(p: &Platform) {
+    let bottom = &raw const __boot_stack as *const u32;
+    // SAFETY: reading the words written by set_stack_canary.
+    let intact = (0..CANARY_WORDS).all(|i| unsafe { bottom.add(i).read_volatile() } == CANARY);
+    if !intact {
+        // The console's own state may be what was overwritten: set it up again to say so.
+        if let Some(c) = p.console.filter(|c| c.kind != UartKind::Unsupported) {
+            // SAFETY: MMU off, one CPU; the UART's physical address from the device tree.
+            unsafe { crate::console::install(c.kind, c.base as usize) };
+        }
+        fatal!(
+            "the boot phase overflowed its {} KiB stack (the canary at its bottom was overwritten); .bss may be corrupt",
+            BOOT_STACK_SIZE / 1024
+        );
+    }
 }
 
 fn addr_of<T>(r: &T) -> usize {
@@ -72,6 +102,7 @@ fn early_uart() -> Option<(UartKind, usize)> {
 
 #[unsafe(no_mangle)]
 extern "C" fn boot_main(info: &EarlyInfo) -> ! {
+    set_stack_canary();
     if let Some((kind, base)) = early_uart() {
         // SAFETY: single CPU, MMU off: the build names the UART's physical address.
         unsafe { crate::console::install(kind, base) };
@@ -297,6 +328,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         arch::sev();
         log!("smp: {} secondary CPU(s) released from the entry pen to the resident pen", cpus.count - 1);
     }
+    check_stack_canary(&platform);
     let entry = in_copy(hyp_init_entry as *const () as usize);
     log!("cpu0 entering the init page at {:#010x}", entry);
     // SAFETY: the init page of the relocated copy, position independent, runs with the MMU off.

@@ -20,6 +20,9 @@ const FDT_PROP: u32 = 3;
 const FDT_NOP: u32 = 4;
 const FDT_END: u32 = 9;
 const MAX_DEPTH: usize = 32;
+/// Deepest node hypfw looks up (root = 1). Paths live on the stack of the boot phase (no heap, a
+/// fixed-size boot stack), so they are kept short; real trees nest devices 3-5 deep.
+const PATH_MAX: usize = 12;
 /// Largest blob accepted (Linux's limit for a flattened tree is 2 MiB).
 pub const MAX_SIZE: usize = 2 << 20;
 
@@ -366,7 +369,7 @@ fn read_cells(b: &[u8], off: usize, cells: usize) -> Option<u64> {
 
 /// The path from the root to a node: ancestors first.
 struct NodePath<'b, 'a> {
-    nodes: [Option<FdtNode<'b, 'a>>; MAX_DEPTH],
+    nodes: [Option<FdtNode<'b, 'a>>; PATH_MAX],
     len: usize,
 }
 
@@ -379,13 +382,13 @@ impl<'b, 'a> NodePath<'b, 'a> {
 /// Find a node by absolute path ("/soc/serial@1c28000"), keeping its ancestors.
 fn find_path<'b, 'a>(fdt: &'b Fdt<'a>, path: &str) -> Option<NodePath<'b, 'a>> {
     let root = fdt.find_node("/")?;
-    let mut np = NodePath { nodes: [None; MAX_DEPTH], len: 1 };
+    let mut np = NodePath { nodes: [None; PATH_MAX], len: 1 };
     np.nodes[0] = Some(root);
     for comp in path.split('/').filter(|c| !c.is_empty()) {
         let cur = np.last();
         let has_unit = comp.contains('@');
         let next = cur.children().find(|c| c.name == comp || (!has_unit && c.name.split('@').next() == Some(comp)))?;
-        if np.len == MAX_DEPTH {
+        if np.len == PATH_MAX {
             return None;
         }
         np.nodes[np.len] = Some(next);
@@ -480,7 +483,7 @@ fn find_first<'b, 'a, const N: usize>(fdt: &'b Fdt<'a>, wanted: [Wanted; N]) -> 
                 }
             }
         }
-        if np.len == MAX_DEPTH || found.iter().all(Option::is_some) {
+        if np.len == PATH_MAX || found.iter().all(Option::is_some) {
             return;
         }
         for c in cur.children() {
@@ -492,7 +495,7 @@ fn find_first<'b, 'a, const N: usize>(fdt: &'b Fdt<'a>, wanted: [Wanted; N]) -> 
     }
     let mut found = [const { None }; N];
     if let Some(root) = fdt.find_node("/") {
-        let mut np = NodePath { nodes: [None; MAX_DEPTH], len: 1 };
+        let mut np = NodePath { nodes: [None; PATH_MAX], len: 1 };
         np.nodes[0] = Some(root);
         rec(&mut np, &wanted, &mut found);
     }
@@ -559,7 +562,7 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
         .children()
         .filter(|n| is_enabled(*n) && n.property("device_type").is_some_and(|d| d.value.starts_with(b"memory")))
     {
-        let mut np = NodePath { nodes: [None; MAX_DEPTH], len: 2 };
+        let mut np = NodePath { nodes: [None; PATH_MAX], len: 2 };
         np.nodes[0] = Some(root);
         np.nodes[1] = Some(m);
         let mut i = 0;
