@@ -206,15 +206,9 @@ init_stub_trap:
 
 @ The end of hyp_teardown for TEARDOWN_RETURN: back to the caller saved in HYP_RESUME[r8].
 teardown_return:
-    adr_far r1, HYP_RESUME
-    add     r1, r1, r8, lsl #{RESUME_SHIFT}
-    ldr     r2, [r1, #{RS_ELR}]
-    msr     elr_hyp, r2
-    ldr     r2, [r1, #{RS_SPSR}]
-    msr     spsr_cxsf, r2
-    ldr     lr, [r1, #{RS_LR}]
-    ldm     r1, {{r0-r12}}
-    eret
+    adr_far r0, HYP_RESUME
+    add     r0, r0, r8, lsl #{RESUME_SHIFT}
+    load_context_and_eret r0, {RS_LR}, {RS_ELR}, {RS_SPSR}
 
 @ hypfw_pen_wait: r0 = CPU index; NS HYP, MMU off. Where a CPU waits when hypfw itself is the
 @ PSCI provider (Secure SVC entry): it marks itself parked, waits for its release word, and

@@ -69,13 +69,7 @@ vec_guest_trap:
     .type hypfw_enter_guest, %function
 hypfw_enter_guest:
     push    {{r0, r3-r12, lr}}          @ ctx pointer + callee-saved; 12 words keeps 8-byte SP
-    ldr     r1, [r0, #{GC_ELR}]
-    msr     elr_hyp, r1
-    ldr     r1, [r0, #{GC_SPSR}]
-    msr     spsr_cxsf, r1
-    ldr     lr, [r0, #{GC_LR}]
-    ldm     r0, {{r0-r12}}
-    eret
+    load_context_and_eret r0, {GC_LR}, {GC_ELR}, {GC_SPSR}
     .size hypfw_enter_guest, . - hypfw_enter_guest
 
 @ The self-test guest: a few instructions run in SVC with the PL1 MMU off (at their physical

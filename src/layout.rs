@@ -236,6 +236,17 @@ impl Plan {
     }
 }
 
+/// The init page at the trampoline VA: the mapping both tables share.
+fn trampoline(init: PhysAddr) -> Region {
+    Region {
+        name: "init page (trampoline)",
+        va: VirtAddr(TRAMPOLINE_VA),
+        pa: init,
+        size: PAGE_SIZE,
+        attrs: MapAttrs::TEXT,
+    }
+}
+
 /// The boot table: the init page at its identity address and at the trampoline VA. Nothing else.
 pub fn boot_plan(region: PhysAddr, l: &ReservedLayout) -> Plan {
     let init = region.add(l.image.init_page);
@@ -247,13 +258,7 @@ pub fn boot_plan(region: PhysAddr, l: &ReservedLayout) -> Plan {
         size: PAGE_SIZE,
         attrs: MapAttrs::TEXT,
     });
-    p.push(Region {
-        name: "init page (trampoline)",
-        va: VirtAddr(TRAMPOLINE_VA),
-        pa: init,
-        size: PAGE_SIZE,
-        attrs: MapAttrs::TEXT,
-    });
+    p.push(trampoline(init));
     p
 }
 
@@ -310,13 +315,7 @@ pub fn runtime_plan(region: PhysAddr, l: &ReservedLayout, devices: &[Device]) ->
         }
     }
     let init = region.add(img.init_page);
-    p.push(Region {
-        name: "init page (trampoline)",
-        va: VirtAddr(TRAMPOLINE_VA),
-        pa: init,
-        size: PAGE_SIZE,
-        attrs: MapAttrs::TEXT,
-    });
+    p.push(trampoline(init));
     p
 }
 
