@@ -54,7 +54,7 @@ payload_vectors:
     b       .                           @ reset
     b       unexpected                  @ undefined
     b       unexpected                  @ SVC
-    b       unexpected                  @ prefetch abort
+    b       prefetch_abort              @ prefetch abort
     b       data_abort                  @ data abort
     b       .
     b       unexpected                  @ IRQ
@@ -70,9 +70,47 @@ data_abort:
     pop     {{r0-r3, r12, lr}}
     subs    pc, lr, #4                  @ skip the faulting instruction
 
+@ probe_fetch(r0 = target) -> r0 = IFAR: branch into memory that must not be fetchable; the
+@ prefetch abort comes back to probe_resume. Callee-saved registers are kept on the SVC stack.
+    .global probe_fetch
+probe_fetch:
+    push    {{r4-r11, lr}}
+    ldr     r1, =probe_sp
+    str     sp, [r1]
+    blx     r0
+    @ not reached: the fetch aborts
+probe_resume:
+    ldr     r1, =probe_sp
+    ldr     sp, [r1]
+    ldr     r1, =LAST_IFAR_COPY
+    ldr     r0, [r1]
+    pop     {{r4-r11, pc}}
+
+prefetch_abort:
+    mrc     p15, 0, r0, c5, c0, 1       @ IFSR
+    mrc     p15, 0, r1, c6, c0, 2       @ IFAR
+    ldr     r2, =LAST_IFAR_COPY
+    str     r1, [r2]
+    ldr     sp, =abt_scratch_top
+    bl      payload_record_prefetch_abort
+    ldr     lr, =probe_resume
+    mov     r0, #0x1d3
+    msr     spsr_cxsf, r0               @ back to SVC, interrupts masked, ARM
+    movs    pc, lr
+
 unexpected:
     mrs     r0, cpsr
     mov     r1, lr
     bl      payload_unexpected
 4:  b       4b
     .ltorg
+
+    .section .bss.probe, "aw", %nobits
+    .balign 8
+probe_sp:
+    .space  4
+LAST_IFAR_COPY:
+    .space  4
+abt_scratch:
+    .space  256
+abt_scratch_top:

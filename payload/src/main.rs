@@ -25,12 +25,17 @@ static mut ONLINE: [u32; MAX_CPUS] = [0; MAX_CPUS];
 /// Written by cpu0: 1 = go offline.
 static mut COMMAND: [u32; MAX_CPUS] = [0; MAX_CPUS];
 static mut ABORTS: u32 = 0;
+static mut PABORTS: u32 = 0;
+static mut LAST_IFSR: u32 = 0;
+static mut LAST_IFAR: u32 = 0;
 static mut LAST_DFSR: u32 = 0;
 static mut LAST_DFAR: u32 = 0;
 static mut UART_BASE: usize = 0;
 
 unsafe extern "C" {
     fn _secondary();
+    /// Branch to `target`; returns the IFAR of the prefetch abort that must follow.
+    fn probe_fetch(target: u32) -> u32;
 }
 
 struct Console;
@@ -234,6 +239,42 @@ extern "C" fn payload_main(dtb: usize) -> ! {
         );
     }
 
+    // Instruction fetch from hypfw's region: a prefetch abort, injected as an external abort.
+    {
+        let before = unsafe { read_volatile(&raw const PABORTS) };
+        // SAFETY: branches into memory hypfw must refuse; the prefetch abort handler returns to
+        // the continuation stored in PABORT_RESUME.
+        let ifar = unsafe { probe_fetch(p.hypfw.0 as u32 + 0x2000) };
+        let (n, ifsr) = unsafe { (read_volatile(&raw const PABORTS), read_volatile(&raw const LAST_IFSR)) };
+        c.check(
+            "instruction fetch from hypfw's region",
+            n == before + 1 && ifar == p.hypfw.0 as u32 + 0x2000,
+            format_args!("prefetch abort, IFSR {ifsr:#x}, IFAR {ifar:#x}"),
+        );
+    }
+
+    // Hand HYP back (kexec-style) and take it again: HYPFW_TEARDOWN leaves this CPU as hypfw found
+    // it (only a stub answers HVCs, no stage 2), HYPFW_REINIT runs the dual-step init again.
+    let v = smccc::hvc32(0x8600_0010, [0; 7])[0];
+    c.check("HYPFW_TEARDOWN", v == 0, format_args!("{v:#x}"));
+    let v = smccc::hvc32(0x8600_0000, [0; 7])[0];
+    c.check("HVC while torn down: only the stub answers", v == u32::MAX, format_args!("{v:#x}"));
+    let v = smccc::hvc32(0x8600_0011, [0; 7])[0];
+    c.check("HYPFW_REINIT", v == 0, format_args!("{v:#x}"));
+    let v = smccc::hvc32(0x8600_0000, [0; 7])[0];
+    c.check("HVC HYPFW_VERSION after re-init", v == 1, format_args!("{v:#x}"));
+    {
+        // SAFETY: as above: the read must abort again now that stage 2 is back.
+        let before = unsafe { read_volatile(&raw const ABORTS) };
+        let _ = unsafe { read_volatile((p.hypfw.0 + 0x1000) as *const u32) };
+        let n = unsafe { read_volatile(&raw const ABORTS) };
+        c.check(
+            "hypfw's region out of reach again after re-init",
+            n == before + 1,
+            format_args!("{} abort(s)", n - before),
+        );
+    }
+
     if c.failed == 0 {
         say!("all {} checks passed", c.passed);
     } else {
@@ -274,6 +315,16 @@ extern "C" fn payload_record_abort(dfsr: u32, dfar: u32, _pc: u32) {
         write_volatile(&raw mut LAST_DFSR, dfsr);
         write_volatile(&raw mut LAST_DFAR, dfar);
         write_volatile(&raw mut ABORTS, read_volatile(&raw const ABORTS) + 1);
+    }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn payload_record_prefetch_abort(ifsr: u32, ifar: u32) {
+    // SAFETY: only the CPU running the probes takes prefetch aborts.
+    unsafe {
+        write_volatile(&raw mut LAST_IFSR, ifsr);
+        write_volatile(&raw mut LAST_IFAR, ifar);
+        write_volatile(&raw mut PABORTS, read_volatile(&raw const PABORTS) + 1);
     }
 }
 

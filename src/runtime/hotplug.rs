@@ -57,8 +57,16 @@ pub fn teardown(action: u32) -> ! {
 }
 
 /// HYPFW_TEARDOWN from the guest in `ctx`: save it where the init page finds it with the MMU off,
-/// tear HYP down, and return to it with r0 = SUCCESS.
+/// tear HYP down, and return to it with r0 = SUCCESS. HYP gives up all control of the caller: no
+/// stage 2, no traps (HCR = 0), as when hypfw was entered; HYPFW_REINIT brings both back.
 pub fn teardown_to_caller(ctx: &GuestContext) -> ! {
+    // SAFETY: HYP-owned registers; the caller runs on with PL1 translation only, as at entry.
+    unsafe {
+        use crate::arch::regs;
+        regs::write::<regs::HcrRaw>(0);
+        regs::write::<regs::Tlbiallnsnh>(0);
+        core::arch::asm!("dsb ish", "isb", options(nostack, preserves_flags));
+    }
     let cpu = this_cpu().index as usize;
     // SAFETY: this CPU's slot, written and cleaned to the PoC before hyp_teardown reads it with the
     // MMU off.
