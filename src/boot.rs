@@ -9,6 +9,7 @@ use crate::runtime::init::{BOOT_INFO, BootInfo, CpuControl, EntryMode, HYP_INIT_
 use crate::{fatal, log};
 use hypfw::addr::{PAGE_SIZE, PhysAddr};
 use hypfw::cache::{CacheMaintenance, clean_range_to_poc, sync_code_range};
+use hypfw::cpuid::{IdPfr1, Midr};
 use hypfw::dtb::{self, Platform, UartKind};
 use hypfw::layout::{self, Device, ImageLayout, MemRange, RUNTIME_VA, ReservedLayout};
 use hypfw::pgtable::{self, FrameAllocator, MapAttrs, TableBuilder, TableMemory};
@@ -347,16 +348,17 @@ fn attrs_name(a: MapAttrs) -> &'static str {
 
 /// Decide from the entry mode whether and how HYP can be reached; stop with the reason if not.
 fn check_mode(mode: u32) -> EntryMode {
-    let pfr1 = arch::id_pfr1();
-    let virt = (pfr1 >> 12) & 0xF;
-    let security = (pfr1 >> 4) & 0xF;
+    let pfr1 = IdPfr1(arch::id_pfr1());
+    let midr = arch::midr();
+    log!("cpu: {} (MIDR {midr:#010x}); {pfr1}", Midr(midr));
+    let pfr1_raw = pfr1.0;
     match mode {
         arch::MODE_HYP => EntryMode::NsHyp,
-        arch::MODE_SVC if virt == 0 => fatal!(
-            "entered in SVC mode on a CPU without the Virtualization Extensions (ID_PFR1 {pfr1:#010x}, \
+        arch::MODE_SVC if !pfr1.virtualization() => fatal!(
+            "entered in SVC mode on a CPU without the Virtualization Extensions (ID_PFR1 {pfr1_raw:#010x}, \
              Virtualization field 0): hypfw needs HYP mode (QEMU: -M virt,virtualization=on -cpu cortex-a15)"
         ),
-        arch::MODE_SVC if security == 0 || !arch::probe_secure_svc() => fatal!(
+        arch::MODE_SVC if !pfr1.security() || !arch::probe_secure_svc() => fatal!(
             "entered in Non-secure SVC mode: HYP cannot be reached from there. Enter hypfw in HYP mode \
              (U-Boot: bootm_boot_mode=nonsec; QEMU: -M virt,virtualization=on) or in Secure SVC"
         ),

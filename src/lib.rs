@@ -7,6 +7,7 @@ extern crate alloc;
 
 pub mod addr;
 pub mod cache;
+pub mod cpuid;
 pub mod dtb;
 pub mod handoff;
 pub mod handover;

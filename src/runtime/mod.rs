@@ -98,7 +98,7 @@ fn cpu_init() {
         regs::write::<regs::HdcrRaw>(hdcr & 0x1F);
         regs::write::<regs::CnthctlRaw>(0b11);
         regs::write64::<regs::CntvoffRaw>(0);
-        regs::write::<regs::VpidrRaw>(regs::read::<regs::MidrRaw>());
+        regs::write::<regs::VpidrRaw>(arch::midr());
         regs::write::<regs::VmpidrRaw>(arch::mpidr());
     }
 }

@@ -124,7 +124,7 @@ mount -t sysfs sysfs /sys
 cycles=$(sed -n 's/.*hypfw_test.cycles=\([0-9]*\).*/\1/p' /proc/cmdline)
 [ -n "$cycles" ] || cycles=50
 present=$(cat /sys/devices/system/cpu/present)
-echo "init: userspace reached; CPUs present $present, online $(cat /sys/devices/system/cpu/online)"
+echo "init: userspace reached; CPUs present $present, online $(cat /sys/devices/system/cpu/online), uptime $(cut -d' ' -f1 /proc/uptime) s"
 echo "init: /proc/cpuinfo lists $(grep -c ^processor /proc/cpuinfo) processors"
 dmesg | grep -m1 "started in SVC mode" | sed 's/^/init: dmesg: /'
 dmesg | grep -m2 -i "psci" | sed 's/^/init: dmesg: /'

@@ -5,7 +5,7 @@
 //!                             (--board: no semihosting)
 //! pack --kernel F [--initrd F] [--bootargs S] [-o OUT]
 //!                             hypfw + a Linux zImage (+ initrd, command line) in one file
-//! run [--gdb] [--elf] [--smp N] [-m MiB] [--secure] [-- QEMU ARGS]
+//! run [--gdb] [--elf] [--smp N] [-m MiB] [--secure] [--cpu NAME] [-- QEMU ARGS]
 //!                             build and boot under QEMU virt (cortex-a15)
 //! test [SCENARIO...]          host unit tests, then every QEMU scenario in tests/qemu/ (or
 //!                             only the named scenarios)

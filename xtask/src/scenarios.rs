@@ -2,6 +2,7 @@
 //!
 //! A scenario file is `key: value` lines:
 //!   machine: virt,virtualization=on     smp: 2     memory: 1024 (MiB)
+//!   cpu: cortex-a7                      (default cortex-a15)
 //!   image: bin | bare | elf | loader@[bare:]ADDR
 //!                                       (bin: hypfw + self-test payload; bare: hypfw alone;
 //!                                        loader: raw image at ADDR, started by a shim that
@@ -102,6 +103,7 @@ fn parse(
         let v = v.trim().to_string();
         match k.trim() {
             "machine" => s.q.machine = v,
+            "cpu" => s.q.cpu = v,
             "smp" => s.q.smp = v.parse().map_err(|_| "smp")?,
             "memory" => s.q.mem_mib = v.parse().map_err(|_| "memory")?,
             "image" => image = v,

@@ -46,6 +46,10 @@ pub fn mpidr() -> u32 {
     aarch32_cpu::register::Mpidr::read().0
 }
 
+pub fn midr() -> u32 {
+    aarch32_cpu::register::Midr::read().raw_value()
+}
+
 pub fn id_pfr1() -> u32 {
     aarch32_cpu::register::IdPfr1::read().0
 }

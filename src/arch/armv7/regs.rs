@@ -80,7 +80,6 @@ sysreg32!(HdcrRaw, 4, 1, 1, 1);
 sysreg32!(CnthctlRaw, 4, 14, 1, 0);
 sysreg32!(VpidrRaw, 4, 0, 0, 0);
 sysreg32!(VmpidrRaw, 4, 0, 0, 5);
-sysreg32!(MidrRaw, 0, 0, 0, 0);
 sysreg32!(HvbarRaw, 4, 12, 0, 0);
 sysreg32!(HsrRaw, 4, 5, 2, 0);
 sysreg32!(HdfarRaw, 4, 6, 0, 0);
