@@ -82,6 +82,18 @@ hypfw_guest_stub:
     hvc     #1
     b       1b
 
+@ A secondary entry for the self-test that arrives the way a CPU whose HYP state was not cleaned
+@ would: D- and I-cache left on (MMU off), then the ordinary init page entry. r0 = CPU index
+@ (PSCI context id), kept. The runtime must notice and report it (PerCpu::dirty_entries).
+    .global hypfw_dirty_entry
+hypfw_dirty_entry:
+    mrc     p15, 4, r1, c1, c0, 0
+    orr     r1, r1, #0x4                @ HSCTLR.C
+    orr     r1, r1, #0x1000             @ HSCTLR.I
+    mcr     p15, 4, r1, c1, c0, 0       @ HSCTLR := as a careless predecessor left it
+    isb
+    b       hyp_init_entry
+
 @ The guest-driven teardown test: r4 cycles of HYPFW_TEARDOWN (fid in r5), then a call the runtime
 @ would answer (r7) that the torn-down stub must refuse with NOT_SUPPORTED, then HYPFW_REINIT
 @ (fid in r6); then HVC #1 with r4 = cycles left, r0 = the last result (0 when all went well).

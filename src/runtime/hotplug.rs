@@ -151,10 +151,15 @@ fn pen_status(cpu: usize) -> u32 {
 /// Start the physical CPU `cpu` at the init page (it enters the runtime through phase 1/2),
 /// without waiting for it. A CPU still on its way down from a CPU_OFF is waited for first.
 pub fn start(cpu: usize) -> Result<(), CpuError> {
+    start_at(cpu, super::va_to_pa(hyp_init_entry as *const () as usize) as u32)
+}
+
+/// As [`start`], at `entry` (a PA) instead of the init page when the platform's PSCI starts the
+/// CPU; from the pen a CPU always enters the init page.
+fn start_at(cpu: usize, entry: u32) -> Result<(), CpuError> {
     let bi = boot_info();
     match bi.cpu_control {
         CpuControl::Psci => {
-            let entry = super::va_to_pa(hyp_init_entry as *const () as usize) as u32;
             let mut result = Ok(());
             wait_until(|| {
                 result = psci::cpu_on_32::<Smc>(bi.cpus.mpidr[cpu], entry, cpu as u32);
@@ -193,6 +198,14 @@ pub fn is_down(bi: &super::init::BootInfo, cpu: usize) -> bool {
 pub fn cpu_on(cpu: usize) -> Result<(), CpuError> {
     let before = PERCPU[cpu].inits.load(Ordering::Acquire);
     start(cpu)?;
+    wait_until(|| PERCPU[cpu].inits.load(Ordering::Acquire) != before)
+}
+
+/// As [`cpu_on`], with the CPU started by PSCI at `entry` (a PA; code that ends up in the init
+/// page), for the self-test of the dirty-arrival check.
+pub fn cpu_on_at(cpu: usize, entry: u32) -> Result<(), CpuError> {
+    let before = PERCPU[cpu].inits.load(Ordering::Acquire);
+    start_at(cpu, entry)?;
     wait_until(|| PERCPU[cpu].inits.load(Ordering::Acquire) != before)
 }
 

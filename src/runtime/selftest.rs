@@ -20,6 +20,7 @@ unsafe extern "C" {
     fn hypfw_guest_bench();
     fn hypfw_guest_bench_base();
     fn hypfw_guest_vectors();
+    fn hypfw_dirty_entry();
 }
 
 /// HVC immediates the self-test guest uses besides #0 (an SMCCC call).
@@ -173,6 +174,27 @@ fn hotplug_cycles(bi: &BootInfo, cycles: u32) {
     log!("hotplug: {cycles} offline/online cycles over {online} secondary CPU(s) passed");
 }
 
+/// A CPU that comes back to the init page with HYP state it should not have (here: caches left
+/// on) must be noticed and reported, and still come up cleanly through phase 1/2.
+fn dirty_arrival_check(bi: &BootInfo) {
+    let cpu = 1;
+    if bi.cpu_control != super::init::CpuControl::Psci || super::PERCPU[cpu].inits.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    let before = super::PERCPU[cpu].dirty_entries.load(Ordering::Acquire);
+    let r = hotplug::cpu_off(cpu).and_then(|()| hotplug::cpu_on_at(cpu, pa_of(hypfw_dirty_entry)));
+    let after = super::PERCPU[cpu].dirty_entries.load(Ordering::Acquire);
+    match r {
+        Ok(()) if after == before + 1 => {
+            log!("self-test: cpu{cpu} came back with its HYP caches on: detected, reported and re-initialised: ok")
+        }
+        _ => {
+            log!("self-test: cpu{cpu} came back with its HYP caches on: {r:?}, dirty arrivals {before} -> {after}: FAILED");
+            FAILED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 fn memory_figures() -> (u64, u32) {
     (super::boot_info().pool_pages_used, super::heap_used() as u32)
 }
@@ -186,6 +208,7 @@ pub fn run(bi: &BootInfo) -> ! {
     if bi.cpus.count > 1 {
         bring_up(bi);
         hotplug_cycles(bi, opts.hotplug_cycles);
+        dirty_arrival_check(bi);
     }
     if opts.hvc_teardown_cycles > 0 {
         // Driven from SVC: HYPFW_TEARDOWN returns to the guest with HYP in its entry state, and the
