@@ -189,7 +189,9 @@ fn dirty_arrival_check(bi: &BootInfo) {
             log!("self-test: cpu{cpu} came back with its HYP caches on: detected, reported and re-initialised: ok")
         }
         _ => {
-            log!("self-test: cpu{cpu} came back with its HYP caches on: {r:?}, dirty arrivals {before} -> {after}: FAILED");
+            log!(
+                "self-test: cpu{cpu} came back with its HYP caches on: {r:?}, dirty arrivals {before} -> {after}: FAILED"
+            );
             FAILED.fetch_add(1, Ordering::Relaxed);
         }
     }
