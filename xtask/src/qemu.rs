@@ -186,9 +186,26 @@ fn num_after(s: &str, key: &str) -> Option<u64> {
     s[i..].trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
+/// CPU seconds (user + system, all threads) process `pid` has used so far, from /proc.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let mut f = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let ticks: u64 = f.next()?.parse::<u64>().ok()? + f.next()?.parse::<u64>().ok()?;
+    let hz = Command::new("getconf").arg("CLK_TCK").output().ok()?;
+    let hz: f64 = String::from_utf8_lossy(&hz.stdout).trim().parse().ok()?;
+    Some(ticks as f64 / hz)
+}
+
 /// Start QEMU and return the seconds until a console line contains `marker` (then stop it), and
 /// the whole console output.
 fn time_to_line(q: &Qemu, marker: &str, timeout: Duration) -> Result<(f64, String), String> {
+    time_and_cpu_to_line(q, marker, timeout).map(|(t, _, o)| (t, o))
+}
+
+/// As [`time_to_line`], also with the CPU seconds QEMU had used by then (less sensitive than wall
+/// time to other load on a 2-core machine).
+fn time_and_cpu_to_line(q: &Qemu, marker: &str, timeout: Duration) -> Result<(f64, f64, String), String> {
     use std::io::BufRead;
     let mut child = q
         .command()
@@ -206,7 +223,7 @@ fn time_to_line(q: &Qemu, marker: &str, timeout: Duration) -> Result<(f64, Strin
         text.push_str(&line);
         text.push('\n');
         if line.contains(marker) {
-            found = Some(start.elapsed().as_secs_f64());
+            found = Some((start.elapsed().as_secs_f64(), cpu_seconds(child.id()).unwrap_or(f64::NAN)));
             break;
         }
         if start.elapsed() > timeout {
@@ -215,7 +232,7 @@ fn time_to_line(q: &Qemu, marker: &str, timeout: Duration) -> Result<(f64, Strin
     }
     let _ = child.kill();
     let _ = child.wait();
-    found.map(|t| (t, text)).ok_or(format!("never saw \"{marker}\""))
+    found.map(|(t, c)| (t, c, text)).ok_or(format!("never saw \"{marker}\""))
 }
 
 /// `cargo xtask bench --linux`: Linux boot-to-userspace wall time under hypfw against the same
@@ -233,20 +250,24 @@ pub fn bench_linux() -> Result<u8, String> {
     direct.extra.extend(["-initrd".into(), f.initrd.display().to_string(), "-append".into(), args.into()]);
     let marker = "init: userspace reached";
     const RUNS: usize = 5;
-    let (mut th, mut td) = (Vec::new(), Vec::new());
+    let (mut th, mut td, mut ch, mut cd) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..RUNS {
-        th.push(time_to_line(&hyp, marker, Duration::from_secs(120))?.0);
-        td.push(time_to_line(&direct, marker, Duration::from_secs(120))?.0);
+        let (t, c, _) = time_and_cpu_to_line(&hyp, marker, Duration::from_secs(120))?;
+        th.push(t);
+        ch.push(c);
+        let (t, c, _) = time_and_cpu_to_line(&direct, marker, Duration::from_secs(120))?;
+        td.push(t);
+        cd.push(c);
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (h, d) = (median(&mut th), median(&mut td));
+    let (h, d, hc, dc) = (median(&mut th), median(&mut td), median(&mut ch), median(&mut cd));
     println!("Linux boot to userspace, 4 CPUs, 1 GiB, {RUNS} runs each alternating (median, all runs):");
-    println!("  under hypfw: {h:.2} s  {th:.2?}");
-    println!("  QEMU direct: {d:.2} s  {td:.2?}");
-    println!("  ratio hypfw/direct: {:.3}", h / d);
+    println!("  under hypfw: wall {h:.2} s {th:.2?}; QEMU CPU time {hc:.2} s {ch:.2?}");
+    println!("  QEMU direct: wall {d:.2} s {td:.2?}; QEMU CPU time {dc:.2} s {cd:.2?}");
+    println!("  ratio hypfw/direct: wall {:.3}, CPU time {:.3}", h / d, hc / dc);
     // Deterministic: under -icount one instruction is one virtual nanosecond, so hypfw's own work
     // before the kernel runs is an instruction count. (Booting the kernel itself under -icount is
     // far too slow to be a routine benchmark; after the hand-over hypfw only runs on exits, counted
