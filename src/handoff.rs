@@ -107,6 +107,12 @@ impl ResumeSlot {
     pub const ZERO: Self = ResumeSlot { regs: [0; 16], pending: 0, _pad: [0; 15] };
 }
 
+/// Is `spsr` a mode the runtime may return a lower-level caller to (PL0 or PL1, not Monitor or
+/// HYP)? A context saved while HYP was torn down sat in memory the caller could write.
+pub fn is_lower_mode(spsr: u32) -> bool {
+    matches!(spsr & 0x1F, 0x10 | 0x11 | 0x12 | 0x13 | 0x17 | 0x1B | 0x1F)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +157,15 @@ mod tests {
         assert_eq!(offset_of!(InitParams, percpu_va) - offset_of!(InitParams, stack_top_va), 4 * MAX_CPUS);
         assert_eq!(offset_of!(InitParams, boot_httbr) % 4, 0);
         assert!(offset_of!(InitParams, cntfrq) < 4096, "within an immediate offset of the base");
+    }
+
+    #[test]
+    fn only_pl0_and_pl1_modes_are_resumed() {
+        for m in [0x10, 0x11, 0x12, 0x13, 0x17, 0x1B, 0x1F] {
+            assert!(is_lower_mode(0x1C0 | m), "mode {m:#x}");
+        }
+        for m in [0x16, 0x1A, 0x00, 0x15] {
+            assert!(!is_lower_mode(0x1C0 | m), "mode {m:#x}");
+        }
     }
 }

@@ -77,6 +77,47 @@ pub fn dispatch(regs: [u32; 4], imm: u16) -> Action {
     Action::Return(answer(regs, imm))
 }
 
+/// Why a payload's HYPFW_TEARDOWN is refused (answered with DENIED, -3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandoverRefusal {
+    /// The firmware was not booted with `hypfw.handover=allow`.
+    NotAllowed,
+    /// Another CPU (this logical index) still runs the payload under hypfw.
+    OtherCpuOn(usize),
+}
+
+impl core::fmt::Display for HandoverRefusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            HandoverRefusal::NotAllowed => write!(
+                f,
+                "it would hand HYP, and with it hypfw's own memory, to the payload; boot with hypfw.handover=allow to permit it"
+            ),
+            HandoverRefusal::OtherCpuOn(c) => {
+                write!(f, "cpu{c} still runs under hypfw; every other CPU must be off (PSCI CPU_OFF) first")
+            }
+        }
+    }
+}
+
+/// May a payload take HYP over with HYPFW_TEARDOWN? Once HYP is torn down on a CPU, nothing stops
+/// the code there from rewriting hypfw's memory (no stage 2) and so from taking HYP itself: the
+/// call is a hand-over of the whole machine (kexec-style), so it needs the user's consent and no
+/// other CPU may still depend on hypfw's runtime. `others_on` lists the other CPUs' power state
+/// (true = on or pending).
+pub fn payload_handover(
+    allowed: bool,
+    others_on: impl IntoIterator<Item = (usize, bool)>,
+) -> Result<(), HandoverRefusal> {
+    if !allowed {
+        return Err(HandoverRefusal::NotAllowed);
+    }
+    match others_on.into_iter().find(|&(_, on)| on) {
+        Some((cpu, _)) => Err(HandoverRefusal::OtherCpuOn(cpu)),
+        None => Ok(()),
+    }
+}
+
 /// The values the caller's r0-r3 must hold after a call that returns; r1-r3 are zeroed unless the
 /// call returns them, so no HYP value ever leaks to the caller.
 pub fn answer(regs: [u32; 4], imm: u16) -> CallResult {
@@ -133,6 +174,11 @@ mod tests {
     #[test]
     fn teardown_is_an_action_and_reinit_is_only_for_the_stub() {
         assert_eq!(dispatch([HYPFW_TEARDOWN, 0, 0, 0], 0), Action::Teardown);
+        assert_eq!(payload_handover(false, []), Err(HandoverRefusal::NotAllowed));
+        assert_eq!(payload_handover(false, [(1, false)]), Err(HandoverRefusal::NotAllowed));
+        assert_eq!(payload_handover(true, [(1, false), (2, true), (3, true)]), Err(HandoverRefusal::OtherCpuOn(2)));
+        assert_eq!(payload_handover(true, [(1, false), (2, false)]), Ok(()));
+        assert_eq!(payload_handover(true, []), Ok(()));
         assert_eq!(dispatch([HYPFW_TEARDOWN, 0, 0, 0], 1), Action::Return([NOT_SUPPORTED, 0, 0, 0]));
         assert_eq!(dispatch([HYPFW_REINIT, 0, 0, 0], 0), Action::Return([NOT_SUPPORTED, 0, 0, 0]));
         assert_eq!(answer([HYPFW_CALL_COUNT, 0, 0, 0], 0), [4, 0, 0, 0]);

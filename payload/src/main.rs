@@ -99,6 +99,8 @@ struct Platform {
     ncpus: usize,
     hypfw: (u64, u64),
     cycles: u32,
+    /// hypfw was booted with `hypfw.handover=allow`: HYPFW_TEARDOWN may hand HYP over.
+    handover: bool,
 }
 
 fn read_platform(dtb: usize) -> Option<Platform> {
@@ -108,7 +110,7 @@ fn read_platform(dtb: usize) -> Option<Platform> {
         // SAFETY: single writer, before any secondary runs.
         unsafe { write_volatile(&raw mut UART_BASE, reg2(uart.value).0 as usize) };
     }
-    let mut p = Platform { cpus: [0; MAX_CPUS], ncpus: 0, hypfw: (0, 0), cycles: 24 };
+    let mut p = Platform { cpus: [0; MAX_CPUS], ncpus: 0, hypfw: (0, 0), cycles: 24, handover: false };
     for c in fdt.find_node("/cpus")?.children().filter(|c| c.name.starts_with("cpu@")) {
         if p.ncpus < MAX_CPUS {
             p.cpus[p.ncpus] = be32(c.property("reg")?.value, 0) as u32;
@@ -125,6 +127,7 @@ fn read_platform(dtb: usize) -> Option<Platform> {
     {
         p.cycles = n.parse().unwrap_or(p.cycles);
     }
+    p.handover = fdt.chosen().bootargs().is_some_and(|a| a.split(' ').any(|w| w == "hypfw.handover=allow"));
     Some(p)
 }
 
@@ -254,7 +257,22 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     }
 
     // Hand HYP back (kexec-style) and take it again: HYPFW_TEARDOWN leaves this CPU as hypfw found
-    // it (only a stub answers HVCs, no stage 2), HYPFW_REINIT runs the dual-step init again.
+    // it (only a stub answers HVCs, no stage 2), HYPFW_REINIT runs the dual-step init again. That
+    // gives the payload the whole machine, so hypfw refuses it (DENIED) unless it was booted with
+    // hypfw.handover=allow and every other CPU is off.
+    const DENIED: u32 = -3i32 as u32;
+    let others_on = (1..p.ncpus).filter(|&i| online(i) != 0).count();
+    if !p.handover || others_on > 0 {
+        let v = smccc::hvc32(0x8600_0010, [0; 7])[0];
+        c.check(
+            "HYPFW_TEARDOWN refused while not allowed or other CPUs run",
+            v == DENIED,
+            format_args!("{v:#x}, hypfw.handover=allow {}, {others_on} other CPU(s) on", p.handover),
+        );
+        let v = smccc::hvc32(0x8600_0000, [0; 7])[0];
+        c.check("HVC HYPFW_VERSION after the refusal", v == 1, format_args!("{v:#x}"));
+        finish(c)
+    }
     let v = smccc::hvc32(0x8600_0010, [0; 7])[0];
     c.check("HYPFW_TEARDOWN", v == 0, format_args!("{v:#x}"));
     let v = smccc::hvc32(0x8600_0000, [0; 7])[0];
@@ -275,6 +293,10 @@ extern "C" fn payload_main(dtb: usize) -> ! {
         );
     }
 
+    finish(c)
+}
+
+fn finish(c: Checks) -> ! {
     if c.failed == 0 {
         say!("all {} checks passed", c.passed);
     } else {

@@ -267,11 +267,19 @@ pub struct SelfTestOptions {
     pub reinit_cycles: u32,
     /// HYPFW_TEARDOWN/HYPFW_REINIT cycles driven by an SVC guest (`hypfw.hvc-teardown=N`).
     pub hvc_teardown_cycles: u32,
+    /// A payload may take HYP over with HYPFW_TEARDOWN (`hypfw.handover=allow`); off by default.
+    pub handover: bool,
 }
 
 impl Default for SelfTestOptions {
     fn default() -> Self {
-        SelfTestOptions { mode: SelfTest::Normal, hotplug_cycles: 200, reinit_cycles: 100, hvc_teardown_cycles: 20 }
+        SelfTestOptions {
+            mode: SelfTest::Normal,
+            hotplug_cycles: 200,
+            reinit_cycles: 100,
+            hvc_teardown_cycles: 20,
+            handover: false,
+        }
     }
 }
 
@@ -287,6 +295,9 @@ impl SelfTestOptions {
             }
             if let Some(n) = w.strip_prefix("hypfw.hvc-teardown=").and_then(|v| v.parse().ok()) {
                 o.hvc_teardown_cycles = n;
+            }
+            if w == "hypfw.handover=allow" {
+                o.handover = true;
             }
         }
         o

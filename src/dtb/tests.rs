@@ -109,6 +109,9 @@ fn selftest_mode_from_bootargs() {
     assert_eq!(parse(VIRT_SMP4).unwrap().selftest, SelfTestOptions::default());
     let o = SelfTestOptions::from_bootargs("hypfw.hotplug=7 hypfw.reinit=x hypfw.reinit=3");
     assert_eq!((o.mode, o.hotplug_cycles, o.reinit_cycles), (SelfTest::Normal, 7, 3));
+    assert!(!o.handover, "a payload may take HYP over only when the user says so");
+    assert!(SelfTestOptions::from_bootargs("quiet hypfw.handover=allow").handover);
+    assert!(!SelfTestOptions::from_bootargs("hypfw.handover=allowed hypfw.handover").handover);
 }
 
 /// With secure=on QEMU describes Secure RAM and a Secure UART as status = "disabled": they are not

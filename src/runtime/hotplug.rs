@@ -108,6 +108,13 @@ pub fn take_resumed_guest(cpu: usize) -> Option<GuestContext> {
         ctx.lr_usr = regs[13];
         ctx.elr = regs[14];
         ctx.spsr = regs[15];
+        if !hypfw::handoff::is_lower_mode(ctx.spsr) {
+            crate::fatal!(
+                "cpu{cpu}: the caller to resume after HYPFW_REINIT has SPSR {:#x} ({} mode); only PL0/PL1 callers are resumed",
+                ctx.spsr,
+                crate::arch::mode_name(ctx.spsr)
+            );
+        }
         Some(ctx)
     }
 }

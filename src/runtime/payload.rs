@@ -25,8 +25,9 @@ fn payload(bi: &BootInfo) -> &PayloadInfo {
     bi.payload.as_ref().unwrap_or_else(|| fatal!("no payload"))
 }
 
-/// Stage 2 and traps on this CPU, and the payload's PL1 translation off (a fresh entry).
-fn enter_stage2(p: &PayloadInfo) {
+/// Stage 2 and traps on this CPU; for a fresh entry (boot protocol, CPU_ON) also the payload's PL1
+/// MMU and D-cache off. A CPU resumed after HYPFW_REINIT keeps the PL1 state it had.
+fn enter_stage2(p: &PayloadInfo, fresh: bool) {
     // SAFETY: HYP-owned registers; the stage-2 tables were built and cleaned by the boot CPU.
     unsafe {
         regs::write::<regs::Vtcr>(hypfw::pgtable::VTCR_40BIT);
@@ -34,8 +35,10 @@ fn enter_stage2(p: &PayloadInfo) {
         regs::write::<regs::HcrRaw>(HCR_PAYLOAD);
         regs::write::<regs::Tlbiallnsnh>(0);
         core::arch::asm!("dsb ish", "isb", options(nostack, preserves_flags));
-        let sctlr = regs::read::<regs::Sctlr>();
-        regs::write::<regs::Sctlr>(sctlr & !(1 | (1 << 2)));
+        if fresh {
+            let sctlr = regs::read::<regs::Sctlr>();
+            regs::write::<regs::Sctlr>(sctlr & !(1 | (1 << 2)));
+        }
     }
 }
 
@@ -48,7 +51,7 @@ pub fn start_boot_cpu(bi: &BootInfo) -> ! {
     ctx.r[0] = 0;
     ctx.r[1] = !0;
     ctx.r[2] = p.dtb;
-    run(bi, ctx)
+    run(bi, ctx, true)
 }
 
 /// A CPU started by the payload's CPU_ON, now in the runtime: enter the payload's entry point with
@@ -65,16 +68,17 @@ pub fn start_secondary(bi: &BootInfo, cpu: usize) -> ! {
         ctx.elr &= !1;
         ctx.spsr |= 0x20;
     }
-    run(bi, ctx)
+    run(bi, ctx, true)
 }
 
-/// Resume a payload CPU after HYPFW_TEARDOWN / HYPFW_REINIT.
+/// Resume a payload CPU after HYPFW_TEARDOWN / HYPFW_REINIT (its context was checked by
+/// `hotplug::take_resumed_guest`).
 pub fn resume(bi: &BootInfo, ctx: GuestContext) -> ! {
-    run(bi, ctx)
+    run(bi, ctx, false)
 }
 
-fn run(bi: &BootInfo, mut ctx: GuestContext) -> ! {
-    enter_stage2(payload(bi));
+fn run(bi: &BootInfo, mut ctx: GuestContext, fresh: bool) -> ! {
+    enter_stage2(payload(bi), fresh);
     loop {
         // SAFETY: the payload runs at PL1 under stage 2, which keeps it out of hypfw's memory.
         let h = unsafe { guest::run(&mut ctx) };
@@ -89,7 +93,21 @@ fn handle_exit(bi: &BootInfo, ctx: &mut GuestContext, h: Hsr) {
             me.hvcs.fetch_add(1, Ordering::Relaxed);
             match hvc::dispatch([ctx.r[0], ctx.r[1], ctx.r[2], ctx.r[3]], h.hvc_imm().unwrap_or(0)) {
                 hvc::Action::Return(out) => ctx.r[..4].copy_from_slice(&out),
-                hvc::Action::Teardown => hotplug::teardown_to_caller(ctx),
+                hvc::Action::Teardown => {
+                    let others = (0..bi.cpus.count)
+                        .filter(|&c| c != me.index as usize)
+                        .map(|c| (c, PERCPU[c].power.get() != psci::Power::Off));
+                    match hvc::payload_handover(bi.platform.selftest.handover, others) {
+                        Ok(()) => {
+                            log!("cpu{}: the payload takes HYP over (HYPFW_TEARDOWN, hypfw.handover=allow)", me.index);
+                            hotplug::teardown_to_caller(ctx)
+                        }
+                        Err(why) => {
+                            log!("cpu{}: payload's HYPFW_TEARDOWN denied: {why}", me.index);
+                            ctx.r[..4].copy_from_slice(&[psci::DENIED, 0, 0, 0]);
+                        }
+                    }
+                }
             }
         }
         hsr::EC_SMC => {
