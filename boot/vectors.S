@@ -9,8 +9,9 @@
 @
 @ Every other vector is unexpected: it pushes r0-r12 and lr as a TrapFrame and calls
 @ hypfw_hyp_unexpected(frame, vector offset / 4), which reports and stops. Stack slots are
-@ STACK_SLOT aligned with an unmapped guard page at the bottom; a fault with SP in that guard page
-@ (a stack overflow) first moves SP back into the stack so the report can be written.
+@ STACK_SLOT aligned with an unmapped guard page at the bottom; a fault with SP in that guard page,
+@ or close enough above it that the push would fault (a stack overflow), first moves SP back into
+@ the stack so the report can be written.
 
     .syntax unified
     .arm
@@ -18,7 +19,12 @@
     .arch_extension virt
 
 .macro unexpected_vector kind
+    @ Escape when the 56-byte push below would reach the guard page, not only when SP is already
+    @ in it: a push that overflowed leaves SP just above the guard, and pushing there again would
+    @ fault in this same vector forever. (SUB/ADD without S keep the flags of the TST.)
+    sub     sp, sp, #64
     tst     sp, #{GUARD_TEST_MASK}
+    add     sp, sp, #64
     addeq   sp, sp, #{GUARD_ESCAPE}
     push    {{r0-r12, lr}}
     mov     r0, sp

@@ -314,6 +314,9 @@ pub enum SelfTest {
     StackOverflow,
     /// Execute an undefined instruction in HYP.
     Undefined,
+    /// Push just below the stack's lowest mapped word, so that the fault leaves SP right above
+    /// the guard page (where the exception vector's own push would fault again).
+    PushOverflow,
 }
 
 impl SelfTest {
@@ -322,6 +325,7 @@ impl SelfTest {
         match args.split_whitespace().find_map(|w| w.strip_prefix("hypfw.selftest=")) {
             Some("stack-overflow") => SelfTest::StackOverflow,
             Some("undefined") => SelfTest::Undefined,
+            Some("push-overflow") => SelfTest::PushOverflow,
             _ => SelfTest::Normal,
         }
     }

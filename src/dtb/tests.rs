@@ -105,6 +105,7 @@ proptest! {
 fn selftest_mode_from_bootargs() {
     assert_eq!(SelfTest::from_bootargs("console=ttyAMA0 hypfw.selftest=stack-overflow"), SelfTest::StackOverflow);
     assert_eq!(SelfTest::from_bootargs("hypfw.selftest=undefined"), SelfTest::Undefined);
+    assert_eq!(SelfTest::from_bootargs("hypfw.selftest=push-overflow"), SelfTest::PushOverflow);
     assert_eq!(SelfTest::from_bootargs("hypfw.selftest=bogus quiet"), SelfTest::Normal);
     assert_eq!(parse(VIRT_SMP4).unwrap().selftest, SelfTestOptions::default());
     let o = SelfTestOptions::from_bootargs("hypfw.hotplug=7 hypfw.reinit=x hypfw.reinit=3");

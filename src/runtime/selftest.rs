@@ -292,6 +292,18 @@ fn finish(bi: &BootInfo) -> ! {
             log!("self-test: recursing in HYP until the stack guard page is hit (hypfw.selftest=stack-overflow)");
             recurse(0);
         }
+        hypfw::dtb::SelfTest::PushOverflow => {
+            log!("self-test: pushing from 8 bytes above the stack guard page (hypfw.selftest=push-overflow)");
+            let sp: usize;
+            // SAFETY: reads SP only.
+            unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+            let guard_top = (sp & !(hypfw::layout::STACK_SLOT as usize - 1)) + hypfw::addr::PAGE_SIZE as usize;
+            // SAFETY: deliberately faults: the push's lowest words fall in the unmapped guard page;
+            // the data-abort vector reports and stops, nothing returns here.
+            unsafe {
+                core::arch::asm!("mov sp, {t}", "push {{r0-r3}}", "udf #0x43", t = in(reg) guard_top + 8, options(noreturn))
+            }
+        }
         hypfw::dtb::SelfTest::Undefined => {
             log!("self-test: executing an undefined instruction in HYP (hypfw.selftest=undefined)");
             // SAFETY: UDF takes the undefined-instruction exception, which reports and stops.
