@@ -8,15 +8,16 @@
 @ What this file does, in assembly because nothing else can run yet:
 @   1. keep r0-r2, mask interrupts, note the mode;
 @   2. park secondary CPUs that were started at the entry too (Secure SVC entry starts them all);
-@   3. if the MMU or D-cache of the current mode is on, clean+invalidate the D-cache and turn both
-@      off, so everything below sees memory as it is;
+@   3. if the MMU or D-cache of the current mode is on, clean+invalidate the D-cache, turn both
+@      off and invalidate once more, so everything below sees memory as it is;
 @   4. move to a 64 KiB-aligned address if needed, apply our relocation table (src/reloc.rs) for
 @      the load address, zero .bss, take the boot stack;
 @   5. call boot_main(&EarlyInfo) in Rust, still at the physical load address.
 @
 @ Register use in this file:
 @   r4  = load address of _start          r5 = load address - link address (relocation bias)
-@   r6/r7 = CNTPCT at entry (HYP entry only; 0 otherwise)
+@   r6/r7 = CNTPCT at entry (HYP entry only, after the cache clean-up if the caches were on;
+@           0 otherwise)
 @   r8-r10 = r0-r2 as passed by the bootloader
 @   r11 = CPSR mode [4:0] | ENTRY_MMU_WAS_ON | ENTRY_DCACHE_WAS_ON flags
 
@@ -73,6 +74,7 @@ reset:
     bic     r0, r0, #{CTRL_M_C}
     mcr     p15, 0, r0, c1, c0, 0       @ SCTLR.M = SCTLR.C = 0
     isb
+    bl      dcache_clean_inv_all        @ again: drop lines allocated (speculatively) meanwhile
     mov     r0, #0
     mcr     p15, 0, r0, c7, c5, 0       @ ICIALLU
     mcr     p15, 0, r0, c8, c7, 0       @ TLBIALL
@@ -96,11 +98,14 @@ entry_hyp:
     bic     r0, r0, #{CTRL_M_C}
     mcr     p15, 4, r0, c1, c0, 0       @ HSCTLR.M = HSCTLR.C = 0
     isb
+    bl      dcache_clean_inv_all        @ again: drop lines allocated (speculatively) meanwhile,
+                                        @ which a later cacheable access would otherwise hit
     mov     r0, #0
     mcr     p15, 0, r0, c7, c5, 0       @ ICIALLU
     mcr     p15, 4, r0, c8, c7, 0       @ TLBIALLH
     dsb
     isb
+    read_cntpct r6, r7                  @ r6/r7 := CNTPCT again (the clean-up clobbered them)
 
 entry_relocate:
     adr     r4, _start                  @ r4 := load address
@@ -125,6 +130,7 @@ entry_relocate:
     str     lr, [r12, #-4]!
     cmp     r2, r4
     bhi     1b
+    dsb                                 @ the copy is complete before the I-cache is invalidated
     mov     r0, #0
     mcr     p15, 0, r0, c7, c5, 0       @ ICIALLU: the code just moved
     dsb
@@ -166,6 +172,7 @@ relocate:
     str     lr, [r12]
     b       1b
 1:  mov     r3, #0
+    dsb                                 @ the patched words are written before the invalidate
     mcr     p15, 0, r3, c7, c5, 0       @ ICIALLU: instructions were patched
     dsb
     isb

@@ -42,6 +42,8 @@ hypfw_init_vectors:
     .global hyp_init_entry
     .type hyp_init_entry, %function
 hyp_init_entry:
+    cmp     r0, #{MAX_CPUS}             @ the index selects this CPU's stack: a bad context id
+    bhs     init_fault                  @ must stop here, not become a stack pointer
     mrc     p15, 4, lr, c1, c0, 0       @ lr := HSCTLR as this CPU arrived (should have M = 0)
     adr_far r12, HYP_INIT_PARAMS
     adr     r1, hypfw_init_vectors
@@ -249,5 +251,5 @@ init_fault:
     b       1b
     .ltorg
 init_fault_msg:
-    .asciz  "hypfw: fatal: exception during the HYP MMU switch (phase 1/2)\n"
+    .asciz  "hypfw: fatal: in the init page: an exception during the HYP MMU switch (phase 1/2), or a CPU index out of range\n"
     .balign 4

@@ -153,13 +153,19 @@ fn bring_up(bi: &BootInfo) -> usize {
 
 /// Offline/online cycles spread round-robin over the secondaries that are up.
 fn hotplug_cycles(bi: &BootInfo, cycles: u32) {
-    let online: usize = (1..bi.cpus.count).filter(|&c| super::PERCPU[c].inits.load(Ordering::Acquire) > 0).count();
+    // The secondaries that came up, which need not be 1..n: one in the middle may have failed.
+    let mut up = [0usize; hypfw::layout::MAX_CPUS];
+    let mut online = 0;
+    for c in (1..bi.cpus.count).filter(|&c| super::PERCPU[c].inits.load(Ordering::Acquire) > 0) {
+        up[online] = c;
+        online += 1;
+    }
     if online == 0 || cycles == 0 {
         log!("hotplug: no secondary CPU to cycle");
         return;
     }
     for i in 0..cycles {
-        let cpu = 1 + (i as usize % online);
+        let cpu = up[i as usize % online];
         if let Err(e) = hotplug::cpu_off(cpu) {
             log!("hotplug: cycle {i}: cpu{cpu} did not go offline: {e}");
             FAILED.fetch_add(1, Ordering::Relaxed);
