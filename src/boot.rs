@@ -152,7 +152,9 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         )
     };
     let layout = ReservedLayout::new(image).unwrap_or_else(|e| fatal!("{e}"));
-    let pack = crate::prepare::find_pack(img_start, image.image_end);
+    // SAFETY: the zImage header's size word, in the loaded image (see boot/entry.S).
+    let file_size = unsafe { core::ptr::read_volatile((img_start + hypfw::zimage::END_OFFSET) as *const u32) };
+    let pack = crate::prepare::find_pack(img_start, image.image_end, file_size as u64);
     let loaded = MemRange { base: img_start as u64, size: image.image_end + pack.map_or(0, |p| p.total_len as u64) };
     match &pack {
         Some(p) => log!("payload: pack of {} bytes after the image", p.total_len),

@@ -17,13 +17,19 @@ use hypfw::pgtable::{FrameAllocator, Regime, TableBuilder, TableMemory, VTCR_40B
 pub const PAYLOAD_VMID: u8 = 1;
 
 /// The pack right after the loaded image, if there is one; a damaged one stops hypfw.
-pub fn find_pack(load: usize, image_end: u64) -> Option<Pack<'static>> {
+/// `file_size` is the size the zImage header gives for the whole file: larger than the image
+/// means a pack must follow, so a missing pack header is damage too, not "no payload".
+pub fn find_pack(load: usize, image_end: u64, file_size: u64) -> Option<Pack<'static>> {
     let at = load + image_end as usize;
     // SAFETY: the bootloader loaded the whole file (zImage header size) from `load`; the header
     // is read first and only `total_len` bytes after its CRC checked.
     let header = unsafe { core::slice::from_raw_parts(at as *const u8, pack::HEADER_LEN) };
     let total = match pack::total_len(header) {
         Ok(t) => t,
+        Err(pack::PackError::Absent) if file_size > image_end => fatal!(
+            "payload pack at {at:#x}: the image file is {file_size} bytes (zImage header) and hypfw {image_end}, so a \
+             pack must follow, but there is no pack header there: the file is damaged"
+        ),
         Err(pack::PackError::Absent) => return None,
         Err(e) => fatal!("payload pack at {at:#x}: {e}"),
     };
