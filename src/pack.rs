@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! file offset 0          hypfw raw image (zImage header: end = size of the whole file)
-//! image_end              pack header (64 bytes, below), page aligned
+//! image_end              pack header (128 bytes, below), page aligned
 //!   + payload_off        payload bytes
 //!   + initrd_off         initrd bytes (optional)
 //!   + bootargs_off       command line, UTF-8, no NUL (optional)
@@ -13,8 +13,9 @@
 //! CRC-32 (IEEE), so a damaged file is a clear `fatal:` line instead of a jump into garbage.
 
 pub const MAGIC: [u8; 8] = *b"HYPFWPK1";
-pub const VERSION: u32 = 1;
-pub const HEADER_LEN: usize = 64;
+/// Version 2: the command line has a CRC of its own too (version 1 had none for it).
+pub const VERSION: u32 = 2;
+pub const HEADER_LEN: usize = 128;
 
 /// How the payload is started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,8 +87,9 @@ const F_LOAD: usize = 20;
 const F_ENTRY: usize = 24;
 const F_PAYLOAD: usize = 28; // off, len, crc
 const F_INITRD: usize = 40; // off, len, crc
-const F_BOOTARGS: usize = 52; // off, len
-const F_HCRC: usize = 60;
+const F_BOOTARGS: usize = 52; // off, len, crc
+/// Header CRC, over every byte before it (the bytes from 64 on are reserved, zero).
+const F_HCRC: usize = 124;
 
 /// The total length of the pack whose header starts `bytes`, after checking magic and header CRC
 /// only: how much to trust at an address.
@@ -143,6 +145,9 @@ pub fn parse(bytes: &[u8]) -> Result<Pack<'_>, PackError> {
         check(initrd, F_INITRD, "initrd")?;
     }
     let args = blob(F_BOOTARGS, "command line outside the pack")?;
+    if !args.is_empty() {
+        check(args, F_BOOTARGS, "command line")?;
+    }
     let bootargs =
         if args.is_empty() { None } else { Some(core::str::from_utf8(args).map_err(|_| PackError::BootargsNotUtf8)?) };
     let kind = match rd(bytes, F_KIND) {
@@ -189,6 +194,7 @@ pub fn build(kind: Kind, payload: &[u8], initrd: Option<&[u8]>, bootargs: Option
     put(F_INITRD + 8, initrd.map_or(0, crc32fast::hash));
     put(F_BOOTARGS, if b_len > 0 { b_off as u32 } else { 0 });
     put(F_BOOTARGS + 4, b_len as u32);
+    put(F_BOOTARGS + 8, bootargs.map_or(0, |b| crc32fast::hash(b.as_bytes())));
     out[..8].copy_from_slice(&MAGIC);
     out[p_off..p_off + payload.len()].copy_from_slice(payload);
     if let Some(i) = initrd {
@@ -235,6 +241,10 @@ mod tests {
         d[8192] ^= 0xFF; // first initrd byte
         assert!(matches!(parse(&d), Err(PackError::BadCrc { what: "initrd", .. })));
         assert!(matches!(parse(&pk[..pk.len() - 1]), Err(PackError::BadLayout(_))));
+        let mut a = build(Kind::ZImage, b"kernel bytes", None, Some("console=ttyAMA0"));
+        let at = a.len() - 3;
+        a[at] ^= 0x20; // a letter of the command line changes case
+        assert!(matches!(parse(&a), Err(PackError::BadCrc { what: "command line", .. })));
         let mut v = pk.clone();
         v[F_VERSION] = 9;
         assert_eq!(parse(&v), Err(PackError::UnsupportedVersion(9)));
@@ -243,7 +253,7 @@ mod tests {
     proptest! {
         /// No corruption of any byte is accepted silently, and none panics.
         #[test]
-        fn any_single_byte_damage_is_detected(pos in 0usize..8200, x in 1u8..=255) {
+        fn any_single_byte_damage_is_detected(pos in 0usize..12300, x in 1u8..=255) {
             let pk = build(Kind::ZImage, &[0x5A; 100], Some(&[0xA5; 10]), Some("a=b"));
             prop_assume!(pos < pk.len());
             let mut d = pk.clone();
