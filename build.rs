@@ -1,4 +1,5 @@
-//! Link the firmware binary with hypfw's own linker script, as a static PIE.
+//! Link the firmware binary with hypfw's own linker script (static, not a PIE: the image carries its own
+//! relocation table, see linker.ld).
 fn main() {
     let target = std::env::var("TARGET").unwrap_or_default();
     println!("cargo:rerun-if-changed=linker.ld");
