@@ -501,6 +501,12 @@ unsafe fn leave_secure(p: &Platform, switch: usize) {
         log!("entry: GIC interrupts assigned to Group 1 (Non-secure)");
     }
     let freq = p.timer_freq.unwrap_or(0);
+    if freq == 0 && arch::cntfrq() == 0 {
+        log!(
+            "entry: warning: CNTFRQ is 0 and the device tree's timer gives no clock-frequency; it can only be set \
+             while Secure, so the payload will see no timer frequency"
+        );
+    }
     // SAFETY: the switch routine is position independent and returns in NS HYP on this stack.
     unsafe {
         let f: extern "C" fn(u32) = core::mem::transmute(switch);

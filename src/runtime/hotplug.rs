@@ -155,6 +155,22 @@ fn pen_status(cpu: usize) -> u32 {
     }
 }
 
+/// With hypfw as the PSCI provider (Secure SVC entry): wait until every secondary released from
+/// the entry pen has parked in the resident pen. Until then a CPU may still run code of the boot
+/// copy of the image, in RAM the payload is about to be given. A CPU that does not arrive is
+/// reported (and will not be started).
+pub fn settle_pen() {
+    let bi = boot_info();
+    if bi.cpu_control != CpuControl::Pen {
+        return;
+    }
+    for cpu in 1..bi.cpus.count {
+        if let Err(e) = wait_until(|| pen_status(cpu) == 1) {
+            crate::log!("cpu{cpu} did not reach the resident pen: {e}");
+        }
+    }
+}
+
 /// Start the physical CPU `cpu` at the init page (it enters the runtime through phase 1/2),
 /// without waiting for it. A CPU still on its way down from a CPU_OFF is waited for first.
 pub fn start(cpu: usize) -> Result<(), CpuError> {

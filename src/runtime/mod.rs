@@ -190,6 +190,7 @@ pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
     let first = me.inits.load(Ordering::Relaxed) == 0;
     if cpu == 0 && first {
         runtime_init_once(bi);
+        hotplug::settle_pen();
     }
     if cpu as usize >= MAX_CPUS || !core::ptr::eq(this_cpu(), me) {
         fatal!("cpu{cpu}: HTPIDR does not point at this CPU's per-CPU data");
