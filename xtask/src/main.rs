@@ -3,7 +3,7 @@
 //! ```text
 //! build [--debug] [--board]   build target/image/hypfw.{elf,bin} and hypfw-bare.bin
 //!                             (--board: no semihosting)
-//! pack --kernel F [--initrd F] [--bootargs S] [-o OUT]
+//! pack --kernel F [--initrd F] [--bootargs S] [-o OUT] [--board]
 //!                             hypfw + a Linux zImage (+ initrd, command line) in one file
 //! run [--gdb] [--elf] [--smp N] [-m MiB] [--secure] [--cpu NAME] [-- QEMU ARGS]
 //!                             build and boot under QEMU virt (cortex-a15)
@@ -106,6 +106,7 @@ pub fn write_bare(elf: &Path, dir: &Path) -> Result<(PathBuf, PathBuf, image::Im
 /// Linux zImage (or any position-independent kernel) behind it.
 fn pack_cmd(args: &[String]) -> Result<u8, String> {
     let (mut kernel, mut initrd, mut bootargs, mut out) = (None, None, None, image_dir().join("hypfw-linux.bin"));
+    let mut board = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = || it.next().cloned().ok_or(format!("{a} needs a value"));
@@ -114,16 +115,29 @@ fn pack_cmd(args: &[String]) -> Result<u8, String> {
             "--initrd" => initrd = Some(PathBuf::from(val()?)),
             "--bootargs" => bootargs = Some(val()?),
             "-o" => out = PathBuf::from(val()?),
+            "--board" => board = true,
             o => return Err(format!("unknown option {o}")),
         }
     }
     let kernel = kernel.ok_or("--kernel FILE is required")?;
-    pack_linux(&kernel, initrd.as_deref(), bootargs.as_deref(), &out)?;
+    pack_linux_with(&kernel, initrd.as_deref(), bootargs.as_deref(), &out, board)?;
     Ok(0)
 }
 
 pub fn pack_linux(kernel: &Path, initrd: Option<&Path>, bootargs: Option<&str>, out: &Path) -> Result<(), String> {
-    let imgs = build(&BuildOpts { release: true, semihosting: true })?;
+    pack_linux_with(kernel, initrd, bootargs, out, false)
+}
+
+/// As [`pack_linux`]; `board`: the build without semihosting (power-off and errors through PSCI
+/// or a halt, as on a board without a debugger attached).
+fn pack_linux_with(
+    kernel: &Path,
+    initrd: Option<&Path>,
+    bootargs: Option<&str>,
+    out: &Path,
+    board: bool,
+) -> Result<(), String> {
+    let imgs = build(&BuildOpts { release: true, semihosting: !board })?;
     let k = std::fs::read(kernel).map_err(|e| format!("{}: {e}", kernel.display()))?;
     hypfw::zimage::image_size(&k).map_err(|e| format!("{} is not a zImage: {e:?}", kernel.display()))?;
     let i = initrd.map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))).transpose()?;
