@@ -25,6 +25,11 @@ impl Hsr {
     pub fn is_write(self) -> bool {
         self.0 & (1 << 6) != 0
     }
+    /// For aborts from a lower level: the stage-2 fault happened on a stage-1 translation table
+    /// walk (ISS bit 7, S1PTW), not on the access itself.
+    pub fn on_stage1_walk(self) -> bool {
+        self.0 & (1 << 7) != 0
+    }
     /// Data/instruction fault status code (abort ECs).
     pub fn fsc(self) -> u32 {
         self.0 & 0x3F

@@ -36,12 +36,20 @@ const SCTLR_TE: u32 = 1 << 30;
 const TTBCR_EAE: u32 = 1 << 31;
 
 /// A synchronous external abort for the access at `pc` (data: to `far`, `write` or read;
-/// instruction: fetching `far`).
-pub fn external_abort(st: Pl1State, pc: u32, is_data: bool, write: bool, far: u32) -> Injection {
+/// instruction: fetching `far`). `on_walk`: the payload's own stage-1 table walk for that access
+/// hit the stage-2 fault, so it is reported as an abort on a translation table walk.
+pub fn external_abort(st: Pl1State, pc: u32, is_data: bool, write: bool, far: u32, on_walk: bool) -> Injection {
     let long = st.ttbcr & TTBCR_EAE != 0;
-    // Long format: STATUS 0b010000 synchronous external abort, bit 9 = LPAE format.
-    // Short format: FS 0b01000 synchronous external abort (non-translation).
-    let mut fsr = if long { 0x10 | (1 << 9) } else { 0x08 };
+    // Long format (bit 9 set): STATUS 0b010000 synchronous external abort, 0b0101LL on a table
+    // walk at level LL (reported as level 1: stage 2 does not say which stage-1 level it was).
+    // Short format: FS 0b01000 synchronous external abort (non-translation), 0b01100 on a
+    // first-level table walk.
+    let mut fsr = match (long, on_walk) {
+        (true, false) => 0x10 | (1 << 9),
+        (true, true) => 0x15 | (1 << 9),
+        (false, false) => 0x08,
+        (false, true) => 0x0C,
+    };
     if is_data && write {
         fsr |= 1 << 11; // WnR
     }
@@ -76,7 +84,7 @@ mod tests {
     #[test]
     fn data_abort_short_descriptors_low_vectors() {
         let st = Pl1State { cpsr: SVC_ARM, sctlr: 0x00C5_0078, ttbcr: 0, vbar: 0xC000_8000 };
-        let i = external_abort(st, 0xC010_1234, true, true, 0x7FE0_0010);
+        let i = external_abort(st, 0xC010_1234, true, true, 0x7FE0_0010, false);
         assert_eq!(i.pc, 0xC000_8010);
         assert_eq!(i.cpsr, 0x197, "ABT, I and A set, ARM, little-endian");
         assert_eq!((i.spsr_abt, i.lr_abt), (SVC_ARM, 0xC010_123C));
@@ -87,10 +95,19 @@ mod tests {
     #[test]
     fn prefetch_abort_lpae_high_vectors_thumb() {
         let st = Pl1State { cpsr: 0x1F | 0x40, sctlr: SCTLR_V | SCTLR_TE, ttbcr: TTBCR_EAE, vbar: 0 };
-        let i = external_abort(st, 0x8000, false, false, 0x8000);
+        let i = external_abort(st, 0x8000, false, false, 0x8000, false);
         assert_eq!(i.pc, 0xFFFF_000C);
         assert_eq!(i.cpsr, 0x17 | 0x80 | 0x100 | 0x40 | 0x20, "F kept, Thumb from TE");
         assert_eq!(i.lr_abt, 0x8004);
         assert_eq!(i.fsr, 0x210, "long format: STATUS 0x10, LPAE bit");
+    }
+
+    #[test]
+    fn faults_on_the_payloads_own_table_walk() {
+        let short = Pl1State { cpsr: SVC_ARM, sctlr: 0x00C5_0079, ttbcr: 0, vbar: 0 };
+        assert_eq!(external_abort(short, 0x1000, true, false, 0x2000, true).fsr, 0x0C);
+        assert_eq!(external_abort(short, 0x1000, false, false, 0x1000, true).fsr, 0x0C);
+        let long = Pl1State { ttbcr: TTBCR_EAE, ..short };
+        assert_eq!(external_abort(long, 0x1000, true, true, 0x2000, true).fsr, 0x215 | 0x800);
     }
 }

@@ -145,11 +145,12 @@ fn stage2_abort(ctx: &mut GuestContext, h: Hsr) {
     let write = data && h.is_write();
     if n <= 16 || n.is_multiple_of(256) {
         log!(
-            "cpu{}: payload {} at IPA {ipa:#x} (VA {far:#x}, PC {:#x}): stage-2 {}; injecting an external abort (#{n} on this CPU)",
+            "cpu{}: payload {} at IPA {ipa:#x} (VA {far:#x}, PC {:#x}): stage-2 {}{}; injecting an external abort (#{n} on this CPU)",
             me.index,
             if data { if write { "write" } else { "read" } } else { "instruction fetch" },
             ctx.elr,
-            hsr::fsc_name(h.fsc())
+            hsr::fsc_name(h.fsc()),
+            if h.on_stage1_walk() { " on its stage-1 table walk" } else { "" }
         );
     }
     let st = inject::Pl1State {
@@ -158,7 +159,7 @@ fn stage2_abort(ctx: &mut GuestContext, h: Hsr) {
         ttbcr: regs::read::<regs::Ttbcr>(),
         vbar: regs::read::<regs::Vbar>(),
     };
-    let i = inject::external_abort(st, ctx.elr, data, write, far);
+    let i = inject::external_abort(st, ctx.elr, data, write, far, h.on_stage1_walk());
     // SAFETY: the payload's own PL1 fault registers and Abort-mode banked registers, written as
     // the architecture's exception entry would.
     unsafe {
