@@ -461,60 +461,93 @@ fn reg_of(np: &NodePath, index: usize) -> Result<Option<(u64, u64)>, DtbError> {
 /// A node is in use unless its `status` says otherwise ("okay"/"ok" or absent). Secure-only nodes
 /// (QEMU's secure RAM and UART with secure=on) are "disabled" for the Non-secure world hypfw
 /// runs in, and so are skipped.
-fn is_enabled(node: FdtNode) -> bool {
-    node.property("status").is_none_or(|s| s.value.starts_with(b"okay") || s.value.starts_with(b"ok\0"))
+fn is_enabled(status: Option<&[u8]>) -> bool {
+    status.is_none_or(|s| s.starts_with(b"okay") || s.starts_with(b"ok\0"))
 }
 
 fn is_compatible(node: FdtNode, any: &[&str]) -> bool {
     node.compatible().is_some_and(|c| c.all().any(|s| any.contains(&s)))
 }
 
-/// A question for [`find_first`]: a node compatible with any of `compatible`, optionally enabled.
+/// A question for [`walk`]: a node compatible with any of `compatible`, optionally enabled.
 struct Wanted<'c> {
     compatible: &'c [&'c str],
     enabled: bool,
 }
 
-/// One depth-first walk over the tree: for each `Wanted`, the path of the first node (in document
-/// order) that matches. Each node's `compatible` is read once and checked against every question:
-/// walking the tree with `fdt` re-parses properties on every lookup, and the separate searches
-/// this replaces dominated hypfw's boot time.
-fn find_first<'b, 'a, const N: usize>(fdt: &'b Fdt<'a>, wanted: [Wanted; N]) -> [Option<NodePath<'b, 'a>>; N] {
-    fn rec<'b, 'a, const N: usize>(
-        np: &mut NodePath<'b, 'a>,
-        wanted: &[Wanted; N],
-        found: &mut [Option<NodePath<'b, 'a>>; N],
-    ) {
+/// What one walk over the tree finds.
+struct Found<'b, 'a, const N: usize> {
+    /// For each `Wanted`, the path of the first node (in document order) that matches.
+    matches: [Option<NodePath<'b, 'a>>; N],
+    /// Enabled `device_type = "memory"` nodes directly under the root.
+    memory: [Option<FdtNode<'b, 'a>>; MAX_RAM],
+    cpus: Option<FdtNode<'b, 'a>>,
+    chosen: Option<FdtNode<'b, 'a>>,
+    aliases: Option<FdtNode<'b, 'a>>,
+}
+
+/// One depth-first walk over the whole tree that answers every question `parse` has. Each node's
+/// properties are read once (compatible, device_type and status together): `fdt` re-parses a
+/// node's properties on every `property()` lookup and walks the tree again on every `find_node`,
+/// and the separate searches this replaces dominated hypfw's boot time.
+fn walk<'b, 'a, const N: usize>(fdt: &'b Fdt<'a>, wanted: [Wanted; N]) -> Found<'b, 'a, N> {
+    fn rec<'b, 'a, const N: usize>(np: &mut NodePath<'b, 'a>, wanted: &[Wanted; N], f: &mut Found<'b, 'a, N>) {
         let cur = np.last();
-        if np.len > 1
-            && let Some(c) = cur.property("compatible")
-        {
-            for (w, f) in wanted.iter().zip(found.iter_mut()) {
-                let hit = f.is_none()
-                    && c.value.split(|&b| b == 0).any(|s| w.compatible.iter().any(|x| x.as_bytes() == s))
-                    && (!w.enabled || is_enabled(cur));
-                if hit {
-                    *f = Some(NodePath { nodes: np.nodes, len: np.len });
+        if np.len > 1 {
+            let (mut compatible, mut device_type, mut status) = (None, None, None);
+            for p in cur.properties() {
+                match p.name {
+                    "compatible" => compatible = Some(p.value),
+                    "device_type" => device_type = Some(p.value),
+                    "status" => status = Some(p.value),
+                    _ => {}
+                }
+            }
+            let enabled = is_enabled(status);
+            if let Some(c) = compatible {
+                for (w, m) in wanted.iter().zip(f.matches.iter_mut()) {
+                    if m.is_none()
+                        && (!w.enabled || enabled)
+                        && c.split(|&b| b == 0).any(|s| w.compatible.iter().any(|x| x.as_bytes() == s))
+                    {
+                        *m = Some(NodePath { nodes: np.nodes, len: np.len });
+                    }
+                }
+            }
+            if np.len == 2 {
+                if enabled
+                    && device_type.is_some_and(|d| d.starts_with(b"memory"))
+                    && let Some(slot) = f.memory.iter_mut().find(|m| m.is_none())
+                {
+                    *slot = Some(cur);
+                }
+                let name = cur.name.split('@').next().unwrap_or("");
+                match name {
+                    "cpus" if f.cpus.is_none() => f.cpus = Some(cur),
+                    "chosen" if f.chosen.is_none() => f.chosen = Some(cur),
+                    "aliases" if f.aliases.is_none() => f.aliases = Some(cur),
+                    _ => {}
                 }
             }
         }
-        if np.len == PATH_MAX || found.iter().all(Option::is_some) {
+        if np.len == PATH_MAX {
             return;
         }
         for c in cur.children() {
             np.nodes[np.len] = Some(c);
             np.len += 1;
-            rec(np, wanted, found);
+            rec(np, wanted, f);
             np.len -= 1;
         }
     }
-    let mut found = [const { None }; N];
+    let mut f =
+        Found { matches: [const { None }; N], memory: [None; MAX_RAM], cpus: None, chosen: None, aliases: None };
     if let Some(root) = fdt.find_node("/") {
         let mut np = NodePath { nodes: [None; PATH_MAX], len: 1 };
         np.nodes[0] = Some(root);
-        rec(&mut np, &wanted, &mut found);
+        rec(&mut np, &wanted, &mut f);
     }
-    found
+    f
 }
 
 const PL011: &[&str] = &["arm,pl011"];
@@ -549,18 +582,15 @@ fn console_from(np: &NodePath) -> Result<Option<Console>, DtbError> {
 
 /// The `stdout-path` of /chosen (or the `linux,stdout-path` spelling), alias resolved and any
 /// ":options" suffix dropped.
-fn stdout_path<'a>(fdt: &Fdt<'a>) -> Option<&'a str> {
-    let chosen = fdt.find_node("/chosen")?;
+fn stdout_path<'a>(chosen: Option<FdtNode<'_, 'a>>, aliases: Option<FdtNode<'_, 'a>>) -> Option<&'a str> {
+    let chosen = chosen?;
     let p = chosen.property("stdout-path").or_else(|| chosen.property("linux,stdout-path"))?;
     let s = core::str::from_utf8(p.value).ok()?.trim_end_matches('\0');
     let s = s.split(':').next()?;
     if s.starts_with('/') {
         return Some(s);
     }
-    fdt.find_node("/aliases")?
-        .property(s)
-        .and_then(|a| core::str::from_utf8(a.value).ok())
-        .map(|v| v.trim_end_matches('\0'))
+    aliases?.property(s).and_then(|a| core::str::from_utf8(a.value).ok()).map(|v| v.trim_end_matches('\0'))
 }
 
 /// Parse a validated blob into a [`Platform`].
@@ -569,17 +599,25 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
     let fdt = Fdt::new(blob).map_err(|_| DtbError::Parse)?;
     let mut p = Platform::qemu_virt_fallback();
     p.fallback = false;
-
-    // RAM: every device_type = "memory" node directly under the root, every reg entry.
-    p.ram_banks = 0;
     let root = fdt.find_node("/").ok_or(DtbError::Parse)?;
-    for m in root
-        .children()
-        .filter(|n| is_enabled(*n) && n.property("device_type").is_some_and(|d| d.value.starts_with(b"memory")))
-    {
+    let found = walk(
+        &fdt,
+        [
+            Wanted { compatible: PL011, enabled: true },
+            Wanted { compatible: NS16550, enabled: true },
+            Wanted { compatible: GICV2, enabled: true },
+            Wanted { compatible: &["arm,psci", "arm,psci-0.2", "arm,psci-1.0"], enabled: false },
+            Wanted { compatible: &["arm,armv7-timer"], enabled: false },
+        ],
+    );
+    let [pl011, ns16550, gic, psci, timer] = found.matches;
+
+    // RAM: every enabled device_type = "memory" node directly under the root, every reg entry.
+    p.ram_banks = 0;
+    for m in found.memory.iter().flatten() {
         let mut np = NodePath { nodes: [None; PATH_MAX], len: 2 };
         np.nodes[0] = Some(root);
-        np.nodes[1] = Some(m);
+        np.nodes[1] = Some(*m);
         let mut i = 0;
         while let Some((base, size)) = reg_of(&np, i)? {
             if size != 0 && p.ram_banks < MAX_RAM {
@@ -593,22 +631,11 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
         return Err(DtbError::NoMemory);
     }
     p.ram[..p.ram_banks].sort_unstable_by_key(|r| r.base);
-
-    let [pl011, ns16550, gic, psci, timer] = find_first(
-        &fdt,
-        [
-            Wanted { compatible: PL011, enabled: true },
-            Wanted { compatible: NS16550, enabled: true },
-            Wanted { compatible: GICV2, enabled: true },
-            Wanted { compatible: &["arm,psci", "arm,psci-0.2", "arm,psci-1.0"], enabled: false },
-            Wanted { compatible: &["arm,armv7-timer"], enabled: false },
-        ],
-    );
     let uart = pl011.or(ns16550);
 
     // Console: stdout-path first, else the first UART we have a driver for.
     p.console = None;
-    if let Some(np) = stdout_path(&fdt).and_then(|path| find_path(&fdt, path)) {
+    if let Some(np) = stdout_path(found.chosen, found.aliases).and_then(|path| find_path(&fdt, path)) {
         p.console = console_from(&np)?;
     }
     if p.console.is_none()
@@ -627,14 +654,25 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
 
     p.ncpus = 0;
     p.cpus_ignored = 0;
-    if let Some(cpus) = fdt.find_node("/cpus") {
+    if let Some(cpus) = found.cpus {
         let (ac, _) = child_cells(cpus);
-        for c in cpus
-            .children()
-            .filter(|n| is_enabled(*n) && n.property("device_type").is_some_and(|d| d.value.starts_with(b"cpu")))
-        {
-            let Some(mpidr) = c.property("reg").and_then(|r| read_cells(r.value, 0, ac.clamp(1, 2))) else { continue };
-            let psci = c.property("enable-method").is_some_and(|m| m.value.starts_with(b"psci"));
+        for c in cpus.children() {
+            let (mut reg, mut device_type, mut status, mut method) = (None, None, None, None);
+            for prop in c.properties() {
+                match prop.name {
+                    "reg" => reg = Some(prop.value),
+                    "device_type" => device_type = Some(prop.value),
+                    "status" => status = Some(prop.value),
+                    "enable-method" => method = Some(prop.value),
+                    _ => {}
+                }
+            }
+            let enabled = is_enabled(status);
+            if !enabled || !device_type.is_some_and(|d| d.starts_with(b"cpu")) {
+                continue;
+            }
+            let Some(mpidr) = reg.and_then(|r| read_cells(r, 0, ac.clamp(1, 2))) else { continue };
+            let psci = method.is_some_and(|m| m.starts_with(b"psci"));
             if p.ncpus < MAX_CPUS {
                 p.cpus[p.ncpus] = Cpu { mpidr: mpidr as u32 & 0x00FF_FFFF, psci };
                 p.ncpus += 1;
@@ -650,8 +688,8 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
         _ => None,
     });
 
-    p.selftest = fdt
-        .find_node("/chosen")
+    p.selftest = found
+        .chosen
         .and_then(|c| c.property("bootargs"))
         .and_then(|b| core::str::from_utf8(b.value).ok())
         .map_or(SelfTestOptions::default(), |a| SelfTestOptions::from_bootargs(a.trim_end_matches('\0')));
