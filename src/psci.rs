@@ -44,6 +44,12 @@ pub enum Request {
         context: u32,
     },
     CpuOff,
+    /// CPU_SUSPEND, served as a standby (wait for an interrupt, then return SUCCESS) whatever
+    /// state `power_state` asks for: PSCI lets an implementation wake early from a power-down
+    /// request, and a caller must cope with the return.
+    CpuSuspend {
+        power_state: u32,
+    },
     AffinityInfo {
         cpu: usize,
     },
@@ -56,8 +62,9 @@ pub enum Request {
     Error(u32),
 }
 
-const SUPPORTED: [u32; 9] = [
+const SUPPORTED: [u32; 10] = [
     PSCI_VERSION,
+    CPU_SUSPEND,
     CPU_OFF,
     CPU_ON,
     AFFINITY_INFO,
@@ -84,6 +91,7 @@ pub fn decode(r: [u32; 4], cpus: &CpuMap, ram: &[MemRange], holes: &[MemRange]) 
         PSCI_VERSION => Request::Version,
         PSCI_FEATURES => Request::Features(r[1]),
         CPU_OFF => Request::CpuOff,
+        CPU_SUSPEND => Request::CpuSuspend { power_state: r[1] },
         MIGRATE_INFO_TYPE => Request::MigrateInfoType,
         SYSTEM_OFF => Request::SystemOff,
         SYSTEM_RESET => Request::SystemReset,
@@ -150,9 +158,11 @@ mod tests {
         assert_eq!(d([AFFINITY_INFO, 3, 0, 0]), Request::AffinityInfo { cpu: 3 });
         assert_eq!(d([AFFINITY_INFO, 3, 1, 0]), Request::Error(INVALID_PARAMETERS));
         assert_eq!(d([0xC400_0003, 1, 0, 0]), Request::Error(NOT_SUPPORTED), "SMC64 CPU_ON");
-        assert_eq!(d([CPU_SUSPEND, 0, 0, 0]), Request::Error(NOT_SUPPORTED));
+        assert_eq!(d([CPU_SUSPEND, 0x1_0000, 0x4200_0000, 7]), Request::CpuSuspend { power_state: 0x1_0000 });
         assert_eq!(features(CPU_ON), 0);
-        assert_eq!(features(CPU_SUSPEND), NOT_SUPPORTED);
+        // PSCI 1.0 makes CPU_SUSPEND mandatory; 0 = original power_state format, no OS-initiated mode.
+        assert_eq!(features(CPU_SUSPEND), 0);
+        assert_eq!(features(0x8400_000E), NOT_SUPPORTED, "SYSTEM_SUSPEND");
     }
 
     proptest! {

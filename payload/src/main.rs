@@ -98,6 +98,8 @@ struct Platform {
     cpus: [u32; MAX_CPUS],
     ncpus: usize,
     hypfw: (u64, u64),
+    /// GIC distributor and CPU interface.
+    gic: Option<(usize, usize)>,
     cycles: u32,
     /// hypfw was booted with `hypfw.handover=allow`: HYPFW_TEARDOWN may hand HYP over.
     handover: bool,
@@ -110,7 +112,7 @@ fn read_platform(dtb: usize) -> Option<Platform> {
         // SAFETY: single writer, before any secondary runs.
         unsafe { write_volatile(&raw mut UART_BASE, reg2(uart.value).0 as usize) };
     }
-    let mut p = Platform { cpus: [0; MAX_CPUS], ncpus: 0, hypfw: (0, 0), cycles: 24, handover: false };
+    let mut p = Platform { cpus: [0; MAX_CPUS], ncpus: 0, hypfw: (0, 0), gic: None, cycles: 24, handover: false };
     for c in fdt.find_node("/cpus")?.children().filter(|c| c.name.starts_with("cpu@")) {
         if p.ncpus < MAX_CPUS {
             p.cpus[p.ncpus] = be32(c.property("reg")?.value, 0) as u32;
@@ -127,6 +129,10 @@ fn read_platform(dtb: usize) -> Option<Platform> {
     {
         p.cycles = n.parse().unwrap_or(p.cycles);
     }
+    p.gic = fdt.find_compatible(&["arm,cortex-a15-gic", "arm,cortex-a7-gic", "arm,gic-400"]).and_then(|n| {
+        let r = n.property("reg")?.value;
+        (r.len() >= 32).then(|| (reg2(r).0 as usize, reg2(&r[16..]).0 as usize))
+    });
     p.handover = fdt.chosen().bootargs().is_some_and(|a| a.split(' ').any(|w| w == "hypfw.handover=allow"));
     Some(p)
 }
@@ -178,7 +184,11 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     let v = psci::psci_features::<Smc>(0x8400_0003);
     c.check("PSCI_FEATURES(CPU_ON)", v == Ok(0), format_args!("{v:?}"));
     let v = psci::psci_features::<Smc>(0x8400_0001);
-    c.check("PSCI_FEATURES(CPU_SUSPEND)", v.is_err(), format_args!("{v:?}"));
+    c.check("PSCI_FEATURES(CPU_SUSPEND)", v == Ok(0), format_args!("{v:?}"));
+    if let Some((gicd, gicc)) = p.gic {
+        let (ok, detail) = suspend_until_timer(gicd, gicc);
+        c.check("CPU_SUSPEND (standby) until the physical timer fires", ok, format_args!("{detail}"));
+    }
     let v = smccc::smc32(0x8400_0006, [0; 7])[0];
     c.check("MIGRATE_INFO_TYPE", v == 2, format_args!("{v}"));
     let entry = _secondary as *const () as u32;
@@ -381,4 +391,42 @@ fn halt() -> ! {
         // SAFETY: waits for an interrupt; nothing else.
         unsafe { core::arch::asm!("wfi") };
     }
+}
+
+/// CPU_SUSPEND as a standby: arm the physical timer 1 ms ahead with its PPI (30) enabled in the
+/// GIC but IRQs masked here, suspend, and expect to come back with the timer fired. Everything is
+/// switched off again afterwards. Returns (passed, what was seen).
+fn suspend_until_timer(gicd: usize, gicc: usize) -> (bool, impl core::fmt::Display) {
+    const PPI_TIMER: u32 = 30;
+    let reg = |base: usize, off: usize| (base + off) as *mut u32;
+    // SAFETY: the GIC's registers from the device tree, identity mapped by stage 2 (the payload
+    // owns the GIC); the physical timer is PL1's (CNTHCTL.PL1PCEN). IRQs stay masked in CPSR.
+    unsafe {
+        write_volatile(reg(gicd, 0x000), 1); // GICD_CTLR: forward
+        write_volatile(reg(gicd, 0x100), 1 << PPI_TIMER); // GICD_ISENABLER0
+        write_volatile(reg(gicc, 0x004), 0xF0); // GICC_PMR
+        write_volatile(reg(gicc, 0x000), 1); // GICC_CTLR: signal
+        let frq: u32;
+        core::arch::asm!("mrc p15, 0, {}, c14, c0, 0", out(reg) frq); // CNTFRQ
+        core::arch::asm!("mcr p15, 0, {}, c14, c2, 0", in(reg) frq / 1000); // CNTP_TVAL
+        core::arch::asm!("mcr p15, 0, {}, c14, c2, 1", "isb", in(reg) 1u32); // CNTP_CTL: enable
+    }
+    let r = smccc::smc32(0x8400_0001, [0, 0, 0, 0, 0, 0, 0])[0];
+    let ctl: u32;
+    // SAFETY: as above; the timer and the GIC are switched off again.
+    unsafe {
+        core::arch::asm!("mrc p15, 0, {}, c14, c2, 1", out(reg) ctl);
+        core::arch::asm!("mcr p15, 0, {}, c14, c2, 1", "isb", in(reg) 0u32);
+        write_volatile(reg(gicd, 0x180), 1 << PPI_TIMER); // GICD_ICENABLER0
+        write_volatile(reg(gicc, 0x000), 0);
+        write_volatile(reg(gicd, 0x000), 0);
+    }
+    let fired = ctl & 0b100 != 0; // CNTP_CTL.ISTATUS
+    struct Seen(u32, bool);
+    impl core::fmt::Display for Seen {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            write!(f, "returned {:#x}, timer fired {}", self.0, self.1)
+        }
+    }
+    (r == 0 && fired, Seen(r, fired))
 }

@@ -192,6 +192,12 @@ fn psci_call(bi: &BootInfo, ctx: &GuestContext) -> u32 {
         Request::Error(e) => e,
         Request::CpuOn { cpu, entry, context } => cpu_on(cpu, entry, context),
         Request::AffinityInfo { cpu } => affinity_info(bi, cpu),
+        Request::CpuSuspend { .. } => {
+            // Standby: the payload's interrupts are its own (IMO clear), and a pending one wakes
+            // WFI even while masked; the payload takes it after the return.
+            crate::arch::wfi();
+            psci::SUCCESS
+        }
         Request::CpuOff => {
             let me = this_cpu();
             me.power.off();
