@@ -42,8 +42,17 @@ _start:
     .word   0x04030201          @ 0x30: endianness flag (little endian)
     .word   0x45454545          @ 0x34: newer-kernel marker
     .word   0                   @ 0x38: no extension table
+    @ 0x3c: the entry pen word (see park_secondary). It sits in the image's first page, which a
+    @ self-move (by at least 4 KiB, for a page-aligned load) never overwrites, so CPUs parked in
+    @ the copy as loaded keep reading a valid word while the boot CPU moves the image up.
+    .global hypfw_secondary_pen
+hypfw_secondary_pen:
+    .word   0
 
 reset:
+    adr     r12, _start
+    mov     sp, r12             @ sp := the load address as loaded (kept through the self-move;
+                                @ no stack is used before the boot stack is taken)
     mov     r8, r0              @ r8 := boot r0
     mov     r9, r1              @ r9 := boot r1 (machine type)
     mov     r10, r2             @ r10 := boot r2 (DTB PA)
@@ -182,6 +191,7 @@ relocate:
 3:  cmp     r0, r1
     strlo   r2, [r0], #4
     blo     3b
+    mov     r12, sp                     @ r12 := the load address as loaded (set at reset)
     adr_far sp, __boot_stack_top
     @ EarlyInfo, on the boot stack (field order = struct EarlyInfo in src/boot.rs)
     sub     sp, sp, #40
@@ -193,6 +203,7 @@ relocate:
     str     r6, [sp, #20]
     str     r7, [sp, #24]
     str     r3, [sp, #28]
+    str     r12, [sp, #32]
     mov     r0, sp
     bl      boot_main
 4:  wfi
@@ -207,6 +218,7 @@ reloc_magic:
 
 @ A CPU that is not the boot CPU waits here until the boot CPU writes an entry address into
 @ hypfw_secondary_pen and signals an event. Nothing else of the image is touched meanwhile.
+@ The loop and its word are in the image's first page (linker.ld asserts it): see 0x3c above.
     .type park_secondary, %function
 park_secondary:
     adr_far r0, hypfw_secondary_pen
@@ -216,6 +228,8 @@ park_secondary:
     beq     1b
     bx      r1
     .size park_secondary, . - park_secondary
+    .global hypfw_park_end
+hypfw_park_end:
 
 @ Clean and invalidate every data/unified cache level up to the Point of Coherency, by set/way:
 @ for leaving the caches of the whole system clean (entry with the caches on).
@@ -271,14 +285,6 @@ dcache_clean_inv_levels:                @ r0 = CLIDR, r3 = number of levels to c
     isb
     bx      lr
     .size dcache_clean_inv_all, . - dcache_clean_inv_all
-
-    .section .data.hypfw_secondary_pen, "aw"
-    .balign 4
-    .global hypfw_secondary_pen
-    .type hypfw_secondary_pen, %object
-hypfw_secondary_pen:
-    .word   0
-    .size hypfw_secondary_pen, 4
 
     .section .bss.boot_stack, "aw", %nobits
     .balign 16

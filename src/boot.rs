@@ -38,6 +38,9 @@ pub struct EarlyInfo {
     pub cntpct: [u32; 2],
     /// 1 if the image carries no relocation table.
     pub reloc_missing: u32,
+    /// Where the bootloader put the image, before any self-move to a 64 KiB multiple: CPUs that
+    /// entered with the boot CPU (Secure SVC) wait in that copy's entry pen.
+    pub loaded_at: u32,
 }
 
 unsafe extern "C" {
@@ -319,14 +322,14 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         clean_range_to_poc(&mut cache, lo, core::mem::size_of::<Option<BootInfo>>() as u64, arch::cache::dcache_line());
     }
     if cpu_control == CpuControl::Pen && cpus.count > 1 {
-        // The other CPUs wait in entry.S's pen in this (temporary) copy of the image: send them to
-        // the resident copy, where each switches to Non-secure HYP and parks in the runtime's pen.
-        // SAFETY: the pen word of this copy; MMU off, so the store reaches memory; SEV wakes them.
+        // The other CPUs wait in entry.S's pen in the copy as loaded (which the boot CPU may have
+        // moved away from since): send them to the resident copy, where each switches to
+        // Non-secure HYP and parks in the runtime's pen.
+        let pen = info.loaded_at as usize + ((&raw const hypfw_secondary_pen) as usize - img_start);
+        // SAFETY: the pen word in the first page of the image as loaded, which no move overwrote;
+        // MMU off, so the store reaches memory; SEV wakes them.
         unsafe {
-            core::ptr::write_volatile(
-                &raw mut hypfw_secondary_pen,
-                in_copy(hypfw_secure_secondary as *const () as usize) as u32,
-            )
+            core::ptr::write_volatile(pen as *mut u32, in_copy(hypfw_secure_secondary as *const () as usize) as u32)
         };
         arch::sev();
         log!("smp: {} secondary CPU(s) released from the entry pen to the resident pen", cpus.count - 1);
