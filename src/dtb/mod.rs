@@ -469,6 +469,18 @@ fn is_compatible(node: FdtNode, any: &[&str]) -> bool {
     node.compatible().is_some_and(|c| c.all().any(|s| any.contains(&s)))
 }
 
+/// The values of the properties `names` of `node`, read in one pass over its properties (each
+/// `FdtNode::property` lookup is a pass of its own).
+fn props<'a, const N: usize>(node: FdtNode<'_, 'a>, names: [&str; N]) -> [Option<&'a [u8]>; N] {
+    let mut out = [None; N];
+    for p in node.properties() {
+        if let Some(i) = names.iter().position(|&n| n == p.name) {
+            out[i] = Some(p.value);
+        }
+    }
+    out
+}
+
 /// A question for [`walk`]: a node compatible with any of `compatible`, optionally enabled.
 struct Wanted<'c> {
     compatible: &'c [&'c str],
@@ -494,15 +506,7 @@ fn walk<'b, 'a, const N: usize>(fdt: &'b Fdt<'a>, wanted: [Wanted; N]) -> Found<
     fn rec<'b, 'a, const N: usize>(np: &mut NodePath<'b, 'a>, wanted: &[Wanted; N], f: &mut Found<'b, 'a, N>) {
         let cur = np.last();
         if np.len > 1 {
-            let (mut compatible, mut device_type, mut status) = (None, None, None);
-            for p in cur.properties() {
-                match p.name {
-                    "compatible" => compatible = Some(p.value),
-                    "device_type" => device_type = Some(p.value),
-                    "status" => status = Some(p.value),
-                    _ => {}
-                }
-            }
+            let [compatible, device_type, status] = props(cur, ["compatible", "device_type", "status"]);
             let enabled = is_enabled(status);
             if let Some(c) = compatible {
                 for (w, m) in wanted.iter().zip(f.matches.iter_mut()) {
@@ -657,16 +661,7 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
     if let Some(cpus) = found.cpus {
         let (ac, _) = child_cells(cpus);
         for c in cpus.children() {
-            let (mut reg, mut device_type, mut status, mut method) = (None, None, None, None);
-            for prop in c.properties() {
-                match prop.name {
-                    "reg" => reg = Some(prop.value),
-                    "device_type" => device_type = Some(prop.value),
-                    "status" => status = Some(prop.value),
-                    "enable-method" => method = Some(prop.value),
-                    _ => {}
-                }
-            }
+            let [reg, device_type, status, method] = props(c, ["reg", "device_type", "status", "enable-method"]);
             let enabled = is_enabled(status);
             if !enabled || !device_type.is_some_and(|d| d.starts_with(b"cpu")) {
                 continue;
