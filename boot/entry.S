@@ -10,7 +10,7 @@
 @   2. park secondary CPUs that were started at the entry too (Secure SVC entry starts them all);
 @   3. if the MMU or D-cache of the current mode is on, clean+invalidate the D-cache, turn both
 @      off and invalidate once more, so everything below sees memory as it is;
-@   4. move to a 64 KiB-aligned address if needed, apply our relocation table (src/reloc.rs) for
+@   4. move to a 64 KiB-aligned address if needed, apply our relocation table (hypfw_core::abi::reloc) for
 @      the load address, zero .bss, take the boot stack;
 @   5. call boot_main(&EarlyInfo) in Rust, still at the physical load address.
 @
@@ -46,8 +46,10 @@ _start:
     @ self-move (by at least 4 KiB, for a page-aligned load) never overwrites, so CPUs parked in
     @ the copy as loaded keep reading a valid word while the boot CPU moves the image up.
     .global hypfw_secondary_pen
+    .type hypfw_secondary_pen, %object
 hypfw_secondary_pen:
     .word   0
+    .size hypfw_secondary_pen, 4
 
 reset:
     adr     r12, _start
@@ -60,60 +62,31 @@ reset:
     mov     r6, #0
     mov     r7, #0
     mrs     r11, cpsr
-    and     r11, r11, #0x1f     @ r11 := mode
+    and     r11, r11, #{MODE_MASK} @ r11 := mode
     cmp     r11, #{MODE_HYP}
     beq     entry_hyp
     cmp     r11, #{MODE_SVC}
     bne     entry_relocate      @ any other mode: Rust reports it and stops
 
     @ SVC: under Secure SVC entry every CPU starts here. Only the CPU with affinity 0.0.0 boots.
-    mrc     p15, 0, r0, c0, c0, 5       @ MPIDR
-    bic     r0, r0, #0xff000000         @ r0 := Aff2.Aff1.Aff0
+    cp15    mrc, r0, MPIDR
+    bic     r0, r0, #{MPIDR_NON_AFFINITY} @ r0 := Aff2.Aff1.Aff0
     cmp     r0, #0
     bne     park_secondary
-    mrc     p15, 0, r0, c1, c0, 0       @ SCTLR
+    cp15    mrc, r0, SCTLR
     tst     r0, #{CTRL_M_C}
     beq     entry_relocate
-    tst     r0, #{CTRL_M}
-    orrne   r11, r11, #{ENTRY_MMU_WAS_ON}
-    tst     r0, #{CTRL_C}
-    orrne   r11, r11, #{ENTRY_DCACHE_WAS_ON}
-    bl      dcache_clean_inv_all
-    mrc     p15, 0, r0, c1, c0, 0
-    bic     r0, r0, #{CTRL_M_C}
-    mcr     p15, 0, r0, c1, c0, 0       @ SCTLR.M = SCTLR.C = 0
-    isb
-    bl      dcache_clean_inv_all        @ again: drop lines allocated (speculatively) meanwhile
-    mov     r0, #0
-    mcr     p15, 0, r0, c7, c5, 0       @ ICIALLU
-    mcr     p15, 0, r0, c8, c7, 0       @ TLBIALL
-    dsb
-    isb
+    caches_off SCTLR, TLBIALL
     b       entry_relocate
 
 entry_hyp:
     read_cntpct r6, r7                  @ r6/r7 := CNTPCT at entry
-    mrc     p15, 4, r0, c1, c0, 0       @ HSCTLR
+    cp15    mrc, r0, HSCTLR
     tst     r0, #{CTRL_M_C}
     beq     entry_relocate
     @ Another HYP program left its MMU or D-cache on. We must be identity mapped (we were
     @ entered at a physical address); write back every dirty line, then switch both off.
-    tst     r0, #{CTRL_M}
-    orrne   r11, r11, #{ENTRY_MMU_WAS_ON}
-    tst     r0, #{CTRL_C}
-    orrne   r11, r11, #{ENTRY_DCACHE_WAS_ON}
-    bl      dcache_clean_inv_all
-    mrc     p15, 4, r0, c1, c0, 0
-    bic     r0, r0, #{CTRL_M_C}
-    mcr     p15, 4, r0, c1, c0, 0       @ HSCTLR.M = HSCTLR.C = 0
-    isb
-    bl      dcache_clean_inv_all        @ again: drop lines allocated (speculatively) meanwhile,
-                                        @ which a later cacheable access would otherwise hit
-    mov     r0, #0
-    mcr     p15, 0, r0, c7, c5, 0       @ ICIALLU
-    mcr     p15, 4, r0, c8, c7, 0       @ TLBIALLH
-    dsb
-    isb
+    caches_off HSCTLR, TLBIALLH
     read_cntpct r6, r7                  @ r6/r7 := CNTPCT again (the clean-up clobbered them)
 
 entry_relocate:
@@ -123,13 +96,13 @@ entry_relocate:
     ubfx    r0, r0, #0, #16
     cmp     r0, #0
     beq     relocate
-    @ The relocation table only works for biases that are multiples of 64 KiB (src/reloc.rs):
+    @ The relocation table only works for biases that are multiples of 64 KiB (hypfw_core::abi::reloc):
     @ move the image up to the next such address, copying backwards (the ranges may overlap),
     @ and start this path again there.
-    rsb     r0, r0, #0x10000            @ r0 := distance to move
+    rsb     r0, r0, #{RELOC_GRANULE}    @ r0 := distance to move
     add     r1, r4, r0                  @ r1 := new start
     adr_far r2, __data_end              @ r2 := end of the image's own bytes
-    ldr     r3, [r4, #0x2c]             @ r3 := zImage size: the whole file, pack included
+    ldr     r3, [r4, #{ZIMAGE_END}]     @ r3 := zImage size: the whole file, pack included
     add     r3, r3, r4
     cmp     r3, r2
     movhi   r2, r3                      @ r2 := source cursor (from the end)
@@ -141,7 +114,7 @@ entry_relocate:
     bhi     1b
     dsb                                 @ the copy is complete before the I-cache is invalidated
     mov     r0, #0
-    mcr     p15, 0, r0, c7, c5, 0       @ ICIALLU: the code just moved
+    cp15    mcr, r0, ICIALLU  @ ICIALLU: the code just moved
     dsb
     isb
     adr     r2, entry_relocate
@@ -182,7 +155,7 @@ relocate:
     b       1b
 1:  mov     r3, #0
     dsb                                 @ the patched words are written before the invalidate
-    mcr     p15, 0, r3, c7, c5, 0       @ ICIALLU: instructions were patched
+    cp15    mcr, r3, ICIALLU  @ ICIALLU: instructions were patched
     dsb
     isb
 2:  adr_far r0, __bss_start
@@ -193,17 +166,17 @@ relocate:
     blo     3b
     mov     r12, sp                     @ r12 := the load address as loaded (set at reset)
     adr_far sp, __boot_stack_top
-    @ EarlyInfo, on the boot stack (field order = struct EarlyInfo in src/boot.rs)
-    sub     sp, sp, #40
-    str     r8, [sp, #0]
-    str     r9, [sp, #4]
-    str     r10, [sp, #8]
-    str     r11, [sp, #12]
-    str     r4, [sp, #16]
-    str     r6, [sp, #20]
-    str     r7, [sp, #24]
-    str     r3, [sp, #28]
-    str     r12, [sp, #32]
+    @ EarlyInfo (hypfw_core::abi), on the boot stack
+    sub     sp, sp, #{EI_SIZE}
+    str     r8, [sp, #{EI_R0}]
+    str     r9, [sp, #{EI_R1}]
+    str     r10, [sp, #{EI_R2}]
+    str     r11, [sp, #{EI_MODE_FLAGS}]
+    str     r4, [sp, #{EI_LOAD_ADDR}]
+    str     r6, [sp, #{EI_CNTPCT_LO}]
+    str     r7, [sp, #{EI_CNTPCT_HI}]
+    str     r3, [sp, #{EI_RELOC_MISSING}]
+    str     r12, [sp, #{EI_LOADED_AT}]
     mov     r0, sp
     bl      boot_main
 4:  wfi
@@ -228,8 +201,10 @@ park_secondary:
     beq     1b
     bx      r1
     .size park_secondary, . - park_secondary
-    .global hypfw_park_end
+    .global hypfw_park_end              @ a marker for linker.ld's check: the pen's end
+    .type hypfw_park_end, %object
 hypfw_park_end:
+    .size hypfw_park_end, 0
 
 @ Clean and invalidate every data/unified cache level up to the Point of Coherency, by set/way:
 @ for leaving the caches of the whole system clean (entry with the caches on).
@@ -237,7 +212,7 @@ hypfw_park_end:
     .global dcache_clean_inv_all
     .type dcache_clean_inv_all, %function
 dcache_clean_inv_all:
-    mrc     p15, 1, r0, c0, c0, 1       @ r0 := CLIDR
+    cp15    mrc, r0, CLIDR  @ r0 := CLIDR
     ubfx    r3, r0, #24, #3             @ LoC
     b       dcache_clean_inv_levels
 
@@ -247,7 +222,7 @@ dcache_clean_inv_all:
     .global dcache_clean_inv_louis
     .type dcache_clean_inv_louis, %function
 dcache_clean_inv_louis:
-    mrc     p15, 1, r0, c0, c0, 1       @ r0 := CLIDR
+    cp15    mrc, r0, CLIDR  @ r0 := CLIDR
     ubfx    r3, r0, #21, #3             @ LoUIS
 
 dcache_clean_inv_levels:                @ r0 = CLIDR, r3 = number of levels to clean
@@ -260,9 +235,9 @@ dcache_clean_inv_levels:                @ r0 = CLIDR, r3 = number of levels to c
     and     r1, r1, #7                  @ r1 := Ctype of this level
     cmp     r1, #2
     blo     4f                          @ no data or unified cache here
-    mcr     p15, 2, r2, c0, c0, 0       @ CSSELR := this level, data side
+    cp15    mcr, r2, CSSELR  @ CSSELR := this level, data side
     isb
-    mrc     p15, 1, r1, c0, c0, 0       @ r1 := CCSIDR
+    cp15    mrc, r1, CCSIDR  @ r1 := CCSIDR
     and     r4, r1, #7
     add     r4, r4, #4                  @ r4 := log2(line size in bytes)
     ubfx    r5, r1, #3, #10             @ r5 := ways - 1 (current way)
@@ -272,7 +247,7 @@ dcache_clean_inv_levels:                @ r0 = CLIDR, r3 = number of levels to c
 3:  lsl     r12, r5, r6
     orr     r12, r12, r2
     orr     r12, r12, r1, lsl r4
-    mcr     p15, 0, r12, c7, c14, 2     @ DCCISW
+    cp15    mcr, r12, DCCISW
     subs    r1, r1, #1
     bge     3b
     subs    r5, r5, #1
@@ -280,17 +255,20 @@ dcache_clean_inv_levels:                @ r0 = CLIDR, r3 = number of levels to c
 4:  add     r2, r2, #2
     b       1b
 5:  mov     r2, #0
-    mcr     p15, 2, r2, c0, c0, 0       @ CSSELR := level 1
+    cp15    mcr, r2, CSSELR  @ CSSELR := level 1
     dsb
     isb
     bx      lr
     .size dcache_clean_inv_all, . - dcache_clean_inv_all
+    .size dcache_clean_inv_louis, . - dcache_clean_inv_louis
 
     .section .bss.boot_stack, "aw", %nobits
     .balign 16
     .global __boot_stack
+    .type __boot_stack, %object
 __boot_stack:
     .space  {BOOT_STACK_SIZE}
+    .size __boot_stack, . - __boot_stack
 __boot_stack_top:
 
 @ hypfw_probe_secure() -> r0: 1 in Secure SVC, 0 in Non-secure SVC. Reads SCR, which is UNDEFINED
@@ -301,17 +279,17 @@ __boot_stack_top:
     .type hypfw_probe_secure, %function
 hypfw_probe_secure:
     push    {{r4, r5, r6, lr}}
-    mrc     p15, 0, r4, c12, c0, 0      @ r4 := VBAR
-    mrc     p15, 0, r5, c1, c0, 0       @ r5 := SCTLR
+    cp15    mrc, r4, VBAR  @ r4 := VBAR
+    cp15    mrc, r5, SCTLR  @ r5 := SCTLR
     bic     r1, r5, #{SCTLR_V}
-    mcr     p15, 0, r1, c1, c0, 0
+    cp15    mcr, r1, SCTLR
     adr     r1, probe_vectors
-    mcr     p15, 0, r1, c12, c0, 0
+    cp15    mcr, r1, VBAR
     isb
     mov     r0, #1
-    mrc     p15, 0, r1, c1, c1, 0       @ SCR; undefined when Non-secure -> r0 := 0
-    mcr     p15, 0, r4, c12, c0, 0
-    mcr     p15, 0, r5, c1, c0, 0
+    cp15    mrc, r1, SCR  @ SCR; undefined when Non-secure -> r0 := 0
+    cp15    mcr, r4, VBAR
+    cp15    mcr, r5, SCTLR
     isb
     pop     {{r4, r5, r6, pc}}
     .size hypfw_probe_secure, . - hypfw_probe_secure

@@ -7,7 +7,7 @@
 @   r0 = logical CPU index (< MAX_CPUS)
 @   CPU in HYP, MMU off, at the physical address of this page, interrupts masked.
 @ Register use:
-@   r12 = PA of HYP_INIT_PARAMS (struct InitParams in src/runtime/init.rs)
+@   r12 = PA of HYP_INIT_PARAMS (struct InitParams in src/shared.rs)
 @   r2/r3 = runtime HTTBR (low, high)   r8 = runtime HVBAR VA   r9 = runtime entry VA
 @   r10 = this CPU's stack top VA       r11 = this CPU's per-CPU data VA
 @   r4 = HTTBR low as read back after phase 1, r5 = HSCTLR read back, r6/r7 = CNTPCT then
@@ -26,6 +26,7 @@
     .section .text.init_page, "ax"
     .balign 32
     .global hypfw_init_vectors
+    .type hypfw_init_vectors, %function
 hypfw_init_vectors:
     @ Active from phase 1 until HVBAR is set to the runtime vectors (a fault during the MMU
     @ switch must not fall into whatever vectors the bootloader left), and while HYP is torn
@@ -38,28 +39,29 @@ hypfw_init_vectors:
     b       init_stub_trap              @ 0x14 trap from PL0/PL1
     b       init_fault                  @ 0x18
     b       init_fault                  @ 0x1c
+    .size hypfw_init_vectors, . - hypfw_init_vectors
 
     .global hyp_init_entry
     .type hyp_init_entry, %function
 hyp_init_entry:
     cmp     r0, #{MAX_CPUS}             @ the index selects this CPU's stack: a bad context id
     bhs     init_fault                  @ must stop here, not become a stack pointer
-    mrc     p15, 4, lr, c1, c0, 0       @ lr := HSCTLR as this CPU arrived (should have M = 0)
+    cp15    mrc, lr, HSCTLR  @ lr := HSCTLR as this CPU arrived (should have M = 0)
     adr_far r12, HYP_INIT_PARAMS
     adr     r1, hypfw_init_vectors
-    mcr     p15, 4, r1, c12, c0, 0      @ HVBAR := init vectors (identity)
+    cp15    mcr, r1, HVBAR  @ HVBAR := init vectors (identity)
     @ ---- phase 1: boot page table, MMU on, still executing at the identity map ----
     ldr     r1, [r12, #{IP_HMAIR0}]
-    mcr     p15, 4, r1, c10, c2, 0      @ HMAIR0
+    cp15    mcr, r1, HMAIR0
     ldr     r1, [r12, #{IP_HMAIR1}]
-    mcr     p15, 4, r1, c10, c2, 1      @ HMAIR1
+    cp15    mcr, r1, HMAIR1
     ldr     r1, [r12, #{IP_HTCR}]
-    mcr     p15, 4, r1, c2, c0, 2       @ HTCR
+    cp15    mcr, r1, HTCR
     ldr     r2, [r12, #{IP_BOOT_HTTBR_LO}]
     ldr     r3, [r12, #{IP_BOOT_HTTBR_HI}]
-    mcrr    p15, 4, r2, r3, c2          @ HTTBR := boot pgd
+    cp15_64 mcrr, r2, r3, HTTBR  @ HTTBR := boot pgd
     isb
-    mcr     p15, 4, r1, c8, c7, 0       @ TLBIALLH: HYP TLB contents are unknown before first use
+    cp15    mcr, r1, TLBIALLH  @ TLBIALLH: HYP TLB contents are unknown before first use
     dsb     ish
     isb
     @ Load everything phase 2 needs now: once the MMU is on, only this page is mapped.
@@ -72,10 +74,10 @@ hyp_init_entry:
     add     r1, r12, #{IP_PERCPU}
     ldr     r11, [r1, r0, lsl #2]
     ldr     r1, [r12, #{IP_HSCTLR}]
-    mcr     p15, 4, r1, c1, c0, 0       @ HSCTLR := M | C | I | WXN | RES1
+    cp15    mcr, r1, HSCTLR  @ HSCTLR := M | C | I | WXN | RES1
     isb
-    mrrc    p15, 4, r4, r5, c2          @ r4 := HTTBR low as the MMU now sees it
-    mrc     p15, 4, r5, c1, c0, 0       @ r5 := HSCTLR read back
+    cp15_64 mrrc, r4, r5, HTTBR  @ r4 := HTTBR low as the MMU now sees it
+    cp15    mrc, r5, HSCTLR  @ r5 := HSCTLR read back
     read_cntpct r6, r7                  @ r6/r7 := time phase 1 completed
     adr     r1, hyp_init_phase2
     ubfx    r1, r1, #0, #12
@@ -86,18 +88,18 @@ hyp_init_entry:
     @ ---- phase 2: executing at 0xFFFF_0xxx, mapped in both page tables ----
 hyp_init_phase2:
     adr     r12, hypfw_init_vectors     @ trampoline alias of the init vectors
-    mcr     p15, 4, r12, c12, c0, 0     @ HVBAR
-    mcrr    p15, 4, r2, r3, c2          @ HTTBR := runtime pgd
+    cp15    mcr, r12, HVBAR
+    cp15_64 mcrr, r2, r3, HTTBR  @ HTTBR := runtime pgd
     isb
-    mcr     p15, 4, r12, c8, c7, 0      @ TLBIALLH
+    cp15    mcr, r12, TLBIALLH
     dsb     ish
     isb
     mov     sp, r10
-    mcr     p15, 4, r11, c13, c0, 2     @ HTPIDR := per-CPU data
-    mcr     p15, 4, r8, c12, c0, 0      @ HVBAR := runtime vectors
+    cp15    mcr, r11, HTPIDR  @ HTPIDR := per-CPU data
+    cp15    mcr, r8, HVBAR  @ HVBAR := runtime vectors
     isb
     read_cntpct r2, r3
-    push    {{r2-r8, lr}}               @ PhaseEvidence (src/runtime/init.rs); 8 words keep the
+    push    {{r2-r8, lr}}               @ PhaseEvidence (src/shared.rs); 8 words keep the
                                         @ stack 8-byte aligned as the AAPCS requires
     mov     r1, sp
     bx      r9
@@ -119,21 +121,21 @@ hyp_teardown:
     orr     r5, r5, #{TRAMPOLINE_LO}
     bx      r5                          @ runtime VA -> trampoline VA (runtime pgd)
 1:  adr     r5, hypfw_init_vectors
-    mcr     p15, 4, r5, c12, c0, 0      @ HVBAR := init vectors (trampoline alias)
+    cp15    mcr, r5, HVBAR  @ HVBAR := init vectors (trampoline alias)
     dsb     ish
-    mcrr    p15, 4, r2, r3, c2          @ HTTBR := boot pgd
+    cp15_64 mcrr, r2, r3, HTTBR  @ HTTBR := boot pgd
     isb
-    mcr     p15, 4, r5, c8, c7, 0       @ TLBIALLH
+    cp15    mcr, r5, TLBIALLH
     dsb     ish
     isb
     adr     r5, 2f
     ubfx    r5, r5, #0, #12
     add     r5, r5, r10
     bx      r5                          @ trampoline VA -> identity map (boot pgd)
-2:  mrc     p15, 4, r5, c1, c0, 0
-    bic     r5, r5, #{HSCTLR_M_C}
+2:  cp15    mrc, r5, HSCTLR
+    bic     r5, r5, #{CTRL_M_C}
     bic     r5, r5, #{HSCTLR_I}
-    mcr     p15, 4, r5, c1, c0, 0       @ HYP MMU and caches off: running at the PA now
+    cp15    mcr, r5, HSCTLR  @ HYP MMU and caches off: running at the PA now
     isb
     cmp     r9, #{TEARDOWN_RETURN}
     bne     3f
@@ -142,12 +144,12 @@ hyp_teardown:
 3:  bl      dcache_clean_inv_louis      @ nothing stays only in this CPU's own caches
 4:
     mov     r5, #0
-    mcr     p15, 0, r5, c7, c5, 0       @ ICIALLU
-    mcr     p15, 4, r5, c8, c7, 0       @ TLBIALLH
+    cp15    mcr, r5, ICIALLU
+    cp15    mcr, r5, TLBIALLH
     dsb     ish
     isb
     adr     r5, hypfw_init_vectors
-    mcr     p15, 4, r5, c12, c0, 0      @ HVBAR := init vectors at the identity address
+    cp15    mcr, r5, HVBAR  @ HVBAR := init vectors at the identity address
     isb
     mov     r0, r8
     cmp     r9, #{TEARDOWN_REINIT}
@@ -167,7 +169,7 @@ hyp_teardown:
 @ runtime then resumes the caller with r0 = 0. Any other call gets NOT_SUPPORTED. Per SMCCC the
 @ stub may change r0-r3 only.
 init_stub_trap:
-    mrc     p15, 4, r1, c5, c2, 0       @ HSR
+    cp15    mrc, r1, HSR
     lsr     r1, r1, #26
     cmp     r1, #{EC_HVC}
     bne     init_fault                  @ only HVCs are expected while torn down
@@ -178,8 +180,8 @@ init_stub_trap:
     eretne
     @ r0 := logical index of this CPU, from its MPIDR
     adr_far r3, HYP_INIT_PARAMS
-    mrc     p15, 0, r1, c0, c0, 5
-    bic     r1, r1, #0xff000000
+    cp15    mrc, r1, MPIDR
+    bic     r1, r1, #{MPIDR_NON_AFFINITY}
     add     r3, r3, #{IP_MPIDR}
     mov     r0, #0
 1:  ldr     r2, [r3, r0, lsl #2]
@@ -198,10 +200,9 @@ init_stub_trap:
     mrs     r2, spsr
     str     r2, [r1, #{RS_SPSR}]
     mov     r2, #0
-    str     r2, [r1, #0]                @ the caller's r0-r3 on return: SUCCESS, 0, 0, 0
-    str     r2, [r1, #4]
-    str     r2, [r1, #8]
-    str     r2, [r1, #12]
+    mov     r3, #0
+    strd    r2, r3, [r1, #{RS_R0}]      @ the caller's r0-r3 on return: SUCCESS, 0, 0, 0
+    strd    r2, r3, [r1, #{RS_R0} + 8]
     mov     r2, #1
     str     r2, [r1, #{RS_PENDING}]
     b       hyp_init_entry
@@ -237,19 +238,116 @@ hypfw_pen_wait:
     b       hyp_init_entry
     .size hypfw_pen_wait, . - hypfw_pen_wait
 
-@ A fault during the switch: say so if a semihosting host is listening, then stop.
+@ A fault during the switch (an exception through the init vectors, a CPU index out of range, a
+@ trap the torn-down stub does not serve, a PSCI CPU_OFF that returned): reach the identity map
+@ with the MMU off, whatever state the fault left, and say why on the console.
+@ Register use: r4 = HSCTLR, r5 = return point, r6 = fault record / init page PA, r2/r3 = HTTBR.
 init_fault:
-.if {SEMIHOSTING}
-    mov     r0, #0x04                   @ SYS_WRITE0
-    adr     r1, init_fault_msg
-    svc     0x123456
-    mov     r0, #0x18                   @ SYS_EXIT
-    ldr     r1, =0x2002C                @ ADP_Stopped_InternalError: a failing exit
-    svc     0x123456
-.endif
-1:  wfi
-    b       1b
-    .ltorg
+    cp15    mrc, r4, HSCTLR
+    tst     r4, #{CTRL_M}
+    beq     2f                          @ MMU off: running at the physical address already
+    adr     r5, 1f
+    lsr     r6, r5, #16
+    movw    r7, #{TRAMPOLINE_VA_HI16}
+    cmp     r6, r7
+    bne     1f                          @ at the identity map (phase 1): switch off in place
+    @ At the trampoline VA, perhaps under the runtime table (no identity map): back to the boot
+    @ table, which maps this page at both addresses, and on to the identity alias.
+    adr_far r6, hypfw_fault_record
+    ldr     r2, [r6, #{FR_BOOT_HTTBR_LO}]
+    ldr     r3, [r6, #{FR_BOOT_HTTBR_HI}]
+    cp15_64 mcrr, r2, r3, HTTBR
+    isb
+    cp15    mcr, r2, TLBIALLH
+    dsb     ish
+    isb
+    ldr     r6, [r6, #{FR_INIT_PAGE_PA}]
+    ubfx    r5, r5, #0, #12
+    add     r5, r5, r6
+    bx      r5
+1:  cp15    mrc, r4, HSCTLR
+    bic     r4, r4, #{CTRL_M_C}
+    cp15    mcr, r4, HSCTLR             @ MMU and D-cache off: at the physical address now
+    isb
+2:  fault_stop init_fault_msg
 init_fault_msg:
-    .asciz  "hypfw: fatal: in the init page: an exception during the HYP MMU switch (phase 1/2), or a CPU index out of range\n"
+    .asciz  "hypfw: fatal: in the init page: an exception during the HYP MMU switch (phase 1/2) or while torn down, a CPU index out of range, or PSCI CPU_OFF returned\n"
     .balign 4
+
+@ hypfw_asm_fatal(r0 = NUL-terminated line): where assembly that cannot go on stops, with the MMU
+@ off (the init page, the monitor). Prints the line on the console recorded in hypfw_fault_record
+@ (if the boot CPU found one), exits through semihosting with a failing status in test builds,
+@ and otherwise halts. No stack.
+@ Register use: r4 = cursor, r6 = UART base, r7 = UART kind, r8 = 16550 register shift,
+@ r9 = 16550 access width, r1 = character, r2/r3 = scratch.
+    .global hypfw_asm_fatal
+    .type hypfw_asm_fatal, %function
+hypfw_asm_fatal:
+    mov     r4, r0
+    adr_far r5, hypfw_fault_record
+    ldr     r6, [r5, #{FR_UART}]
+    ldr     r7, [r5, #{FR_UART_KIND}]
+    ldr     r8, [r5, #{FR_UART_SHIFT}]
+    ldr     r9, [r5, #{FR_UART_WIDTH}]
+    cmp     r6, #0
+    beq     2f
+1:  ldrb    r1, [r4], #1
+    cmp     r1, #0
+    beq     3f
+    cmp     r1, #10
+    moveq   r1, #13
+    bleq    fault_putc                  @ a newline goes out as CR LF
+    moveq   r1, #10
+    bl      fault_putc
+    b       1b
+2:
+.if {SEMIHOSTING}
+    mov     r0, #{SYS_WRITE0}           @ no console known: the test host still gets the line
+    mov     r1, r4
+    svc     {SEMIHOSTING_SVC}
+.endif
+3:
+.if {SEMIHOSTING}
+    mov     r0, #{SYS_EXIT}
+    ldr     r1, ={ADP_STOPPED_INTERNAL_ERROR}  @ a failing exit
+    svc     {SEMIHOSTING_SVC}
+.endif
+4:  wfi
+    b       4b
+    .ltorg
+    .size hypfw_asm_fatal, . - hypfw_asm_fatal
+
+@ fault_putc(r1 = character) with r6/r7/r8/r9 as in hypfw_asm_fatal; clobbers r2, r3. Waits for
+@ room in the transmitter, then writes the character; leaves the bootloader's line settings.
+fault_putc:
+    cmp     r7, #{UART_KIND_PL011}
+    bne     2f
+1:  ldr     r2, [r6, #{PL011_FR}]
+    tst     r2, #{PL011_FR_TXFF}
+    bne     1b
+    str     r1, [r6, #{PL011_DR}]
+    bx      lr
+2:  mov     r3, #{NS16550_LSR}
+    lsl     r3, r3, r8                  @ r3 := LSR offset
+    cmp     r9, #4
+    beq     4f
+3:  ldrb    r2, [r6, r3]
+    tst     r2, #{NS16550_LSR_THRE}
+    beq     3b
+    strb    r1, [r6]                    @ THR (offset 0)
+    bx      lr
+4:  ldr     r2, [r6, r3]
+    tst     r2, #{NS16550_LSR_THRE}
+    beq     4b
+    str     r1, [r6]
+    bx      lr
+
+@ Where assembly that fails finds the console, and how the init page reaches its identity map
+@ from the trampoline VA (struct FaultRecord in hypfw_core::abi). Written by the boot CPU into
+@ the resident copy, before any code that can fail here runs; read-only afterwards.
+    .balign 8
+    .global hypfw_fault_record
+    .type hypfw_fault_record, %object
+hypfw_fault_record:
+    .space  {FR_SIZE}
+    .size hypfw_fault_record, . - hypfw_fault_record

@@ -1,4 +1,4 @@
-@ Secure SVC -> Non-secure HYP.
+@ Secure SVC -> Non-secure HYP, and the Secure-state GIC setup every CPU needs before it leaves.
 @
 @ hypfw_secure_to_ns_hyp(r0 = CNTFRQ value or 0 to leave it), called from Rust in Secure SVC
 @ with the MMU off, at the physical address of the reserved-region copy of this code (so MVBAR
@@ -15,18 +15,18 @@
 
 @ The per-CPU Secure-state setup before the switch (r0 = CNTFRQ or 0); clobbers r1, r2.
 .macro secure_cpu_setup
-    mrc     p15, 0, r1, c1, c1, 2       @ NSACR
+    cp15    mrc, r1, NSACR
     movw    r2, #{NSACR_BITS_LO}
     movt    r2, #{NSACR_BITS_HI}
     orr     r1, r1, r2                  @ NS access to CP10/CP11 (VFP) and the rest, NS_SMP
-    mcr     p15, 0, r1, c1, c1, 2
+    cp15    mcr, r1, NSACR
     cmp     r0, #0
-    mcrne   p15, 0, r0, c14, c0, 0      @ CNTFRQ: writable only while Secure
-    mrc     p15, 0, r1, c1, c0, 1       @ ACTLR
+    cp15    mcrne, r0, CNTFRQ           @ writable only while Secure
+    cp15    mrc, r1, ACTLR
     orr     r1, r1, #{ACTLR_SMP}        @ take part in coherency (Cortex-A15/A7)
-    mcr     p15, 0, r1, c1, c0, 1
+    cp15    mcr, r1, ACTLR
     adr     r1, hypfw_monitor_vectors
-    mcr     p15, 0, r1, c12, c0, 1      @ MVBAR (banked per CPU)
+    cp15    mcr, r1, MVBAR              @ banked per CPU
     isb
 .endm
 
@@ -42,63 +42,82 @@ hypfw_secure_to_ns_hyp:
     pop     {{r4-r11, pc}}
     .size hypfw_secure_to_ns_hyp, . - hypfw_secure_to_ns_hyp
 
+@ hypfw_gic_secure_cpu(r0 = GICD PA, r1 = GICC PA): this CPU's part of the Secure-state GIC setup
+@ (ARM IHI 0048B 4.3.10, 4.4.1, 4.4.2): its banked SGIs/PPIs to Group 1 (Non-secure), its CPU
+@ interface enabled for both groups, priority mask fully open. The distributor-wide part is done
+@ once by the boot CPU (src/drivers/gic.rs). Called from Rust by the boot CPU and from
+@ hypfw_secure_secondary by the others; no stack; clobbers r2.
+    .global hypfw_gic_secure_cpu
+    .type hypfw_gic_secure_cpu, %function
+hypfw_gic_secure_cpu:
+    mvn     r2, #0
+    str     r2, [r0, #{GICD_IGROUPR}]   @ IGROUPR0 is banked per CPU
+    mov     r2, #{GICC_CTLR_ENABLE_BOTH}
+    str     r2, [r1, #{GICC_CTLR}]
+    mov     r2, #{GICC_PMR_ALL}
+    str     r2, [r1, #{GICC_PMR}]
+    bx      lr
+    .size hypfw_gic_secure_cpu, . - hypfw_gic_secure_cpu
+
     .balign 32
     .global hypfw_monitor_vectors
+    .type hypfw_monitor_vectors, %function
 hypfw_monitor_vectors:
-    b       .                           @ 0x00 unused
-    b       .                           @ 0x04
+    b       monitor_fault               @ 0x00 unused
+    b       monitor_fault               @ 0x04
     b       monitor_smc                 @ 0x08 SMC
-    b       .                           @ 0x0c
-    b       .                           @ 0x10
-    b       .                           @ 0x14
-    b       .                           @ 0x18
-    b       .                           @ 0x1c
+    b       monitor_fault               @ 0x0c
+    b       monitor_fault               @ 0x10
+    b       monitor_fault               @ 0x14
+    b       monitor_fault               @ 0x18
+    b       monitor_fault               @ 0x1c
 
 monitor_smc:
-    mrc     p15, 0, r2, c1, c1, 0       @ SCR
+    cp15    mrc, r2, SCR
     bic     r2, r2, #{SCR_CLEAR}
     movw    r3, #{SCR_SET}
     orr     r2, r2, r3                  @ NS, FW, AW, HCE
-    mcr     p15, 0, r2, c1, c1, 0
+    cp15    mcr, r2, SCR
     isb
     mov     r2, #0
-    mcrr    p15, 4, r2, r2, c14         @ CNTVOFF := 0 (needs SCR.NS = 1 in Monitor mode)
+    cp15_64 mcrr, r2, r2, CNTVOFF       @ := 0 (needs SCR.NS = 1 in Monitor mode)
     msr     sp_hyp, r1
     movw    r2, #{SPSR_HYP_MASKED}
     msr     spsr_cxsf, r2
     movs    pc, lr                      @ to the SMC's next instruction, in NS HYP
 
+@ Any other exception in Monitor mode: Secure state, MMU off (entry.S switched it off).
+monitor_fault:
+    fault_stop monitor_fault_msg
+monitor_fault_msg:
+    .asciz  "hypfw: fatal: in the monitor: an unexpected exception in Monitor mode while switching from Secure SVC to Non-secure HYP\n"
+    .balign 4
+    .size hypfw_monitor_vectors, . - hypfw_monitor_vectors
+
 @ hypfw_secure_secondary: where the boot CPU releases the CPUs parked by boot/entry.S (Secure SVC,
 @ MMU off, no stack). Each finds its logical index by MPIDR, makes its banked GIC interrupts
 @ Non-secure, switches to Non-secure HYP and waits in the resident pen.
-@ Register use: r12 = HYP_INIT_PARAMS, r4 = MPIDR affinity, r0 = index, r3 = count / scratch.
+@ Register use: r12 = HYP_INIT_PARAMS, r4 = MPIDR affinity, r5 = index, r3 = count / scratch.
     .global hypfw_secure_secondary
     .type hypfw_secure_secondary, %function
 hypfw_secure_secondary:
     adr_far r12, HYP_INIT_PARAMS
-    mrc     p15, 0, r4, c0, c0, 5
-    bic     r4, r4, #0xff000000         @ r4 := Aff2.Aff1.Aff0
+    cp15    mrc, r4, MPIDR
+    bic     r4, r4, #{MPIDR_NON_AFFINITY} @ r4 := Aff2.Aff1.Aff0
     ldr     r3, [r12, #{IP_NCPUS}]
-    mov     r0, #0
-1:  cmp     r0, r3
+    mov     r5, #0
+1:  cmp     r5, r3
     bhs     3f                          @ not in the device tree: stay parked for good
     add     r1, r12, #{IP_MPIDR}
-    ldr     r1, [r1, r0, lsl #2]
+    ldr     r1, [r1, r5, lsl #2]
     cmp     r1, r4
     beq     2f
-    add     r0, r0, #1
+    add     r5, r5, #1
     b       1b
-2:  ldr     r1, [r12, #{IP_GICD}]
-    cmp     r1, #0
-    beq     4f
-    mvn     r2, #0
-    str     r2, [r1, #0x80]             @ GICD_IGROUPR0 (banked): SGIs/PPIs to Group 1
-    ldr     r1, [r12, #{IP_GICC}]
-    mov     r2, #3
-    str     r2, [r1]                    @ GICC_CTLR: both groups
-    mov     r2, #0xff
-    str     r2, [r1, #4]                @ GICC_PMR: all priorities
-4:  mov     r5, r0                      @ r5 := index (r0 is the CNTFRQ argument below)
+2:  ldr     r0, [r12, #{IP_GICD}]
+    cmp     r0, #0
+    ldrne   r1, [r12, #{IP_GICC}]
+    blne    hypfw_gic_secure_cpu
     ldr     r0, [r12, #{IP_CNTFRQ}]
     secure_cpu_setup
     mov     r1, #0                      @ no stack to carry over

@@ -2,7 +2,8 @@
 
 use crate::arch::regs;
 use crate::fatal;
-use hypfw::hsr::{self, Hsr};
+use hypfw_core::mm::layout;
+use hypfw_core::services::hsr::{self, Hsr};
 
 /// Pushed by `unexpected_vector` in boot/vectors.S.
 #[repr(C)]
@@ -24,11 +25,11 @@ const VECTOR_NAMES: [&str; 8] = [
 
 #[unsafe(no_mangle)]
 extern "C" fn hypfw_hyp_unexpected(frame: &TrapFrame, vector: u32) -> ! {
-    let h = Hsr(regs::read::<regs::HsrRaw>());
-    let hdfar = regs::read::<regs::HdfarRaw>();
-    let hifar = regs::read::<regs::HifarRaw>();
-    let hpfar = regs::read::<regs::HpfarRaw>();
-    let cpu = crate::runtime::this_cpu().index;
+    let h = Hsr(regs::read::<regs::Hsr>());
+    let hdfar = regs::read::<regs::Hdfar>();
+    let hifar = regs::read::<regs::Hifar>();
+    let hpfar = regs::read::<regs::Hpfar>();
+    let cpu = super::this_cpu().index;
     crate::log!(
         "cpu{cpu}: unexpected exception: {} (vector {:#x})",
         VECTOR_NAMES.get(vector as usize).unwrap_or(&"?"),
@@ -43,13 +44,10 @@ extern "C" fn hypfw_hyp_unexpected(frame: &TrapFrame, vector: u32) -> ! {
             hsr::fsc_level(h.fsc()).map_or(-1, |l| l as i32),
             if h.ec() == hsr::EC_DABT_HYP && h.is_write() { ", on a write" } else { "" }
         );
-        let l = &crate::runtime::boot_info().layout;
-        let stacks = hypfw::layout::RUNTIME_VA + l.stacks_off as u32;
-        let stacks_end = stacks + (hypfw::layout::MAX_CPUS as u64 * hypfw::layout::STACK_SLOT) as u32;
-        if h.ec() == hsr::EC_DABT_HYP
-            && (stacks..stacks_end).contains(&hdfar)
-            && hdfar & hypfw::layout::GUARD_TEST_MASK == 0
-        {
+        let l = &super::boot_info().layout;
+        let stacks = layout::RUNTIME_VA + l.stacks_off as u32;
+        let stacks_end = stacks + (layout::MAX_CPUS as u64 * layout::STACK_SLOT) as u32;
+        if h.ec() == hsr::EC_DABT_HYP && (stacks..stacks_end).contains(&hdfar) && hdfar & layout::GUARD_TEST_MASK == 0 {
             crate::log!("  HDFAR is in a stack guard page: HYP stack overflow");
         }
     }
@@ -66,11 +64,11 @@ extern "C" fn hypfw_hyp_unexpected(frame: &TrapFrame, vector: u32) -> ! {
     vals[13] = frame.lr;
     for row in (0..14).step_by(4) {
         let end = (row + 4).min(14);
-        crate::console::print(format_args!("hypfw:  "));
+        crate::drivers::console::print(format_args!("hypfw:  "));
         for k in row..end {
-            crate::console::print(format_args!(" {:>3} {:#010x}", NAMES[k], vals[k]));
+            crate::drivers::console::print(format_args!(" {:>3} {:#010x}", NAMES[k], vals[k]));
         }
-        crate::console::print(format_args!("\n"));
+        crate::drivers::console::print(format_args!("\n"));
     }
     fatal!("unexpected {} on cpu{cpu}", VECTOR_NAMES.get(vector as usize).unwrap_or(&"exception"))
 }

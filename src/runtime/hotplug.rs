@@ -2,21 +2,14 @@
 //! init page and the kept boot table; every CPU that leaves goes back through it (hyp_teardown in
 //! boot/init_page.S): runtime VA -> trampoline -> identity map -> MMU off -> caches cleaned.
 
-use super::guest::GuestContext;
-use super::init::{CpuControl, HYP_PEN, HYP_RESUME};
-use super::{PERCPU, boot_info, this_cpu};
-use crate::arch;
+use super::world::Pl1Context;
+use super::{boot_info, this_cpu};
+use crate::arch::{self, cache, regs};
+use crate::shared::{BootInfo, CpuControl, HYP_PEN, HYP_RESUME, PERCPU, ResumeSlot};
 use core::sync::atomic::Ordering;
-use hypfw::addr::PhysAddr;
-use smccc::Smc;
-use smccc::psci::{self, AffinityState, LowestAffinityLevel};
-
-/// What hyp_teardown does once the CPU is back in its entry state.
-pub const TEARDOWN_REINIT: u32 = 0;
-pub const TEARDOWN_PEN: u32 = 1;
-pub const TEARDOWN_CPU_OFF: u32 = 2;
-/// Return to the lower-mode caller saved in HYP_RESUME (HYPFW_TEARDOWN).
-pub const TEARDOWN_RETURN: u32 = 3;
+use hypfw_core::abi::{bits::mode_name, is_lower_mode, teardown as action};
+use hypfw_core::mm::addr::PhysAddr;
+use hypfw_core::mm::cache::clean_range_to_poc;
 
 /// Commands a CPU in the runtime's idle loop takes from the boot CPU.
 pub const CMD_NONE: u32 = 0;
@@ -29,7 +22,7 @@ unsafe extern "C" {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CpuError {
-    Psci(psci::error::Error),
+    Psci(arch::psci::Error),
     Timeout,
     NoControl,
 }
@@ -44,32 +37,37 @@ impl core::fmt::Display for CpuError {
     }
 }
 
-/// Leave HYP on this CPU: teardown, then `action`. Never returns (a re-init arrives at the
-/// runtime entry again, on a fresh stack).
-pub fn teardown(action: u32) -> ! {
+/// Leave HYP on this CPU: teardown, then `then` (a `hypfw_core::abi::teardown` action). Never
+/// returns (a re-init arrives at the runtime entry again, on a fresh stack).
+pub fn teardown(then: u32) -> ! {
     let bi = boot_info();
     let me = this_cpu();
     me.teardowns.fetch_add(1, Ordering::Relaxed);
     let [lo, hi] = PhysAddr(bi.boot_pgd).to_reg_pair();
-    // SAFETY: interrupts are masked in HYP; the boot table and init page are kept for the life of
-    // the system, and nothing on this stack is used after the call.
-    unsafe { hyp_teardown(me.index, action, lo, hi, bi.init_page_pa as u32) }
+    // SAFETY: interrupts are masked in HYP; the boot table and the init page it maps are kept for
+    // the life of the system, and nothing on this stack is used after the call (it never returns).
+    unsafe { hyp_teardown(me.index, then, lo, hi, bi.init_page_pa as u32) }
 }
 
-/// HYPFW_TEARDOWN from the guest in `ctx`: save it where the init page finds it with the MMU off,
-/// tear HYP down, and return to it with r0 = SUCCESS. HYP gives up all control of the caller: no
-/// stage 2, no traps (HCR = 0), as when hypfw was entered; HYPFW_REINIT brings both back.
-pub fn teardown_to_caller(ctx: &GuestContext) -> ! {
-    // SAFETY: HYP-owned registers; the caller runs on with PL1 translation only, as at entry.
-    unsafe {
-        use crate::arch::regs;
-        regs::write::<regs::HcrRaw>(0);
-        regs::write::<regs::Tlbiallnsnh>(0);
-        core::arch::asm!("dsb ish", "isb", options(nostack, preserves_flags));
+/// The teardown action for a CPU that goes off: PSCI CPU_OFF, or hypfw's own pen.
+pub fn off_action(bi: &BootInfo) -> u32 {
+    match bi.cpu_control {
+        CpuControl::Pen => action::PEN,
+        _ => action::CPU_OFF,
     }
+}
+
+/// HYPFW_TEARDOWN from the PL1 caller in `ctx`: save it where the init page finds it with the MMU
+/// off, tear HYP down, and return to it with r0 = SUCCESS. HYP gives up all control of the caller:
+/// no stage 2, no traps (HCR = 0), as when hypfw was entered; HYPFW_REINIT brings both back.
+pub fn teardown_to_caller(ctx: &Pl1Context) -> ! {
+    // SAFETY: HCR only configures what PL1 may do, and PL1 does not run on this CPU until the
+    // teardown returns to it: from then on with its own translation only, as at hypfw's entry.
+    unsafe { regs::write::<regs::Hcr>(0) };
+    regs::tlbi_all_pl1();
     let cpu = this_cpu().index as usize;
-    // SAFETY: this CPU's slot, written and cleaned to the PoC before hyp_teardown reads it with the
-    // MMU off.
+    // SAFETY: this CPU's own slot (no other CPU touches it), written with plain stores and then
+    // cleaned to the PoC, before hyp_teardown reads it with the MMU off.
     unsafe {
         let slot = &raw mut HYP_RESUME[cpu];
         let mut regs = [0u32; 16];
@@ -80,39 +78,40 @@ pub fn teardown_to_caller(ctx: &GuestContext) -> ! {
         (*slot).regs = regs;
         (*slot).pending = 0;
         // hyp_teardown reads the slot with the MMU off: it must be in memory, not only in a cache.
-        hypfw::cache::clean_range_to_poc(
-            &mut arch::cache::ArmCache,
+        clean_range_to_poc(
+            &mut cache::ArmCache,
             slot as u64,
-            core::mem::size_of::<super::init::ResumeSlot>() as u64,
-            arch::cache::dcache_line(),
+            core::mem::size_of::<ResumeSlot>() as u64,
+            cache::dcache_line(),
         );
     }
-    teardown(TEARDOWN_RETURN)
+    teardown(action::RETURN)
 }
 
-/// The guest the init page's stub saved when it was asked to re-initialise HYP, if any.
-pub fn take_resumed_guest(cpu: usize) -> Option<GuestContext> {
-    // SAFETY: the stub wrote the slot with the MMU off; this CPU's caches were cleaned and
-    // invalidated at teardown, and the lines are invalidated again here before reading.
+/// The PL1 caller the init page's stub saved when it was asked to re-initialise HYP, if any.
+pub fn take_resumed_caller(cpu: usize) -> Option<Pl1Context> {
+    // SAFETY: this CPU's own slot. The stub wrote it with the MMU off; nothing this CPU wrote to
+    // it since is still needed (its caches were cleaned and invalidated at teardown), so the lines
+    // may be invalidated before reading, which makes the reads see memory.
     unsafe {
         let slot = &raw mut HYP_RESUME[cpu];
-        arch::cache::invalidate_dcache_line(slot as usize);
-        arch::cache::invalidate_dcache_line(slot as usize + 64);
+        cache::invalidate_dcache_line(slot as usize);
+        cache::invalidate_dcache_line(slot as usize + 64);
         if core::ptr::read_volatile(&raw const (*slot).pending) == 0 {
             return None;
         }
         (*slot).pending = 0;
         let regs = (*slot).regs;
-        let mut ctx = GuestContext::default();
+        let mut ctx = Pl1Context::default();
         ctx.r.copy_from_slice(&regs[..13]);
         ctx.lr_usr = regs[13];
         ctx.elr = regs[14];
         ctx.spsr = regs[15];
-        if !hypfw::handoff::is_lower_mode(ctx.spsr) {
+        if !is_lower_mode(ctx.spsr) {
             crate::fatal!(
                 "cpu{cpu}: the caller to resume after HYPFW_REINIT has SPSR {:#x} ({} mode); only PL0/PL1 callers are resumed",
                 ctx.spsr,
-                crate::arch::mode_name(ctx.spsr)
+                mode_name(ctx.spsr)
             );
         }
         Some(ctx)
@@ -124,10 +123,7 @@ pub fn secondary_idle() -> ! {
     let me = this_cpu();
     loop {
         match me.cmd.swap(CMD_NONE, Ordering::AcqRel) {
-            CMD_OFF => teardown(match boot_info().cpu_control {
-                CpuControl::Pen => TEARDOWN_PEN,
-                _ => TEARDOWN_CPU_OFF,
-            }),
+            CMD_OFF => teardown(off_action(boot_info())),
             _ => arch::wfe(),
         }
     }
@@ -146,11 +142,12 @@ fn wait_until(mut done: impl FnMut() -> bool) -> Result<(), CpuError> {
 }
 
 fn pen_status(cpu: usize) -> u32 {
-    // SAFETY: the slot is in the runtime's data; the parked CPU writes the status word with its
-    // MMU off, so the line is invalidated (never written from this side) before it is read.
+    // SAFETY: the status word has a cache line of its own (PenSlot's layout, host-tested) that
+    // this side never writes, so invalidating it loses nothing; the parked CPU writes it with its
+    // MMU off, and the read after the invalidate sees memory.
     unsafe {
         let p = &raw const HYP_PEN[cpu].status;
-        arch::cache::invalidate_dcache_line(p as usize);
+        cache::invalidate_dcache_line(p as usize);
         core::ptr::read_volatile(p)
     }
 }
@@ -171,10 +168,15 @@ pub fn settle_pen() {
     }
 }
 
+/// The physical address of the init page's entry, where every CPU starts.
+fn init_entry() -> u32 {
+    super::va_to_pa(hyp_init_entry as *const () as usize) as u32
+}
+
 /// Start the physical CPU `cpu` at the init page (it enters the runtime through phase 1/2),
 /// without waiting for it. A CPU still on its way down from a CPU_OFF is waited for first.
 pub fn start(cpu: usize) -> Result<(), CpuError> {
-    start_at(cpu, super::va_to_pa(hyp_init_entry as *const () as usize) as u32)
+    start_at(cpu, init_entry())
 }
 
 /// As [`start`], at `entry` (a PA) instead of the init page when the platform's PSCI starts the
@@ -185,18 +187,19 @@ fn start_at(cpu: usize, entry: u32) -> Result<(), CpuError> {
         CpuControl::Psci => {
             let mut result = Ok(());
             wait_until(|| {
-                result = psci::cpu_on_32::<Smc>(bi.cpus.mpidr[cpu], entry, cpu as u32);
-                result != Err(psci::error::Error::AlreadyOn)
+                result = arch::psci::cpu_on(bi.cpus.mpidr[cpu], entry, cpu as u32);
+                result != Err(arch::psci::Error::AlreadyOn)
             })?;
             result.map_err(CpuError::Psci)
         }
         CpuControl::Pen => {
             wait_until(|| pen_status(cpu) == 1)?;
-            // SAFETY: the release word of this CPU's slot; cleaned so the MMU-off reader sees it.
+            // SAFETY: the release word of this CPU's pen slot, which only the runtime writes while
+            // the CPU is parked (status 1, checked above); cleaned so its MMU-off reader sees it.
             unsafe {
                 let p = &raw mut HYP_PEN[cpu].release;
                 core::ptr::write_volatile(p, 1);
-                arch::cache::clean_dcache_line(p as usize);
+                cache::clean_dcache_line(p as usize);
             }
             arch::sev();
             Ok(())
@@ -206,12 +209,9 @@ fn start_at(cpu: usize, entry: u32) -> Result<(), CpuError> {
 }
 
 /// Is the physical CPU `cpu` off (PSCI) or parked in the pen?
-pub fn is_down(bi: &super::init::BootInfo, cpu: usize) -> bool {
+pub fn is_down(bi: &BootInfo, cpu: usize) -> bool {
     match bi.cpu_control {
-        CpuControl::Psci => matches!(
-            psci::affinity_info_32::<Smc>(bi.cpus.mpidr[cpu], LowestAffinityLevel::All),
-            Ok(AffinityState::Off)
-        ),
+        CpuControl::Psci => arch::psci::is_off(bi.cpus.mpidr[cpu]),
         CpuControl::Pen => pen_status(cpu) == 1,
         CpuControl::None => true,
     }
@@ -219,9 +219,7 @@ pub fn is_down(bi: &super::init::BootInfo, cpu: usize) -> bool {
 
 /// Start logical CPU `cpu` and wait until it has entered the runtime.
 pub fn cpu_on(cpu: usize) -> Result<(), CpuError> {
-    let before = PERCPU[cpu].inits.load(Ordering::Acquire);
-    start(cpu)?;
-    wait_until(|| PERCPU[cpu].inits.load(Ordering::Acquire) != before)
+    cpu_on_at(cpu, init_entry())
 }
 
 /// As [`cpu_on`], with the CPU started by PSCI at `entry` (a PA; code that ends up in the init

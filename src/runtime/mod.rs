@@ -1,84 +1,35 @@
 //! The resident HYP runtime: entered by every CPU at its runtime VA from phase 2 of the init page,
 //! with the runtime page table live, its own guarded stack, HTPIDR = its per-CPU data and HVBAR =
-//! the runtime vectors.
+//! the runtime vectors. Rooms: this file (the entry and per-CPU set-up), [`world`] (the switch to
+//! PL1 and back), [`exits`] (the payload's exits), [`hotplug`] (starting, stopping, re-initialising
+//! CPUs), [`exceptions`] (anything unexpected in HYP), [`selftest`] (the bare image's own test).
 
-pub mod exceptions;
-pub mod guest;
-pub mod hotplug;
-pub mod init;
-pub mod payload;
-pub mod selftest;
+mod exceptions;
+mod exits;
+mod hotplug;
+mod selftest;
+mod world;
 
 use crate::arch::{self, regs};
+use crate::shared::{BOOT_INFO, BootInfo, CpuControl, EntryMode, PERCPU, PerCpu, PhaseEvidence};
 use crate::{fatal, log};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use hypfw::layout::{MAX_CPUS, RUNTIME_VA};
-use init::{BOOT_INFO, BootInfo, PhaseEvidence};
-
-/// Per-CPU runtime state, reached through HTPIDR without a lock.
-#[repr(C, align(64))]
-pub struct PerCpu {
-    pub index: u32,
-    /// Times this CPU came through the init page into the runtime.
-    pub inits: AtomicU32,
-    /// Times it left through hyp_teardown.
-    pub teardowns: AtomicU32,
-    /// HVC calls it served.
-    pub hvcs: AtomicU32,
-    /// Times it arrived at the init page with HYP state it should not have had.
-    pub dirty_entries: AtomicU32,
-    /// A command from the boot CPU (hotplug::CMD_*).
-    pub cmd: AtomicU32,
-    /// CNTPCT when it last became ready in the runtime.
-    pub ready_at: AtomicU64,
-    /// The payload's view of this CPU, and where CPU_ON asked it to start.
-    pub power: hypfw::psci::CpuPower,
-    pub payload_entry: AtomicU32,
-    pub payload_context: AtomicU32,
-    /// SMCs (PSCI calls) and stage-2 aborts taken from the payload.
-    pub smcs: AtomicU32,
-    pub s2_aborts: AtomicU32,
-}
-
-pub static PERCPU: [PerCpu; MAX_CPUS] = {
-    #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: PerCpu = PerCpu {
-        index: 0,
-        inits: AtomicU32::new(0),
-        teardowns: AtomicU32::new(0),
-        hvcs: AtomicU32::new(0),
-        dirty_entries: AtomicU32::new(0),
-        cmd: AtomicU32::new(0),
-        ready_at: AtomicU64::new(0),
-        power: hypfw::psci::CpuPower::new(),
-        payload_entry: AtomicU32::new(0),
-        payload_context: AtomicU32::new(0),
-        smcs: AtomicU32::new(0),
-        s2_aborts: AtomicU32::new(0),
-    };
-    let mut a = [INIT; MAX_CPUS];
-    let mut i = 0;
-    while i < MAX_CPUS {
-        a[i].index = i as u32;
-        i += 1;
-    }
-    a
-};
-
-pub fn percpu_addr(cpu: usize) -> usize {
-    &PERCPU[cpu] as *const PerCpu as usize
-}
+use core::sync::atomic::Ordering;
+use hypfw_core::abi::bits::{CNTHCTL_PL1_TIMER, HDCR_HPMN, HSCTLR_RUNTIME};
+use hypfw_core::mm::layout::{self, MAX_CPUS, RUNTIME_VA};
+use hypfw_core::mm::pgtable;
 
 /// This CPU's per-CPU data (from HTPIDR, set by phase 2).
 pub fn this_cpu() -> &'static PerCpu {
-    let p = regs::read::<regs::HtpidrRaw>() as usize;
-    // SAFETY: phase 2 set HTPIDR to an element of PERCPU for this CPU.
+    let p = regs::read::<regs::Htpidr>() as usize;
+    // SAFETY: phase 2 set HTPIDR to this CPU's element of PERCPU (checked against the index on
+    // every entry), a static that lives forever and is only used through atomics.
     unsafe { &*(p as *const PerCpu) }
 }
 
 pub fn boot_info() -> &'static BootInfo {
-    // SAFETY: written once by the boot CPU before any CPU entered the runtime; read-only after.
     #[allow(clippy::deref_addrof)] // a reference to a `static mut` must go through a raw pointer
+    // SAFETY: written once, by the boot phase, before any CPU entered the runtime; nothing writes
+    // it afterwards, so shared references to it never alias a write.
     match unsafe { &*(&raw const BOOT_INFO) } {
         Some(b) => b,
         None => fatal!("runtime entered without boot information"),
@@ -87,23 +38,23 @@ pub fn boot_info() -> &'static BootInfo {
 
 /// HYP configuration every CPU needs before it runs anything at PL1.
 fn cpu_init() {
-    // SAFETY: HYP-only registers; values per ARM DDI 0406C B4.1: no traps yet (HCR = 0: no stage 2
-    // and interrupts stay with PL1), PL1 may use the physical timer, CNTVOFF = 0, VPIDR/VMPIDR
-    // show the real CPU to PL1.
+    // SAFETY: HYP-only registers, which only configure what PL1 may do: nothing runs at PL1 on
+    // this CPU yet. Values per ARM DDI 0406C B4.1: no traps (HCR = 0: no stage 2, interrupts stay
+    // with PL1), PL1 may use the physical timer, CNTVOFF = 0, VPIDR/VMPIDR show the real CPU.
     unsafe {
-        regs::write::<regs::HcrRaw>(0);
-        regs::write::<regs::HstrRaw>(0);
-        regs::write::<regs::HcptrRaw>(0);
-        let hdcr = regs::read::<regs::HdcrRaw>();
-        regs::write::<regs::HdcrRaw>(hdcr & 0x1F);
-        regs::write::<regs::CnthctlRaw>(0b11);
-        regs::write64::<regs::CntvoffRaw>(0);
-        regs::write::<regs::VpidrRaw>(arch::midr());
-        regs::write::<regs::VmpidrRaw>(arch::mpidr());
+        regs::write::<regs::Hcr>(0);
+        regs::write::<regs::Hstr>(0);
+        regs::write::<regs::Hcptr>(0);
+        let hdcr = regs::read::<regs::Hdcr>();
+        regs::write::<regs::Hdcr>(hdcr & HDCR_HPMN);
+        regs::write::<regs::Cnthctl>(CNTHCTL_PL1_TIMER);
+        regs::write64::<regs::CntVoff>(0);
+        regs::write::<regs::Vpidr>(arch::midr());
+        regs::write::<regs::Vmpidr>(arch::mpidr());
     }
 }
 
-/// The runtime VA of runtime code/data at `va`, as a physical address.
+/// The physical address of runtime code or data at the runtime VA `va`.
 pub fn va_to_pa(va: usize) -> u64 {
     boot_info().region_pa + (va as u64 - RUNTIME_VA as u64)
 }
@@ -111,15 +62,17 @@ pub fn va_to_pa(va: usize) -> u64 {
 /// Once, on the boot CPU's first arrival: the console at its runtime VA, locking, the heap.
 fn runtime_init_once(bi: &BootInfo) {
     if let (true, Some(c)) = (bi.console_va != 0, bi.platform.console) {
-        // SAFETY: the runtime table maps the console at console_va (device, XN).
-        unsafe { crate::console::install(c.kind, bi.console_va as usize) };
+        // SAFETY: only the boot CPU runs hypfw code (the secondaries start later); the runtime
+        // table maps the console at console_va as device memory, for the life of the system.
+        unsafe { crate::drivers::console::install(c.kind, bi.console_va as usize) };
     }
-    crate::console::enable_locking();
+    crate::drivers::console::enable_locking();
     // The platform's PSCI can power off only when hypfw is not the PSCI provider itself.
-    crate::stop::PSCI_OFF_AVAILABLE.store(bi.cpu_control == init::CpuControl::Psci, Ordering::Relaxed);
+    crate::base::stop::PSCI_OFF_AVAILABLE.store(bi.cpu_control == CpuControl::Psci, Ordering::Relaxed);
     let heap = (RUNTIME_VA as u64 + bi.layout.heap_off) as usize as *mut u8;
-    // SAFETY: the heap range is mapped RW in the runtime table and used by nothing else.
-    unsafe { crate::heap::HEAP.init_runtime(heap, hypfw::layout::HEAP_SIZE as usize) };
+    // SAFETY: the heap range is mapped RW in the runtime table, and nothing but the allocator
+    // uses it once the boot phase (whose bump allocations were in its own copy) is over.
+    unsafe { crate::base::heap::HEAP.init_runtime(heap, layout::HEAP_SIZE as usize) };
 }
 
 /// One line per CPU with its counters.
@@ -139,7 +92,7 @@ pub fn report_cpus(bi: &BootInfo) {
 
 /// Bytes of the runtime heap in use (for the leak check across cycles).
 pub fn heap_used() -> usize {
-    crate::heap::HEAP.runtime_used()
+    crate::base::heap::HEAP.runtime_used()
 }
 
 /// Check what the init page observed against what must hold; stops on a mismatch.
@@ -157,29 +110,29 @@ fn check_phases(cpu: u32, bi: &BootInfo, ev: &PhaseEvidence) -> (u32, u64) {
     if httbr != bi.runtime_pgd {
         fatal!("cpu{cpu}: HTTBR is {httbr:#x} after phase 2, expected the runtime pgd {:#x}", bi.runtime_pgd);
     }
-    let (htcr, hsctlr) = (regs::read::<regs::Htcr>(), regs::read::<regs::HsctlrRaw>());
-    if htcr != hypfw::pgtable::HTCR || hsctlr != crate::boot::HSCTLR_RUNTIME {
+    let (htcr, hsctlr) = (regs::read::<regs::Htcr>(), regs::read::<regs::Hsctlr>());
+    if htcr != pgtable::HTCR || hsctlr != HSCTLR_RUNTIME.bits() {
         fatal!(
             "cpu{cpu}: HTCR {htcr:#x} / HSCTLR {hsctlr:#x} after phase 2, expected {:#x} / {:#x}",
-            hypfw::pgtable::HTCR,
-            crate::boot::HSCTLR_RUNTIME
+            pgtable::HTCR,
+            HSCTLR_RUNTIME.bits()
         );
     }
-    (regs::read::<regs::HvbarRaw>(), httbr)
+    (regs::read::<regs::Hvbar>(), httbr)
 }
 
 fn log_placement(bi: &BootInfo) {
     log!(
         "runtime: entered from {}, image loaded at {:#010x}, runtime at {:#x} (PA {:#x}), {} of {} page-table pool pages used",
         match bi.entry_mode {
-            init::EntryMode::NsHyp => "Non-secure HYP",
-            init::EntryMode::SecureSvc => "Secure SVC",
+            EntryMode::NsHyp => "Non-secure HYP",
+            EntryMode::SecureSvc => "Secure SVC",
         },
         bi.load_addr,
         RUNTIME_VA,
         bi.region_pa,
         bi.pool_pages_used,
-        hypfw::layout::POOL_PAGES
+        layout::POOL_PAGES
     );
 }
 
@@ -217,7 +170,7 @@ pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
         );
         log!(
             "cpu{cpu} phase2 done (runtime pgd {httbr:#x} via trampoline {:#010x}, HVBAR {hvbar:#010x})",
-            hypfw::layout::TRAMPOLINE_VA
+            layout::TRAMPOLINE_VA
         );
         if cpu == 0 {
             log!(
@@ -241,22 +194,22 @@ pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
         );
     }
     if bi.payload.is_some() {
-        if let Some(ctx) = hotplug::take_resumed_guest(cpu as usize) {
-            payload::resume(bi, ctx)
+        if let Some(ctx) = hotplug::take_resumed_caller(cpu as usize) {
+            exits::resume(bi, ctx)
         }
         if cpu == 0 && first {
             log_placement(bi);
-            payload::start_boot_cpu(bi)
+            exits::start_boot_cpu(bi)
         }
-        payload::start_secondary(bi, cpu as usize)
+        exits::start_secondary(bi, cpu as usize)
     }
     if cpu == 0 {
         if first {
             log_placement(bi);
             selftest::run(bi)
         }
-        if let Some(ctx) = hotplug::take_resumed_guest(cpu as usize) {
-            selftest::guest_resumed(bi, ctx)
+        if let Some(ctx) = hotplug::take_resumed_caller(cpu as usize) {
+            selftest::caller_resumed(bi, ctx)
         }
         selftest::resume(bi)
     }

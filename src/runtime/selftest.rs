@@ -2,39 +2,44 @@
 //! runtime's trap vector, the world switch and the SMCCC dispatcher, checked against what the
 //! interface promises; then a side-by-side benchmark of the null call; then power off.
 //!
-//! The guest is a few instructions of assembly (`hypfw_guest_stub` in boot/vectors.S) run in SVC
-//! with the PL1 MMU off and no stage 2 (HCR.VM = 0), at their physical address.
+//! The PL1 side is a few instructions of assembly (boot/selftest_pl1.S) run in SVC with the PL1
+//! MMU off and no stage 2 (HCR.VM = 0), at their physical address: the self-test's "stub".
 
-use super::guest::{self, GuestContext, SPSR_SVC_MASKED};
 use super::hotplug;
-use super::init::BootInfo;
+use super::world::{self, Pl1Context};
 use crate::arch::{self, regs};
+use crate::shared::{BootInfo, CpuControl, PERCPU};
 use crate::{fatal, log};
 use core::sync::atomic::{AtomicU32, Ordering};
-use hypfw::hsr::{self, Hsr};
-use hypfw::hvc;
+use hypfw_core::abi::bits::{SPSR_SVC_MASKED, Sctlr};
+use hypfw_core::abi::teardown;
+use hypfw_core::mm::addr::PAGE_SIZE;
+use hypfw_core::mm::layout::{MAX_CPUS, STACK_SLOT};
+use hypfw_core::platform::options::SelfTest;
+use hypfw_core::services::hsr::{self, Hsr};
+use hypfw_core::services::hvc;
 
 unsafe extern "C" {
-    fn hypfw_guest_stub();
-    fn hypfw_guest_teardown();
-    fn hypfw_guest_bench();
-    fn hypfw_guest_bench_base();
-    fn hypfw_guest_vectors();
+    fn hypfw_pl1_stub();
+    fn hypfw_pl1_teardown();
+    fn hypfw_pl1_bench();
+    fn hypfw_pl1_bench_base();
+    fn hypfw_pl1_vectors();
     fn hypfw_dirty_entry();
 }
 
-/// HVC immediates the self-test guest uses besides #0 (an SMCCC call).
+/// HVC immediates the self-test stub uses besides #0 (an SMCCC call).
 const IMM_REPORT: u16 = 1;
-const IMM_GUEST_EXCEPTION: u16 = 2;
+const IMM_PL1_EXCEPTION: u16 = 2;
 
 fn pa_of(f: unsafe extern "C" fn()) -> u32 {
     super::va_to_pa(f as *const () as usize) as u32
 }
 
-/// Handle one trap from the guest the way the runtime handles a payload's: HVC #0 goes to the
+/// Handle one trap from the stub the way the runtime handles a payload's: HVC #0 goes to the
 /// SMCCC dispatcher, results back in r0-r3. Returns the HVC immediate for the harness's own
 /// calls, or stops on anything else.
-fn handle_exit(ctx: &mut GuestContext, h: Hsr) -> Option<u16> {
+fn handle_exit(ctx: &mut Pl1Context, h: Hsr) -> Option<u16> {
     match h.hvc_imm() {
         Some(0) => {
             super::this_cpu().hvcs.fetch_add(1, Ordering::Relaxed);
@@ -44,22 +49,22 @@ fn handle_exit(ctx: &mut GuestContext, h: Hsr) -> Option<u16> {
             }
             None
         }
-        Some(IMM_GUEST_EXCEPTION) => {
-            fatal!("self-test guest took exception vector {:#x} at PL1 (LR {:#x})", ctx.r[0] * 4, ctx.lr_usr)
+        Some(IMM_PL1_EXCEPTION) => {
+            fatal!("self-test stub took exception vector {:#x} at PL1 (LR {:#x})", ctx.r[0] * 4, ctx.lr_usr)
         }
         Some(imm) => Some(imm),
-        None => fatal!("self-test guest trapped with {} (HSR {:#010x}) at {:#x}", h.ec_name(), h.0, ctx.elr),
+        None => fatal!("self-test stub trapped with {} (HSR {:#010x}) at {:#x}", h.ec_name(), h.0, ctx.elr),
     }
 }
 
-/// Run the guest until it reports with HVC #1.
-fn run_until_report(ctx: &mut GuestContext) {
+/// Run the stub until it reports with HVC #1.
+fn run_until_report(ctx: &mut Pl1Context) {
     loop {
-        // SAFETY: the guest runs our stub at PL1 with interrupts masked; HCR = 0, so it reaches
-        // only what PL1 with the MMU off reaches, which the self-test accepts (no payload yet).
-        let h = unsafe { guest::run(ctx) };
+        // SAFETY: the context runs hypfw's own stub in SVC with interrupts masked; HCR = 0, so it
+        // reaches what PL1 with the MMU off reaches, which the self-test accepts: no payload runs.
+        let h = unsafe { world::run(ctx) };
         if h.ec() != hsr::EC_HVC {
-            fatal!("self-test guest trapped with {} (HSR {:#010x}) at {:#x}", h.ec_name(), h.0, ctx.elr);
+            fatal!("self-test stub trapped with {} (HSR {:#010x}) at {:#x}", h.ec_name(), h.0, ctx.elr);
         }
         if handle_exit(ctx, h) == Some(IMM_REPORT) {
             return;
@@ -68,12 +73,12 @@ fn run_until_report(ctx: &mut GuestContext) {
 }
 
 fn prepare_pl1() {
-    // SAFETY: NS PL1 registers, not used by HYP: PL1 MMU and caches off, vectors at our guest
-    // vector table (every entry reports with HVC #2), low vectors.
+    // SAFETY: Non-secure PL1 registers, which HYP's own translation does not use: PL1 MMU and
+    // caches off, low vectors at the stub's vector table (every entry reports with HVC #2).
     unsafe {
         let sctlr = regs::read::<regs::Sctlr>();
-        regs::write::<regs::Sctlr>(sctlr & !(1 | (1 << 2) | (1 << 13)));
-        regs::write::<regs::Vbar>(pa_of(hypfw_guest_vectors));
+        regs::write::<regs::Sctlr>(sctlr & !(Sctlr::M | Sctlr::C | Sctlr::V).bits());
+        regs::write::<regs::Vbar>(pa_of(hypfw_pl1_vectors));
     }
 }
 
@@ -88,8 +93,8 @@ struct Case {
 static REINITS_LEFT: AtomicU32 = AtomicU32::new(0);
 static FAILED: AtomicU32 = AtomicU32::new(0);
 static HEAP_BASELINE: AtomicU32 = AtomicU32::new(0);
-/// Cycles the guest-driven HYPFW_TEARDOWN/HYPFW_REINIT test asked for (0 = not running).
-static GUEST_TEARDOWN_CYCLES: AtomicU32 = AtomicU32::new(0);
+/// Cycles the stub-driven HYPFW_TEARDOWN/HYPFW_REINIT test asked for (0 = not running).
+static PL1_TEARDOWN_CYCLES: AtomicU32 = AtomicU32::new(0);
 
 fn hvc_checks() -> u32 {
     prepare_pl1();
@@ -109,7 +114,7 @@ fn hvc_checks() -> u32 {
     let mut failed = 0;
     let hvcs_before = super::this_cpu().hvcs.load(Ordering::Relaxed);
     for c in &cases {
-        let mut ctx = GuestContext { elr: pa_of(hypfw_guest_stub), spsr: SPSR_SVC_MASKED, ..Default::default() };
+        let mut ctx = Pl1Context { elr: pa_of(hypfw_pl1_stub), spsr: SPSR_SVC_MASKED, ..Default::default() };
         ctx.r[..4].copy_from_slice(&c.args);
         ctx.r[12] = 0x5A5A_0012;
         run_until_report(&mut ctx);
@@ -154,9 +159,9 @@ fn bring_up(bi: &BootInfo) -> usize {
 /// Offline/online cycles spread round-robin over the secondaries that are up.
 fn hotplug_cycles(bi: &BootInfo, cycles: u32) {
     // The secondaries that came up, which need not be 1..n: one in the middle may have failed.
-    let mut up = [0usize; hypfw::layout::MAX_CPUS];
+    let mut up = [0usize; MAX_CPUS];
     let mut online = 0;
-    for c in (1..bi.cpus.count).filter(|&c| super::PERCPU[c].inits.load(Ordering::Acquire) > 0) {
+    for c in (1..bi.cpus.count).filter(|&c| PERCPU[c].inits.load(Ordering::Acquire) > 0) {
         up[online] = c;
         online += 1;
     }
@@ -184,12 +189,12 @@ fn hotplug_cycles(bi: &BootInfo, cycles: u32) {
 /// on) must be noticed and reported, and still come up cleanly through phase 1/2.
 fn dirty_arrival_check(bi: &BootInfo) {
     let cpu = 1;
-    if bi.cpu_control != super::init::CpuControl::Psci || super::PERCPU[cpu].inits.load(Ordering::Acquire) == 0 {
+    if bi.cpu_control != CpuControl::Psci || PERCPU[cpu].inits.load(Ordering::Acquire) == 0 {
         return;
     }
-    let before = super::PERCPU[cpu].dirty_entries.load(Ordering::Acquire);
+    let before = PERCPU[cpu].dirty_entries.load(Ordering::Acquire);
     let r = hotplug::cpu_off(cpu).and_then(|()| hotplug::cpu_on_at(cpu, pa_of(hypfw_dirty_entry)));
-    let after = super::PERCPU[cpu].dirty_entries.load(Ordering::Acquire);
+    let after = PERCPU[cpu].dirty_entries.load(Ordering::Acquire);
     match r {
         Ok(()) if after == before + 1 => {
             log!("self-test: cpu{cpu} came back with its HYP caches on: detected, reported and re-initialised: ok")
@@ -212,43 +217,43 @@ pub fn run(bi: &BootInfo) -> ! {
     HEAP_BASELINE.store(heap, Ordering::Relaxed);
     log!("memory: page pool {pool} pages used, heap {heap} bytes used (at start)");
     FAILED.fetch_add(hvc_checks(), Ordering::Relaxed);
-    let opts = bi.platform.selftest;
+    let opts = bi.options;
     if bi.cpus.count > 1 {
         bring_up(bi);
         hotplug_cycles(bi, opts.hotplug_cycles);
         dirty_arrival_check(bi);
     }
     if opts.hvc_teardown_cycles > 0 {
-        // Driven from SVC: HYPFW_TEARDOWN returns to the guest with HYP in its entry state, and the
-        // guest's HYPFW_REINIT (answered by the init page's stub) brings the runtime back.
+        // Driven from SVC: HYPFW_TEARDOWN returns to the stub with HYP in its entry state, and its
+        // HYPFW_REINIT (answered by the init page's torn-down stub) brings the runtime back.
         log!("teardown-hvc: SVC guest tears HYP down and re-inits it {} times", opts.hvc_teardown_cycles);
-        GUEST_TEARDOWN_CYCLES.store(opts.hvc_teardown_cycles, Ordering::Relaxed);
-        let mut ctx = GuestContext { elr: pa_of(hypfw_guest_teardown), spsr: SPSR_SVC_MASKED, ..Default::default() };
+        PL1_TEARDOWN_CYCLES.store(opts.hvc_teardown_cycles, Ordering::Relaxed);
+        let mut ctx = Pl1Context { elr: pa_of(hypfw_pl1_teardown), spsr: SPSR_SVC_MASKED, ..Default::default() };
         ctx.r[4] = opts.hvc_teardown_cycles;
         ctx.r[5] = hvc::HYPFW_TEARDOWN;
         ctx.r[6] = hvc::HYPFW_REINIT;
         ctx.r[7] = hvc::HYPFW_VERSION;
         run_until_report(&mut ctx);
-        guest_teardown_done(&ctx);
+        teardown_test_done(&ctx);
     }
     start_reinit_cycles(bi)
 }
 
-/// The guest of the HYPFW_TEARDOWN test is back after a HYPFW_REINIT: keep running it.
-pub fn guest_resumed(bi: &BootInfo, mut ctx: GuestContext) -> ! {
-    if GUEST_TEARDOWN_CYCLES.load(Ordering::Relaxed) == 0 {
-        fatal!("a guest asked for HYPFW_REINIT, but no guest-driven teardown test is running");
+/// The stub of the HYPFW_TEARDOWN test is back after a HYPFW_REINIT: keep running it.
+pub fn caller_resumed(bi: &BootInfo, mut ctx: Pl1Context) -> ! {
+    if PL1_TEARDOWN_CYCLES.load(Ordering::Relaxed) == 0 {
+        fatal!("a PL1 caller asked for HYPFW_REINIT, but no teardown test driven from PL1 is running");
     }
     prepare_pl1();
     run_until_report(&mut ctx);
-    guest_teardown_done(&ctx);
+    teardown_test_done(&ctx);
     start_reinit_cycles(bi)
 }
 
-fn guest_teardown_done(ctx: &GuestContext) {
-    let n = GUEST_TEARDOWN_CYCLES.swap(0, Ordering::Relaxed);
+fn teardown_test_done(ctx: &Pl1Context) {
+    let n = PL1_TEARDOWN_CYCLES.swap(0, Ordering::Relaxed);
     if ctx.r[4] != 0 || ctx.r[0] != 0 {
-        log!("teardown-hvc: guest stopped with {} cycles left, last result {:#x}: FAILED", ctx.r[4], ctx.r[0]);
+        log!("teardown-hvc: the stub stopped with {} cycles left, last result {:#x}: FAILED", ctx.r[4], ctx.r[0]);
         FAILED.fetch_add(1, Ordering::Relaxed);
     } else {
         log!("teardown-hvc: {n} HYPFW_TEARDOWN/HYPFW_REINIT cycles from SVC passed");
@@ -256,11 +261,11 @@ fn guest_teardown_done(ctx: &GuestContext) {
 }
 
 fn start_reinit_cycles(bi: &BootInfo) -> ! {
-    let opts = bi.platform.selftest;
+    let opts = bi.options;
     if opts.reinit_cycles > 0 {
         log!("reinit: tearing cpu0 down and re-running the dual-step init {} times", opts.reinit_cycles);
         REINITS_LEFT.store(opts.reinit_cycles, Ordering::Relaxed);
-        hotplug::teardown(hotplug::TEARDOWN_REINIT)
+        hotplug::teardown(teardown::REINIT)
     }
     finish(bi)
 }
@@ -270,9 +275,9 @@ pub fn resume(bi: &BootInfo) -> ! {
     prepare_pl1();
     let left = REINITS_LEFT.fetch_sub(1, Ordering::Relaxed) - 1;
     if left > 0 {
-        hotplug::teardown(hotplug::TEARDOWN_REINIT)
+        hotplug::teardown(teardown::REINIT)
     }
-    log!("reinit: {} teardown/re-init cycles of cpu0 passed", bi.platform.selftest.reinit_cycles);
+    log!("reinit: {} teardown/re-init cycles of cpu0 passed", bi.options.reinit_cycles);
     // The HVC path must work the same after the cycles.
     FAILED.fetch_add(hvc_checks(), Ordering::Relaxed);
     finish(bi)
@@ -292,49 +297,41 @@ fn finish(bi: &BootInfo) -> ! {
         fatal!("self-test failed: {failed} check(s) failed");
     }
     bench(bi);
-    match bi.platform.selftest.mode {
-        hypfw::dtb::SelfTest::Normal => {}
-        hypfw::dtb::SelfTest::StackOverflow => {
+    match bi.options.mode {
+        SelfTest::Normal => {}
+        SelfTest::StackOverflow => {
             log!("self-test: recursing in HYP until the stack guard page is hit (hypfw.selftest=stack-overflow)");
             recurse(0);
         }
-        hypfw::dtb::SelfTest::PushOverflow => {
+        SelfTest::PushOverflow => {
             log!("self-test: pushing from 8 bytes above the stack guard page (hypfw.selftest=push-overflow)");
-            let sp: usize;
-            // SAFETY: reads SP only.
-            unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
-            let guard_top = (sp & !(hypfw::layout::STACK_SLOT as usize - 1)) + hypfw::addr::PAGE_SIZE as usize;
-            // SAFETY: deliberately faults: the push's lowest words fall in the unmapped guard page;
-            // the data-abort vector reports and stops, nothing returns here.
-            unsafe {
-                core::arch::asm!("mov sp, {t}", "push {{r0-r3}}", "udf #0x43", t = in(reg) guard_top + 8, options(noreturn))
-            }
+            let guard_top = (arch::sp() & !(STACK_SLOT as usize - 1)) + PAGE_SIZE as usize;
+            arch::faults::push_at(guard_top + 8)
         }
-        hypfw::dtb::SelfTest::Undefined => {
+        SelfTest::Undefined => {
             log!("self-test: executing an undefined instruction in HYP (hypfw.selftest=undefined)");
-            // SAFETY: UDF takes the undefined-instruction exception, which reports and stops.
-            unsafe { core::arch::asm!("udf #0x42") };
+            arch::faults::undefined();
         }
     }
     log!("self-test passed");
-    crate::stop::success()
+    crate::base::stop::success()
 }
 
-/// Round trips of the null call against the same guest loop without the call, side by side.
+/// Round trips of the null call against the same PL1 loop without the call, side by side.
 fn bench(bi: &BootInfo) {
     const N: u32 = 1000;
     let measure = |entry: unsafe extern "C" fn()| {
-        let mut ctx = GuestContext { elr: pa_of(entry), spsr: SPSR_SVC_MASKED, ..Default::default() };
+        let mut ctx = Pl1Context { elr: pa_of(entry), spsr: SPSR_SVC_MASKED, ..Default::default() };
         ctx.r[4] = N;
         ctx.r[5] = hvc::HYPFW_NULL;
         let t0 = arch::cntpct();
         run_until_report(&mut ctx);
         arch::cntpct() - t0
     };
-    let base = measure(hypfw_guest_bench_base);
-    let calls = measure(hypfw_guest_bench);
+    let base = measure(hypfw_pl1_bench_base);
+    let calls = measure(hypfw_pl1_bench);
     log!("bench: hvc-null {N} round trips {calls} ticks, baseline loop {base} ticks, CNTFRQ {} Hz", bi.cntfrq);
-    if bi.cpus.count > 1 && super::PERCPU[1].inits.load(Ordering::Acquire) > 0 {
+    if bi.cpus.count > 1 && PERCPU[1].inits.load(Ordering::Acquire) > 0 {
         let t0 = arch::cntpct();
         let off = hotplug::cpu_off(1);
         let t_on = arch::cntpct();
@@ -343,7 +340,7 @@ fn bench(bi: &BootInfo) {
         if off.is_err() || on.is_err() {
             fatal!("bench: cpu1 hotplug cycle failed: off {off:?}, on {on:?}");
         }
-        let ready = super::PERCPU[1].ready_at.load(Ordering::Acquire);
+        let ready = PERCPU[1].ready_at.load(Ordering::Acquire);
         log!(
             "bench: cpu1 CPU_ON->runtime ready {} ticks, offline+online cycle {} ticks ({:?})",
             ready.wrapping_sub(t_on),

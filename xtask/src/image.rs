@@ -20,7 +20,7 @@ pub fn with_pack(bare: &[u8], image_end: usize, pack: &[u8]) -> Result<Vec<u8>, 
     let mut out = bare.to_vec();
     out.resize(image_end, 0);
     out.extend_from_slice(pack);
-    hypfw::zimage::finish_header(&mut out).map_err(|e| format!("zImage header: {e:?}"))?;
+    hypfw_core::payload::zimage::finish_header(&mut out).map_err(|e| format!("zImage header: {e:?}"))?;
     Ok(out)
 }
 
@@ -127,7 +127,7 @@ pub fn make(elf_path: &Path) -> Result<Image, String> {
         )
     };
     let (abs, movt) = collect_relocs(&data, start, image_end)?;
-    hypfw::reloc::encode(&abs, &movt, &mut data[table_off..table_off + table_len])
+    hypfw_core::abi::reloc::encode(&abs, &movt, &mut data[table_off..table_off + table_len])
         .map_err(|e| format!("{e} ({} + {} entries)", abs.len(), movt.len()))?;
 
     // Raw image: the loadable segments laid out from the image start to the end of .data.
@@ -146,6 +146,6 @@ pub fn make(elf_path: &Path) -> Result<Image, String> {
             bin[at..at + n].copy_from_slice(&data[off..off + n]);
         }
     }
-    hypfw::zimage::finish_header(&mut bin).map_err(|e| format!("zImage header: {e:?}"))?;
+    hypfw_core::payload::zimage::finish_header(&mut bin).map_err(|e| format!("zImage header: {e:?}"))?;
     Ok(Image { elf: data, bin, relocs: (abs.len(), movt.len()), image_end: (image_end - start) as usize })
 }

@@ -70,8 +70,12 @@ pub fn build(o: &BuildOpts) -> Result<Images, String> {
     let out_dir = if o.semihosting { image_dir() } else { image_dir().join("board") };
     let (elf, bare, img) = write_bare(&dir.join("hypfw"), &out_dir)?;
     let (payload, load, entry) = image::raw_payload(&dir.join("hypfw-selftest-payload"))?;
-    let pack =
-        hypfw::pack::build(hypfw::pack::Kind::Raw { load_addr: load, entry_offset: entry }, &payload, None, None);
+    let pack = hypfw_core::payload::pack::build(
+        hypfw_core::payload::pack::Kind::Raw { load_addr: load, entry_offset: entry },
+        &payload,
+        None,
+        None,
+    );
     let packed = image::with_pack(&img.bin, img.image_end, &pack)?;
     let bin = out_dir.join("hypfw.bin");
     std::fs::write(&bin, &packed).map_err(|e| e.to_string())?;
@@ -139,10 +143,10 @@ fn pack_linux_with(
 ) -> Result<(), String> {
     let imgs = build(&BuildOpts { release: true, semihosting: !board })?;
     let k = std::fs::read(kernel).map_err(|e| format!("{}: {e}", kernel.display()))?;
-    hypfw::zimage::image_size(&k).map_err(|e| format!("{} is not a zImage: {e:?}", kernel.display()))?;
+    hypfw_core::payload::zimage::image_size(&k).map_err(|e| format!("{} is not a zImage: {e:?}", kernel.display()))?;
     let i = initrd.map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))).transpose()?;
     let img = image::make(&imgs.elf)?;
-    let pack = hypfw::pack::build(hypfw::pack::Kind::ZImage, &k, i.as_deref(), bootargs);
+    let pack = hypfw_core::payload::pack::build(hypfw_core::payload::pack::Kind::ZImage, &k, i.as_deref(), bootargs);
     let packed = image::with_pack(&img.bin, img.image_end, &pack)?;
     std::fs::write(out, &packed).map_err(|e| e.to_string())?;
     eprintln!(

@@ -218,7 +218,7 @@ pub fn test_all(only: &[String]) -> Result<u8, String> {
         eprintln!("xtask: host unit tests");
         let st = Command::new(env!("CARGO"))
             .current_dir(root())
-            .args(["test", "--target", "host-tuple", "-p", "hypfw", "--lib"])
+            .args(["test", "--target", "host-tuple", "-p", "hypfw-core", "-p", "xtask"])
             .status()
             .map_err(|e| e.to_string())?;
         if !st.success() {

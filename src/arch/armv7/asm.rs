@@ -1,10 +1,30 @@
 //! All of `boot/*.S` as one `global_asm!` block (one block, because the files share macros),
-//! with every constant and structure offset taken from Rust.
+//! with every constant and structure offset taken from `hypfw_core`: nothing here imports another
+//! room of the firmware, and the assembly reaches the Rust it calls by symbol.
 
-use crate::runtime::guest::GuestContext;
-use crate::runtime::init::{InitParams, PenSlot, ResumeSlot};
-use core::mem::offset_of;
-use hypfw::layout;
+use core::mem::{offset_of, size_of};
+use hypfw_core::abi::bits::{
+    ACTLR_SMP, HSCTLR_RUNTIME, Hsctlr, Mode, NSACR_NS_ACCESS, SCR_CLEAR, SCR_SET, SPSR_HYP_MASKED, Sctlr,
+};
+use hypfw_core::abi::{
+    self, EarlyInfo, FaultRecord, InitParams, MPIDR_NON_AFFINITY, PenSlot, Pl1Context, ResumeSlot, gic, reloc,
+    teardown, uart,
+};
+use hypfw_core::mm::layout;
+use hypfw_core::payload::zimage;
+use hypfw_core::services::{hsr, hvc, psci};
+
+// The caches-off macro tests M and C with one set of constants for SCTLR and HSCTLR.
+const _: () = assert!(Sctlr::M.bits() == Hsctlr::M.bits() && Sctlr::C.bits() == Hsctlr::C.bits());
+// Phase 1 writes HSCTLR_RUNTIME whole; it must keep the MMU on.
+const _: () = assert!(HSCTLR_RUNTIME.contains(Hsctlr::M));
+
+/// Semihosting (ARM DUI 0471): SYS_WRITE0, SYS_EXIT with "internal error", through SVC 0x123456
+/// in ARM state.
+const SYS_WRITE0: u32 = 0x04;
+const SYS_EXIT: u32 = 0x18;
+const ADP_STOPPED_INTERNAL_ERROR: u32 = 0x2_0024;
+const SEMIHOSTING_SVC: u32 = 0x12_3456;
 
 core::arch::global_asm!(
     concat!(
@@ -13,18 +33,34 @@ core::arch::global_asm!(
         include_str!("../../../boot/init_page.S"),
         include_str!("../../../boot/monitor.S"),
         include_str!("../../../boot/vectors.S"),
+        include_str!("../../../boot/selftest_pl1.S"),
     ),
-    MODE_HYP = const super::MODE_HYP,
-    MODE_SVC = const super::MODE_SVC,
-    CTRL_M = const 1,
-    CTRL_C = const 4,
-    CTRL_M_C = const 5,
-    SCTLR_V = const 1 << 13,
-    ENTRY_MMU_WAS_ON = const crate::boot::ENTRY_MMU_WAS_ON,
-    ENTRY_DCACHE_WAS_ON = const crate::boot::ENTRY_DCACHE_WAS_ON,
-    RELOC_MAGIC = const hypfw::reloc::MAGIC,
-    RELOC_TABLE_BYTES = const hypfw::reloc::TABLE_BYTES,
-    BOOT_STACK_SIZE = const crate::boot::BOOT_STACK_SIZE,
+    MODE_HYP = const Mode::Hyp.bits(),
+    MODE_SVC = const Mode::Svc.bits(),
+    MODE_MASK = const Mode::MASK,
+    MPIDR_NON_AFFINITY = const MPIDR_NON_AFFINITY,
+    CTRL_M = const Sctlr::M.bits(),
+    CTRL_C = const Sctlr::C.bits(),
+    CTRL_M_C = const Sctlr::M.union(Sctlr::C).bits(),
+    SCTLR_V = const Sctlr::V.bits(),
+    HSCTLR_I = const Hsctlr::I.bits(),
+    ENTRY_MMU_WAS_ON = const abi::ENTRY_MMU_WAS_ON,
+    ENTRY_DCACHE_WAS_ON = const abi::ENTRY_DCACHE_WAS_ON,
+    ZIMAGE_END = const zimage::END_OFFSET,
+    RELOC_MAGIC = const reloc::MAGIC,
+    RELOC_TABLE_BYTES = const reloc::TABLE_BYTES,
+    RELOC_GRANULE = const reloc::GRANULE,
+    BOOT_STACK_SIZE = const abi::BOOT_STACK_SIZE,
+    EI_SIZE = const size_of::<EarlyInfo>(),
+    EI_R0 = const offset_of!(EarlyInfo, r0),
+    EI_R1 = const offset_of!(EarlyInfo, r1),
+    EI_R2 = const offset_of!(EarlyInfo, r2),
+    EI_MODE_FLAGS = const offset_of!(EarlyInfo, mode_flags),
+    EI_LOAD_ADDR = const offset_of!(EarlyInfo, load_addr),
+    EI_CNTPCT_LO = const offset_of!(EarlyInfo, cntpct),
+    EI_CNTPCT_HI = const offset_of!(EarlyInfo, cntpct) + 4,
+    EI_RELOC_MISSING = const offset_of!(EarlyInfo, reloc_missing),
+    EI_LOADED_AT = const offset_of!(EarlyInfo, loaded_at),
     IP_HMAIR0 = const offset_of!(InitParams, hmair0),
     IP_HMAIR1 = const offset_of!(InitParams, hmair1),
     IP_HTCR = const offset_of!(InitParams, htcr),
@@ -42,38 +78,61 @@ core::arch::global_asm!(
     IP_GICD = const offset_of!(InitParams, gicd),
     IP_GICC = const offset_of!(InitParams, gicc),
     IP_CNTFRQ = const offset_of!(InitParams, cntfrq),
-    PEN_SLOT_SHIFT = const core::mem::size_of::<PenSlot>().trailing_zeros(),
+    FR_SIZE = const size_of::<FaultRecord>(),
+    FR_UART = const offset_of!(FaultRecord, uart),
+    FR_UART_KIND = const offset_of!(FaultRecord, uart_kind),
+    FR_UART_SHIFT = const offset_of!(FaultRecord, uart_shift),
+    FR_UART_WIDTH = const offset_of!(FaultRecord, uart_width),
+    FR_BOOT_HTTBR_LO = const offset_of!(FaultRecord, boot_httbr),
+    FR_BOOT_HTTBR_HI = const offset_of!(FaultRecord, boot_httbr) + 4,
+    FR_INIT_PAGE_PA = const offset_of!(FaultRecord, init_page_pa),
+    UART_KIND_PL011 = const uart::KIND_PL011,
+    PL011_DR = const uart::PL011_DR,
+    PL011_FR = const uart::PL011_FR,
+    PL011_FR_TXFF = const uart::PL011_FR_TXFF,
+    NS16550_LSR = const uart::NS16550_LSR,
+    NS16550_LSR_THRE = const uart::NS16550_LSR_THRE,
+    PEN_SLOT_SHIFT = const size_of::<PenSlot>().trailing_zeros(),
     PEN_RELEASE = const offset_of!(PenSlot, release),
     PEN_STATUS = const offset_of!(PenSlot, status),
-    TEARDOWN_REINIT = const crate::runtime::hotplug::TEARDOWN_REINIT,
-    TEARDOWN_PEN = const crate::runtime::hotplug::TEARDOWN_PEN,
-    TEARDOWN_RETURN = const crate::runtime::hotplug::TEARDOWN_RETURN,
-    RESUME_SHIFT = const core::mem::size_of::<ResumeSlot>().trailing_zeros(),
-    RS_R4 = const offset_of!(ResumeSlot, regs) + 16,
+    TEARDOWN_REINIT = const teardown::REINIT,
+    TEARDOWN_PEN = const teardown::PEN,
+    TEARDOWN_RETURN = const teardown::RETURN,
+    RESUME_SHIFT = const size_of::<ResumeSlot>().trailing_zeros(),
+    RS_R0 = const offset_of!(ResumeSlot, regs),
+    RS_R4 = const offset_of!(ResumeSlot, regs) + 4 * 4,
     RS_LR = const offset_of!(ResumeSlot, regs) + 13 * 4,
     RS_ELR = const offset_of!(ResumeSlot, regs) + 14 * 4,
     RS_SPSR = const offset_of!(ResumeSlot, regs) + 15 * 4,
     RS_PENDING = const offset_of!(ResumeSlot, pending),
-    HYPFW_REINIT_LO = const hypfw::hvc::HYPFW_REINIT & 0xFFFF,
-    HYPFW_REINIT_HI = const hypfw::hvc::HYPFW_REINIT >> 16,
-    EC_HVC = const hypfw::hsr::EC_HVC,
+    HYPFW_REINIT_LO = const hvc::HYPFW_REINIT & 0xFFFF,
+    HYPFW_REINIT_HI = const hvc::HYPFW_REINIT >> 16,
+    EC_HVC = const hsr::EC_HVC,
     MAX_CPUS = const layout::MAX_CPUS,
-    PSCI_CPU_OFF_LO = const 0x0002,
-    PSCI_CPU_OFF_HI = const 0x8400,
-    HSCTLR_M_C = const 5,
-    HSCTLR_I = const 1 << 12,
+    PSCI_CPU_OFF_LO = const psci::CPU_OFF & 0xFFFF,
+    PSCI_CPU_OFF_HI = const psci::CPU_OFF >> 16,
     TRAMPOLINE_HI = const layout::TRAMPOLINE_VA & 0xFF00_0000,
     TRAMPOLINE_LO = const layout::TRAMPOLINE_VA & 0x00FF_0000,
+    TRAMPOLINE_VA_HI16 = const layout::TRAMPOLINE_VA >> 16,
     SEMIHOSTING = const cfg!(feature = "semihosting") as u32,
-    NSACR_BITS_LO = const 0x3FFF,
-    NSACR_BITS_HI = const 0x4,
-    ACTLR_SMP = const 1 << 6,
-    SCR_CLEAR = const 0b1100_1110, // IRQ, FIQ, EA, nET, SCD: interrupts and SMC stay Non-secure
-    SCR_SET = const 0x131,         // NS | FW | AW | HCE
-    SPSR_HYP_MASKED = const 0x1DA, // A | I | F | HYP
+    SYS_WRITE0 = const SYS_WRITE0,
+    SYS_EXIT = const SYS_EXIT,
+    ADP_STOPPED_INTERNAL_ERROR = const ADP_STOPPED_INTERNAL_ERROR,
+    SEMIHOSTING_SVC = const SEMIHOSTING_SVC,
+    NSACR_BITS_LO = const NSACR_NS_ACCESS.bits() & 0xFFFF,
+    NSACR_BITS_HI = const NSACR_NS_ACCESS.bits() >> 16,
+    ACTLR_SMP = const ACTLR_SMP,
+    SCR_CLEAR = const SCR_CLEAR.bits(),
+    SCR_SET = const SCR_SET.bits(),
+    SPSR_HYP_MASKED = const SPSR_HYP_MASKED,
+    GICD_IGROUPR = const gic::GICD_IGROUPR,
+    GICC_CTLR = const gic::GICC_CTLR,
+    GICC_PMR = const gic::GICC_PMR,
+    GICC_CTLR_ENABLE_BOTH = const gic::CTLR_ENABLE_BOTH,
+    GICC_PMR_ALL = const gic::PMR_ALL,
     GUARD_TEST_MASK = const layout::GUARD_TEST_MASK,
     GUARD_ESCAPE = const layout::GUARD_ESCAPE,
-    GC_LR = const offset_of!(GuestContext, lr_usr),
-    GC_ELR = const offset_of!(GuestContext, elr),
-    GC_SPSR = const offset_of!(GuestContext, spsr),
+    CTX_LR = const offset_of!(Pl1Context, lr_usr),
+    CTX_ELR = const offset_of!(Pl1Context, elr),
+    CTX_SPSR = const offset_of!(Pl1Context, spsr),
 );

@@ -1,40 +1,29 @@
-//! ARMv7-A with the Virtualization Extensions: system registers `aarch32-cpu` lacks, cache and
-//! TLB maintenance, barriers, and the boot assembly (pulled in with `global_asm!` so that its
-//! constants and structure offsets come from Rust).
+//! ARMv7-A with the Virtualization Extensions: CPU identification and state, barriers and events,
+//! SMC calls to the platform firmware, cache and TLB maintenance ([`cache`]), system registers
+//! ([`regs`]) and the boot assembly ([`asm`], pulled in with `global_asm!` so that its constants
+//! and structure offsets come from Rust). This is the only Rust in the firmware that writes
+//! `asm!`.
 
 pub mod asm;
 pub mod cache;
 pub mod regs;
 
 use core::arch::asm;
-
-pub const MODE_SVC: u32 = 0x13;
-pub const MODE_HYP: u32 = 0x1A;
-
-pub fn mode_name(mode: u32) -> &'static str {
-    match mode & 0x1F {
-        0x10 => "USR",
-        0x11 => "FIQ",
-        0x12 => "IRQ",
-        0x13 => "SVC",
-        0x16 => "MON",
-        0x17 => "ABT",
-        0x1A => "HYP",
-        0x1B => "UND",
-        0x1F => "SYS",
-        _ => "invalid",
-    }
-}
+pub use hypfw_core::abi::bits::{Mode, mode_name};
 
 /// CPSR.M of the running code.
 pub fn current_mode() -> u32 {
-    aarch32_cpu::register::Cpsr::read().raw_value() & 0x1F
+    aarch32_cpu::register::Cpsr::read().raw_value() & Mode::MASK
+}
+
+/// Is the running code in `mode`?
+pub fn in_mode(mode: Mode) -> bool {
+    current_mode() == mode.bits()
 }
 
 /// The physical counter (CNTPCT).
 pub fn cntpct() -> u64 {
-    // SAFETY: ISB then an MRRC of CNTPCT: readable in HYP and Secure PL1, no side effects.
-    unsafe { asm!("isb", options(nomem, nostack, preserves_flags)) };
+    isb();
     aarch32_cpu::register::CntPct::read().0
 }
 
@@ -54,33 +43,89 @@ pub fn id_pfr1() -> u32 {
     aarch32_cpu::register::IdPfr1::read().0
 }
 
+pub fn isb() {
+    // SAFETY: ISB only waits for earlier instructions to complete; it touches no memory.
+    unsafe { asm!("isb", options(nomem, nostack, preserves_flags)) };
+}
+
+/// DSB ISH then ISB: earlier TLB maintenance and system-register writes are complete, and the
+/// next instruction sees them.
+pub fn dsb_ish_isb() {
+    // SAFETY: barriers only; they order, they do not access memory themselves.
+    unsafe { asm!("dsb ish", "isb", options(nostack, preserves_flags)) };
+}
+
 pub fn wfe() {
-    // SAFETY: WFE only waits.
+    // SAFETY: WFE only waits for an event; no memory or register is changed.
     unsafe { asm!("wfe", options(nomem, nostack, preserves_flags)) };
 }
 
+/// DSB then SEV: wakes CPUs in WFE after our stores are visible.
 pub fn sev() {
-    // SAFETY: DSB then SEV: wakes CPUs in WFE after our stores are visible.
+    // SAFETY: a barrier and an event signal; neither writes memory.
     unsafe { asm!("dsb sy", "sev", options(nostack, preserves_flags)) };
 }
 
 pub fn wfi() {
-    // SAFETY: WFI only waits.
+    // SAFETY: WFI only waits for an interrupt; interrupts are masked in HYP, so none is taken.
     unsafe { asm!("wfi", options(nomem, nostack, preserves_flags)) };
 }
 
-/// Issue an SMC32 fast call (PSCI) from HYP: goes to the platform firmware.
-pub fn smc32(fid: u32, a: [u32; 3]) -> u32 {
-    smccc::smc32(fid, [a[0], a[1], a[2], 0, 0, 0, 0])[0]
+/// The current stack pointer.
+pub fn sp() -> usize {
+    let sp: usize;
+    // SAFETY: reads SP into a register; nothing else changes.
+    unsafe { asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+    sp
+}
+
+/// The PSCI calls hypfw makes to the platform firmware, by SMC from HYP (an HVC would trap to
+/// HYP itself). Here so that no other room issues an SMC.
+pub mod psci {
+    use smccc::Smc;
+    pub use smccc::psci::error::Error;
+    use smccc::psci::{self, AffinityState, LowestAffinityLevel};
+
+    /// CPU_ON for the physical CPU `mpidr`, entering at the physical address `entry` with r0 =
+    /// `context`.
+    pub fn cpu_on(mpidr: u32, entry: u32, context: u32) -> Result<(), Error> {
+        psci::cpu_on_32::<Smc>(mpidr, entry, context)
+    }
+
+    /// Is the physical CPU `mpidr` off (AFFINITY_INFO at level 0)?
+    pub fn is_off(mpidr: u32) -> bool {
+        matches!(psci::affinity_info_32::<Smc>(mpidr, LowestAffinityLevel::All), Ok(AffinityState::Off))
+    }
+
+    /// A call without arguments (SYSTEM_OFF, SYSTEM_RESET); returns r0 if it returns at all.
+    pub fn call(fid: u32) -> u32 {
+        smccc::smc32(fid, [0; 7])[0]
+    }
 }
 
 /// Branch to `entry` with r0 = `arg`, never to return. Used to enter the init page.
 ///
 /// # Safety
-/// `entry` must be the physical address of code that is valid in the current mode and MMU state.
+/// 1. `entry` is the address, in the current translation regime, of code that runs in the
+///    current mode and MMU state;
+/// 2. that code never returns here (nothing of this stack is used after the branch).
 pub unsafe fn jump(entry: usize, arg: u32) -> ! {
-    // SAFETY: the caller guarantees `entry` is valid code; nothing returns here.
+    // SAFETY: obligations 1 and 2 of the caller: valid code that does not return.
     unsafe { asm!("bx {e}", e = in(reg) entry, in("r0") arg, options(noreturn)) }
+}
+
+/// Call the AAPCS function at address `f` with one argument.
+///
+/// # Safety
+/// 1. `f` is the address, in the current translation regime, of an `extern "C" fn(u32)`;
+/// 2. it may run with the current stack and returns to the caller.
+pub unsafe fn call(f: usize, arg: u32) {
+    // SAFETY: obligation 1: an address of such a function is a valid function pointer of that
+    // type; obligation 2 makes the call itself sound.
+    unsafe {
+        let f: extern "C" fn(u32) = core::mem::transmute(f);
+        f(arg)
+    }
 }
 
 /// Is this CPU in Secure state? Only asked in SVC on a CPU with the Security Extensions: reading
@@ -90,6 +135,24 @@ pub fn probe_secure_svc() -> bool {
     unsafe extern "C" {
         fn hypfw_probe_secure() -> u32;
     }
-    // SAFETY: the probe saves and restores VBAR and only reads SCR.
+    // SAFETY: the probe saves and restores VBAR and SCTLR, takes at most its own undefined
+    // instruction exception, and only reads SCR.
     unsafe { hypfw_probe_secure() != 0 }
+}
+
+/// Deliberate faults, for the self-test's proof that a fault in HYP is reported, not hung on.
+pub mod faults {
+    /// Execute an undefined instruction in HYP.
+    pub fn undefined() {
+        // SAFETY: UDF takes the undefined-instruction exception, whose vector reports and stops.
+        unsafe { core::arch::asm!("udf #0x42") };
+    }
+
+    /// Move SP to `sp` and push four words there: with `sp` 8 bytes above a stack's guard page
+    /// the push faults half in the guard, leaving SP where the vector's own push would fault too.
+    pub fn push_at(sp: usize) -> ! {
+        // SAFETY: deliberately faults; the data-abort vector reports and stops, so nothing
+        // returns here and the moved SP is never used by Rust code again.
+        unsafe { core::arch::asm!("mov sp, {t}", "push {{r0-r3}}", "udf #0x43", t = in(reg) sp, options(noreturn)) }
+    }
 }

@@ -1,5 +1,7 @@
-//! The HYP and virtualization registers `aarch32-cpu` does not define, on its `SysReg` traits
-//! (encodings: ARM DDI 0406C B3.17/B4.1; cross-checked in shared/docs/armv7-hyp-facts.md §1).
+//! System registers: `aarch32-cpu`'s types where it has them, and the HYP and virtualization
+//! registers it does not define on its `SysReg` traits (encodings: ARM DDI 0406C B3.17/B4.1;
+//! cross-checked in shared/docs/armv7-hyp-facts.md §1). Values are written whole with [`write`],
+//! built from the named fields of `hypfw_core::abi::bits`.
 
 use aarch32_cpu::register::{SysReg, SysReg64, SysRegRead, SysRegRead64, SysRegWrite, SysRegWrite64};
 
@@ -33,6 +35,12 @@ macro_rules! sysreg64 {
     };
 }
 
+// The registers `aarch32-cpu` defines are used from there.
+pub use aarch32_cpu::register::{
+    CntVoff, Cnthctl, Dfar, Dfsr, Hcptr, Hcr, Hdcr, Hdfar, Hifar, Hpfar, Hsctlr, Hsr, Hstr, Htpidr, Hvbar, Ifar, Ifsr,
+    Sctlr, Vbar, Vmpidr, Vpidr,
+};
+
 sysreg64!(
     /// Hyp Translation Table Base Register.
     Httbr, 4, 2
@@ -54,45 +62,19 @@ sysreg32!(
     Tlbiallh, 4, 8, 7, 0
 );
 sysreg32!(
-    /// Non-secure PL1 System Control Register, written from HYP before entering a guest.
-    Sctlr, 0, 1, 0, 0
-);
-sysreg32!(
-    /// Non-secure PL1 Vector Base Address Register.
-    Vbar, 0, 12, 0, 0
-);
-sysreg32!(
-    /// Hyp Configuration Register (written whole; aarch32-cpu's bitfield view is used for reads).
-    HcrRaw, 4, 1, 1, 0
-);
-sysreg32!(HstrRaw, 4, 1, 1, 3);
-sysreg32!(
-    /// TLB Invalidate All entries of the Non-secure non-HYP regime (stage 1 and 2), this CPU.
+    /// TLB Invalidate All entries of the Non-secure non-HYP regime (stage 1 and 2), this CPU
+    /// (write-only; value ignored).
     Tlbiallnsnh, 4, 8, 7, 4
 );
-sysreg32!(Ttbcr, 0, 2, 0, 2);
-sysreg32!(Dfsr, 0, 5, 0, 0);
-sysreg32!(Ifsr, 0, 5, 0, 1);
-sysreg32!(Dfar, 0, 6, 0, 0);
-sysreg32!(Ifar, 0, 6, 0, 2);
-sysreg32!(HcptrRaw, 4, 1, 1, 2);
-sysreg32!(HdcrRaw, 4, 1, 1, 1);
-sysreg32!(CnthctlRaw, 4, 14, 1, 0);
-sysreg32!(VpidrRaw, 4, 0, 0, 0);
-sysreg32!(VmpidrRaw, 4, 0, 0, 5);
-sysreg32!(HvbarRaw, 4, 12, 0, 0);
-sysreg32!(HsrRaw, 4, 5, 2, 0);
-sysreg32!(HdfarRaw, 4, 6, 0, 0);
-sysreg32!(HifarRaw, 4, 6, 0, 2);
-sysreg32!(HpfarRaw, 4, 6, 0, 4);
-sysreg32!(HsctlrRaw, 4, 1, 0, 0);
-sysreg32!(HtpidrRaw, 4, 13, 0, 2);
-sysreg64!(CntvoffRaw, 4, 14);
+sysreg32!(
+    /// The payload's Translation Table Base Control Register (EAE tells its descriptor format).
+    Ttbcr, 0, 2, 0, 2
+);
 
 /// ELR_hyp (banked; MRS/MSR are allowed from HYP for this one).
 pub fn elr_hyp() -> u32 {
     let v: u32;
-    // SAFETY: reading a banked register has no side effects.
+    // SAFETY: only reads ELR_hyp into a register (MRS banked is defined from HYP).
     unsafe {
         core::arch::asm!(".arch_extension virt", "mrs {v}, elr_hyp", v = out(reg) v, options(nomem, nostack, preserves_flags))
     };
@@ -102,7 +84,7 @@ pub fn elr_hyp() -> u32 {
 /// SPSR of the current mode (SPSR_hyp when called in HYP).
 pub fn spsr() -> u32 {
     let v: u32;
-    // SAFETY: reading SPSR has no side effects.
+    // SAFETY: only reads SPSR of the current mode into a register.
     unsafe { core::arch::asm!("mrs {v}, spsr", v = out(reg) v, options(nomem, nostack, preserves_flags)) };
     v
 }
@@ -115,9 +97,12 @@ pub fn read<R: SysRegRead>() -> u32 {
 /// Write a 32-bit register, then ISB.
 ///
 /// # Safety
-/// The value must be valid for the register and safe for the code currently running.
+/// 1. `v` is a valid value for `R` (reserved bits as the architecture requires);
+/// 2. the new value does not take away anything the running code relies on (its own mappings,
+///    vectors or stack), or the caller never returns to such code.
 pub unsafe fn write<R: SysRegWrite>(v: u32) {
-    // SAFETY: forwarded to the caller.
+    // SAFETY: the caller's obligations 1 and 2 are what makes the register write sound; the ISB
+    // only synchronises it.
     unsafe {
         R::write_raw(v);
         core::arch::asm!("isb", options(nomem, nostack, preserves_flags));
@@ -128,10 +113,12 @@ pub fn read64<R: SysRegRead64>() -> u64 {
     R::read_raw()
 }
 
+/// Write a 64-bit register, then ISB.
+///
 /// # Safety
-/// As [`write`].
+/// The obligations of [`write`], for the 64-bit value.
 pub unsafe fn write64<R: SysRegWrite64>(v: u64) {
-    // SAFETY: forwarded to the caller.
+    // SAFETY: the caller's obligations make the register write sound; the ISB only synchronises.
     unsafe {
         R::write_raw(v);
         core::arch::asm!("isb", options(nomem, nostack, preserves_flags));
@@ -141,9 +128,12 @@ pub unsafe fn write64<R: SysRegWrite64>(v: u64) {
 /// Set the payload's Abort-mode SPSR and LR (banked registers; MSR (banked) is allowed from HYP).
 ///
 /// # Safety
-/// Changes PL1 state the payload will see when it next runs in Abort mode.
+/// 1. only called from HYP (the banked registers of another mode are reachable from there);
+/// 2. the values are the ones an Abort exception entry would write for the PL1 code that runs
+///    next on this CPU.
 pub unsafe fn set_abt_banked(spsr: u32, lr: u32) {
-    // SAFETY: forwarded to the caller.
+    // SAFETY: obligation 1 makes MSR (banked) defined; obligation 2 keeps the PL1 code's view of
+    // an exception entry consistent. No HYP state changes.
     unsafe {
         core::arch::asm!(
             ".arch_extension virt",
@@ -154,4 +144,12 @@ pub unsafe fn set_abt_banked(spsr: u32, lr: u32) {
             options(nomem, nostack, preserves_flags)
         )
     };
+}
+
+/// Invalidate the TLB entries of the Non-secure PL1&0 regime (both stages) on this CPU, and wait
+/// until that is done: after VTTBR, VTCR or HCR.VM change under the payload.
+pub fn tlbi_all_pl1() {
+    // SAFETY: invalidating TLB entries never changes a translation, only forces a new walk.
+    unsafe { write::<Tlbiallnsnh>(0) };
+    super::dsb_ish_isb();
 }

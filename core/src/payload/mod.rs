@@ -1,0 +1,8 @@
+//! The payload: how it travels with hypfw (the pack behind the image, the zImage header), where it
+//! goes in RAM, and the device tree it is given.
+
+pub mod pack;
+pub mod placement;
+#[cfg(feature = "alloc")]
+pub mod rewrite;
+pub mod zimage;

@@ -1,0 +1,160 @@
+//! Where the payload, its initrd and its device tree go in RAM (Linux ARM boot protocol:
+//! Documentation/arch/arm/booting.rst): the kernel 32 MiB above the start of RAM (a zImage there
+//! decompresses below itself without relocating), the device tree and the initrd at the top of
+//! low memory, below hypfw's region, and nothing on top of what is still needed while copying.
+
+use crate::mm::addr::{PAGE_SIZE, align_down, align_up};
+use crate::mm::layout::MemRange;
+use crate::payload::pack::Kind;
+
+pub const KERNEL_OFFSET: u64 = 32 << 20;
+/// Space for the rewritten device tree.
+pub const DTB_MAX: u64 = 1 << 20;
+/// Highest offset from the start of RAM that is still low memory for a 3G/1G kernel split, with
+/// room to spare (vmalloc area).
+pub const LOWMEM_LIMIT: u64 = 512 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub kernel: MemRange,
+    pub entry: u64,
+    pub initrd: Option<MemRange>,
+    pub dtb: MemRange,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlaceError {
+    /// A raw payload's load address is not in the first RAM bank, or hits hypfw's region.
+    LoadAddress(u64),
+    /// Not enough low memory for kernel, initrd and device tree.
+    TooBig { needed: u64, available: u64 },
+    /// The chosen place overlaps something still in use (the loaded image, the firmware's DTB).
+    Overlap { what: &'static str, with: MemRange },
+}
+
+impl core::fmt::Display for PlaceError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            PlaceError::LoadAddress(a) => write!(f, "the payload must run at {a:#x}, outside the payload's RAM"),
+            PlaceError::TooBig { needed, available } => {
+                write!(
+                    f,
+                    "payload, initrd and device tree need {needed:#x} bytes of low memory, {available:#x} available"
+                )
+            }
+            PlaceError::Overlap { what, with } => {
+                write!(f, "the {what} would overwrite {:#x}..{:#x}, which is still in use", with.base, with.end())
+            }
+        }
+    }
+}
+
+/// Choose places in `bank` (the first RAM bank) given hypfw's `reserved` region and the ranges
+/// that must survive until everything is copied (`busy`).
+pub fn place(
+    bank: MemRange,
+    reserved: MemRange,
+    busy: &[MemRange],
+    kind: Kind,
+    payload_len: u64,
+    initrd_len: u64,
+) -> Result<Placement, PlaceError> {
+    let mut top = bank.end().min(bank.base + LOWMEM_LIMIT);
+    if reserved.base >= bank.base && reserved.base < top {
+        top = reserved.base;
+    }
+    let dtb = MemRange { base: align_down(top.saturating_sub(DTB_MAX), PAGE_SIZE), size: DTB_MAX };
+    let initrd = (initrd_len > 0)
+        .then(|| MemRange { base: align_down(dtb.base.saturating_sub(initrd_len), PAGE_SIZE), size: initrd_len });
+    let (kernel, entry) = match kind {
+        Kind::ZImage => {
+            let k = MemRange { base: bank.base + KERNEL_OFFSET, size: align_up(payload_len, PAGE_SIZE) };
+            (k, k.base)
+        }
+        Kind::Raw { load_addr, entry_offset } => {
+            let k = MemRange { base: load_addr as u64, size: payload_len };
+            if k.base < bank.base || k.end() > bank.end() || k.overlaps(&reserved) {
+                return Err(PlaceError::LoadAddress(k.base));
+            }
+            (k, k.base + entry_offset as u64)
+        }
+    };
+    let low_end = initrd.map_or(dtb.base, |i| i.base);
+    if kernel.end() > low_end || dtb.base < bank.base || initrd.is_some_and(|i| i.base < bank.base) {
+        return Err(PlaceError::TooBig {
+            needed: kernel.end() - bank.base + initrd_len + DTB_MAX,
+            available: top - bank.base,
+        });
+    }
+    for (what, r) in [("payload", Some(kernel)), ("initrd", initrd), ("device tree", Some(dtb))] {
+        if let Some(r) = r
+            && let Some(b) = busy.iter().find(|b| b.size > 0 && b.overlaps(&r))
+        {
+            return Err(PlaceError::Overlap { what, with: *b });
+        }
+    }
+    Ok(Placement { kernel, entry, initrd, dtb })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const RES_1G: MemRange = MemRange { base: 0x7FE0_0000, size: 2 << 20 };
+
+    #[test]
+    fn qemu_1g_zimage_with_initrd() {
+        let bank = MemRange { base: 0x4000_0000, size: 1 << 30 };
+        let loaded = MemRange { base: 0x4001_0000, size: 8 << 20 };
+        let p = place(bank, RES_1G, &[loaded], Kind::ZImage, 5 << 20, 3 << 20).unwrap();
+        assert_eq!(p.kernel.base, 0x4200_0000);
+        assert_eq!(p.entry, 0x4200_0000);
+        assert_eq!(p.dtb.base, 0x5FF0_0000, "top of low memory (RAM + 512 MiB) minus 1 MiB");
+        assert_eq!(p.initrd.unwrap().end(), 0x5FF0_0000);
+    }
+
+    #[test]
+    fn qemu_128m_keeps_below_the_region() {
+        let bank = MemRange { base: 0x4000_0000, size: 128 << 20 };
+        let res = MemRange { base: 0x47E0_0000, size: 2 << 20 };
+        let p = place(bank, res, &[], Kind::Raw { load_addr: 0x4200_0000, entry_offset: 0 }, 64 << 10, 0).unwrap();
+        assert_eq!(p.dtb, MemRange { base: 0x47D0_0000, size: DTB_MAX });
+        assert_eq!(p.initrd, None);
+    }
+
+    #[test]
+    fn refusals() {
+        let bank = MemRange { base: 0x4000_0000, size: 1 << 30 };
+        assert_eq!(
+            place(bank, RES_1G, &[], Kind::Raw { load_addr: 0x3000_0000, entry_offset: 0 }, 4096, 0),
+            Err(PlaceError::LoadAddress(0x3000_0000))
+        );
+        assert!(matches!(place(bank, RES_1G, &[], Kind::ZImage, 600 << 20, 0), Err(PlaceError::TooBig { .. })));
+        let busy = MemRange { base: 0x4210_0000, size: 0x1000 };
+        assert_eq!(
+            place(bank, RES_1G, &[busy], Kind::ZImage, 4 << 20, 0),
+            Err(PlaceError::Overlap { what: "payload", with: busy })
+        );
+    }
+
+    proptest! {
+        /// Whatever is placed lies in the bank, out of hypfw's region, and pieces never overlap.
+        #[test]
+        fn placements_are_disjoint_and_inside(mib in 64u64..3072, plen in 1u64..(40 << 20), ilen in 0u64..(64 << 20)) {
+            let bank = MemRange { base: 0x4000_0000, size: mib << 20 };
+            let res = crate::mm::layout::choose_reserved_region(bank, &[]).unwrap();
+            let res = MemRange { base: res.0, size: crate::mm::layout::RESERVED_SIZE };
+            if let Ok(p) = place(bank, res, &[], Kind::ZImage, plen, ilen) {
+                let parts = [Some(p.kernel), p.initrd, Some(p.dtb)];
+                for a in parts.iter().flatten() {
+                    prop_assert!(a.base >= bank.base && a.end() <= bank.end());
+                    prop_assert!(!a.overlaps(&res));
+                    for b in parts.iter().flatten() {
+                        prop_assert!(a == b || !a.overlaps(b));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,631 @@
+//! The platform, as the device tree describes it: RAM banks, console UART, GIC, CPUs, PSCI.
+//!
+//! Reading is done with the `fdt` crate. Before the crate sees a blob, [`validate`] walks the
+//! header and the whole structure block with bounds checks: `fdt` indexes slices directly and
+//! would panic (or read past the blob) on a truncated or corrupt tree, and a bad DTB must give a
+//! clear `fatal:` line instead. Register addresses are decoded here with the parent's
+//! `#address-cells`/`#size-cells` as 64-bit values (LPAE platforms put RAM above 4 GiB, which
+//! `fdt`'s pointer-sized `reg()` cannot express) and translated through every parent `ranges`.
+
+use crate::platform::options::Options;
+use fdt::Fdt;
+use fdt::node::FdtNode;
+
+pub const FDT_MAGIC: u32 = 0xD00D_FEED;
+const HEADER_LEN: usize = 40;
+const FDT_BEGIN_NODE: u32 = 1;
+const FDT_END_NODE: u32 = 2;
+const FDT_PROP: u32 = 3;
+const FDT_NOP: u32 = 4;
+const FDT_END: u32 = 9;
+const MAX_DEPTH: usize = 32;
+/// Deepest node hypfw looks up (root = 1). Paths live on the stack of the boot phase (no heap, a
+/// fixed-size boot stack), so they are kept short; real trees nest devices 3-5 deep.
+const PATH_MAX: usize = 12;
+/// Largest blob accepted (Linux's limit for a flattened tree is 2 MiB).
+pub const MAX_SIZE: usize = 2 << 20;
+
+pub const MAX_RAM: usize = 4;
+pub const MAX_CPUS: usize = crate::mm::layout::MAX_CPUS;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DtbError {
+    BadMagic(u32),
+    TooSmall(usize),
+    TooLarge(usize),
+    /// A header field points outside the blob or is misaligned.
+    BadHeader(&'static str),
+    UnsupportedVersion(u32),
+    /// The structure block is malformed at this offset.
+    BadStructure {
+        offset: usize,
+        what: &'static str,
+    },
+    NoMemory,
+    /// A `reg` could not be decoded or translated.
+    BadReg(&'static str),
+    Parse,
+}
+
+impl core::fmt::Display for DtbError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            DtbError::BadMagic(m) => write!(f, "bad magic {m:#010x} (expected {FDT_MAGIC:#010x})"),
+            DtbError::TooSmall(n) => write!(f, "totalsize {n} is smaller than the {HEADER_LEN}-byte header"),
+            DtbError::TooLarge(n) => write!(f, "totalsize {n:#x} is larger than the {MAX_SIZE:#x} accepted"),
+            DtbError::BadHeader(w) => write!(f, "header field {w} points outside the blob or is misaligned"),
+            DtbError::UnsupportedVersion(v) => write!(f, "version {v} (need 16 or 17)"),
+            DtbError::BadStructure { offset, what } => {
+                write!(f, "structure block corrupt at offset {offset:#x}: {what}")
+            }
+            DtbError::NoMemory => write!(f, "no /memory node with a usable reg"),
+            DtbError::BadReg(w) => write!(f, "cannot decode reg of {w}"),
+            DtbError::Parse => write!(f, "the fdt parser rejected the blob"),
+        }
+    }
+}
+
+fn be32(b: &[u8], off: usize) -> Option<u32> {
+    b.get(off..off + 4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// Read just the header's totalsize, after checking the magic: how many bytes to trust at a
+/// pointer the bootloader gave us.
+pub fn header_total_size(header: &[u8]) -> Result<usize, DtbError> {
+    let magic = be32(header, 0).ok_or(DtbError::TooSmall(header.len()))?;
+    if magic != FDT_MAGIC {
+        return Err(DtbError::BadMagic(magic));
+    }
+    let total = be32(header, 4).ok_or(DtbError::TooSmall(header.len()))? as usize;
+    if total < HEADER_LEN {
+        return Err(DtbError::TooSmall(total));
+    }
+    if total > MAX_SIZE {
+        return Err(DtbError::TooLarge(total));
+    }
+    Ok(total)
+}
+
+/// Check the whole blob: header, memory-reservation block, structure block token by token,
+/// strings. Returns the total size.
+pub fn validate(blob: &[u8]) -> Result<usize, DtbError> {
+    let total = header_total_size(blob)?;
+    if blob.len() < total {
+        return Err(DtbError::BadHeader("totalsize (blob truncated)"));
+    }
+    let h = |i: usize| be32(blob, i * 4).unwrap() as usize;
+    let (off_struct, off_strings, off_rsv, version) = (h(2), h(3), h(4), h(5) as u32);
+    let (size_strings, size_struct) = (h(8), h(9));
+    if !(16..=17).contains(&version) {
+        return Err(DtbError::UnsupportedVersion(version));
+    }
+    let within = |off: usize, len: usize| off.checked_add(len).is_some_and(|e| e <= total);
+    if off_struct % 4 != 0 || !within(off_struct, size_struct) {
+        return Err(DtbError::BadHeader("off_dt_struct/size_dt_struct"));
+    }
+    if !within(off_strings, size_strings) {
+        return Err(DtbError::BadHeader("off_dt_strings/size_dt_strings"));
+    }
+    if off_rsv % 8 != 0 || !within(off_rsv, 16) {
+        return Err(DtbError::BadHeader("off_mem_rsvmap"));
+    }
+    // Memory reservation block: 16-byte entries up to an all-zero one.
+    let mut r = off_rsv;
+    loop {
+        if !within(r, 16) {
+            return Err(DtbError::BadHeader("off_mem_rsvmap (no terminating entry)"));
+        }
+        if blob[r..r + 16].iter().all(|&b| b == 0) {
+            break;
+        }
+        r += 16;
+    }
+    let s = &blob[off_struct..off_struct + size_struct];
+    let strings = &blob[off_strings..off_strings + size_strings];
+    let bad = |offset, what| Err(DtbError::BadStructure { offset, what });
+    let mut p = 0usize;
+    let mut depth = 0usize;
+    let mut seen_root = false;
+    // Within a node `fdt` accepts exactly: properties, then child nodes, then NOPs, then the end
+    // (it asserts otherwise), so the check enforces that order: 0 = properties, 1 = children,
+    // 2 = trailing NOPs, per open node.
+    let mut phase = [0u8; MAX_DEPTH + 1];
+    loop {
+        let Some(tok) = be32(s, p) else { return bad(p, "runs past the end without FDT_END") };
+        let at = p;
+        p += 4;
+        match tok {
+            FDT_BEGIN_NODE => {
+                if depth == 0 && seen_root {
+                    return bad(at, "second root node");
+                }
+                if depth > 0 && phase[depth] > 1 {
+                    return bad(at, "node after FDT_NOP (not supported by the parser)");
+                }
+                phase[depth] = 1;
+                seen_root = true;
+                let Some(n) = s[p..].iter().position(|&b| b == 0) else { return bad(at, "unterminated node name") };
+                if core::str::from_utf8(&s[p..p + n]).is_err() {
+                    return bad(at, "node name is not UTF-8");
+                }
+                p = (p + n + 1 + 3) & !3;
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return bad(at, "nesting too deep");
+                }
+                phase[depth] = 0;
+            }
+            FDT_END_NODE => {
+                if depth == 0 {
+                    return bad(at, "FDT_END_NODE without a node");
+                }
+                depth -= 1;
+            }
+            FDT_PROP => {
+                if depth == 0 {
+                    return bad(at, "property outside any node");
+                }
+                if phase[depth] != 0 {
+                    return bad(at, "property after a child node or FDT_NOP");
+                }
+                let (Some(len), Some(nameoff)) = (be32(s, p), be32(s, p + 4)) else {
+                    return bad(at, "truncated property header");
+                };
+                let (len, nameoff) = (len as usize, nameoff as usize);
+                p += 8;
+                if p.checked_add(len).is_none_or(|e| e > s.len()) {
+                    return bad(at, "property value runs past the structure block");
+                }
+                let Some(name_len) = strings.get(nameoff..).and_then(|t| t.iter().position(|&b| b == 0)) else {
+                    return bad(at, "property name outside the strings block");
+                };
+                if core::str::from_utf8(&strings[nameoff..nameoff + name_len]).is_err() {
+                    return bad(at, "property name is not UTF-8");
+                }
+                p = (p + len + 3) & !3;
+            }
+            FDT_NOP => phase[depth] = 2,
+            FDT_END => {
+                if depth != 0 || !seen_root {
+                    return bad(at, "FDT_END inside a node");
+                }
+                return Ok(total);
+            }
+            _ => return bad(at, "unknown token"),
+        }
+        if p > s.len() {
+            return bad(at, "runs past the structure block");
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UartKind {
+    /// ARM PrimeCell PL011 (QEMU virt, vexpress).
+    Pl011,
+    /// 8250/16550 compatible with registers `1 << reg_shift` apart (TI, Tegra, Allwinner).
+    Ns16550 { reg_shift: u8, io_width: u8 },
+    /// Recognised but without a driver in hypfw (e.g. Samsung Exynos UART).
+    Unsupported,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Console {
+    pub kind: UartKind,
+    pub base: u64,
+    pub size: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Gic {
+    pub dist: (u64, u64),
+    pub cpu: (u64, u64),
+    /// Virtual interface control (GICH) and virtual CPU interface (GICV), if present.
+    pub hyp: Option<(u64, u64)>,
+    pub vcpu: Option<(u64, u64)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PsciMethod {
+    Smc,
+    Hvc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Cpu {
+    pub mpidr: u32,
+    /// enable-method is "psci".
+    pub psci: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Platform {
+    pub ram: [crate::mm::layout::MemRange; MAX_RAM],
+    pub ram_banks: usize,
+    pub console: Option<Console>,
+    pub gic: Option<Gic>,
+    pub cpus: [Cpu; MAX_CPUS],
+    pub ncpus: usize,
+    /// CPUs listed beyond MAX_CPUS (reported, not used).
+    pub cpus_ignored: usize,
+    pub psci: Option<PsciMethod>,
+    pub timer_freq: Option<u32>,
+    /// True when this came from the built-in QEMU virt description, not a DTB.
+    pub fallback: bool,
+}
+
+impl Platform {
+    pub fn ram(&self) -> &[crate::mm::layout::MemRange] {
+        &self.ram[..self.ram_banks]
+    }
+    pub fn cpus(&self) -> &[Cpu] {
+        &self.cpus[..self.ncpus]
+    }
+
+    /// QEMU `virt` as hypfw assumes it when no device tree was passed (an ELF boot without one):
+    /// RAM at 0x4000_0000 of the default 128 MiB, PL011 at 0x0900_0000, GICv2, one CPU, PSCI
+    /// by SMC.
+    pub fn qemu_virt_fallback() -> Self {
+        let mut cpus = [Cpu::default(); MAX_CPUS];
+        cpus[0] = Cpu { mpidr: 0, psci: true };
+        let mut ram = [crate::mm::layout::MemRange::default(); MAX_RAM];
+        ram[0] = crate::mm::layout::MemRange { base: 0x4000_0000, size: 128 << 20 };
+        Platform {
+            ram,
+            ram_banks: 1,
+            console: Some(Console { kind: UartKind::Pl011, base: 0x0900_0000, size: 0x1000 }),
+            gic: Some(Gic {
+                dist: (0x0800_0000, 0x1_0000),
+                cpu: (0x0801_0000, 0x1_0000),
+                hyp: Some((0x0803_0000, 0x1_0000)),
+                vcpu: Some((0x0804_0000, 0x1_0000)),
+            }),
+            cpus,
+            ncpus: 1,
+            cpus_ignored: 0,
+            psci: Some(PsciMethod::Smc),
+            timer_freq: None,
+            fallback: true,
+        }
+    }
+}
+
+/// Cells of `#address-cells`/`#size-cells` declared by `node` for its children (spec defaults
+/// 2 and 1).
+fn child_cells(node: FdtNode) -> (usize, usize) {
+    let get = |n: &str, d| node.property(n).and_then(|p| be32(p.value, 0)).map(|v| v as usize).unwrap_or(d);
+    (get("#address-cells", 2), get("#size-cells", 1))
+}
+
+fn read_cells(b: &[u8], off: usize, cells: usize) -> Option<u64> {
+    if cells > 2 {
+        return None;
+    }
+    (0..cells).try_fold(0u64, |acc, i| Some((acc << 32) | be32(b, off + 4 * i)? as u64))
+}
+
+/// The path from the root to a node: ancestors first.
+struct NodePath<'b, 'a> {
+    nodes: [Option<FdtNode<'b, 'a>>; PATH_MAX],
+    len: usize,
+}
+
+impl<'b, 'a> NodePath<'b, 'a> {
+    fn last(&self) -> FdtNode<'b, 'a> {
+        self.nodes[self.len - 1].unwrap()
+    }
+}
+
+/// Find a node by absolute path ("/soc/serial@1c28000"), keeping its ancestors.
+fn find_path<'b, 'a>(fdt: &'b Fdt<'a>, path: &str) -> Option<NodePath<'b, 'a>> {
+    let root = fdt.find_node("/")?;
+    let mut np = NodePath { nodes: [None; PATH_MAX], len: 1 };
+    np.nodes[0] = Some(root);
+    for comp in path.split('/').filter(|c| !c.is_empty()) {
+        let cur = np.last();
+        let has_unit = comp.contains('@');
+        let next = cur.children().find(|c| c.name == comp || (!has_unit && c.name.split('@').next() == Some(comp)))?;
+        if np.len == PATH_MAX {
+            return None;
+        }
+        np.nodes[np.len] = Some(next);
+        np.len += 1;
+    }
+    Some(np)
+}
+
+/// Translate a child bus address through the `ranges` of `bus` (whose parent is `parent`).
+fn translate_one(bus: FdtNode, parent: FdtNode, addr: u64) -> Result<u64, DtbError> {
+    let Some(ranges) = bus.property("ranges") else {
+        return Err(DtbError::BadReg("a bus without ranges"));
+    };
+    if ranges.value.is_empty() {
+        return Ok(addr);
+    }
+    let (ca, cs) = child_cells(bus);
+    let (pa, _) = child_cells(parent);
+    let entry = 4 * (ca + pa + cs);
+    if entry == 0 || ranges.value.len() % entry != 0 {
+        return Err(DtbError::BadReg("ranges"));
+    }
+    for e in ranges.value.chunks_exact(entry) {
+        let child = read_cells(e, 0, ca).ok_or(DtbError::BadReg("ranges"))?;
+        let paddr = read_cells(e, 4 * ca, pa).ok_or(DtbError::BadReg("ranges"))?;
+        let size = read_cells(e, 4 * (ca + pa), cs).ok_or(DtbError::BadReg("ranges"))?;
+        if addr >= child && addr - child < size {
+            return Ok(paddr + (addr - child));
+        }
+    }
+    Err(DtbError::BadReg("an address outside its bus ranges"))
+}
+
+/// The `index`th (address, size) of the `reg` of the node at the end of `np`, as a CPU physical
+/// address.
+fn reg_of(np: &NodePath, index: usize) -> Result<Option<(u64, u64)>, DtbError> {
+    let node = np.last();
+    let parent = np.nodes[np.len - 2].ok_or(DtbError::BadReg("the root"))?;
+    let (ac, sc) = child_cells(parent);
+    let Some(reg) = node.property("reg") else { return Ok(None) };
+    let stride = 4 * (ac + sc);
+    if stride == 0 || reg.value.len() % stride != 0 {
+        return Err(DtbError::BadReg("a node reg (cells)"));
+    }
+    let Some(e) = reg.value.chunks_exact(stride).nth(index) else { return Ok(None) };
+    let mut addr = read_cells(e, 0, ac).ok_or(DtbError::BadReg("a node reg (cells)"))?;
+    let size = read_cells(e, 4 * ac, sc).ok_or(DtbError::BadReg("a node reg (cells)"))?;
+    // Walk the buses from the node's parent up to the root's child.
+    for i in (1..np.len - 1).rev() {
+        addr = translate_one(np.nodes[i].unwrap(), np.nodes[i - 1].unwrap(), addr)?;
+    }
+    Ok(Some((addr, size)))
+}
+
+/// A node is in use unless its `status` says otherwise ("okay"/"ok" or absent). Secure-only nodes
+/// (QEMU's secure RAM and UART with secure=on) are "disabled" for the Non-secure world hypfw
+/// runs in, and so are skipped.
+fn is_enabled(status: Option<&[u8]>) -> bool {
+    status.is_none_or(|s| s.starts_with(b"okay") || s.starts_with(b"ok\0"))
+}
+
+fn is_compatible(node: FdtNode, any: &[&str]) -> bool {
+    node.compatible().is_some_and(|c| c.all().any(|s| any.contains(&s)))
+}
+
+/// The values of the properties `names` of `node`, read in one pass over its properties (each
+/// `FdtNode::property` lookup is a pass of its own).
+fn props<'a, const N: usize>(node: FdtNode<'_, 'a>, names: [&str; N]) -> [Option<&'a [u8]>; N] {
+    let mut out = [None; N];
+    for p in node.properties() {
+        if let Some(i) = names.iter().position(|&n| n == p.name) {
+            out[i] = Some(p.value);
+        }
+    }
+    out
+}
+
+/// A question for [`walk`]: a node compatible with any of `compatible`, optionally enabled.
+struct Wanted<'c> {
+    compatible: &'c [&'c str],
+    enabled: bool,
+}
+
+/// What one walk over the tree finds.
+struct Found<'b, 'a, const N: usize> {
+    /// For each `Wanted`, the path of the first node (in document order) that matches.
+    matches: [Option<NodePath<'b, 'a>>; N],
+    /// Enabled `device_type = "memory"` nodes directly under the root.
+    memory: [Option<FdtNode<'b, 'a>>; MAX_RAM],
+    cpus: Option<FdtNode<'b, 'a>>,
+    chosen: Option<FdtNode<'b, 'a>>,
+    aliases: Option<FdtNode<'b, 'a>>,
+}
+
+/// One depth-first walk over the whole tree that answers every question `parse` has. Each node's
+/// properties are read once (compatible, device_type and status together): `fdt` re-parses a
+/// node's properties on every `property()` lookup and walks the tree again on every `find_node`,
+/// and the separate searches this replaces dominated hypfw's boot time.
+fn walk<'b, 'a, const N: usize>(fdt: &'b Fdt<'a>, wanted: [Wanted; N]) -> Found<'b, 'a, N> {
+    fn rec<'b, 'a, const N: usize>(np: &mut NodePath<'b, 'a>, wanted: &[Wanted; N], f: &mut Found<'b, 'a, N>) {
+        let cur = np.last();
+        if np.len > 1 {
+            let [compatible, device_type, status] = props(cur, ["compatible", "device_type", "status"]);
+            let enabled = is_enabled(status);
+            if let Some(c) = compatible {
+                for (w, m) in wanted.iter().zip(f.matches.iter_mut()) {
+                    if m.is_none()
+                        && (!w.enabled || enabled)
+                        && c.split(|&b| b == 0).any(|s| w.compatible.iter().any(|x| x.as_bytes() == s))
+                    {
+                        *m = Some(NodePath { nodes: np.nodes, len: np.len });
+                    }
+                }
+            }
+            if np.len == 2 {
+                if enabled
+                    && device_type.is_some_and(|d| d.starts_with(b"memory"))
+                    && let Some(slot) = f.memory.iter_mut().find(|m| m.is_none())
+                {
+                    *slot = Some(cur);
+                }
+                let name = cur.name.split('@').next().unwrap_or("");
+                match name {
+                    "cpus" if f.cpus.is_none() => f.cpus = Some(cur),
+                    "chosen" if f.chosen.is_none() => f.chosen = Some(cur),
+                    "aliases" if f.aliases.is_none() => f.aliases = Some(cur),
+                    _ => {}
+                }
+            }
+        }
+        if np.len == PATH_MAX {
+            return;
+        }
+        for c in cur.children() {
+            np.nodes[np.len] = Some(c);
+            np.len += 1;
+            rec(np, wanted, f);
+            np.len -= 1;
+        }
+    }
+    let mut f =
+        Found { matches: [const { None }; N], memory: [None; MAX_RAM], cpus: None, chosen: None, aliases: None };
+    if let Some(root) = fdt.find_node("/") {
+        let mut np = NodePath { nodes: [None; PATH_MAX], len: 1 };
+        np.nodes[0] = Some(root);
+        rec(&mut np, &wanted, &mut f);
+    }
+    f
+}
+
+const PL011: &[&str] = &["arm,pl011"];
+const NS16550: &[&str] = &[
+    "ns16550a",
+    "ns16550",
+    "ns8250",
+    "snps,dw-apb-uart",
+    "ti,omap4-uart",
+    "ti,omap3-uart",
+    "ti,am3352-uart",
+    "nvidia,tegra20-uart",
+    "nvidia,tegra124-uart",
+];
+const EXYNOS: &[&str] = &["samsung,exynos4210-uart", "samsung,s3c6400-uart"];
+const GICV2: &[&str] = &["arm,cortex-a15-gic", "arm,cortex-a7-gic", "arm,gic-400", "arm,cortex-a9-gic"];
+
+fn console_from(np: &NodePath) -> Result<Option<Console>, DtbError> {
+    let node = np.last();
+    let kind = if is_compatible(node, PL011) {
+        UartKind::Pl011
+    } else if is_compatible(node, NS16550) {
+        let get = |n: &str, d: u32| node.property(n).and_then(|p| be32(p.value, 0)).unwrap_or(d);
+        UartKind::Ns16550 { reg_shift: get("reg-shift", 0).min(3) as u8, io_width: get("reg-io-width", 1).min(4) as u8 }
+    } else if is_compatible(node, EXYNOS) {
+        UartKind::Unsupported
+    } else {
+        return Ok(None);
+    };
+    Ok(reg_of(np, 0)?.map(|(base, size)| Console { kind, base, size }))
+}
+
+/// The `stdout-path` of /chosen (or the `linux,stdout-path` spelling), alias resolved and any
+/// ":options" suffix dropped.
+fn stdout_path<'a>(chosen: Option<FdtNode<'_, 'a>>, aliases: Option<FdtNode<'_, 'a>>) -> Option<&'a str> {
+    let chosen = chosen?;
+    let p = chosen.property("stdout-path").or_else(|| chosen.property("linux,stdout-path"))?;
+    let s = core::str::from_utf8(p.value).ok()?.trim_end_matches('\0');
+    let s = s.split(':').next()?;
+    if s.starts_with('/') {
+        return Some(s);
+    }
+    aliases?.property(s).and_then(|a| core::str::from_utf8(a.value).ok()).map(|v| v.trim_end_matches('\0'))
+}
+
+/// What a device tree tells hypfw: the platform, and the options the user gave hypfw in
+/// `/chosen/bootargs` (kept apart: a policy such as `hypfw.handover` is not a fact of the board).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Description {
+    pub platform: Platform,
+    pub options: Options,
+}
+
+/// Parse a blob (validated first) into a [`Platform`].
+pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
+    describe(blob).map(|d| d.platform)
+}
+
+/// Parse a blob (validated first) into the platform and hypfw's options.
+pub fn describe(blob: &[u8]) -> Result<Description, DtbError> {
+    validate(blob)?;
+    let fdt = Fdt::new(blob).map_err(|_| DtbError::Parse)?;
+    let mut p = Platform::qemu_virt_fallback();
+    p.fallback = false;
+    let root = fdt.find_node("/").ok_or(DtbError::Parse)?;
+    let found = walk(
+        &fdt,
+        [
+            Wanted { compatible: PL011, enabled: true },
+            Wanted { compatible: NS16550, enabled: true },
+            Wanted { compatible: GICV2, enabled: true },
+            Wanted { compatible: &["arm,psci", "arm,psci-0.2", "arm,psci-1.0"], enabled: false },
+            Wanted { compatible: &["arm,armv7-timer"], enabled: false },
+        ],
+    );
+    let [pl011, ns16550, gic, psci, timer] = found.matches;
+
+    // RAM: every enabled device_type = "memory" node directly under the root, every reg entry.
+    p.ram_banks = 0;
+    for m in found.memory.iter().flatten() {
+        let mut np = NodePath { nodes: [None; PATH_MAX], len: 2 };
+        np.nodes[0] = Some(root);
+        np.nodes[1] = Some(*m);
+        let mut i = 0;
+        while let Some((base, size)) = reg_of(&np, i)? {
+            if size != 0 && p.ram_banks < MAX_RAM {
+                p.ram[p.ram_banks] = crate::mm::layout::MemRange { base, size };
+                p.ram_banks += 1;
+            }
+            i += 1;
+        }
+    }
+    if p.ram_banks == 0 {
+        return Err(DtbError::NoMemory);
+    }
+    p.ram[..p.ram_banks].sort_unstable_by_key(|r| r.base);
+    let uart = pl011.or(ns16550);
+
+    // Console: stdout-path first, else the first UART we have a driver for.
+    p.console = None;
+    if let Some(np) = stdout_path(found.chosen, found.aliases).and_then(|path| find_path(&fdt, path)) {
+        p.console = console_from(&np)?;
+    }
+    if p.console.is_none()
+        && let Some(np) = &uart
+    {
+        p.console = console_from(np)?;
+    }
+
+    p.gic = None;
+    if let Some(np) = gic {
+        let r = |i| reg_of(&np, i);
+        if let (Some(dist), Some(cpu)) = (r(0)?, r(1)?) {
+            p.gic = Some(Gic { dist, cpu, hyp: r(2)?, vcpu: r(3)? });
+        }
+    }
+
+    p.ncpus = 0;
+    p.cpus_ignored = 0;
+    if let Some(cpus) = found.cpus {
+        let (ac, _) = child_cells(cpus);
+        for c in cpus.children() {
+            let [reg, device_type, status, method] = props(c, ["reg", "device_type", "status", "enable-method"]);
+            let enabled = is_enabled(status);
+            if !enabled || !device_type.is_some_and(|d| d.starts_with(b"cpu")) {
+                continue;
+            }
+            let Some(mpidr) = reg.and_then(|r| read_cells(r, 0, ac.clamp(1, 2))) else { continue };
+            let psci = method.is_some_and(|m| m.starts_with(b"psci"));
+            if p.ncpus < MAX_CPUS {
+                p.cpus[p.ncpus] = Cpu { mpidr: mpidr as u32 & 0x00FF_FFFF, psci };
+                p.ncpus += 1;
+            } else {
+                p.cpus_ignored += 1;
+            }
+        }
+    }
+
+    p.psci = psci.and_then(|np| match np.last().property("method")?.value {
+        b"smc\0" => Some(PsciMethod::Smc),
+        b"hvc\0" => Some(PsciMethod::Hvc),
+        _ => None,
+    });
+
+    let options = found
+        .chosen
+        .and_then(|c| c.property("bootargs"))
+        .and_then(|b| core::str::from_utf8(b.value).ok())
+        .map_or(Options::default(), |a| Options::from_bootargs(a.trim_end_matches('\0')));
+    p.timer_freq = timer.and_then(|np| np.last().property("clock-frequency").and_then(|f| be32(f.value, 0)));
+    Ok(Description { platform: p, options })
+}
+
+#[cfg(test)]
+mod tests;

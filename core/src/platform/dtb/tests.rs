@@ -1,0 +1,113 @@
+//! DTB parsing against QEMU virt's own trees (dumped with `qemu-system-arm -M
+//! virt,virtualization=on,dumpdtb=...`, compacted with dtc) and a board-shaped tree with nested
+//! `ranges`, plus corrupt variants of each.
+
+use super::*;
+use crate::mm::layout::MemRange;
+use proptest::prelude::*;
+
+const VIRT_SMP4: &[u8] = include_bytes!("../../../../tests/fixtures/qemu-virt-smp4.dtb");
+const VIRT_4G: &[u8] = include_bytes!("../../../../tests/fixtures/qemu-virt-4g.dtb");
+const VIRT_SECURE: &[u8] = include_bytes!("../../../../tests/fixtures/qemu-virt-secure-smp4.dtb");
+const BOARD: &[u8] = include_bytes!("../../../../tests/fixtures/board-ranges.dtb");
+
+#[test]
+fn qemu_virt_platform() {
+    let p = parse(VIRT_SMP4).unwrap();
+    assert!(!p.fallback);
+    assert_eq!(p.ram(), &[MemRange { base: 0x4000_0000, size: 1 << 30 }]);
+    assert_eq!(p.console, Some(Console { kind: UartKind::Pl011, base: 0x0900_0000, size: 0x1000 }));
+    let gic = p.gic.unwrap();
+    assert_eq!(gic.dist.0, 0x0800_0000);
+    assert_eq!(gic.cpu.0, 0x0801_0000);
+    assert_eq!(gic.hyp.map(|h| h.0), Some(0x0803_0000));
+    assert_eq!(gic.vcpu.map(|v| v.0), Some(0x0804_0000));
+    assert_eq!(p.ncpus, 4);
+    assert_eq!(p.cpus().iter().map(|c| c.mpidr).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    assert!(p.cpus().iter().all(|c| c.psci));
+    assert_eq!(p.psci, Some(PsciMethod::Smc));
+}
+
+#[test]
+fn qemu_virt_ram_above_4g_is_64_bit() {
+    let p = parse(VIRT_4G).unwrap();
+    assert_eq!(p.ram(), &[MemRange { base: 0x4000_0000, size: 4 << 30 }]);
+}
+
+#[test]
+fn board_console_through_alias_and_nested_ranges() {
+    let p = parse(BOARD).unwrap();
+    assert_eq!(
+        p.console,
+        Some(Console { kind: UartKind::Ns16550 { reg_shift: 2, io_width: 1 }, base: 0x4802_0000, size: 0x100 })
+    );
+    assert_eq!(
+        p.ram(),
+        &[MemRange { base: 0x8000_0000, size: 1 << 30 }, MemRange { base: 0x2_0000_0000, size: 1 << 30 }]
+    );
+    assert_eq!(p.gic.unwrap().hyp, Some((0x4821_4000, 0x2000)));
+    assert_eq!(p.psci, Some(PsciMethod::Hvc));
+    assert_eq!(p.timer_freq, Some(6_144_000));
+    assert_eq!(p.ncpus, 2);
+}
+
+fn set_be32(b: &mut [u8], off: usize, v: u32) {
+    b[off..off + 4].copy_from_slice(&v.to_be_bytes());
+}
+
+#[test]
+fn corrupt_headers_are_named() {
+    let mut b = VIRT_SMP4.to_vec();
+    b[0] = 0;
+    assert!(matches!(parse(&b), Err(DtbError::BadMagic(_))));
+    assert!(matches!(parse(&VIRT_SMP4[..100]), Err(DtbError::BadHeader("totalsize (blob truncated)"))));
+    let mut b = VIRT_SMP4.to_vec();
+    set_be32(&mut b, 8, 0x7fff_fff0); // off_dt_struct
+    assert!(matches!(parse(&b), Err(DtbError::BadHeader(_))));
+    let mut b = VIRT_SMP4.to_vec();
+    set_be32(&mut b, 20, 3); // version
+    assert_eq!(parse(&b), Err(DtbError::UnsupportedVersion(3)));
+    let mut b = VIRT_SMP4.to_vec();
+    set_be32(&mut b, 4, 16 << 20); // totalsize
+    assert!(matches!(parse(&b), Err(DtbError::TooLarge(_))));
+}
+
+#[test]
+fn corrupt_structure_is_caught() {
+    let off_struct = u32::from_be_bytes(VIRT_SMP4[8..12].try_into().unwrap()) as usize;
+    // First token must be FDT_BEGIN_NODE; an unknown token there is reported at offset 0.
+    let mut b = VIRT_SMP4.to_vec();
+    set_be32(&mut b, off_struct, 0x77);
+    assert_eq!(parse(&b), Err(DtbError::BadStructure { offset: 0, what: "unknown token" }));
+    // A huge property length.
+    let mut b = VIRT_SMP4.to_vec();
+    let prop = (off_struct..).step_by(4).find(|&o| u32::from_be_bytes(b[o..o + 4].try_into().unwrap()) == 3).unwrap();
+    set_be32(&mut b, prop + 4, 0x00ff_ffff);
+    assert!(matches!(
+        parse(&b),
+        Err(DtbError::BadStructure { what: "property value runs past the structure block", .. })
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    /// Any corruption of any byte gives a Platform or an error, never a panic.
+    #[test]
+    fn random_corruption_never_panics(pos in 0usize..VIRT_SMP4.len(), val in any::<u8>(), cut in 40usize..8000) {
+        let mut b = VIRT_SMP4.to_vec();
+        b[pos] = val;
+        let _ = parse(&b);
+        let _ = parse(&b[..cut.min(b.len())]);
+    }
+}
+
+/// With secure=on QEMU describes Secure RAM and a Secure UART as status = "disabled": they are not
+/// hypfw's (Non-secure) to use.
+#[test]
+fn secure_only_nodes_are_skipped() {
+    let p = parse(VIRT_SECURE).unwrap();
+    assert_eq!(p.ram(), &[MemRange { base: 0x4000_0000, size: 1 << 30 }]);
+    assert_eq!(p.console.map(|c| c.base), Some(0x0900_0000));
+    assert_eq!(p.ncpus, 4);
+    assert_eq!(p.psci, None);
+}

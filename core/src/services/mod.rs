@@ -1,0 +1,8 @@
+//! What the runtime offers the payload and how it reads its exits: the HVC interface, the PSCI
+//! proxy's decoding, the Hyp Syndrome Register, and the external abort a stage-2 fault becomes.
+//! Every number here comes from a less privileged mode and is validated before anything acts on it.
+
+pub mod hsr;
+pub mod hvc;
+pub mod inject;
+pub mod psci;

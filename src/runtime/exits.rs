@@ -1,0 +1,248 @@
+//! Running the payload: every CPU enters it in SVC under stage 2, and every exit comes back here.
+//! HVCs go to the SMCCC dispatcher, trapped SMCs to the PSCI proxy, stage-2 aborts become external
+//! aborts in the payload, anything else is reported and stops hypfw.
+
+use super::hotplug;
+use super::this_cpu;
+use super::world::{self, Pl1Context};
+use crate::arch::{self, regs};
+use crate::shared::{BootInfo, PERCPU, PayloadInfo};
+use crate::{fatal, log};
+use core::sync::atomic::Ordering;
+use hypfw_core::abi::bits::{HCR_PAYLOAD, Psr, SPSR_SVC_MASKED, Sctlr};
+use hypfw_core::mm::layout::MemRange;
+use hypfw_core::mm::pgtable::VTCR_40BIT;
+use hypfw_core::services::hsr::{self, Hsr};
+use hypfw_core::services::psci::{self, Request};
+use hypfw_core::services::{hvc, inject};
+
+fn payload(bi: &BootInfo) -> &PayloadInfo {
+    bi.payload.as_ref().unwrap_or_else(|| fatal!("no payload"))
+}
+
+/// Stage 2 and traps on this CPU; for a fresh entry (boot protocol, CPU_ON) also the payload's PL1
+/// MMU and D-cache off. A CPU resumed after HYPFW_REINIT keeps the PL1 state it had.
+fn enter_stage2(p: &PayloadInfo, fresh: bool) {
+    // SAFETY: VTCR, VTTBR and HCR only configure the payload's regime, which does not run on this
+    // CPU until the world switch; the stage-2 tables they name were built and cleaned to the PoC
+    // by the boot CPU and stay for the life of the system.
+    unsafe {
+        regs::write::<regs::Vtcr>(VTCR_40BIT);
+        regs::write64::<regs::Vttbr>(p.vttbr);
+        regs::write::<regs::Hcr>(HCR_PAYLOAD.bits());
+    }
+    regs::tlbi_all_pl1();
+    if fresh {
+        let sctlr = regs::read::<regs::Sctlr>();
+        // SAFETY: the payload's own SCTLR, before it runs: MMU and D-cache off, as the Linux
+        // boot protocol enters a kernel. HYP's own translation is not affected.
+        unsafe { regs::write::<regs::Sctlr>(sctlr & !(Sctlr::M.bits() | Sctlr::C.bits())) };
+    }
+}
+
+/// The boot CPU enters the payload (Linux boot protocol: r0 = 0, r1 = ~0, r2 = DTB).
+pub fn start_boot_cpu(bi: &BootInfo) -> ! {
+    let p = payload(bi);
+    PERCPU[0].power.set_on();
+    log!("payload: cpu0 enters it at {:#x} in SVC, r2 = device tree {:#x}", p.entry, p.dtb);
+    let mut ctx = Pl1Context { elr: p.entry, spsr: SPSR_SVC_MASKED, ..Default::default() };
+    ctx.r[0] = 0;
+    ctx.r[1] = !0;
+    ctx.r[2] = p.dtb;
+    run(bi, ctx, true)
+}
+
+/// A CPU started by the payload's CPU_ON, now in the runtime: enter the payload's entry point with
+/// its context id.
+pub fn start_secondary(bi: &BootInfo, cpu: usize) -> ! {
+    let me = &PERCPU[cpu];
+    if !me.power.arrived() {
+        fatal!("cpu{cpu} entered the runtime without a CPU_ON from the payload");
+    }
+    let mut ctx =
+        Pl1Context { elr: me.payload_entry.load(Ordering::Acquire), spsr: SPSR_SVC_MASKED, ..Default::default() };
+    ctx.r[0] = me.payload_context.load(Ordering::Acquire);
+    if ctx.elr & 1 != 0 {
+        // Thumb entry point.
+        ctx.elr &= !1;
+        ctx.spsr |= Psr::T.bits();
+    }
+    run(bi, ctx, true)
+}
+
+/// Resume a payload CPU after HYPFW_TEARDOWN / HYPFW_REINIT (its context was checked by
+/// `hotplug::take_resumed_caller`).
+pub fn resume(bi: &BootInfo, ctx: Pl1Context) -> ! {
+    run(bi, ctx, false)
+}
+
+fn run(bi: &BootInfo, mut ctx: Pl1Context, fresh: bool) -> ! {
+    enter_stage2(payload(bi), fresh);
+    loop {
+        // SAFETY: the context is the payload's (entered in SVC, or resumed as a PL0/PL1 mode), and
+        // enter_stage2 confined it: stage 2 keeps it out of hypfw's memory, SMCs trap.
+        let h = unsafe { world::run(&mut ctx) };
+        handle_exit(bi, &mut ctx, h);
+    }
+}
+
+fn handle_exit(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
+    let me = this_cpu();
+    match h.ec() {
+        hsr::EC_HVC => {
+            me.hvcs.fetch_add(1, Ordering::Relaxed);
+            match hvc::dispatch([ctx.r[0], ctx.r[1], ctx.r[2], ctx.r[3]], h.hvc_imm().unwrap_or(0)) {
+                hvc::Action::Return(out) => ctx.r[..4].copy_from_slice(&out),
+                hvc::Action::Teardown => {
+                    let others = (0..bi.cpus.count)
+                        .filter(|&c| c != me.index as usize)
+                        .map(|c| (c, PERCPU[c].power.get() != psci::Power::Off));
+                    match hvc::payload_handover(bi.options.handover, others) {
+                        Ok(()) => {
+                            log!("cpu{}: the payload takes HYP over (HYPFW_TEARDOWN, hypfw.handover=allow)", me.index);
+                            hotplug::teardown_to_caller(ctx)
+                        }
+                        Err(why) => {
+                            log!("cpu{}: payload's HYPFW_TEARDOWN denied: {why}", me.index);
+                            ctx.r[..4].copy_from_slice(&[psci::DENIED, 0, 0, 0]);
+                        }
+                    }
+                }
+            }
+        }
+        hsr::EC_SMC => {
+            me.smcs.fetch_add(1, Ordering::Relaxed);
+            ctx.elr = ctx.elr.wrapping_add(4); // a trapped SMC returns after itself
+            let out = psci_call(bi, ctx);
+            ctx.r[..4].copy_from_slice(&[out, 0, 0, 0]);
+        }
+        hsr::EC_DABT_LOWER | hsr::EC_PABT_LOWER => stage2_abort(ctx, h),
+        _ => {
+            log!(
+                "cpu{}: payload trapped with {} (HSR {:#010x}, ISS {:#x}) at {:#x}, SPSR {:#x}",
+                me.index,
+                h.ec_name(),
+                h.0,
+                h.iss(),
+                ctx.elr,
+                ctx.spsr
+            );
+            for (i, pair) in ctx.r.chunks(4).enumerate() {
+                log!("  r{}..: {:08x?}", i * 4, pair);
+            }
+            log!("  lr_usr {:#010x}", ctx.lr_usr);
+            fatal!("unexpected trap from the payload: {} (HSR {:#010x})", h.ec_name(), h.0)
+        }
+    }
+}
+
+fn stage2_abort(ctx: &mut Pl1Context, h: Hsr) {
+    let me = this_cpu();
+    let n = me.s2_aborts.fetch_add(1, Ordering::Relaxed) + 1;
+    let data = h.ec() == hsr::EC_DABT_LOWER;
+    let far = if data { regs::read::<regs::Hdfar>() } else { regs::read::<regs::Hifar>() };
+    let ipa = hsr::fault_ipa(regs::read::<regs::Hpfar>(), far);
+    let write = data && h.is_write();
+    if n <= 16 || n.is_multiple_of(256) {
+        log!(
+            "cpu{}: payload {} at IPA {ipa:#x} (VA {far:#x}, PC {:#x}): stage-2 {}{}; injecting an external abort (#{n} on this CPU)",
+            me.index,
+            if data { if write { "write" } else { "read" } } else { "instruction fetch" },
+            ctx.elr,
+            hsr::fsc_name(h.fsc()),
+            if h.on_stage1_walk() { " on its stage-1 table walk" } else { "" }
+        );
+    }
+    let st = inject::Pl1State {
+        cpsr: ctx.spsr,
+        sctlr: regs::read::<regs::Sctlr>(),
+        ttbcr: regs::read::<regs::Ttbcr>(),
+        vbar: regs::read::<regs::Vbar>(),
+    };
+    let i = inject::external_abort(st, ctx.elr, data, write, far, h.on_stage1_walk());
+    // SAFETY: the payload's own PL1 fault registers and Abort-mode banked registers (from HYP),
+    // written as the architecture's Abort exception entry would: they change only what the payload
+    // sees when it next runs.
+    unsafe {
+        if i.is_data {
+            regs::write::<regs::Dfsr>(i.fsr);
+            regs::write::<regs::Dfar>(i.far);
+        } else {
+            regs::write::<regs::Ifsr>(i.fsr);
+            regs::write::<regs::Ifar>(i.far);
+        }
+        regs::set_abt_banked(i.spsr_abt, i.lr_abt);
+    }
+    ctx.elr = i.pc;
+    ctx.spsr = i.cpsr;
+}
+
+fn ram_and_holes(bi: &BootInfo) -> (&[MemRange], &[MemRange]) {
+    (bi.platform.ram(), &payload(bi).holes)
+}
+
+/// Carry out one PSCI call of the payload; returns r0.
+fn psci_call(bi: &BootInfo, ctx: &Pl1Context) -> u32 {
+    let (ram, holes) = ram_and_holes(bi);
+    match psci::decode([ctx.r[0], ctx.r[1], ctx.r[2], ctx.r[3]], &bi.cpus, ram, holes) {
+        Request::Version => psci::VERSION_1_0,
+        Request::Features(fid) => psci::features(fid),
+        Request::SmcccVersion => hvc::SMCCC_VERSION_1_1,
+        Request::SmcccArchFeatures(fid) => hvc::answer([hvc::SMCCC_ARCH_FEATURES, fid, 0, 0], 0)[0],
+        Request::MigrateInfoType => psci::MIGRATE_NONE,
+        Request::Error(e) => e,
+        Request::CpuOn { cpu, entry, context } => cpu_on(cpu, entry, context),
+        Request::AffinityInfo { cpu } => affinity_info(bi, cpu),
+        Request::CpuSuspend { .. } => {
+            // Standby: the payload's interrupts are its own (IMO clear), and a pending one wakes
+            // WFI even while masked; the payload takes it after the return.
+            arch::wfi();
+            psci::SUCCESS
+        }
+        Request::CpuOff => {
+            this_cpu().power.off();
+            hotplug::teardown(hotplug::off_action(bi))
+        }
+        Request::SystemOff => {
+            report_counts(bi, "the payload powered the system off");
+            crate::base::stop::success()
+        }
+        Request::SystemReset => {
+            report_counts(bi, "the payload asked for a system reset");
+            crate::base::stop::reset()
+        }
+    }
+}
+
+fn cpu_on(cpu: usize, entry: u32, context: u32) -> u32 {
+    let t = &PERCPU[cpu];
+    if let Err(e) = t.power.request_on() {
+        return e;
+    }
+    t.payload_entry.store(entry, Ordering::Release);
+    t.payload_context.store(context, Ordering::Release);
+    // The CPU may still be on its way down from a CPU_OFF: wait for it to be off first.
+    let r = hotplug::start(cpu);
+    if let Err(e) = r {
+        log!("cpu{cpu}: CPU_ON for the payload failed: {e}");
+        t.power.start_failed();
+        return psci::INTERNAL_FAILURE;
+    }
+    psci::SUCCESS
+}
+
+fn affinity_info(bi: &BootInfo, cpu: usize) -> u32 {
+    match PERCPU[cpu].power.get() {
+        psci::Power::On => psci::AFF_ON,
+        psci::Power::OnPending => psci::AFF_ON_PENDING,
+        // Off for the payload; report OFF only once the CPU really is off (or parked), so that
+        // a CPU_ON that follows finds it ready.
+        psci::Power::Off if hotplug::is_down(bi, cpu) => psci::AFF_OFF,
+        psci::Power::Off => psci::AFF_ON,
+    }
+}
+
+fn report_counts(bi: &BootInfo, why: &str) {
+    log!("{why}; exits per CPU:");
+    super::report_cpus(bi);
+}

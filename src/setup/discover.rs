@@ -1,0 +1,192 @@
+//! Finding out where hypfw is: the early console, the entry mode (and whether HYP can be reached
+//! from it), the CPU, and the platform from the device tree the bootloader passed.
+
+use crate::arch::{self, Mode};
+use crate::drivers::console;
+use crate::shared::EntryMode;
+use crate::{fatal, log};
+use hypfw_core::abi::{ENTRY_DCACHE_WAS_ON, ENTRY_MMU_WAS_ON, EarlyInfo};
+use hypfw_core::mm::layout::MemRange;
+use hypfw_core::platform::cpuid::{IdPfr1, Midr};
+use hypfw_core::platform::dtb::{self, Description, Platform, PsciMethod, UartKind};
+use hypfw_core::platform::options::Options;
+
+/// The early console, used before the device tree is read: QEMU virt's PL011 unless the build
+/// says otherwise (`HYPFW_EARLY_UART=none` or `pl011@0xADDR` / `ns16550@0xADDR,SHIFT`).
+fn early_uart() -> Option<(UartKind, usize)> {
+    let spec = option_env!("HYPFW_EARLY_UART").unwrap_or("pl011@0x09000000");
+    let (kind, rest) = spec.split_once('@')?;
+    let (addr, shift) = rest.split_once(',').unwrap_or((rest, "0"));
+    let addr = usize::from_str_radix(addr.trim_start_matches("0x"), 16).ok()?;
+    let shift: u8 = shift.parse().ok()?;
+    match kind {
+        "pl011" => Some((UartKind::Pl011, addr)),
+        "ns16550" => Some((UartKind::Ns16550 { reg_shift: shift, io_width: 1 }, addr)),
+        _ => None,
+    }
+}
+
+pub fn early_console() {
+    if let Some((kind, base)) = early_uart() {
+        // SAFETY: the boot phase: one CPU, MMU off; the build names the UART's physical address,
+        // which nothing else drives.
+        unsafe { console::install(kind, base) };
+    }
+}
+
+/// The banner and what the bootloader handed over.
+pub fn report_entry(info: &EarlyInfo) {
+    log!("hypfw {} (ARMv7 HYP firmware)", env!("CARGO_PKG_VERSION"));
+    log!(
+        "entry: {} mode, load address {:#010x}, r0={:#x} r1={:#x} r2={:#x}",
+        arch::mode_name(info.mode_flags),
+        info.load_addr,
+        info.r0,
+        info.r1,
+        info.r2
+    );
+    if info.mode_flags & (ENTRY_MMU_WAS_ON | ENTRY_DCACHE_WAS_ON) != 0 {
+        log!(
+            "entry: the bootloader left the MMU {} and the D-cache {}; cleaned and switched both off",
+            if info.mode_flags & ENTRY_MMU_WAS_ON != 0 { "on" } else { "off" },
+            if info.mode_flags & ENTRY_DCACHE_WAS_ON != 0 { "on" } else { "off" }
+        );
+    }
+}
+
+/// Decide from the entry mode whether and how HYP can be reached; stop with the reason if not.
+pub fn check_mode(mode: u32) -> EntryMode {
+    let pfr1 = IdPfr1(arch::id_pfr1());
+    let midr = arch::midr();
+    log!("cpu: {} (MIDR {midr:#010x}); {pfr1}", Midr(midr));
+    let pfr1_raw = pfr1.0;
+    match Mode::of(mode) {
+        Some(Mode::Hyp) => EntryMode::NsHyp,
+        Some(Mode::Svc) if !pfr1.virtualization() => fatal!(
+            "entered in SVC mode on a CPU without the Virtualization Extensions (ID_PFR1 {pfr1_raw:#010x}, \
+             Virtualization field 0): hypfw needs HYP mode (QEMU: -M virt,virtualization=on -cpu cortex-a15)"
+        ),
+        Some(Mode::Svc) if !pfr1.security() || !arch::probe_secure_svc() => fatal!(
+            "entered in Non-secure SVC mode: HYP cannot be reached from there. Enter hypfw in HYP mode \
+             (U-Boot: bootm_boot_mode=nonsec; QEMU: -M virt,virtualization=on) or in Secure SVC"
+        ),
+        Some(Mode::Svc) => {
+            log!("entry: Secure SVC; will switch to Non-secure HYP through a monitor vector");
+            EntryMode::SecureSvc
+        }
+        _ => fatal!(
+            "entered in {} mode (CPSR.M {:#x}); hypfw must be entered in HYP or Secure SVC mode",
+            arch::mode_name(mode),
+            mode & Mode::MASK
+        ),
+    }
+}
+
+/// QEMU's ELF loader leaves r2 = 0 but puts its DTB at the start of RAM when the image leaves room.
+const QEMU_VIRT_RAM: u64 = 0x4000_0000;
+
+/// What the boot phase learnt from the device tree.
+pub struct Discovered {
+    pub platform: Platform,
+    pub options: Options,
+    /// Where the blob lies (empty without one): nothing may be placed over it while it is read.
+    pub dtb_range: MemRange,
+    pub dtb_blob: Option<&'static [u8]>,
+}
+
+/// Find the device tree (r2, or QEMU's ELF convention), validate and read it.
+pub fn platform(info: &EarlyInfo) -> Discovered {
+    let (at, how) = if info.r2 != 0 {
+        (info.r2 as u64, "r2")
+    } else if (QEMU_VIRT_RAM..0x8000_0000).contains(&(info.load_addr as u64))
+        // SAFETY: the load address lies in QEMU virt's RAM, which starts at QEMU_VIRT_RAM: the
+        // word there is RAM, and reading it has no side effect.
+        && unsafe { core::ptr::read_volatile(QEMU_VIRT_RAM as *const u32) } == dtb::FDT_MAGIC.to_be()
+    {
+        (QEMU_VIRT_RAM, "the start of RAM (QEMU ELF boot, r2 = 0)")
+    } else {
+        log!(
+            "platform: no device tree (r2 = 0): assuming QEMU virt's layout (128 MiB RAM at 0x40000000, PL011 at 0x09000000, GICv2)"
+        );
+        return Discovered {
+            platform: Platform::qemu_virt_fallback(),
+            options: Options::default(),
+            dtb_range: MemRange::default(),
+            dtb_blob: None,
+        };
+    };
+    if at % 8 != 0 {
+        fatal!(
+            "device tree pointer {at:#x} from {how} is not 8-byte aligned: not a DTB (the Linux boot protocol passes it in r2)"
+        );
+    }
+    // SAFETY: the bootloader passed this address as the DTB (boot protocol); the 40 header bytes
+    // are read first, and only `totalsize` bytes (bounded by dtb::MAX_SIZE) once the magic checked.
+    let header = unsafe { core::slice::from_raw_parts(at as *const u8, 40) };
+    let total = dtb::header_total_size(header)
+        .unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
+    // SAFETY: as above, `total` bytes the header says the blob has; nothing writes them during
+    // the boot phase (the blob's range is kept clear of every copy).
+    let blob = unsafe { core::slice::from_raw_parts(at as *const u8, total) };
+    let Description { platform, options } =
+        dtb::describe(blob).unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
+    log!("platform: device tree at {at:#x} from {how}, {total} bytes");
+    Discovered { platform, options, dtb_range: MemRange { base: at, size: total as u64 }, dtb_blob: Some(blob) }
+}
+
+/// Say what was found, and switch to the device tree's console.
+pub fn report_platform(p: &Platform) {
+    for (i, r) in p.ram().iter().enumerate() {
+        log!("platform: RAM bank {i}: {:#x}..{:#x} ({} MiB)", r.base, r.end(), r.size >> 20);
+    }
+    match p.console {
+        Some(c) => {
+            let kind = match c.kind {
+                UartKind::Pl011 => "PL011",
+                UartKind::Ns16550 { .. } => "8250/16550",
+                UartKind::Unsupported => "unsupported UART (no output after boot)",
+            };
+            log!("platform: console {kind} at {:#x}", c.base);
+            if c.kind != UartKind::Unsupported {
+                // SAFETY: the boot phase: one CPU, MMU off; the device tree names the UART's
+                // physical address, which nothing else drives.
+                unsafe { console::install(c.kind, c.base as usize) };
+            }
+        }
+        None => log!("platform: no console UART found in the device tree"),
+    }
+    match p.gic {
+        Some(g) => log!(
+            "platform: GIC distributor {:#x}, CPU interface {:#x}, virtual interface control {:#x}, virtual CPU interface {:#x}",
+            g.dist.0,
+            g.cpu.0,
+            g.hyp.map_or(0, |h| h.0),
+            g.vcpu.map_or(0, |v| v.0)
+        ),
+        None => log!("platform: no GICv2 in the device tree"),
+    }
+    log!(
+        "platform: {} CPU(s) (MPIDR {:?}){}, PSCI {}",
+        p.ncpus,
+        MpidrList(p),
+        if p.cpus_ignored > 0 { " more CPUs ignored" } else { "" },
+        match p.psci {
+            Some(PsciMethod::Smc) => "by SMC",
+            Some(PsciMethod::Hvc) => "by HVC",
+            None => "none",
+        }
+    );
+}
+
+struct MpidrList<'a>(&'a Platform);
+impl core::fmt::Debug for MpidrList<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.0.cpus().iter().map(|c| Hex(c.mpidr))).finish()
+    }
+}
+struct Hex(u32);
+impl core::fmt::Debug for Hex {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}

@@ -1,0 +1,130 @@
+//! Handing over to the resident copy: what the init page and the runtime need (InitParams,
+//! BootInfo, the fault record) is written into the copy by physical address and cleaned to the
+//! point of coherency; the CPUs parked at entry are sent on; the boot CPU enters the init page.
+
+use super::relocate::Copy;
+use crate::arch;
+use crate::arch::cache::{self, ArmCache};
+use crate::log;
+use crate::shared::{BOOT_INFO, BootInfo, CpuControl, HYP_INIT_PARAMS, InitParams, percpu_addr};
+use hypfw_core::abi::bits::HSCTLR_RUNTIME;
+use hypfw_core::abi::{FaultRecord, uart};
+use hypfw_core::mm::addr::PhysAddr;
+use hypfw_core::mm::cache::clean_range_to_poc;
+use hypfw_core::mm::layout::{self, ReservedLayout};
+use hypfw_core::mm::pgtable;
+use hypfw_core::platform::dtb::{Platform, UartKind};
+use hypfw_core::platform::smp::CpuMap;
+
+unsafe extern "C" {
+    static hypfw_runtime_vectors: u8;
+    static hypfw_fault_record: FaultRecord;
+    static mut hypfw_secondary_pen: u32;
+    fn hyp_init_entry();
+    fn hypfw_secure_secondary();
+    /// The runtime's entry (src/runtime/mod.rs), reached through its symbol: the boot phase
+    /// does not import the runtime.
+    fn hypfw_runtime_entry();
+}
+
+/// Write `value` to the copy's instance of the static at `sym` in this image, and clean it to the
+/// point of coherency (the reader may run with the MMU off).
+///
+/// # Safety
+/// 1. `sym` is the address of a static of type `T` in this image;
+/// 2. the MMU is off, one CPU runs, and nothing in the copy uses that static yet.
+unsafe fn write_in_copy<T>(copy: &Copy, sym: usize, value: T) {
+    let at = copy.pa(sym);
+    // SAFETY: obligation 1 makes `at` the copy's instance of a `T` (the copy is this image, moved);
+    // obligation 2 makes the physical address a pointer nobody else uses.
+    unsafe { core::ptr::write_volatile(at as *mut T, value) };
+    clean_range_to_poc(&mut ArmCache, at as u64, core::mem::size_of::<T>() as u64, cache::dcache_line());
+}
+
+/// Where failing assembly finds the console, and (once the tables exist) how the init page gets
+/// back to its identity map.
+pub fn write_fault_record(copy: &Copy, p: &Platform, boot_pgd: Option<PhysAddr>, init_page: PhysAddr) {
+    let mut r = FaultRecord::default();
+    if let Some(c) = p.console.filter(|c| c.base < 1 << 32) {
+        let (kind, shift, width) = match c.kind {
+            UartKind::Pl011 => (uart::KIND_PL011, 0, 4),
+            UartKind::Ns16550 { reg_shift, io_width } => (uart::KIND_NS16550, reg_shift as u32, io_width as u32),
+            UartKind::Unsupported => (0, 0, 0),
+        };
+        if kind != 0 {
+            r = FaultRecord { uart: c.base as u32, uart_kind: kind, uart_shift: shift, uart_width: width, ..r };
+        }
+    }
+    if let Some(pgd) = boot_pgd {
+        r.boot_httbr = pgd.to_reg_pair();
+        r.init_page_pa = init_page.0 as u32;
+    }
+    // SAFETY: hypfw_fault_record is a FaultRecord in the init page (boot/init_page.S); the boot
+    // phase runs alone with the MMU off, and no CPU has entered the copy's init page yet.
+    unsafe { write_in_copy(copy, (&raw const hypfw_fault_record) as usize, r) };
+}
+
+/// What the boot phase hands to the init page and to the runtime.
+pub struct Handover {
+    pub boot_pgd: PhysAddr,
+    pub runtime_pgd: PhysAddr,
+    pub layout: ReservedLayout,
+    pub cpus: CpuMap,
+    pub info: BootInfo,
+}
+
+/// Write InitParams and BootInfo into the copy.
+pub fn write(copy: &Copy, h: Handover) {
+    let p = &h.info.platform;
+    let mut ip = InitParams {
+        boot_httbr: h.boot_pgd.to_reg_pair(),
+        runtime_httbr: h.runtime_pgd.to_reg_pair(),
+        htcr: pgtable::HTCR,
+        hmair0: pgtable::HMAIR0,
+        hmair1: pgtable::HMAIR1,
+        hsctlr: HSCTLR_RUNTIME.bits(),
+        vectors_va: copy.va((&raw const hypfw_runtime_vectors) as usize),
+        entry_va: copy.va(hypfw_runtime_entry as *const () as usize),
+        ncpus: h.cpus.count as u32,
+        mpidr: h.cpus.mpidr,
+        gicd: p.gic.map_or(0, |g| g.dist.0 as u32),
+        gicc: p.gic.map_or(0, |g| g.cpu.0 as u32),
+        cntfrq: p.timer_freq.unwrap_or(0),
+        ..InitParams::ZERO
+    };
+    for cpu in 0..layout::MAX_CPUS {
+        ip.stack_top_va[cpu] = h.layout.stack_top(cpu).0;
+        ip.percpu_va[cpu] = copy.va(percpu_addr(cpu));
+    }
+    // SAFETY: HYP_INIT_PARAMS is an InitParams and BOOT_INFO an Option<BootInfo> of this image;
+    // the boot phase runs alone with the MMU off and no CPU has entered the copy yet.
+    unsafe {
+        write_in_copy(copy, (&raw const HYP_INIT_PARAMS) as usize, ip);
+        write_in_copy(copy, (&raw const BOOT_INFO) as usize, Some(h.info));
+    }
+}
+
+/// With hypfw as the PSCI provider, the other CPUs wait in entry.S's pen in the image as loaded
+/// (which the boot CPU may have moved away from since): send them to the resident copy, where
+/// each switches to Non-secure HYP and parks in the runtime's pen.
+pub fn release_parked(copy: &Copy, loaded_at: u32, cpus: &CpuMap, control: CpuControl) {
+    if control != CpuControl::Pen || cpus.count <= 1 {
+        return;
+    }
+    let pen = loaded_at as usize + ((&raw const hypfw_secondary_pen) as usize - copy.image_start);
+    let target = copy.pa(hypfw_secure_secondary as *const () as usize) as u32;
+    // SAFETY: the pen word lies in the first page of the image as loaded, which no self-move
+    // overwrote (linker.ld asserts it); MMU off, so the store reaches memory, and SEV wakes them.
+    unsafe { core::ptr::write_volatile(pen as *mut u32, target) };
+    arch::sev();
+    log!("smp: {} secondary CPU(s) released from the entry pen to the resident pen", cpus.count - 1);
+}
+
+/// Enter the copy's init page on the boot CPU (logical CPU 0).
+pub fn enter_init_page(copy: &Copy) -> ! {
+    let entry = copy.pa(hyp_init_entry as *const () as usize);
+    log!("cpu0 entering the init page at {:#010x}", entry);
+    // SAFETY: the init page of the relocated copy is position independent and starts with the MMU
+    // off at its physical address; it never returns (it enters the runtime).
+    unsafe { arch::jump(entry, 0) }
+}

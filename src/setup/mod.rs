@@ -1,0 +1,145 @@
+//! The boot phase: runs once, on the boot CPU, at the physical address the image was loaded at,
+//! with the MMU off. Its steps, each a module:
+//! 1. [`discover`]: the entry mode, the CPU, the platform from the device tree;
+//! 2. [`relocate`]: the reserved region, and the image copied there and relocated for the runtime VA;
+//! 3. [`secure`]: from Secure SVC to Non-secure HYP, when hypfw was entered there;
+//! 4. [`payload`]: the payload placed, its device tree written, its stage 2 built;
+//! 5. [`tables`]: the boot and runtime HYP page tables;
+//! 6. [`handover`]: what the init page and the runtime need, written into the copy; then the init
+//!    page.
+//!
+//! Nothing here is used after that: the payload may later reuse the memory of this copy. The boot
+//! phase writes `crate::shared` (in the copy) and never imports the runtime.
+
+mod discover;
+mod handover;
+mod payload;
+mod relocate;
+mod secure;
+mod stack;
+mod tables;
+
+use crate::arch;
+use crate::shared::{BootInfo, CpuControl, EntryMode};
+use crate::{fatal, log};
+use hypfw_core::abi::EarlyInfo;
+use hypfw_core::abi::reloc::RelocError;
+use hypfw_core::mm::addr::PAGE_SIZE;
+use hypfw_core::mm::layout::{self, MemRange, RUNTIME_VA, ReservedLayout};
+use hypfw_core::payload::zimage;
+use hypfw_core::platform::dtb::PsciMethod;
+use hypfw_core::platform::smp::CpuMap;
+
+#[unsafe(no_mangle)]
+extern "C" fn boot_main(info: &EarlyInfo) -> ! {
+    stack::paint();
+    discover::early_console();
+    discover::report_entry(info);
+    check_image(info);
+    let entry_mode = discover::check_mode(info.mode_flags & arch::Mode::MASK);
+    let found = discover::platform(info);
+    let platform = found.platform;
+    discover::report_platform(&platform);
+
+    // The reserved region, and the image copy relocated for the runtime VA.
+    let image = relocate::Image::this();
+    let layout = ReservedLayout::new(image.layout).unwrap_or_else(|e| fatal!("{e}"));
+    // SAFETY: the zImage header's size word, in the first page of the loaded image (boot/entry.S).
+    let file_size = unsafe { core::ptr::read_volatile((image.start + zimage::END_OFFSET) as *const u32) };
+    let pack = payload::find_pack(image.start, image.layout.image_end, file_size as u64);
+    let loaded =
+        MemRange { base: image.start as u64, size: image.layout.image_end + pack.map_or(0, |p| p.total_len as u64) };
+    match &pack {
+        Some(p) => log!("payload: pack of {} bytes after the image", p.total_len),
+        None => log!("payload: none in the image; the runtime runs its own self-test"),
+    }
+    let Some(&first_bank) = platform.ram().first() else { fatal!("no RAM bank in the platform description") };
+    let busy = [loaded, found.dtb_range];
+    let region = layout::choose_reserved_region(first_bank, &busy).unwrap_or_else(|e| fatal!("{e}"));
+    log!(
+        "relocation: reserved region {}..{:#010x} (top of the first RAM bank below {:#x}), image {:#x} bytes",
+        region,
+        region.0 + layout::RESERVED_SIZE,
+        RUNTIME_VA,
+        image.layout.image_end
+    );
+    let init_page = region.add(image.layout.init_page);
+    layout::check_identity_collision(init_page).unwrap_or_else(|e| fatal!("{e}"));
+    // SAFETY: the region is RAM that nothing else uses (chosen clear of the loaded file and the
+    // DTB); the boot phase runs alone with the MMU off.
+    let copy = unsafe { relocate::copy_and_relocate(&image, region, &layout) };
+    log!("relocation: image copied to {} and relocated for HYP VA {:#010x}", region, RUNTIME_VA);
+    handover::write_fault_record(&copy, &platform, None, init_page);
+
+    if entry_mode == EntryMode::SecureSvc {
+        // SAFETY: check_mode found Secure SVC, and entry.S switched the MMU off; the copy is
+        // complete and relocated.
+        unsafe { secure::leave(&platform, &copy) };
+    }
+
+    let (devices, ndev) = tables::devices(&platform);
+    let devices = &devices[..ndev];
+    let mut pool = tables::Pool::new(region, &layout);
+    let payload = pack.map(|pk| {
+        // SAFETY: the region's heap area is unused until the runtime starts; one CPU, MMU off.
+        unsafe { crate::base::heap::HEAP.init_boot((region.0 + layout.heap_off) as usize, layout::HEAP_SIZE as usize) };
+        let reserved = MemRange { base: region.0, size: layout::RESERVED_SIZE };
+        let provide_psci = entry_mode == EntryMode::SecureSvc;
+        payload::prepare(&platform, &pk, reserved, &busy, found.dtb_blob, provide_psci, &mut pool)
+    });
+    let (boot_pgd, runtime_pgd) = tables::build_hyp(region, &layout, devices, &mut pool);
+    handover::write_fault_record(&copy, &platform, Some(boot_pgd), init_page);
+
+    let cpus = CpuMap::new(platform.cpus(), arch::mpidr());
+    if cpus.boot_not_listed {
+        log!("smp: the boot CPU (MPIDR {:#x}) is not in the device tree's /cpus", arch::mpidr());
+    }
+    let cpu_control = cpu_control(entry_mode, platform.psci);
+    let console_va = layout::device_vas(devices)[0].map(|v| v.0).filter(|_| platform.console.is_some()).unwrap_or(0);
+    let boot_info = BootInfo {
+        platform,
+        options: found.options,
+        region_pa: region.0,
+        layout,
+        console_va,
+        boot_pgd: boot_pgd.0,
+        runtime_pgd: runtime_pgd.0,
+        entry_mode,
+        entry_time: (info.cntpct[1] as u64) << 32 | info.cntpct[0] as u64,
+        load_addr: info.load_addr,
+        pool_pages_used: pool.pages_used(),
+        cntfrq: arch::cntfrq(),
+        cpus,
+        cpu_control,
+        init_page_pa: init_page.0,
+        payload,
+    };
+    handover::write(&copy, handover::Handover { boot_pgd, runtime_pgd, layout, cpus, info: boot_info });
+    handover::release_parked(&copy, info.loaded_at, &cpus, cpu_control);
+    stack::check(&platform);
+    handover::enter_init_page(&copy)
+}
+
+/// What entry.S could not say itself: no relocation table, or a load address that is not
+/// page aligned.
+fn check_image(info: &EarlyInfo) {
+    if info.reloc_missing != 0 {
+        fatal!("{}", RelocError::Missing);
+    }
+    if !(info.load_addr as u64).is_multiple_of(PAGE_SIZE) {
+        fatal!("load address {:#010x} is not 4 KiB aligned; load hypfw at a page-aligned address", info.load_addr);
+    }
+}
+
+/// How secondary CPUs will be started.
+fn cpu_control(entry_mode: EntryMode, psci: Option<PsciMethod>) -> CpuControl {
+    match (entry_mode, psci) {
+        (EntryMode::SecureSvc, _) => CpuControl::Pen,
+        (EntryMode::NsHyp, Some(PsciMethod::Smc)) => CpuControl::Psci,
+        (EntryMode::NsHyp, Some(PsciMethod::Hvc)) => {
+            log!("smp: PSCI by HVC cannot be used from HYP itself; secondary CPUs stay off");
+            CpuControl::None
+        }
+        (EntryMode::NsHyp, None) => CpuControl::None,
+    }
+}

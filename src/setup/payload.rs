@@ -1,0 +1,125 @@
+//! Boot phase, continued: the payload. Finds the pack after the image, places the payload, its
+//! initrd and its device tree in RAM, writes the device tree the payload gets, and builds the
+//! stage-2 tables that confine it. Runs with the MMU off, so physical addresses are pointers.
+
+use super::tables::{PhysTables, Pool};
+use crate::arch::cache::{self, ArmCache};
+use crate::shared::PayloadInfo;
+use crate::{fatal, log};
+use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
+use hypfw_core::mm::cache::{CacheMaintenance, clean_range_to_poc, sync_code_range};
+use hypfw_core::mm::layout::MemRange;
+use hypfw_core::mm::pgtable::{Regime, TableBuilder, VTCR_40BIT, vttbr};
+use hypfw_core::mm::stage2;
+use hypfw_core::payload::pack::{self, Kind, Pack};
+use hypfw_core::payload::{placement, rewrite};
+use hypfw_core::platform::dtb::Platform;
+
+/// VMID of the payload.
+pub const PAYLOAD_VMID: u8 = 1;
+
+/// The pack right after the loaded image, if there is one; a damaged one stops hypfw.
+/// `file_size` is the size the zImage header gives for the whole file: larger than the image
+/// means a pack must follow, so a missing pack header is damage too, not "no payload".
+pub fn find_pack(load: usize, image_end: u64, file_size: u64) -> Option<Pack<'static>> {
+    let at = load + image_end as usize;
+    // SAFETY: the bootloader loaded the whole file (zImage header size) from `load`, MMU off; the
+    // header is read first, and only `total_len` bytes once its CRC checked. Nothing writes the
+    // loaded file during the boot phase (every placement avoids it).
+    let header = unsafe { core::slice::from_raw_parts(at as *const u8, pack::HEADER_LEN) };
+    let total = match pack::total_len(header) {
+        Ok(t) => t,
+        Err(pack::PackError::Absent) if file_size > image_end => fatal!(
+            "payload pack at {at:#x}: the image file is {file_size} bytes (zImage header) and hypfw {image_end}, so a \
+             pack must follow, but there is no pack header there: the file is damaged"
+        ),
+        Err(pack::PackError::Absent) => return None,
+        Err(e) => fatal!("payload pack at {at:#x}: {e}"),
+    };
+    // SAFETY: as above, for the `total` bytes the checked header gives.
+    let bytes = unsafe { core::slice::from_raw_parts(at as *const u8, total) };
+    match pack::parse(bytes) {
+        Ok(p) => Some(p),
+        Err(e) => fatal!("payload pack at {at:#x}: {e}"),
+    }
+}
+
+/// Stage-2 holes: hypfw's region, and the GIC virtual interface control block.
+pub fn holes(p: &Platform, region: MemRange) -> [MemRange; 2] {
+    let gich =
+        p.gic.and_then(|g| g.hyp).map_or(MemRange::default(), |(b, s)| MemRange { base: b, size: s.max(PAGE_SIZE) });
+    [region, gich]
+}
+
+/// Place the payload, write its device tree and build its stage-2 tables.
+pub fn prepare(
+    p: &Platform,
+    pk: &Pack,
+    region: MemRange,
+    busy: &[MemRange],
+    dtb_src: Option<&[u8]>,
+    provide_psci: bool,
+    pool: &mut Pool,
+) -> PayloadInfo {
+    let Some(dtb_src) = dtb_src else { fatal!("a payload needs a device tree, and none was passed (r2 = 0)") };
+    let Some(&bank) = p.ram().first() else { fatal!("no RAM") };
+    let initrd_len = pk.initrd.map_or(0, |i| i.len() as u64);
+    let place = placement::place(bank, region, busy, pk.kind, pk.payload.len() as u64, initrd_len)
+        .unwrap_or_else(|e| fatal!("placing the payload: {e}"));
+    let mut cache = ArmCache;
+    let line = cache::dcache_line();
+    // SAFETY: MMU off (PA = pointer), one CPU; the placement checked that the destinations are
+    // RAM, outside hypfw's region, and clear of everything still in use (the loaded file, the DTB),
+    // and the sources are the pack's checked slices.
+    unsafe {
+        core::ptr::copy_nonoverlapping(pk.payload.as_ptr(), place.kernel.base as usize as *mut u8, pk.payload.len());
+        if let (Some(src), Some(dst)) = (pk.initrd, place.initrd) {
+            core::ptr::copy_nonoverlapping(src.as_ptr(), dst.base as usize as *mut u8, src.len());
+        }
+    }
+    sync_code_range(&mut cache, place.kernel.base, pk.payload.len() as u64, line);
+    let edits = rewrite::Edits { reserved: region, bootargs: pk.bootargs, initrd: place.initrd, provide_psci };
+    let dtb = rewrite::rewrite(dtb_src, &edits).unwrap_or_else(|e| fatal!("rewriting the device tree: {e}"));
+    if dtb.len() as u64 > place.dtb.size {
+        fatal!("the payload's device tree is {} bytes, more than the {} reserved for it", dtb.len(), place.dtb.size);
+    }
+    // SAFETY: as above; the length was just checked against the room placed for the tree.
+    unsafe { core::ptr::copy_nonoverlapping(dtb.as_ptr(), place.dtb.base as usize as *mut u8, dtb.len()) };
+    clean_range_to_poc(&mut cache, place.dtb.base, dtb.len() as u64, line);
+
+    let holes = holes(p, region);
+    let mut mem = PhysTables;
+    let mut b = TableBuilder::with_regime(Regime::Stage2, pool, &mut mem, &mut cache)
+        .unwrap_or_else(|e| fatal!("stage-2 tables: {e}"));
+    stage2::map_identity(&mut b, p.ram(), &holes).unwrap_or_else(|e| fatal!("stage-2 tables: {e}"));
+    let root: PhysAddr = b.publish();
+    cache.dsb();
+
+    let kind = match pk.kind {
+        Kind::ZImage => "zImage",
+        Kind::Raw { .. } => "raw image",
+    };
+    log!(
+        "payload: {kind} of {} bytes at {:#x} (entry {:#x}), device tree at {:#x} ({} bytes){}",
+        pk.payload.len(),
+        place.kernel.base,
+        place.entry,
+        place.dtb.base,
+        dtb.len(),
+        if provide_psci { ", hypfw provides PSCI" } else { "" }
+    );
+    if let Some(i) = place.initrd {
+        log!("payload: initrd of {} bytes at {:#x}..{:#x}", i.size, i.base, i.end());
+    }
+    if let Some(a) = pk.bootargs {
+        log!("payload: command line \"{a}\"");
+    }
+    log!(
+        "stage 2: IPA space 40 bits identity mapped, holes at {:#x}..{:#x} (hypfw) and {:#x}..{:#x} (GICH); root {root}, VTCR {VTCR_40BIT:#x}",
+        holes[0].base,
+        holes[0].end(),
+        holes[1].base,
+        holes[1].end()
+    );
+    PayloadInfo { entry: place.entry as u32, dtb: place.dtb.base as u32, vttbr: vttbr(root, PAYLOAD_VMID), holes }
+}

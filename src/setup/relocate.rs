@@ -1,0 +1,95 @@
+//! The image and its resident copy: the section layout from the linker's symbols, the reserved
+//! region at the top of the first RAM bank, and the copy relocated for the runtime VA.
+
+use crate::arch::cache::{self, ArmCache};
+use crate::fatal;
+use hypfw_core::abi::reloc;
+use hypfw_core::mm::addr::PhysAddr;
+use hypfw_core::mm::cache::sync_code_range;
+use hypfw_core::mm::layout::{ImageLayout, RUNTIME_VA, ReservedLayout};
+
+unsafe extern "C" {
+    static __image_start: u8;
+    static __text_end: u8;
+    static __rodata_end: u8;
+    static __data_end: u8;
+    static __bss_start: u8;
+    static __image_end: u8;
+    static __init_page_start: u8;
+    static __relocs_start: u32;
+}
+
+fn addr_of<T>(r: &T) -> usize {
+    r as *const T as usize
+}
+
+/// This image as loaded: where it starts and how its sections lie.
+#[derive(Clone, Copy)]
+pub struct Image {
+    pub start: usize,
+    pub layout: ImageLayout,
+}
+
+impl Image {
+    pub fn this() -> Self {
+        // SAFETY: linker symbols: only their addresses are taken, never their contents.
+        unsafe {
+            let s = addr_of(&__image_start);
+            Image {
+                start: s,
+                layout: ImageLayout {
+                    text_end: (addr_of(&__text_end) - s) as u64,
+                    rodata_end: (addr_of(&__rodata_end) - s) as u64,
+                    image_end: (addr_of(&__image_end) - s) as u64,
+                    init_page: (addr_of(&__init_page_start) - s) as u64,
+                },
+            }
+        }
+    }
+}
+
+/// The resident copy of the image in the reserved region: where a symbol of this (loaded) image
+/// lies in the copy, by physical address and by runtime VA.
+#[derive(Clone, Copy)]
+pub struct Copy {
+    pub image_start: usize,
+    pub region: PhysAddr,
+}
+
+impl Copy {
+    /// The physical address in the copy of the symbol at `sym` in this image.
+    pub fn pa(&self, sym: usize) -> usize {
+        self.region.0 as usize + (sym - self.image_start)
+    }
+    /// The runtime VA of the symbol at `sym` in this image.
+    pub fn va(&self, sym: usize) -> u32 {
+        (RUNTIME_VA as usize + (sym - self.image_start)) as u32
+    }
+}
+
+/// Copy the image (text..data) into the region, zero the copy's .bss, and relocate the copy for
+/// the runtime VA; then make the new code visible to instruction fetch.
+///
+/// # Safety
+/// 1. `region` is RAM of at least `layout.end_off` bytes that nothing else uses;
+/// 2. the MMU is off (physical addresses are pointers) and only this CPU runs.
+pub unsafe fn copy_and_relocate(img: &Image, region: PhysAddr, layout: &ReservedLayout) -> Copy {
+    // SAFETY: the linker symbols bound this image's own bytes; obligation 1 makes the
+    // destination RAM of the image's size that nothing else reads or writes; obligation 2 makes
+    // the region's physical address a valid pointer. The relocation table lies within .rodata.
+    unsafe {
+        let file_len = addr_of(&__data_end) - img.start;
+        let bss_off = addr_of(&__bss_start) - img.start;
+        let dst = region.0 as usize as *mut u8;
+        core::ptr::copy_nonoverlapping(img.start as *const u8, dst, file_len);
+        core::ptr::write_bytes(dst.add(bss_off), 0, layout.image.image_end as usize - bss_off);
+        let words = core::slice::from_raw_parts(&raw const __relocs_start, reloc::TABLE_BYTES / 4);
+        let copy = core::slice::from_raw_parts_mut(dst, layout.image.image_end as usize);
+        let bias = RUNTIME_VA.wrapping_sub(img.start as u32);
+        if let Err(e) = reloc::parse(words).and_then(|t| reloc::apply(copy, &t, bias)) {
+            fatal!("relocating the runtime copy: {e}");
+        }
+    }
+    sync_code_range(&mut ArmCache, region.0, layout.image.image_end, cache::dcache_line());
+    Copy { image_start: img.start, region }
+}

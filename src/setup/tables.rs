@@ -1,0 +1,120 @@
+//! The page tables the boot CPU builds with the MMU off: the boot and runtime HYP tables (and the
+//! payload's stage 2, in `setup::payload`), from the page pool in the reserved region.
+
+use crate::arch::cache::ArmCache;
+use crate::{fatal, log};
+use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
+use hypfw_core::mm::cache::CacheMaintenance;
+use hypfw_core::mm::frame::PagePool;
+use hypfw_core::mm::layout::{self, Device, Plan, ReservedLayout};
+use hypfw_core::mm::pgtable::{FrameAllocator, MapAttrs, MemType, TableBuilder, TableMemory};
+use hypfw_core::platform::dtb::Platform;
+
+/// The page pool in the reserved region, handed out with the MMU off (PA = pointer): the tested
+/// allocator, with each page zeroed as it is handed out.
+pub struct Pool(PagePool);
+
+impl Pool {
+    pub fn new(region: PhysAddr, l: &ReservedLayout) -> Self {
+        Pool(PagePool::new(region.0 + l.pool_off, layout::POOL_PAGES))
+    }
+    pub fn pages_used(&self) -> u64 {
+        self.0.pages_used()
+    }
+}
+
+impl FrameAllocator for Pool {
+    fn alloc_zeroed_page(&mut self) -> Option<PhysAddr> {
+        self.alloc_zeroed_pages(1)
+    }
+    fn alloc_zeroed_pages(&mut self, pages: u64) -> Option<PhysAddr> {
+        let p = self.0.take(pages)?;
+        // SAFETY: the pool lies in the reserved region, which only the boot CPU uses now (MMU off,
+        // PA = pointer); `take` handed these pages out once and never again.
+        unsafe { core::ptr::write_bytes(p.0 as usize as *mut u8, 0, (pages * PAGE_SIZE) as usize) };
+        Some(p)
+    }
+}
+
+/// Table memory with the MMU off: physical addresses are pointers.
+pub struct PhysTables;
+
+impl TableMemory for PhysTables {
+    fn read_desc(&self, table: PhysAddr, index: usize) -> u64 {
+        // SAFETY: tables come from the pool (MMU off, PA = pointer) and the builder keeps
+        // index < 512 (asserted by its host tests), so the read stays in the table page.
+        unsafe { core::ptr::read_volatile((table.0 as usize as *const u64).add(index)) }
+    }
+    fn write_desc(&mut self, table: PhysAddr, index: usize, value: u64) {
+        // SAFETY: as above. One 64-bit store (STRD), so a walker never sees half a descriptor.
+        unsafe { core::ptr::write_volatile((table.0 as usize as *mut u64).add(index), value) }
+    }
+}
+
+/// The devices the runtime maps: the console and the GIC's parts, in that order.
+pub fn devices(p: &Platform) -> ([Device; layout::MAX_DEVICES], usize) {
+    let mut devices = [Device { name: "", pa: 0, size: 0 }; layout::MAX_DEVICES];
+    let mut n = 0;
+    let mut add = |name, r: Option<(u64, u64)>| {
+        if let Some((pa, size)) = r {
+            devices[n] = Device { name, pa, size: size.max(0x1000) };
+            n += 1;
+        }
+    };
+    add("console", p.console.map(|c| (c.base, c.size)));
+    if let Some(g) = p.gic {
+        add("GIC distributor", Some(g.dist));
+        add("GIC CPU interface", Some(g.cpu));
+        add("GIC virtual interface control", g.hyp);
+        add("GIC virtual CPU interface", g.vcpu);
+    }
+    (devices, n)
+}
+
+/// Build one table from a plan; returns its root.
+pub fn build<C: CacheMaintenance>(plan: &Plan, pool: &mut Pool, cache: &mut C) -> PhysAddr {
+    let mut mem = PhysTables;
+    let mut b = TableBuilder::new(pool, &mut mem, cache).unwrap_or_else(|e| fatal!("page tables: {e}"));
+    for r in plan.iter() {
+        b.map(r.va, r.pa, r.size, r.attrs).unwrap_or_else(|e| fatal!("page tables: {}: {e}", r.name));
+    }
+    b.publish()
+}
+
+/// The boot and runtime tables of the region; returns (boot root, runtime root).
+pub fn build_hyp(region: PhysAddr, l: &ReservedLayout, devices: &[Device], pool: &mut Pool) -> (PhysAddr, PhysAddr) {
+    let mut cache = ArmCache;
+    let boot_pgd = build(&layout::boot_plan(region, l), pool, &mut cache);
+    let runtime_plan = layout::runtime_plan(region, l, devices);
+    let runtime_pgd = build(&runtime_plan, pool, &mut cache);
+    log!(
+        "page tables: boot pgd at {} (init page {} at identity and at {:#010x}), runtime pgd at {} ({} of {} pool pages)",
+        boot_pgd,
+        region.add(l.image.init_page),
+        layout::TRAMPOLINE_VA,
+        runtime_pgd,
+        pool.pages_used(),
+        layout::POOL_PAGES
+    );
+    for r in runtime_plan.iter() {
+        log!(
+            "  runtime map {:<30} VA {}..{:#010x} -> PA {} {}",
+            r.name,
+            r.va,
+            r.va.0 as u64 + r.size,
+            r.pa,
+            attrs_name(r.attrs)
+        );
+    }
+    (boot_pgd, runtime_pgd)
+}
+
+fn attrs_name(a: MapAttrs) -> &'static str {
+    match (a.mem, a.writable, a.executable) {
+        (MemType::Device, _, _) => "device RW XN",
+        (_, false, true) => "RX",
+        (_, false, false) => "R XN",
+        (_, true, false) => "RW XN",
+        (_, true, true) => "RWX",
+    }
+}
