@@ -271,7 +271,7 @@ init_fault:
     isb
 2:  fault_stop init_fault_msg
 init_fault_msg:
-    .asciz  "hypfw: fatal: in the init page: an exception during the HYP MMU switch (phase 1/2) or while torn down, a CPU index out of range, or PSCI CPU_OFF returned\n"
+    .asciz  "hypfw: fatal: in the init page: an exception in phase 1/2 or while torn down, a CPU index out of range, or CPU_OFF returned\n"
     .balign 4
 
 @ hypfw_asm_fatal(r0 = NUL-terminated line): where assembly that cannot go on stops, with the MMU

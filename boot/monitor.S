@@ -90,7 +90,7 @@ monitor_smc:
 monitor_fault:
     fault_stop monitor_fault_msg
 monitor_fault_msg:
-    .asciz  "hypfw: fatal: in the monitor: an unexpected exception in Monitor mode while switching from Secure SVC to Non-secure HYP\n"
+    .asciz  "hypfw: fatal: in the monitor: an exception while switching to Non-secure HYP\n"
     .balign 4
     .size hypfw_monitor_vectors, . - hypfw_monitor_vectors
 

@@ -3,10 +3,10 @@
 //! drivers, the boot phase and the runtime on top of it. `unsafe` is forbidden here, so the
 //! compiler, not a convention, keeps hardware access out.
 //!
-//! Rooms, each importing only the ones listed before it:
-//! - [`abi`]: hardware bit definitions and every structure and constant shared with assembly;
+//! Rooms, each importing only the ones listed before it (`cargo xtask rooms` checks it):
 //! - [`mm`]: addresses, LPAE descriptors, the table builder and walker, stage 2, the reserved
 //!   region's layout, the frame allocator, the cache-maintenance trait;
+//! - [`abi`]: hardware bit definitions and every structure and constant shared with assembly;
 //! - [`platform`]: what the device tree says (RAM, console, GIC, CPUs, PSCI), CPU identification
 //!   and numbering, hypfw's command-line options;
 //! - [`payload`]: the pack format, the zImage header, placement in RAM, the device-tree rewrite;

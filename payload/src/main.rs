@@ -5,9 +5,13 @@
 //! starts with `payload: `; the last one gives the verdict.
 #![no_std]
 #![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use core::fmt::Write;
 use core::ptr::{read_volatile, write_volatile};
+use hypfw_core::services::hvc;
+use hypfw_core::services::psci as ids;
 use smccc::Smc;
 use smccc::psci::{self, AffinityState, LowestAffinityLevel};
 
@@ -38,18 +42,37 @@ unsafe extern "C" {
     fn probe_fetch(target: u32) -> u32;
 }
 
+/// The payload never allocates. It still needs an allocator symbol when Cargo builds it together
+/// with the firmware: features unify, so `hypfw-core` then has its `alloc` feature (the firmware's
+/// device-tree rewrite) and links `alloc`'s interface in. This one refuses every request.
+struct NoAlloc;
+
+// SAFETY: alloc never hands out memory (null is the documented failure), so no contract about
+// returned blocks can be broken; dealloc is never given a block from here.
+unsafe impl core::alloc::GlobalAlloc for NoAlloc {
+    unsafe fn alloc(&self, _: core::alloc::Layout) -> *mut u8 {
+        core::ptr::null_mut()
+    }
+    unsafe fn dealloc(&self, _: *mut u8, _: core::alloc::Layout) {}
+}
+
+#[global_allocator]
+static ALLOCATOR: NoAlloc = NoAlloc;
+
 struct Console;
 
 impl Write for Console {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        // SAFETY: UART_BASE is the PL011 from the device tree (identity mapped, MMU off); each
-        // CPU writes whole lines through this and the hardware FIFO serialises the bytes.
+        // SAFETY: a plain word cpu0 wrote once before any secondary ran.
         let base = unsafe { read_volatile(&raw const UART_BASE) };
         if base == 0 {
             return Ok(());
         }
         let ptr = core::ptr::NonNull::new(base as *mut arm_pl011_uart::PL011Registers).unwrap();
-        // SAFETY: see above.
+        // SAFETY: UART_BASE is the PL011 from the device tree, identity mapped (MMU off) as
+        // device memory by stage 2. Each CPU makes its own short-lived driver for whole lines;
+        // the PL011's FIFO serialises the bytes, so the overlap UniqueMmioPointer warns about
+        // costs at worst interleaved characters, never memory safety.
         let mut u = arm_pl011_uart::Uart::new(unsafe { safe_mmio::UniqueMmioPointer::new(ptr) });
         for b in s.bytes() {
             if b == b'\n' {
@@ -106,7 +129,8 @@ struct Platform {
 }
 
 fn read_platform(dtb: usize) -> Option<Platform> {
-    // SAFETY: hypfw passes a valid device tree in r2.
+    // SAFETY: hypfw passes its rewritten device tree in r2 (Linux boot protocol), a valid blob in
+    // RAM that nothing writes while the payload runs; from_ptr reads only its totalsize bytes.
     let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }.ok()?;
     if let Some(uart) = fdt.chosen().stdout().and_then(|n| n.property("reg")) {
         // SAFETY: single writer, before any secondary runs.
@@ -148,7 +172,8 @@ fn wait_until(mut f: impl FnMut() -> bool) -> bool {
 }
 
 fn online(cpu: usize) -> u32 {
-    // SAFETY: plain word written by the secondary.
+    // SAFETY: an aligned word of a static array (in bounds: cpu < MAX_CPUS), written by that CPU
+    // with plain volatile stores; the MMU is off, so both sides see memory in program order.
     unsafe { read_volatile(&raw const ONLINE[cpu]) }
 }
 
@@ -171,25 +196,25 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     say!("{} CPUs, hypfw region {:#x}..{:#x}", p.ncpus, p.hypfw.0, p.hypfw.0 + p.hypfw.1);
 
     // The hypfw HVC interface.
-    let v = smccc::hvc32(0x8600_0000, [0; 7])[0];
+    let v = smccc::hvc32(hvc::HYPFW_VERSION, [0; 7])[0];
     c.check("HVC HYPFW_VERSION", v == 1, format_args!("{v:#x}"));
-    let v = smccc::hvc32(0x8000_0000, [0; 7])[0];
+    let v = smccc::hvc32(hvc::SMCCC_VERSION, [0; 7])[0];
     c.check("HVC SMCCC_VERSION", v == 0x1_0001, format_args!("{v:#x}"));
-    let v = smccc::hvc32(0x8600_1234, [0; 7])[0];
+    let v = smccc::hvc32(hvc::fast32(hvc::OWNER_VENDOR_HYP, 0x1234), [0; 7])[0];
     c.check("HVC unknown function", v == u32::MAX, format_args!("{v:#x}"));
 
     // The PSCI proxy, and its refusals.
-    let v = smccc::smc32(0x8400_0000, [0; 7])[0];
+    let v = smccc::smc32(ids::PSCI_VERSION, [0; 7])[0];
     c.check("PSCI_VERSION", v == 0x1_0000, format_args!("{v:#x}"));
-    let v = psci::psci_features::<Smc>(0x8400_0003);
+    let v = psci::psci_features::<Smc>(ids::CPU_ON);
     c.check("PSCI_FEATURES(CPU_ON)", v == Ok(0), format_args!("{v:?}"));
-    let v = psci::psci_features::<Smc>(0x8400_0001);
+    let v = psci::psci_features::<Smc>(ids::CPU_SUSPEND);
     c.check("PSCI_FEATURES(CPU_SUSPEND)", v == Ok(0), format_args!("{v:?}"));
     if let Some((gicd, gicc)) = p.gic {
         let (ok, detail) = suspend_until_timer(gicd, gicc);
         c.check("CPU_SUSPEND (standby) until the physical timer fires", ok, format_args!("{detail}"));
     }
-    let v = smccc::smc32(0x8400_0006, [0; 7])[0];
+    let v = smccc::smc32(ids::MIGRATE_INFO_TYPE, [0; 7])[0];
     c.check("MIGRATE_INFO_TYPE", v == 2, format_args!("{v}"));
     let entry = _secondary as *const () as u32;
     let v = psci::cpu_on_32::<Smc>(0xFF, entry, 1);
@@ -219,7 +244,7 @@ extern "C" fn payload_main(dtb: usize) -> ! {
         let mut ok = 0;
         for k in 0..p.cycles {
             let i = 1 + (k as usize % (p.ncpus - 1));
-            // SAFETY: cpu0 is the only writer of COMMAND.
+            // SAFETY: cpu0 is the only writer of COMMAND, and i < ncpus <= MAX_CPUS indexes it.
             unsafe { write_volatile(&raw mut COMMAND[i], 1) };
             sev();
             let off = wait_until(|| aff(p.cpus[i]) == Ok(AffinityState::Off));
@@ -235,16 +260,20 @@ extern "C" fn payload_main(dtb: usize) -> ! {
 
     // hypfw's memory is out of reach: each access aborts (stage 2), nothing is read or written.
     for (what, write) in [("read of hypfw's region", false), ("write to hypfw's region", true)] {
-        // SAFETY: probing an address hypfw must refuse; the abort handler skips the access.
-        let before = unsafe { read_volatile(&raw const ABORTS) };
+        let before = aborts();
         let target = (p.hypfw.0 + 0x1000) as *mut u32;
         let mut got = 0;
         if write {
+            // SAFETY: hypfw's region is not this payload's memory: the write must abort at stage
+            // 2, and the data-abort handler skips it, so nothing is written.
             unsafe { write_volatile(target, 0xDEAD_BEEF) };
         } else {
+            // SAFETY: as for the write: the read aborts and the handler skips it (got stays 0).
             got = unsafe { read_volatile(target) };
         }
-        let (n, fsr, far) = unsafe { (read_volatile(&raw const ABORTS), LAST_DFSR, LAST_DFAR) };
+        // SAFETY: plain words the data-abort handler of this CPU (the only one probing) wrote.
+        let (fsr, far) = unsafe { (read_volatile(&raw const LAST_DFSR), read_volatile(&raw const LAST_DFAR)) };
+        let n = aborts();
         c.check(
             what,
             n == before + 1 && far == target as u32 && got == 0,
@@ -254,11 +283,13 @@ extern "C" fn payload_main(dtb: usize) -> ! {
 
     // Instruction fetch from hypfw's region: a prefetch abort, injected as an external abort.
     {
-        let before = unsafe { read_volatile(&raw const PABORTS) };
+        let before = prefetch_aborts();
         // SAFETY: branches into memory hypfw must refuse; the prefetch abort handler returns to
         // the continuation stored in PABORT_RESUME.
         let ifar = unsafe { probe_fetch(p.hypfw.0 as u32 + 0x2000) };
-        let (n, ifsr) = unsafe { (read_volatile(&raw const PABORTS), read_volatile(&raw const LAST_IFSR)) };
+        // SAFETY: a plain word the prefetch-abort handler of this CPU wrote.
+        let ifsr = unsafe { read_volatile(&raw const LAST_IFSR) };
+        let n = prefetch_aborts();
         c.check(
             "instruction fetch from hypfw's region",
             n == before + 1 && ifar == p.hypfw.0 as u32 + 0x2000,
@@ -270,32 +301,32 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     // it (only a stub answers HVCs, no stage 2), HYPFW_REINIT runs the dual-step init again. That
     // gives the payload the whole machine, so hypfw refuses it (DENIED) unless it was booted with
     // hypfw.handover=allow and every other CPU is off.
-    const DENIED: u32 = -3i32 as u32;
     let others_on = (1..p.ncpus).filter(|&i| online(i) != 0).count();
     if !p.handover || others_on > 0 {
-        let v = smccc::hvc32(0x8600_0010, [0; 7])[0];
+        let v = smccc::hvc32(hvc::HYPFW_TEARDOWN, [0; 7])[0];
         c.check(
             "HYPFW_TEARDOWN refused while not allowed or other CPUs run",
-            v == DENIED,
+            v == ids::DENIED,
             format_args!("{v:#x}, hypfw.handover=allow {}, {others_on} other CPU(s) on", p.handover),
         );
-        let v = smccc::hvc32(0x8600_0000, [0; 7])[0];
+        let v = smccc::hvc32(hvc::HYPFW_VERSION, [0; 7])[0];
         c.check("HVC HYPFW_VERSION after the refusal", v == 1, format_args!("{v:#x}"));
         finish(c)
     }
-    let v = smccc::hvc32(0x8600_0010, [0; 7])[0];
+    let v = smccc::hvc32(hvc::HYPFW_TEARDOWN, [0; 7])[0];
     c.check("HYPFW_TEARDOWN", v == 0, format_args!("{v:#x}"));
-    let v = smccc::hvc32(0x8600_0000, [0; 7])[0];
+    let v = smccc::hvc32(hvc::HYPFW_VERSION, [0; 7])[0];
     c.check("HVC while torn down: only the stub answers", v == u32::MAX, format_args!("{v:#x}"));
-    let v = smccc::hvc32(0x8600_0011, [0; 7])[0];
+    let v = smccc::hvc32(hvc::HYPFW_REINIT, [0; 7])[0];
     c.check("HYPFW_REINIT", v == 0, format_args!("{v:#x}"));
-    let v = smccc::hvc32(0x8600_0000, [0; 7])[0];
+    let v = smccc::hvc32(hvc::HYPFW_VERSION, [0; 7])[0];
     c.check("HVC HYPFW_VERSION after re-init", v == 1, format_args!("{v:#x}"));
     {
-        // SAFETY: as above: the read must abort again now that stage 2 is back.
-        let before = unsafe { read_volatile(&raw const ABORTS) };
+        let before = aborts();
+        // SAFETY: hypfw's region again: now that stage 2 is back the read must abort, and the
+        // data-abort handler skips it.
         let _ = unsafe { read_volatile((p.hypfw.0 + 0x1000) as *const u32) };
-        let n = unsafe { read_volatile(&raw const ABORTS) };
+        let n = aborts();
         c.check(
             "hypfw's region out of reach again after re-init",
             n == before + 1,
@@ -304,6 +335,18 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     }
 
     finish(c)
+}
+
+/// Data aborts taken so far (written by the data-abort handler).
+fn aborts() -> u32 {
+    // SAFETY: a plain word only the data-abort handler writes, on the CPU that runs the probes.
+    unsafe { read_volatile(&raw const ABORTS) }
+}
+
+/// Prefetch aborts taken so far (written by the prefetch-abort handler).
+fn prefetch_aborts() -> u32 {
+    // SAFETY: a plain word only the prefetch-abort handler writes, on the CPU that runs the probes.
+    unsafe { read_volatile(&raw const PABORTS) }
 }
 
 fn finish(c: Checks) -> ! {
@@ -342,7 +385,8 @@ extern "C" fn payload_secondary(cpu: usize) -> ! {
 
 #[unsafe(no_mangle)]
 extern "C" fn payload_record_abort(dfsr: u32, dfar: u32, _pc: u32) {
-    // SAFETY: only the CPU running the probes takes data aborts.
+    // SAFETY: plain words, written only here, and only the CPU running the probes takes data
+    // aborts: no other access races these stores.
     unsafe {
         write_volatile(&raw mut LAST_DFSR, dfsr);
         write_volatile(&raw mut LAST_DFAR, dfar);
@@ -352,7 +396,8 @@ extern "C" fn payload_record_abort(dfsr: u32, dfar: u32, _pc: u32) {
 
 #[unsafe(no_mangle)]
 extern "C" fn payload_record_prefetch_abort(ifsr: u32, ifar: u32) {
-    // SAFETY: only the CPU running the probes takes prefetch aborts.
+    // SAFETY: plain words, written only here, and only the CPU running the probes takes
+    // prefetch aborts: no other access races these stores.
     unsafe {
         write_volatile(&raw mut LAST_IFSR, ifsr);
         write_volatile(&raw mut LAST_IFAR, ifar);
@@ -369,13 +414,13 @@ extern "C" fn payload_unexpected(cpsr: u32, lr: u32) -> ! {
 
 fn cpsr() -> u32 {
     let v: u32;
-    // SAFETY: reading CPSR.
+    // SAFETY: MRS only copies CPSR into a register.
     unsafe { core::arch::asm!("mrs {}, cpsr", out(reg) v) };
     v
 }
 
 fn sev() {
-    // SAFETY: wakes CPUs waiting in WFE.
+    // SAFETY: a barrier and an event signal: no memory is read or written.
     unsafe { core::arch::asm!("dsb", "sev") };
 }
 
@@ -388,7 +433,7 @@ fn panic(i: &core::panic::PanicInfo) -> ! {
 
 fn halt() -> ! {
     loop {
-        // SAFETY: waits for an interrupt; nothing else.
+        // SAFETY: WFI only waits for an interrupt; no memory or register changes.
         unsafe { core::arch::asm!("wfi") };
     }
 }
@@ -411,9 +456,9 @@ fn suspend_until_timer(gicd: usize, gicc: usize) -> (bool, impl core::fmt::Displ
         core::arch::asm!("mcr p15, 0, {}, c14, c2, 0", in(reg) frq / 1000); // CNTP_TVAL
         core::arch::asm!("mcr p15, 0, {}, c14, c2, 1", "isb", in(reg) 1u32); // CNTP_CTL: enable
     }
-    let r = smccc::smc32(0x8400_0001, [0, 0, 0, 0, 0, 0, 0])[0];
+    let r = smccc::smc32(ids::CPU_SUSPEND, [0, 0, 0, 0, 0, 0, 0])[0];
     let ctl: u32;
-    // SAFETY: as above; the timer and the GIC are switched off again.
+    // SAFETY: the same GIC registers and PL1 timer as above, switched off again.
     unsafe {
         core::arch::asm!("mrc p15, 0, {}, c14, c2, 1", out(reg) ctl);
         core::arch::asm!("mcr p15, 0, {}, c14, c2, 1", "isb", in(reg) 0u32);

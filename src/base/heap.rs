@@ -49,7 +49,8 @@ impl FirmwareHeap {
     /// 1. the range is mapped read-write in the current regime;
     /// 2. nothing else uses it for as long as the heap exists.
     pub unsafe fn init_runtime(&self, start: *mut u8, len: usize) {
-        // SAFETY: obligations 1 and 2 are exactly Heap::init's.
+        // SAFETY: obligations 1 and 2 are exactly Heap::init's (a mapped, writable range that
+        // nothing else uses while the heap lives).
         unsafe { self.runtime.lock().init(start, len) };
         self.runtime_on.store(true, Ordering::Release);
     }

@@ -68,7 +68,7 @@ static LOCK: spin::Mutex<()> = spin::Mutex::new(());
 /// 2. the obligations of [`Uart::new`] for `kind` and `base`.
 pub unsafe fn install(kind: UartKind, base: usize) -> bool {
     // SAFETY: obligation 1: no reference into CONSOLE exists while it is replaced; obligation 2
-    // is forwarded to Uart::new, whose contract it is.
+    // is Uart::new's contract, for the same kind and base.
     unsafe {
         *CONSOLE.uart.get() = Uart::new(kind, base);
         (*CONSOLE.uart.get()).is_some()

@@ -10,6 +10,7 @@ use core::sync::atomic::Ordering;
 use hypfw_core::abi::{bits::mode_name, is_lower_mode, teardown as action};
 use hypfw_core::mm::addr::PhysAddr;
 use hypfw_core::mm::cache::clean_range_to_poc;
+use hypfw_core::mm::layout::MAX_CPUS;
 
 /// Commands a CPU in the runtime's idle loop takes from the boot CPU.
 pub const CMD_NONE: u32 = 0;
@@ -228,6 +229,17 @@ pub fn cpu_on_at(cpu: usize, entry: u32) -> Result<(), CpuError> {
     let before = PERCPU[cpu].inits.load(Ordering::Acquire);
     start_at(cpu, entry)?;
     wait_until(|| PERCPU[cpu].inits.load(Ordering::Acquire) != before)
+}
+
+/// Take logical CPU `cpu` offline, then start it at the init page with an out-of-range CPU index
+/// as its context: the self-test of the init page's own fault report. Only with PSCI.
+pub fn start_out_of_range(cpu: usize) -> Result<(), CpuError> {
+    let bi = boot_info();
+    if bi.cpu_control != CpuControl::Psci {
+        return Err(CpuError::NoControl);
+    }
+    cpu_off(cpu)?;
+    arch::psci::cpu_on(bi.cpus.mpidr[cpu], init_entry(), MAX_CPUS as u32).map_err(CpuError::Psci)
 }
 
 /// Ask logical CPU `cpu` to leave and wait until it is off (PSCI) or parked (pen).

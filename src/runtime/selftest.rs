@@ -308,6 +308,20 @@ fn finish(bi: &BootInfo) -> ! {
             let guard_top = (arch::sp() & !(STACK_SLOT as usize - 1)) + PAGE_SIZE as usize;
             arch::faults::push_at(guard_top + 8)
         }
+        SelfTest::InitFault => {
+            log!("self-test: cpu1 enters the init page as cpu{MAX_CPUS}");
+            match hotplug::start_out_of_range(1) {
+                Ok(()) => {
+                    // cpu1 stops the machine from the init page; give it a second.
+                    let t0 = arch::cntpct();
+                    while arch::cntpct().wrapping_sub(t0) < bi.cntfrq.max(1_000_000) as u64 {
+                        core::hint::spin_loop();
+                    }
+                    fatal!("init-fault: nothing stopped")
+                }
+                Err(e) => fatal!("init-fault: {e}"),
+            }
+        }
         SelfTest::Undefined => {
             log!("self-test: executing an undefined instruction in HYP (hypfw.selftest=undefined)");
             arch::faults::undefined();

@@ -125,8 +125,8 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
     let header = unsafe { core::slice::from_raw_parts(at as *const u8, 40) };
     let total = dtb::header_total_size(header)
         .unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
-    // SAFETY: as above, `total` bytes the header says the blob has; nothing writes them during
-    // the boot phase (the blob's range is kept clear of every copy).
+    // SAFETY: the `total` bytes the checked header says the blob has, at the address the boot
+    // protocol passed; nothing writes them during the boot phase (every copy avoids the blob).
     let blob = unsafe { core::slice::from_raw_parts(at as *const u8, total) };
     let Description { platform, options } =
         dtb::describe(blob).unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));

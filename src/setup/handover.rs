@@ -76,22 +76,20 @@ pub struct Handover {
 /// Write InitParams and BootInfo into the copy.
 pub fn write(copy: &Copy, h: Handover) {
     let p = &h.info.platform;
-    let mut ip = InitParams {
-        boot_httbr: h.boot_pgd.to_reg_pair(),
-        runtime_httbr: h.runtime_pgd.to_reg_pair(),
-        htcr: pgtable::HTCR,
-        hmair0: pgtable::HMAIR0,
-        hmair1: pgtable::HMAIR1,
-        hsctlr: HSCTLR_RUNTIME.bits(),
-        vectors_va: copy.va((&raw const hypfw_runtime_vectors) as usize),
-        entry_va: copy.va(hypfw_runtime_entry as *const () as usize),
-        ncpus: h.cpus.count as u32,
-        mpidr: h.cpus.mpidr,
-        gicd: p.gic.map_or(0, |g| g.dist.0 as u32),
-        gicc: p.gic.map_or(0, |g| g.cpu.0 as u32),
-        cntfrq: p.timer_freq.unwrap_or(0),
-        ..InitParams::ZERO
-    };
+    let mut ip = InitParams::ZERO;
+    ip.boot_httbr = h.boot_pgd.to_reg_pair();
+    ip.runtime_httbr = h.runtime_pgd.to_reg_pair();
+    ip.htcr = pgtable::HTCR;
+    ip.hmair0 = pgtable::HMAIR0;
+    ip.hmair1 = pgtable::HMAIR1;
+    ip.hsctlr = HSCTLR_RUNTIME.bits();
+    ip.vectors_va = copy.va((&raw const hypfw_runtime_vectors) as usize);
+    ip.entry_va = copy.va(hypfw_runtime_entry as *const () as usize);
+    ip.ncpus = h.cpus.count as u32;
+    ip.mpidr = h.cpus.mpidr;
+    ip.gicd = p.gic.map_or(0, |g| g.dist.0 as u32);
+    ip.gicc = p.gic.map_or(0, |g| g.cpu.0 as u32);
+    ip.cntfrq = p.timer_freq.unwrap_or(0);
     for cpu in 0..layout::MAX_CPUS {
         ip.stack_top_va[cpu] = h.layout.stack_top(cpu).0;
         ip.percpu_va[cpu] = copy.va(percpu_addr(cpu));

@@ -36,7 +36,8 @@ pub fn find_pack(load: usize, image_end: u64, file_size: u64) -> Option<Pack<'st
         Err(pack::PackError::Absent) => return None,
         Err(e) => fatal!("payload pack at {at:#x}: {e}"),
     };
-    // SAFETY: as above, for the `total` bytes the checked header gives.
+    // SAFETY: the `total` bytes the CRC-checked header gives, within the file the bootloader
+    // loaded (MMU off); nothing writes them during the boot phase.
     let bytes = unsafe { core::slice::from_raw_parts(at as *const u8, total) };
     match pack::parse(bytes) {
         Ok(p) => Some(p),
@@ -83,7 +84,8 @@ pub fn prepare(
     if dtb.len() as u64 > place.dtb.size {
         fatal!("the payload's device tree is {} bytes, more than the {} reserved for it", dtb.len(), place.dtb.size);
     }
-    // SAFETY: as above; the length was just checked against the room placed for the tree.
+    // SAFETY: MMU off, one CPU; the placement put the tree's room in RAM outside hypfw's region
+    // and clear of everything in use, and the length was just checked against that room.
     unsafe { core::ptr::copy_nonoverlapping(dtb.as_ptr(), place.dtb.base as usize as *mut u8, dtb.len()) };
     clean_range_to_poc(&mut cache, place.dtb.base, dtb.len() as u64, line);
 

@@ -46,7 +46,8 @@ impl TableMemory for PhysTables {
         unsafe { core::ptr::read_volatile((table.0 as usize as *const u64).add(index)) }
     }
     fn write_desc(&mut self, table: PhysAddr, index: usize, value: u64) {
-        // SAFETY: as above. One 64-bit store (STRD), so a walker never sees half a descriptor.
+        // SAFETY: tables come from the pool (MMU off, PA = pointer), index < 512, and only the
+        // boot CPU writes them. One 64-bit store (STRD): a walker never sees half a descriptor.
         unsafe { core::ptr::write_volatile((table.0 as usize as *mut u64).add(index), value) }
     }
 }

@@ -149,3 +149,108 @@ pub fn make(elf_path: &Path) -> Result<Image, String> {
     hypfw_core::payload::zimage::finish_header(&mut bin).map_err(|e| format!("zImage header: {e:?}"))?;
     Ok(Image { elf: data, bin, relocs: (abs.len(), movt.len()), image_end: (image_end - start) as usize })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object::write::{Object, Relocation, SectionId, Symbol, SymbolId, SymbolSection};
+    use object::{
+        Architecture, BinaryFormat, Endianness, RelocationFlags, SectionKind, SymbolFlags, SymbolKind, SymbolScope,
+    };
+
+    /// A relocatable ARM ELF like the linker's `--emit-relocs` output: `.text` at address 0 with
+    /// a local symbol in it, an absolute symbol, an undefined one, and a debug section.
+    struct Elf {
+        obj: Object<'static>,
+        text: SectionId,
+        debug: SectionId,
+        local: SymbolId,
+        abs: SymbolId,
+        undef: SymbolId,
+    }
+
+    impl Elf {
+        fn new() -> Self {
+            let mut obj = Object::new(BinaryFormat::Elf, Architecture::Arm, Endianness::Little);
+            let text = obj.add_section(Vec::new(), b".text".to_vec(), SectionKind::Text);
+            obj.append_section_data(text, &[0u8; 0x100], 4);
+            let debug = obj.add_section(Vec::new(), b".debug_info".to_vec(), SectionKind::Debug);
+            obj.append_section_data(debug, &[0u8; 0x20], 4);
+            let sym = |obj: &mut Object, name: &[u8], section, value| {
+                obj.add_symbol(Symbol {
+                    name: name.to_vec(),
+                    value,
+                    size: 0,
+                    kind: SymbolKind::Data,
+                    scope: SymbolScope::Compilation,
+                    weak: false,
+                    section,
+                    flags: SymbolFlags::None,
+                })
+            };
+            let local = sym(&mut obj, b"local", SymbolSection::Section(text), 0x40);
+            let abs = sym(&mut obj, b"abs", SymbolSection::Absolute, 0x1234);
+            let undef = sym(&mut obj, b"undef", SymbolSection::Undefined, 0);
+            Elf { obj, text, debug, local, abs, undef }
+        }
+
+        fn reloc(&mut self, section: SectionId, offset: u64, symbol: SymbolId, r_type: u32) -> &mut Self {
+            let r = Relocation { offset, symbol, addend: 0, flags: RelocationFlags::Elf { r_type } };
+            self.obj.add_relocation(section, r).unwrap();
+            self
+        }
+
+        fn bytes(&self) -> Vec<u8> {
+            self.obj.write().unwrap()
+        }
+    }
+
+    #[test]
+    fn absolute_words_and_movt_are_collected_sorted_and_once() {
+        let mut e = Elf::new();
+        let (text, local) = (e.text, e.local);
+        e.reloc(text, 0x20, local, elf::R_ARM_ABS32)
+            .reloc(text, 0x08, local, elf::R_ARM_TARGET1)
+            .reloc(text, 0x10, local, elf::R_ARM_MOVT_ABS)
+            .reloc(text, 0x0C, local, elf::R_ARM_MOVW_ABS_NC)
+            .reloc(text, 0x30, local, elf::R_ARM_CALL);
+        assert_eq!(collect_relocs(&e.bytes(), 0, 0x100), Ok((vec![0x08, 0x20], vec![0x10])));
+    }
+
+    /// Absolute and undefined symbols do not move with the image; relocations of sections that
+    /// are not loaded (debug info) do not concern it.
+    #[test]
+    fn constants_undefined_symbols_and_debug_info_are_left_alone() {
+        let mut e = Elf::new();
+        let (text, debug, local, abs, undef) = (e.text, e.debug, e.local, e.abs, e.undef);
+        e.reloc(text, 0x00, abs, elf::R_ARM_ABS32)
+            .reloc(text, 0x04, undef, elf::R_ARM_ABS32)
+            .reloc(debug, 0x00, local, elf::R_ARM_ABS32)
+            .reloc(text, 0x40, local, elf::R_ARM_ABS32);
+        assert_eq!(collect_relocs(&e.bytes(), 0, 0x100), Ok((vec![0x40], vec![])));
+    }
+
+    #[test]
+    fn relocations_hypfw_cannot_apply_are_refused_with_their_place() {
+        let mut e = Elf::new();
+        let (text, local) = (e.text, e.local);
+        e.reloc(text, 0x18, local, elf::R_ARM_GOT32);
+        let err = collect_relocs(&e.bytes(), 0, 0x100).unwrap_err();
+        assert!(err.contains("unsupported relocation type") && err.contains("0x18"), "{err}");
+
+        let mut e = Elf::new();
+        let (text, local) = (e.text, e.local);
+        e.reloc(text, 0x80, local, elf::R_ARM_ABS32);
+        let err = collect_relocs(&e.bytes(), 0, 0x40).unwrap_err();
+        assert!(err.contains("outside the image"), "{err}");
+    }
+
+    /// Offsets are from the image start, not from address 0.
+    #[test]
+    fn offsets_are_relative_to_the_image() {
+        let mut e = Elf::new();
+        let (text, local) = (e.text, e.local);
+        e.reloc(text, 0x24, local, elf::R_ARM_ABS32);
+        assert_eq!(collect_relocs(&e.bytes(), 0x20, 0x100), Ok((vec![0x4], vec![])));
+    }
+}

@@ -11,12 +11,14 @@
 //!                             only the named scenarios)
 //! bench                       instruction counts under -icount shift=0
 //! bench --linux               Linux boot time under hypfw vs direct, exits per CPU
+//! rooms                       the imports between the crates' rooms, checked against the rules
 //! qemu-elf ELF                cargo runner: post-process a linked ELF and boot it
 //! ```
 
 mod image;
 mod linux;
 mod qemu;
+mod rooms;
 mod scenarios;
 
 use std::path::{Path, PathBuf};
@@ -47,10 +49,42 @@ pub struct Images {
     pub pack_offset: usize,
 }
 
+/// The firmware's target triple.
+pub const TARGET: &str = "armv7a-none-eabi";
+
+/// Is `target`'s standard library installed for the toolchain this checkout pins?
+fn target_installed(target: &str) -> bool {
+    let out = Command::new("rustc").current_dir(root()).args(["--print", "target-libdir", "--target", target]).output();
+    let Ok(out) = out else { return false };
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    std::fs::read_dir(dir)
+        .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libcore-"))))
+}
+
+/// rust-toolchain.toml names the firmware's target, but rustup adds the targets listed there only
+/// when it installs the toolchain: a toolchain installed before (or by another project) without
+/// it builds nothing ("can't find crate for `core`"). Add it, as a new user would be told to.
+pub fn ensure_target(target: &str) -> Result<(), String> {
+    if target_installed(target) {
+        return Ok(());
+    }
+    eprintln!("xtask: the {target} target is not installed for this toolchain; adding it with rustup");
+    let st = Command::new("rustup")
+        .current_dir(root())
+        .args(["target", "add", target])
+        .status()
+        .map_err(|e| format!("rustup: {e} (install the target with `rustup target add {target}`)"))?;
+    if !st.success() || !target_installed(target) {
+        return Err(format!("could not add the {target} target (try `rustup target add {target}`)"));
+    }
+    Ok(())
+}
+
 /// Build hypfw and the self-test payload and write the image files to target/image/.
 pub fn build(o: &BuildOpts) -> Result<Images, String> {
+    ensure_target(TARGET)?;
     let mut c = Command::new(env!("CARGO"));
-    c.current_dir(root()).args(["build", "--quiet", "--target", "armv7a-none-eabi"]);
+    c.current_dir(root()).args(["build", "--quiet", "--target", TARGET]);
     c.args(["-p", "hypfw", "-p", "hypfw-selftest-payload", "--bins"]);
     if o.release {
         c.arg("--release");
@@ -172,8 +206,9 @@ fn main() -> ExitCode {
         Some("test") => scenarios::test_all(&args[1..]),
         Some("bench") if args.iter().any(|a| a == "--linux") => qemu::bench_linux(),
         Some("bench") => qemu::bench(),
+        Some("rooms") => rooms::check(&root(), true).map(|()| 0),
         _ => {
-            eprintln!("usage: cargo xtask build|run|test|bench|qemu-elf (see xtask/src/main.rs)");
+            eprintln!("usage: cargo xtask build|pack|run|test|bench|rooms|qemu-elf (see xtask/src/main.rs)");
             Ok(2)
         }
     };
@@ -183,5 +218,17 @@ fn main() -> ExitCode {
             eprintln!("xtask: error: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The check that lets `cargo xtask run` work on a toolchain installed without the target.
+    #[test]
+    fn installed_targets_are_recognised() {
+        assert!(target_installed(TARGET), "CI installs the pinned toolchain with {TARGET}");
+        assert!(!target_installed("no-such-target-none-eabi"));
     }
 }

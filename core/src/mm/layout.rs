@@ -28,6 +28,8 @@ pub const TRAMPOLINE_VA: u32 = 0xFFFF_0000;
 pub const RESERVED_SIZE: u64 = 2 << 20;
 pub const RESERVED_ALIGN: u64 = 2 << 20;
 pub const MAX_CPUS: usize = 8;
+/// RAM banks hypfw keeps track of (the device tree may list more; the rest are ignored).
+pub const MAX_RAM_BANKS: usize = 4;
 pub const POOL_PAGES: u64 = 32;
 pub const HEAP_SIZE: u64 = 256 << 10;
 /// One CPU's stack slot: a guard page at the bottom, then the stack. Slots are STACK_SLOT aligned

@@ -9,7 +9,7 @@ use crate::mm::layout::MemRange;
 use crate::mm::pgtable::{FrameAllocator, IPA_BITS, MapError, S2Attrs, TableBuilder, TableMemory};
 
 /// Most RAM banks + holes handled (each contributes two boundaries).
-const MAX_BOUNDS: usize = 2 * (crate::platform::dtb::MAX_RAM + MAX_HOLES) + 2;
+const MAX_BOUNDS: usize = 2 * (crate::mm::layout::MAX_RAM_BANKS + MAX_HOLES) + 2;
 pub const MAX_HOLES: usize = 4;
 
 /// One piece of the IPA space and what it maps to.
@@ -36,7 +36,7 @@ pub fn partition(ram: &[MemRange], holes: &[MemRange], mut f: impl FnMut(u64, u6
     };
     push(0);
     push(end);
-    for r in ram.iter().take(crate::platform::dtb::MAX_RAM).filter(|r| r.size > 0) {
+    for r in ram.iter().take(crate::mm::layout::MAX_RAM_BANKS).filter(|r| r.size > 0) {
         let (s, e) = ram_r(r);
         push(s);
         push(e);

@@ -62,6 +62,9 @@ pub enum SelfTest {
     /// Push just below the stack's lowest mapped word, so that the fault leaves SP right above
     /// the guard page (where the exception vector's own push would fault again).
     PushOverflow,
+    /// Start a secondary CPU at the init page with an out-of-range CPU index: the init page's
+    /// own fault path (assembly, MMU off) must say so on the console and stop.
+    InitFault,
 }
 
 impl SelfTest {
@@ -71,6 +74,7 @@ impl SelfTest {
             Some("stack-overflow") => SelfTest::StackOverflow,
             Some("undefined") => SelfTest::Undefined,
             Some("push-overflow") => SelfTest::PushOverflow,
+            Some("init-fault") => SelfTest::InitFault,
             _ => SelfTest::Normal,
         }
     }
@@ -85,6 +89,7 @@ mod tests {
         assert_eq!(SelfTest::from_bootargs("console=ttyAMA0 hypfw.selftest=stack-overflow"), SelfTest::StackOverflow);
         assert_eq!(SelfTest::from_bootargs("hypfw.selftest=undefined"), SelfTest::Undefined);
         assert_eq!(SelfTest::from_bootargs("hypfw.selftest=push-overflow"), SelfTest::PushOverflow);
+        assert_eq!(SelfTest::from_bootargs("hypfw.selftest=init-fault"), SelfTest::InitFault);
         assert_eq!(SelfTest::from_bootargs("hypfw.selftest=bogus quiet"), SelfTest::Normal);
         let o = Options::from_bootargs("hypfw.hotplug=7 hypfw.reinit=x hypfw.reinit=3");
         assert_eq!((o.mode, o.hotplug_cycles, o.reinit_cycles), (SelfTest::Normal, 7, 3));

@@ -116,7 +116,9 @@ pub fn read64<R: SysRegRead64>() -> u64 {
 /// Write a 64-bit register, then ISB.
 ///
 /// # Safety
-/// The obligations of [`write`], for the 64-bit value.
+/// 1. `v` is a valid value for `R`;
+/// 2. the new value does not take away anything the running code relies on, or the caller never
+///    returns to such code.
 pub unsafe fn write64<R: SysRegWrite64>(v: u64) {
     // SAFETY: the caller's obligations make the register write sound; the ISB only synchronises.
     unsafe {

@@ -25,7 +25,7 @@ const PATH_MAX: usize = 12;
 /// Largest blob accepted (Linux's limit for a flattened tree is 2 MiB).
 pub const MAX_SIZE: usize = 2 << 20;
 
-pub const MAX_RAM: usize = 4;
+pub const MAX_RAM: usize = crate::mm::layout::MAX_RAM_BANKS;
 pub const MAX_CPUS: usize = crate::mm::layout::MAX_CPUS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,42 +86,68 @@ pub fn header_total_size(header: &[u8]) -> Result<usize, DtbError> {
     Ok(total)
 }
 
+/// The header fields [`validate`] checks (offsets and sizes in bytes).
+struct Header {
+    total: usize,
+    off_struct: usize,
+    size_struct: usize,
+    off_strings: usize,
+    size_strings: usize,
+    off_rsv: usize,
+}
+
 /// Check the whole blob: header, memory-reservation block, structure block token by token,
 /// strings. Returns the total size.
 pub fn validate(blob: &[u8]) -> Result<usize, DtbError> {
+    let h = check_header(blob)?;
+    check_reservations(blob, &h)?;
+    let s = &blob[h.off_struct..h.off_struct + h.size_struct];
+    let strings = &blob[h.off_strings..h.off_strings + h.size_strings];
+    check_structure(s, strings)?;
+    Ok(h.total)
+}
+
+/// The header: size, version, and every block inside the blob.
+fn check_header(blob: &[u8]) -> Result<Header, DtbError> {
     let total = header_total_size(blob)?;
     if blob.len() < total {
         return Err(DtbError::BadHeader("totalsize (blob truncated)"));
     }
-    let h = |i: usize| be32(blob, i * 4).unwrap() as usize;
-    let (off_struct, off_strings, off_rsv, version) = (h(2), h(3), h(4), h(5) as u32);
-    let (size_strings, size_struct) = (h(8), h(9));
+    let f = |i: usize| be32(blob, i * 4).unwrap() as usize;
+    let h = Header { total, off_struct: f(2), off_strings: f(3), off_rsv: f(4), size_strings: f(8), size_struct: f(9) };
+    let version = f(5) as u32;
     if !(16..=17).contains(&version) {
         return Err(DtbError::UnsupportedVersion(version));
     }
     let within = |off: usize, len: usize| off.checked_add(len).is_some_and(|e| e <= total);
-    if off_struct % 4 != 0 || !within(off_struct, size_struct) {
+    if h.off_struct % 4 != 0 || !within(h.off_struct, h.size_struct) {
         return Err(DtbError::BadHeader("off_dt_struct/size_dt_struct"));
     }
-    if !within(off_strings, size_strings) {
+    if !within(h.off_strings, h.size_strings) {
         return Err(DtbError::BadHeader("off_dt_strings/size_dt_strings"));
     }
-    if off_rsv % 8 != 0 || !within(off_rsv, 16) {
+    if h.off_rsv % 8 != 0 || !within(h.off_rsv, 16) {
         return Err(DtbError::BadHeader("off_mem_rsvmap"));
     }
-    // Memory reservation block: 16-byte entries up to an all-zero one.
-    let mut r = off_rsv;
+    Ok(h)
+}
+
+/// The memory reservation block: 16-byte entries up to an all-zero one, inside the blob.
+fn check_reservations(blob: &[u8], h: &Header) -> Result<(), DtbError> {
+    let mut r = h.off_rsv;
     loop {
-        if !within(r, 16) {
+        if r.checked_add(16).is_none_or(|e| e > h.total) {
             return Err(DtbError::BadHeader("off_mem_rsvmap (no terminating entry)"));
         }
         if blob[r..r + 16].iter().all(|&b| b == 0) {
-            break;
+            return Ok(());
         }
         r += 16;
     }
-    let s = &blob[off_struct..off_struct + size_struct];
-    let strings = &blob[off_strings..off_strings + size_strings];
+}
+
+/// The structure block `s`, token by token, with property names in `strings`.
+fn check_structure(s: &[u8], strings: &[u8]) -> Result<(), DtbError> {
     let bad = |offset, what| Err(DtbError::BadStructure { offset, what });
     let mut p = 0usize;
     let mut depth = 0usize;
@@ -189,7 +215,7 @@ pub fn validate(blob: &[u8]) -> Result<usize, DtbError> {
                 if depth != 0 || !seen_root {
                     return bad(at, "FDT_END inside a node");
                 }
-                return Ok(total);
+                return Ok(());
             }
             _ => return bad(at, "unknown token"),
         }
@@ -536,8 +562,6 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
 pub fn describe(blob: &[u8]) -> Result<Description, DtbError> {
     validate(blob)?;
     let fdt = Fdt::new(blob).map_err(|_| DtbError::Parse)?;
-    let mut p = Platform::qemu_virt_fallback();
-    p.fallback = false;
     let root = fdt.find_node("/").ok_or(DtbError::Parse)?;
     let found = walk(
         &fdt,
@@ -549,9 +573,39 @@ pub fn describe(blob: &[u8]) -> Result<Description, DtbError> {
             Wanted { compatible: &["arm,armv7-timer"], enabled: false },
         ],
     );
-    let [pl011, ns16550, gic, psci, timer] = found.matches;
+    let [pl011, ns16550, gic, psci, timer] = &found.matches;
+    let mut p = Platform::qemu_virt_fallback();
+    p.fallback = false;
+    read_ram(&mut p, root, &found)?;
+    p.console = read_console(&fdt, &found, pl011.as_ref().or(ns16550.as_ref()))?;
+    p.gic = match gic {
+        Some(np) => {
+            let r = |i| reg_of(np, i);
+            match (r(0)?, r(1)?) {
+                (Some(dist), Some(cpu)) => Some(Gic { dist, cpu, hyp: r(2)?, vcpu: r(3)? }),
+                _ => None,
+            }
+        }
+        None => None,
+    };
+    read_cpus(&mut p, found.cpus);
+    p.psci = psci.as_ref().and_then(|np| match np.last().property("method")?.value {
+        b"smc\0" => Some(PsciMethod::Smc),
+        b"hvc\0" => Some(PsciMethod::Hvc),
+        _ => None,
+    });
+    p.timer_freq = timer.as_ref().and_then(|np| np.last().property("clock-frequency").and_then(|f| be32(f.value, 0)));
+    let options = found
+        .chosen
+        .and_then(|c| c.property("bootargs"))
+        .and_then(|b| core::str::from_utf8(b.value).ok())
+        .map_or(Options::default(), |a| Options::from_bootargs(a.trim_end_matches('\0')));
+    Ok(Description { platform: p, options })
+}
 
-    // RAM: every enabled device_type = "memory" node directly under the root, every reg entry.
+/// RAM: every enabled device_type = "memory" node directly under the root, every reg entry,
+/// sorted by address. None is an error: hypfw cannot place itself.
+fn read_ram<const N: usize>(p: &mut Platform, root: FdtNode, found: &Found<'_, '_, N>) -> Result<(), DtbError> {
     p.ram_banks = 0;
     for m in found.memory.iter().flatten() {
         let mut np = NodePath { nodes: [None; PATH_MAX], len: 2 };
@@ -570,61 +624,46 @@ pub fn describe(blob: &[u8]) -> Result<Description, DtbError> {
         return Err(DtbError::NoMemory);
     }
     p.ram[..p.ram_banks].sort_unstable_by_key(|r| r.base);
-    let uart = pl011.or(ns16550);
+    Ok(())
+}
 
-    // Console: stdout-path first, else the first UART we have a driver for.
-    p.console = None;
-    if let Some(np) = stdout_path(found.chosen, found.aliases).and_then(|path| find_path(&fdt, path)) {
-        p.console = console_from(&np)?;
-    }
-    if p.console.is_none()
-        && let Some(np) = &uart
+/// The console: stdout-path first, else the first UART hypfw has a driver for.
+fn read_console<const N: usize>(
+    fdt: &Fdt,
+    found: &Found<'_, '_, N>,
+    first_uart: Option<&NodePath>,
+) -> Result<Option<Console>, DtbError> {
+    if let Some(np) = stdout_path(found.chosen, found.aliases).and_then(|path| find_path(fdt, path))
+        && let Some(c) = console_from(&np)?
     {
-        p.console = console_from(np)?;
+        return Ok(Some(c));
     }
-
-    p.gic = None;
-    if let Some(np) = gic {
-        let r = |i| reg_of(&np, i);
-        if let (Some(dist), Some(cpu)) = (r(0)?, r(1)?) {
-            p.gic = Some(Gic { dist, cpu, hyp: r(2)?, vcpu: r(3)? });
-        }
+    match first_uart {
+        Some(np) => console_from(np),
+        None => Ok(None),
     }
+}
 
+/// The enabled CPUs of /cpus (MPIDR affinity and whether PSCI starts them).
+fn read_cpus(p: &mut Platform, cpus: Option<FdtNode>) {
     p.ncpus = 0;
     p.cpus_ignored = 0;
-    if let Some(cpus) = found.cpus {
-        let (ac, _) = child_cells(cpus);
-        for c in cpus.children() {
-            let [reg, device_type, status, method] = props(c, ["reg", "device_type", "status", "enable-method"]);
-            let enabled = is_enabled(status);
-            if !enabled || !device_type.is_some_and(|d| d.starts_with(b"cpu")) {
-                continue;
-            }
-            let Some(mpidr) = reg.and_then(|r| read_cells(r, 0, ac.clamp(1, 2))) else { continue };
-            let psci = method.is_some_and(|m| m.starts_with(b"psci"));
-            if p.ncpus < MAX_CPUS {
-                p.cpus[p.ncpus] = Cpu { mpidr: mpidr as u32 & 0x00FF_FFFF, psci };
-                p.ncpus += 1;
-            } else {
-                p.cpus_ignored += 1;
-            }
+    let Some(cpus) = cpus else { return };
+    let (ac, _) = child_cells(cpus);
+    for c in cpus.children() {
+        let [reg, device_type, status, method] = props(c, ["reg", "device_type", "status", "enable-method"]);
+        if !is_enabled(status) || !device_type.is_some_and(|d| d.starts_with(b"cpu")) {
+            continue;
+        }
+        let Some(mpidr) = reg.and_then(|r| read_cells(r, 0, ac.clamp(1, 2))) else { continue };
+        let psci = method.is_some_and(|m| m.starts_with(b"psci"));
+        if p.ncpus < MAX_CPUS {
+            p.cpus[p.ncpus] = Cpu { mpidr: mpidr as u32 & 0x00FF_FFFF, psci };
+            p.ncpus += 1;
+        } else {
+            p.cpus_ignored += 1;
         }
     }
-
-    p.psci = psci.and_then(|np| match np.last().property("method")?.value {
-        b"smc\0" => Some(PsciMethod::Smc),
-        b"hvc\0" => Some(PsciMethod::Hvc),
-        _ => None,
-    });
-
-    let options = found
-        .chosen
-        .and_then(|c| c.property("bootargs"))
-        .and_then(|b| core::str::from_utf8(b.value).ok())
-        .map_or(Options::default(), |a| Options::from_bootargs(a.trim_end_matches('\0')));
-    p.timer_freq = timer.and_then(|np| np.last().property("clock-frequency").and_then(|f| be32(f.value, 0)));
-    Ok(Description { platform: p, options })
 }
 
 #[cfg(test)]
