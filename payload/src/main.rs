@@ -194,16 +194,26 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     let mut c = Checks { passed: 0, failed: 0 };
     c.check("mode", mode == 0x13, format_args!("CPSR {:#x}", cpsr()));
     say!("{} CPUs, hypfw region {:#x}..{:#x}", p.ncpus, p.hypfw.0, p.hypfw.0 + p.hypfw.1);
+    check_hvc_interface(&mut c);
+    check_psci_proxy(&mut c, &p);
+    check_cpus_up_and_cycled(&mut c, &p);
+    check_hypfw_out_of_reach(&mut c, &p);
+    check_handover(&mut c, &p);
+    finish(c)
+}
 
-    // The hypfw HVC interface.
+/// The hypfw HVC interface.
+fn check_hvc_interface(c: &mut Checks) {
     let v = smccc::hvc32(hvc::HYPFW_VERSION, [0; 7])[0];
     c.check("HVC HYPFW_VERSION", v == 1, format_args!("{v:#x}"));
     let v = smccc::hvc32(hvc::SMCCC_VERSION, [0; 7])[0];
     c.check("HVC SMCCC_VERSION", v == 0x1_0001, format_args!("{v:#x}"));
     let v = smccc::hvc32(hvc::fast32(hvc::OWNER_VENDOR_HYP, 0x1234), [0; 7])[0];
     c.check("HVC unknown function", v == u32::MAX, format_args!("{v:#x}"));
+}
 
-    // The PSCI proxy, and its refusals.
+/// The PSCI proxy, and its refusals.
+fn check_psci_proxy(c: &mut Checks, p: &Platform) {
     let v = smccc::smc32(ids::PSCI_VERSION, [0; 7])[0];
     c.check("PSCI_VERSION", v == 0x1_0000, format_args!("{v:#x}"));
     let v = psci::psci_features::<Smc>(ids::CPU_ON);
@@ -229,8 +239,11 @@ extern "C" fn payload_main(dtb: usize) -> ! {
         let v = psci::cpu_on_32::<Smc>(p.cpus[1], p.hypfw.0 as u32, 1);
         c.check("CPU_ON into hypfw's region", v == Err(psci::error::Error::InvalidAddress), format_args!("{v:?}"));
     }
+}
 
-    // Every CPU up.
+/// Every CPU up, then offline/online cycles through the secondaries.
+fn check_cpus_up_and_cycled(c: &mut Checks, p: &Platform) {
+    let entry = _secondary as *const () as u32;
     for i in 1..p.ncpus {
         let r = psci::cpu_on_32::<Smc>(p.cpus[i], entry, i as u32);
         let up = r.is_ok() && wait_until(|| online(i) != 0);
@@ -239,7 +252,6 @@ extern "C" fn payload_main(dtb: usize) -> ! {
         c.check("AFFINITY_INFO after CPU_ON", a == Ok(AffinityState::On), format_args!("cpu{i}: {a:?}"));
     }
 
-    // Offline/online cycles through the secondaries.
     if p.ncpus > 1 {
         let mut ok = 0;
         for k in 0..p.cycles {
@@ -257,8 +269,10 @@ extern "C" fn payload_main(dtb: usize) -> ! {
         }
         c.check("CPU_OFF/CPU_ON cycles", ok == p.cycles, format_args!("{ok} of {} cycles", p.cycles));
     }
+}
 
-    // hypfw's memory is out of reach: each access aborts (stage 2), nothing is read or written.
+/// hypfw's memory is out of reach: each access aborts (stage 2), nothing is read, written or run.
+fn check_hypfw_out_of_reach(c: &mut Checks, p: &Platform) {
     for (what, write) in [("read of hypfw's region", false), ("write to hypfw's region", true)] {
         let before = aborts();
         let target = (p.hypfw.0 + 0x1000) as *mut u32;
@@ -296,11 +310,13 @@ extern "C" fn payload_main(dtb: usize) -> ! {
             format_args!("prefetch abort, IFSR {ifsr:#x}, IFAR {ifar:#x}"),
         );
     }
+}
 
-    // Hand HYP back (kexec-style) and take it again: HYPFW_TEARDOWN leaves this CPU as hypfw found
-    // it (only a stub answers HVCs, no stage 2), HYPFW_REINIT runs the dual-step init again. That
-    // gives the payload the whole machine, so hypfw refuses it (DENIED) unless it was booted with
-    // hypfw.handover=allow and every other CPU is off.
+/// Hand HYP back (kexec-style) and take it again: HYPFW_TEARDOWN leaves this CPU as hypfw found
+/// it (only a stub answers HVCs, no stage 2), HYPFW_REINIT runs the dual-step init again. That
+/// gives the payload the whole machine, so hypfw refuses it (DENIED) unless it was booted with
+/// hypfw.handover=allow and every other CPU is off.
+fn check_handover(c: &mut Checks, p: &Platform) {
     let others_on = (1..p.ncpus).filter(|&i| online(i) != 0).count();
     if !p.handover || others_on > 0 {
         let v = smccc::hvc32(hvc::HYPFW_TEARDOWN, [0; 7])[0];
@@ -311,7 +327,7 @@ extern "C" fn payload_main(dtb: usize) -> ! {
         );
         let v = smccc::hvc32(hvc::HYPFW_VERSION, [0; 7])[0];
         c.check("HVC HYPFW_VERSION after the refusal", v == 1, format_args!("{v:#x}"));
-        finish(c)
+        return;
     }
     let v = smccc::hvc32(hvc::HYPFW_TEARDOWN, [0; 7])[0];
     c.check("HYPFW_TEARDOWN", v == 0, format_args!("{v:#x}"));
@@ -333,8 +349,6 @@ extern "C" fn payload_main(dtb: usize) -> ! {
             format_args!("{} abort(s)", n - before),
         );
     }
-
-    finish(c)
 }
 
 /// Data aborts taken so far (written by the data-abort handler).

@@ -136,30 +136,9 @@ fn log_placement(bi: &BootInfo) {
     );
 }
 
-#[unsafe(no_mangle)]
-pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
-    let bi = boot_info();
-    let me = &PERCPU[cpu as usize % MAX_CPUS];
-    let first = me.inits.load(Ordering::Relaxed) == 0;
-    if cpu == 0 && first {
-        runtime_init_once(bi);
-        hotplug::settle_pen();
-    }
-    if cpu as usize >= MAX_CPUS || !core::ptr::eq(this_cpu(), me) {
-        fatal!("cpu{cpu}: HTPIDR does not point at this CPU's per-CPU data");
-    }
-    let (hvbar, httbr) = check_phases(cpu, bi, ev);
-    if ev.entry_hsctlr & 0b101 != 0 {
-        me.dirty_entries.fetch_add(1, Ordering::Relaxed);
-        log!(
-            "cpu{cpu}: arrived at the init page with HSCTLR {:#010x} (MMU or D-cache on): HYP state was not cleaned before",
-            ev.entry_hsctlr
-        );
-    }
-    cpu_init();
-    let now = arch::cntpct();
-    me.ready_at.store(now, Ordering::Release);
-    let n = me.inits.fetch_add(1, Ordering::AcqRel) + 1;
+/// The milestone lines of a CPU's arrival in the runtime (every 25th re-arrival after the first).
+fn report_arrival(cpu: u32, bi: &BootInfo, ev: &PhaseEvidence, (hvbar, httbr): (u32, u64), now: u64, n: u32) {
+    let first = n == 1;
     let t1 = (ev.t_phase1[1] as u64) << 32 | ev.t_phase1[0] as u64;
     let t2 = (ev.t_phase2[1] as u64) << 32 | ev.t_phase2[0] as u64;
     if first {
@@ -193,6 +172,33 @@ pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
             now.wrapping_sub(t1)
         );
     }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
+    let bi = boot_info();
+    let me = &PERCPU[cpu as usize % MAX_CPUS];
+    let first = me.inits.load(Ordering::Relaxed) == 0;
+    if cpu == 0 && first {
+        runtime_init_once(bi);
+        hotplug::settle_pen();
+    }
+    if cpu as usize >= MAX_CPUS || !core::ptr::eq(this_cpu(), me) {
+        fatal!("cpu{cpu}: HTPIDR does not point at this CPU's per-CPU data");
+    }
+    let (hvbar, httbr) = check_phases(cpu, bi, ev);
+    if ev.entry_hsctlr & 0b101 != 0 {
+        me.dirty_entries.fetch_add(1, Ordering::Relaxed);
+        log!(
+            "cpu{cpu}: arrived at the init page with HSCTLR {:#010x} (MMU or D-cache on): HYP state was not cleaned before",
+            ev.entry_hsctlr
+        );
+    }
+    cpu_init();
+    let now = arch::cntpct();
+    me.ready_at.store(now, Ordering::Release);
+    let n = me.inits.fetch_add(1, Ordering::AcqRel) + 1;
+    report_arrival(cpu, bi, ev, (hvbar, httbr), now, n);
     if bi.payload.is_some() {
         if let Some(ctx) = hotplug::take_resumed_caller(cpu as usize) {
             exits::resume(bi, ctx)

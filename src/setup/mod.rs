@@ -24,10 +24,11 @@ use crate::shared::{BootInfo, CpuControl, EntryMode};
 use crate::{fatal, log};
 use hypfw_core::abi::EarlyInfo;
 use hypfw_core::abi::reloc::RelocError;
-use hypfw_core::mm::addr::PAGE_SIZE;
+use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
 use hypfw_core::mm::layout::{self, MemRange, RUNTIME_VA, ReservedLayout};
+use hypfw_core::payload::pack::Pack;
 use hypfw_core::payload::zimage;
-use hypfw_core::platform::dtb::PsciMethod;
+use hypfw_core::platform::dtb::{Platform, PsciMethod};
 use hypfw_core::platform::smp::CpuMap;
 
 #[unsafe(no_mangle)]
@@ -41,34 +42,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     let platform = found.platform;
     discover::report_platform(&platform);
 
-    // The reserved region, and the image copy relocated for the runtime VA.
-    let image = relocate::Image::this();
-    let layout = ReservedLayout::new(image.layout).unwrap_or_else(|e| fatal!("{e}"));
-    // SAFETY: the zImage header's size word, in the first page of the loaded image (boot/entry.S).
-    let file_size = unsafe { core::ptr::read_volatile((image.start + zimage::END_OFFSET) as *const u32) };
-    let pack = payload::find_pack(image.start, image.layout.image_end, file_size as u64);
-    let loaded =
-        MemRange { base: image.start as u64, size: image.layout.image_end + pack.map_or(0, |p| p.total_len as u64) };
-    match &pack {
-        Some(p) => log!("payload: pack of {} bytes after the image", p.total_len),
-        None => log!("payload: none in the image; the runtime runs its own self-test"),
-    }
-    let Some(&first_bank) = platform.ram().first() else { fatal!("no RAM bank in the platform description") };
-    let busy = [loaded, found.dtb_range];
-    let region = layout::choose_reserved_region(first_bank, &busy).unwrap_or_else(|e| fatal!("{e}"));
-    log!(
-        "relocation: reserved region {}..{:#010x} (top of the first RAM bank below {:#x}), image {:#x} bytes",
-        region,
-        region.0 + layout::RESERVED_SIZE,
-        RUNTIME_VA,
-        image.layout.image_end
-    );
-    let init_page = region.add(image.layout.init_page);
-    layout::check_identity_collision(init_page).unwrap_or_else(|e| fatal!("{e}"));
-    // SAFETY: the region is RAM that nothing else uses (chosen clear of the loaded file and the
-    // DTB); the boot phase runs alone with the MMU off.
-    let copy = unsafe { relocate::copy_and_relocate(&image, region, &layout) };
-    log!("relocation: image copied to {} and relocated for HYP VA {:#010x}", region, RUNTIME_VA);
+    let Reserved { layout, pack, busy, region, init_page, copy } = reserve_and_copy(&platform, found.dtb_range);
     handover::write_fault_record(&copy, &platform, None, init_page);
 
     if entry_mode == EntryMode::SecureSvc {
@@ -118,6 +92,50 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     handover::release_parked(&copy, info.loaded_at, &cpus, cpu_control);
     stack::check(&platform);
     handover::enter_init_page(&copy)
+}
+
+/// The outcome of step 2: where hypfw lives from now on, and what must survive until the copy is
+/// complete.
+struct Reserved {
+    layout: ReservedLayout,
+    pack: Option<Pack<'static>>,
+    /// The loaded file (image and pack) and the DTB: nothing may be placed over them yet.
+    busy: [MemRange; 2],
+    region: PhysAddr,
+    init_page: PhysAddr,
+    copy: relocate::Copy,
+}
+
+/// Find the payload pack, choose the reserved region, and copy and relocate the image there.
+fn reserve_and_copy(platform: &Platform, dtb_range: MemRange) -> Reserved {
+    let image = relocate::Image::this();
+    let layout = ReservedLayout::new(image.layout).unwrap_or_else(|e| fatal!("{e}"));
+    // SAFETY: the zImage header's size word, in the first page of the loaded image (boot/entry.S).
+    let file_size = unsafe { core::ptr::read_volatile((image.start + zimage::END_OFFSET) as *const u32) };
+    let pack = payload::find_pack(image.start, image.layout.image_end, file_size as u64);
+    let loaded =
+        MemRange { base: image.start as u64, size: image.layout.image_end + pack.map_or(0, |p| p.total_len as u64) };
+    match &pack {
+        Some(p) => log!("payload: pack of {} bytes after the image", p.total_len),
+        None => log!("payload: none in the image; the runtime runs its own self-test"),
+    }
+    let Some(&first_bank) = platform.ram().first() else { fatal!("no RAM bank in the platform description") };
+    let busy = [loaded, dtb_range];
+    let region = layout::choose_reserved_region(first_bank, &busy).unwrap_or_else(|e| fatal!("{e}"));
+    log!(
+        "relocation: reserved region {}..{:#010x} (top of the first RAM bank below {:#x}), image {:#x} bytes",
+        region,
+        region.0 + layout::RESERVED_SIZE,
+        RUNTIME_VA,
+        image.layout.image_end
+    );
+    let init_page = region.add(image.layout.init_page);
+    layout::check_identity_collision(init_page).unwrap_or_else(|e| fatal!("{e}"));
+    // SAFETY: the region is RAM that nothing else uses (chosen clear of the loaded file and the
+    // DTB); the boot phase runs alone with the MMU off.
+    let copy = unsafe { relocate::copy_and_relocate(&image, region, &layout) };
+    log!("relocation: image copied to {} and relocated for HYP VA {:#010x}", region, RUNTIME_VA);
+    Reserved { layout, pack, busy, region, init_page, copy }
 }
 
 /// What entry.S could not say itself: no relocation table, or a load address that is not

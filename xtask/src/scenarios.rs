@@ -76,14 +76,23 @@ fn corrupt(mut b: Vec<u8>, how: &str) -> Result<Vec<u8>, String> {
     Ok(b)
 }
 
+/// (text to wait for, line to type) pairs, for a firmware's interactive prompt.
+type PromptScript = Vec<(String, String)>;
+
+/// The scenario keys that choose what QEMU boots, before they are turned into QEMU arguments.
+struct Boot {
+    image: String,
+    dtb: Option<String>,
+    damage: Option<usize>,
+    prefix: &'static [u32],
+}
+
 fn parse(
     path: &std::path::Path,
     imgs: &crate::Images,
     board: &crate::Images,
     tmp: &std::path::Path,
 ) -> Result<Scenario, String> {
-    let (elf, bin, bare) =
-        (imgs.elf.display().to_string(), imgs.bin.display().to_string(), imgs.bare.display().to_string());
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let name = path.file_stem().unwrap().to_string_lossy().to_string();
     let mut s = Scenario {
@@ -94,10 +103,40 @@ fn parse(
         expect: vec![],
         reject: vec![],
     };
-    let mut image = "bin".to_string();
-    let mut dtb: Option<String> = None;
-    let mut damage: Option<usize> = None;
-    let mut prefix: &[u32] = &[];
+    let boot = read_keys(&mut s, &text, imgs)?;
+    let bin = match boot.damage {
+        Some(at) => damaged_copy(&imgs.bin, at, &tmp.join(format!("{name}.bin")))?,
+        None => imgs.bin.display().to_string(),
+    };
+    let bare = imgs.bare.display().to_string();
+    s.q.load = match boot.image.as_str() {
+        "bin" => vec!["-kernel".into(), bin],
+        "bare" => vec!["-kernel".into(), bare],
+        "board" => vec!["-kernel".into(), board.bin.display().to_string()],
+        "board-bare" => vec!["-kernel".into(), board.bare.display().to_string()],
+        "elf" => vec!["-kernel".into(), imgs.elf.display().to_string()],
+        "linux" => vec!["-kernel".into(), crate::linux::packed_image()?.0.display().to_string()],
+        l if l.starts_with("loader@") => {
+            let (which, at) =
+                l.trim_start_matches("loader@").split_once(':').unwrap_or(("bin", l.trim_start_matches("loader@")));
+            let file = if which == "bare" { bare } else { bin };
+            loader_args(&name, &boot, &file, at, tmp)?
+        }
+        "u-boot" => {
+            let (load, script) = uboot_args(&name, &bin, tmp)?;
+            s.q.prompt_script = script;
+            load
+        }
+        l if l.starts_with("bios@") => bios_args(&name, &bin, l, tmp)?,
+        o => return Err(format!("{name}: unknown image {o}")),
+    };
+    Ok(s)
+}
+
+/// Apply the `key: value` lines to `s`; return the ones that choose the boot.
+fn read_keys(s: &mut Scenario, text: &str, imgs: &crate::Images) -> Result<Boot, String> {
+    let name = s.name.clone();
+    let mut boot = Boot { image: "bin".to_string(), dtb: None, damage: None, prefix: &[] };
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let (k, v) = line.split_once(':').ok_or(format!("{name}: bad line {line}"))?;
         let v = v.trim().to_string();
@@ -106,12 +145,12 @@ fn parse(
             "cpu" => s.q.cpu = v,
             "smp" => s.q.smp = v.parse().map_err(|_| "smp")?,
             "memory" => s.q.mem_mib = v.parse().map_err(|_| "memory")?,
-            "image" => image = v,
-            "dtb" => dtb = Some(v),
-            "entry-state" if v == "caches-on" => prefix = &HSCTLR_CACHES_ON,
+            "image" => boot.image = v,
+            "dtb" => boot.dtb = Some(v),
+            "entry-state" if v == "caches-on" => boot.prefix = &HSCTLR_CACHES_ON,
             "damage" => {
                 let off = v.strip_prefix("pack+").and_then(|o| o.parse::<usize>().ok()).ok_or("damage: pack+N")?;
-                damage = Some(imgs.pack_offset + off);
+                boot.damage = Some(imgs.pack_offset + off);
             }
             "exit" => s.exit = v.parse().map_err(|_| "exit")?,
             "timeout" => s.timeout = v.parse().map_err(|_| "timeout")?,
@@ -121,95 +160,85 @@ fn parse(
             k => return Err(format!("{name}: unknown key {k}")),
         }
     }
-    let bin = match damage {
-        Some(at) => {
-            let mut b = std::fs::read(&imgs.bin).map_err(|e| e.to_string())?;
-            b[at] ^= 0xFF;
-            let p = tmp.join(format!("{name}.bin"));
-            std::fs::write(&p, b).map_err(|e| e.to_string())?;
-            p.display().to_string()
-        }
-        None => bin,
-    };
-    match image.as_str() {
-        "bin" => s.q.load = vec!["-kernel".into(), bin.clone()],
-        "bare" => s.q.load = vec!["-kernel".into(), bare.clone()],
-        "board" => s.q.load = vec!["-kernel".into(), board.bin.display().to_string()],
-        "board-bare" => s.q.load = vec!["-kernel".into(), board.bare.display().to_string()],
-        "elf" => s.q.load = vec!["-kernel".into(), elf.clone()],
-        "linux" => {
-            let (img, _) = crate::linux::packed_image()?;
-            s.q.load = vec!["-kernel".into(), img.display().to_string()];
-        }
-        l if l.starts_with("loader@") => {
-            let (which, at) =
-                l.trim_start_matches("loader@").split_once(':').unwrap_or(("bin", l.trim_start_matches("loader@")));
-            let file = if which == "bare" { bare.clone() } else { bin.clone() };
-            let addr = u64::from_str_radix(at.trim_start_matches("0x"), 16).map_err(|_| "loader address")?;
-            let mut words = dtb.as_deref().unwrap_or("qemu-virt-smp4.dtb").split_whitespace();
-            let dtb_file = words.next().unwrap();
-            let mut blob = std::fs::read(root().join("tests/fixtures").join(dtb_file)).map_err(|e| e.to_string())?;
-            if let Some(c) = words.next().and_then(|w| w.strip_prefix("corrupt=")) {
-                blob = corrupt(blob, c)?;
-            }
-            let dtb_path = tmp.join(format!("{name}.dtb"));
-            let shim_path = tmp.join(format!("{name}.shim"));
-            std::fs::write(&dtb_path, blob).map_err(|e| e.to_string())?;
-            std::fs::write(&shim_path, shim_with(prefix, DTB_ADDR as u32, addr as u32)).map_err(|e| e.to_string())?;
-            s.q.load = vec![
-                "-device".into(),
-                format!("loader,file={},addr={SHIM_ADDR:#x},cpu-num=0,force-raw=on", shim_path.display()),
-                "-device".into(),
-                format!("loader,file={file},addr={addr:#x},force-raw=on"),
-                "-device".into(),
-                format!("loader,file={},addr={DTB_ADDR:#x},force-raw=on", dtb_path.display()),
-            ];
-        }
-        "u-boot" => {
-            // Debian's U-Boot for QEMU as firmware: hypfw.bin as a raw virtio disk, read into RAM
-            // and started with bootz and U-Boot's own device tree, as on a board.
-            let uboot = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
-            if !std::path::Path::new(uboot).exists() {
-                return Err(format!("{name}: {uboot} missing; install Debian's u-boot-qemu"));
-            }
-            let disk = tmp.join(format!("{name}.disk"));
-            let mut img = std::fs::read(&bin).map_err(|e| e.to_string())?;
-            img.resize(img.len().next_multiple_of(512), 0);
-            let sectors = img.len() / 512;
-            std::fs::write(&disk, img).map_err(|e| e.to_string())?;
-            s.q.load = vec![
-                "-bios".into(),
-                uboot.into(),
-                "-drive".into(),
-                format!("if=none,file={},format=raw,id=d0", disk.display()),
-                "-device".into(),
-                "virtio-blk-device,drive=d0".into(),
-            ];
-            s.q.prompt_script = [
-                ("Hit any key to stop autoboot", String::new()),
-                ("=> ", "virtio scan".into()),
-                ("=> ", format!("virtio read 0x40200000 0 {sectors:#x}")),
-                ("=> ", "bootz 0x40200000 - ${fdtcontroladdr}".into()),
-            ]
-            .map(|(w, l)| (w.to_string(), l))
-            .to_vec();
-        }
-        l if l.starts_with("bios@") => {
-            // Firmware-style boot: a shim in flash (where every CPU starts, in Secure SVC with
-            // secure=on) passes r2 = QEMU's DTB at the start of RAM and jumps to the image.
-            let addr = u64::from_str_radix(l.trim_start_matches("bios@0x"), 16).map_err(|_| "bios address")?;
-            let shim_path = tmp.join(format!("{name}.bios"));
-            std::fs::write(&shim_path, shim(0x4000_0000, addr as u32)).map_err(|e| e.to_string())?;
-            s.q.load = vec![
-                "-bios".into(),
-                shim_path.display().to_string(),
-                "-device".into(),
-                format!("loader,file={bin},addr={addr:#x},force-raw=on"),
-            ];
-        }
-        o => return Err(format!("{name}: unknown image {o}")),
+    Ok(boot)
+}
+
+/// A copy of `file` with the bits of byte `at` flipped, written to `out`.
+fn damaged_copy(file: &std::path::Path, at: usize, out: &std::path::Path) -> Result<String, String> {
+    let mut b = std::fs::read(file).map_err(|e| e.to_string())?;
+    b[at] ^= 0xFF;
+    std::fs::write(out, b).map_err(|e| e.to_string())?;
+    Ok(out.display().to_string())
+}
+
+/// `image: loader@[bare:]ADDR`: the raw image at ADDR, the scenario's DTB, and a shim that
+/// starts the image as U-Boot's bootz would.
+fn loader_args(name: &str, boot: &Boot, file: &str, at: &str, tmp: &std::path::Path) -> Result<Vec<String>, String> {
+    let addr = u64::from_str_radix(at.trim_start_matches("0x"), 16).map_err(|_| "loader address")?;
+    let mut words = boot.dtb.as_deref().unwrap_or("qemu-virt-smp4.dtb").split_whitespace();
+    let dtb_file = words.next().unwrap();
+    let mut blob = std::fs::read(root().join("tests/fixtures").join(dtb_file)).map_err(|e| e.to_string())?;
+    if let Some(c) = words.next().and_then(|w| w.strip_prefix("corrupt=")) {
+        blob = corrupt(blob, c)?;
     }
-    Ok(s)
+    let dtb_path = tmp.join(format!("{name}.dtb"));
+    let shim_path = tmp.join(format!("{name}.shim"));
+    std::fs::write(&dtb_path, blob).map_err(|e| e.to_string())?;
+    std::fs::write(&shim_path, shim_with(boot.prefix, DTB_ADDR as u32, addr as u32)).map_err(|e| e.to_string())?;
+    Ok(vec![
+        "-device".into(),
+        format!("loader,file={},addr={SHIM_ADDR:#x},cpu-num=0,force-raw=on", shim_path.display()),
+        "-device".into(),
+        format!("loader,file={file},addr={addr:#x},force-raw=on"),
+        "-device".into(),
+        format!("loader,file={},addr={DTB_ADDR:#x},force-raw=on", dtb_path.display()),
+    ])
+}
+
+/// `image: u-boot`: Debian's U-Boot for QEMU as firmware, hypfw.bin as a raw virtio disk, read
+/// into RAM and started with bootz and U-Boot's own device tree, as on a board. Returns the QEMU
+/// arguments and what to type at U-Boot's prompts.
+fn uboot_args(name: &str, bin: &str, tmp: &std::path::Path) -> Result<(Vec<String>, PromptScript), String> {
+    let uboot = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
+    if !std::path::Path::new(uboot).exists() {
+        return Err(format!("{name}: {uboot} missing; install Debian's u-boot-qemu"));
+    }
+    let disk = tmp.join(format!("{name}.disk"));
+    let mut img = std::fs::read(bin).map_err(|e| e.to_string())?;
+    img.resize(img.len().next_multiple_of(512), 0);
+    let sectors = img.len() / 512;
+    std::fs::write(&disk, img).map_err(|e| e.to_string())?;
+    let load = vec![
+        "-bios".into(),
+        uboot.into(),
+        "-drive".into(),
+        format!("if=none,file={},format=raw,id=d0", disk.display()),
+        "-device".into(),
+        "virtio-blk-device,drive=d0".into(),
+    ];
+    let script = [
+        ("Hit any key to stop autoboot", String::new()),
+        ("=> ", "virtio scan".into()),
+        ("=> ", format!("virtio read 0x40200000 0 {sectors:#x}")),
+        ("=> ", "bootz 0x40200000 - ${fdtcontroladdr}".into()),
+    ]
+    .map(|(w, l)| (w.to_string(), l))
+    .to_vec();
+    Ok((load, script))
+}
+
+/// `image: bios@ADDR`: firmware-style boot, a shim in flash (where every CPU starts, in Secure
+/// SVC with secure=on) passes r2 = QEMU's DTB at the start of RAM and jumps to the image at ADDR.
+fn bios_args(name: &str, bin: &str, image: &str, tmp: &std::path::Path) -> Result<Vec<String>, String> {
+    let addr = u64::from_str_radix(image.trim_start_matches("bios@0x"), 16).map_err(|_| "bios address")?;
+    let shim_path = tmp.join(format!("{name}.bios"));
+    std::fs::write(&shim_path, shim(0x4000_0000, addr as u32)).map_err(|e| e.to_string())?;
+    Ok(vec![
+        "-bios".into(),
+        shim_path.display().to_string(),
+        "-device".into(),
+        format!("loader,file={bin},addr={addr:#x},force-raw=on"),
+    ])
 }
 
 /// `cargo xtask test [SCENARIO...]`: everything, or only the named QEMU scenarios.

@@ -120,13 +120,13 @@ fn check_header(blob: &[u8]) -> Result<Header, DtbError> {
         return Err(DtbError::UnsupportedVersion(version));
     }
     let within = |off: usize, len: usize| off.checked_add(len).is_some_and(|e| e <= total);
-    if h.off_struct % 4 != 0 || !within(h.off_struct, h.size_struct) {
+    if !h.off_struct.is_multiple_of(4) || !within(h.off_struct, h.size_struct) {
         return Err(DtbError::BadHeader("off_dt_struct/size_dt_struct"));
     }
     if !within(h.off_strings, h.size_strings) {
         return Err(DtbError::BadHeader("off_dt_strings/size_dt_strings"));
     }
-    if h.off_rsv % 8 != 0 || !within(h.off_rsv, 16) {
+    if !h.off_rsv.is_multiple_of(8) || !within(h.off_rsv, 16) {
         return Err(DtbError::BadHeader("off_mem_rsvmap"));
     }
     Ok(h)
