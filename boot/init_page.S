@@ -276,13 +276,14 @@ init_fault_msg:
 
 @ hypfw_asm_fatal(r0 = NUL-terminated line): where assembly that cannot go on stops, with the MMU
 @ off (the init page, the monitor). Prints the line on the console recorded in hypfw_fault_record
-@ (if the boot CPU found one), exits through semihosting with a failing status in test builds,
-@ and otherwise halts. No stack.
+@ (if the boot CPU found one), exits through semihosting with a failing status in test builds
+@ (where a host listens), and otherwise halts. No stack.
 @ Register use: r4 = cursor, r6 = UART base, r7 = UART kind, r8 = 16550 register shift,
-@ r9 = 16550 access width, r1 = character, r2/r3 = scratch.
+@ r9 = 16550 access width, r10 = the line, r1 = character, r2/r3 = scratch.
     .global hypfw_asm_fatal
     .type hypfw_asm_fatal, %function
 hypfw_asm_fatal:
+    mov     r10, r0                     @ r10 := the line, kept for the test host
     mov     r4, r0
     adr_far r5, hypfw_fault_record
     ldr     r6, [r5, #{FR_UART}]
@@ -290,24 +291,33 @@ hypfw_asm_fatal:
     ldr     r8, [r5, #{FR_UART_SHIFT}]
     ldr     r9, [r5, #{FR_UART_WIDTH}]
     cmp     r6, #0
-    beq     2f
+    beq     3f
 1:  ldrb    r1, [r4], #1
     cmp     r1, #0
     beq     3f
     cmp     r1, #10
-    moveq   r1, #13
-    bleq    fault_putc                  @ a newline goes out as CR LF
-    moveq   r1, #10
+    bne     2f
+    mov     r1, #13                     @ a newline goes out as CR LF
     bl      fault_putc
+    mov     r1, #10
+2:  bl      fault_putc
     b       1b
-2:
-.if {SEMIHOSTING}
-    mov     r0, #{SYS_WRITE0}           @ no console known: the test host still gets the line
-    mov     r1, r4
-    svc     {SEMIHOSTING_SVC}
-.endif
 3:
 .if {SEMIHOSTING}
+    @ A test host gets the line too (when no console is known) and a failing status. Only in
+    @ HYP, and with HVBAR at a table whose every entry halts: without a host the SVC is an
+    @ exception, which must not run into the live vectors (this same path, again).
+    mrs     r2, cpsr
+    and     r2, r2, #{MODE_MASK}
+    cmp     r2, #{MODE_HYP}
+    bne     4f
+    adr     r2, fatal_halt_vectors
+    cp15    mcr, r2, HVBAR
+    isb
+    cmp     r6, #0
+    moveq   r0, #{SYS_WRITE0}
+    moveq   r1, r10
+    svceq   {SEMIHOSTING_SVC}
     mov     r0, #{SYS_EXIT}
     ldr     r1, ={ADP_STOPPED_INTERNAL_ERROR}  @ a failing exit
     svc     {SEMIHOSTING_SVC}
@@ -315,6 +325,11 @@ hypfw_asm_fatal:
 4:  wfi
     b       4b
     .ltorg
+    .balign 32
+fatal_halt_vectors:
+    .rept 8
+    b       4b
+    .endr
     .size hypfw_asm_fatal, . - hypfw_asm_fatal
 
 @ fault_putc(r1 = character) with r6/r7/r8/r9 as in hypfw_asm_fatal; clobbers r2, r3. Waits for

@@ -1,6 +1,8 @@
-//! Every way hypfw stops: success (power off), and `fatal:` (a message, then a failing exit).
-//! A stop is never silent: the line is printed first, and without a host to exit to the CPU
-//! halts after saying so.
+//! Every way hypfw stops: success (power off), reset, and `fatal:` (a message, then a failing
+//! exit). A stop is never silent and never a loop: the line is printed first; power goes off
+//! through the platform's PSCI where there is one; a semihosting host, where one listens, is an
+//! extra channel (the only one without PSCI, and the one that carries a failing status to a test);
+//! otherwise the CPU halts after saying so. An exception inside the stop path halts.
 
 use crate::arch::{self, Mode};
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -18,43 +20,46 @@ fn halt() -> ! {
     }
 }
 
-/// Exit with `code` (0 = success) if a semihosting host is there (test builds).
-fn host_exit(code: i32) {
-    #[cfg(feature = "semihosting")]
-    semihosting::process::exit(code);
-    #[cfg(not(feature = "semihosting"))]
-    let _ = code;
+/// Tell a semihosting host (test builds) to exit with `code`; returns when there is none.
+fn host_exit(code: u32) {
+    if cfg!(feature = "semihosting") {
+        arch::semihosting::exit(code);
+    }
 }
 
-/// Exit to a test host with `code` if there is one, else ask the platform's PSCI for `fid`
-/// (SYSTEM_OFF or SYSTEM_RESET), else halt; says which.
-fn power(code: i32, fid: u32, what: &str) -> ! {
-    host_exit(code);
+/// Ask the platform's PSCI for `fid` (SYSTEM_OFF or SYSTEM_RESET) where it can be used; returns
+/// if it cannot, or if the call returned.
+fn psci_power(fid: u32, what: &str) {
     if PSCI_OFF_AVAILABLE.load(Ordering::Relaxed) && arch::in_mode(Mode::Hyp) {
         arch::psci::call(fid);
-        crate::log!("PSCI {what} returned; halting");
-    } else {
-        crate::log!("no PSCI for {what}; halted");
+        crate::log!("PSCI {what} returned");
     }
-    halt()
 }
 
-/// The self-test passed, or the payload powered off: power off.
+/// The self-test passed, or the payload powered off: power off (PSCI SYSTEM_OFF; without it, a
+/// semihosting host's exit with status 0), else halt.
 pub fn success() -> ! {
-    power(0, psci::SYSTEM_OFF, "SYSTEM_OFF")
+    STOPPING.store(true, Ordering::Release);
+    psci_power(psci::SYSTEM_OFF, "SYSTEM_OFF");
+    host_exit(0);
+    crate::log!("no PSCI to power off with; halted");
+    halt()
 }
 
 /// The payload asked for a reset: under a test host that is an exit of its own (status 2), so a
 /// test never mistakes it for success; otherwise the platform's PSCI resets the machine.
 pub fn reset() -> ! {
-    power(2, psci::SYSTEM_RESET, "SYSTEM_RESET")
+    STOPPING.store(true, Ordering::Release);
+    host_exit(2);
+    psci_power(psci::SYSTEM_RESET, "SYSTEM_RESET");
+    crate::log!("no PSCI to reset with; halted");
+    halt()
 }
 
 /// Print `hypfw: fatal: <message>` and stop with a failing exit.
 pub fn fatal(args: core::fmt::Arguments) -> ! {
     if STOPPING.swap(true, Ordering::AcqRel) {
-        // A fault while reporting a fault: do not recurse.
-        host_exit(3);
+        // A fault while stopping: do not recurse.
         halt();
     }
     crate::drivers::console::print(format_args!("hypfw: fatal: {args}\n"));

@@ -18,6 +18,8 @@ pub struct Qemu {
     pub extra: Vec<String>,
     /// Bootloader scenarios: (text to wait for, line to type then), in order.
     pub prompt_script: Vec<(String, String)>,
+    /// Let a semihosting host listen (`-semihosting-config`); off: QEMU as a user types it.
+    pub semihosting: bool,
 }
 
 impl Qemu {
@@ -30,6 +32,7 @@ impl Qemu {
             load: Vec::new(),
             extra: Vec::new(),
             prompt_script: Vec::new(),
+            semihosting: true,
         }
     }
     pub fn kernel(mut self, p: &Path) -> Self {
@@ -40,7 +43,9 @@ impl Qemu {
         let mut c = Command::new("qemu-system-arm");
         c.args(["-M", &self.machine, "-cpu", &self.cpu, "-smp", &self.smp.to_string()]);
         c.args(["-m", &self.mem_mib.to_string(), "-nographic", "-nic", "none", "-monitor", "none", "-serial", "stdio"]);
-        c.args(["-semihosting-config", "enable=on,target=native"]);
+        if self.semihosting {
+            c.args(["-semihosting-config", "enable=on,target=native"]);
+        }
         c.args(&self.load).args(&self.extra);
         c
     }

@@ -15,9 +15,11 @@
 //!                                        every CPU, with QEMU's DTB)
 //!   dtb: FIXTURE [corrupt=magic|struct|truncate]   (with image: loader@...)
 //!   append: ARGS                        kernel command line (/chosen/bootargs), -kernel boots only
+//!   semihosting: off                    QEMU without -semihosting-config (as a user types it)
 //!   damage: pack+N                      flip the bits of byte N of the payload pack
 //!   entry-state: caches-on              (loader images) the shim turns the HYP caches on first
-//!   exit: N                             expected QEMU exit status
+//!   exit: N | timeout                   expected QEMU exit status (timeout: a halt, QEMU must
+//!                                       still run when the timeout ends it)
 //!   timeout: SECONDS                    (default 30)
 //!   expect: TEXT                        a console line must contain TEXT (repeatable)
 //!   reject: TEXT                        no console line may contain TEXT
@@ -31,7 +33,9 @@ struct Scenario {
     name: String,
     timeout: u64,
     q: Qemu,
-    exit: i32,
+    /// The expected exit status; None: the run must not end by itself (a halt), so it ends at the
+    /// timeout.
+    exit: Option<i32>,
     expect: Vec<String>,
     reject: Vec<String>,
 }
@@ -99,7 +103,7 @@ fn parse(
         name: name.clone(),
         timeout: 30,
         q: Qemu::new("virt,virtualization=on"),
-        exit: 0,
+        exit: Some(0),
         expect: vec![],
         reject: vec![],
     };
@@ -152,9 +156,11 @@ fn read_keys(s: &mut Scenario, text: &str, imgs: &crate::Images) -> Result<Boot,
                 let off = v.strip_prefix("pack+").and_then(|o| o.parse::<usize>().ok()).ok_or("damage: pack+N")?;
                 boot.damage = Some(imgs.pack_offset + off);
             }
-            "exit" => s.exit = v.parse().map_err(|_| "exit")?,
+            "exit" if v == "timeout" => s.exit = None,
+            "exit" => s.exit = Some(v.parse().map_err(|_| "exit")?),
             "timeout" => s.timeout = v.parse().map_err(|_| "timeout")?,
             "append" => s.q.extra.extend(["-append".to_string(), v]),
+            "semihosting" => s.q.semihosting = v != "off",
             "expect" => s.expect.push(v),
             "reject" => s.reject.push(v),
             k => return Err(format!("{name}: unknown key {k}")),
@@ -270,9 +276,10 @@ pub fn test_all(only: &[String]) -> Result<u8, String> {
         let s = parse(f, &imgs, &board, &tmp)?;
         let o = run_captured(&s.q, Duration::from_secs(s.timeout))?;
         let mut why = Vec::new();
-        match o.status {
-            None => why.push(format!("timed out after {} s", s.timeout)),
-            Some(c) if c != s.exit => why.push(format!("exit status {c}, expected {}", s.exit)),
+        match (o.status, s.exit) {
+            (None, Some(_)) => why.push(format!("timed out after {} s", s.timeout)),
+            (Some(c), None) => why.push(format!("exit status {c}, expected a halt (no exit before the timeout)")),
+            (Some(c), Some(e)) if c != e => why.push(format!("exit status {c}, expected {e}")),
             _ => {}
         }
         for e in &s.expect {

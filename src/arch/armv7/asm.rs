@@ -34,6 +34,7 @@ core::arch::global_asm!(
         include_str!("../../../boot/monitor.S"),
         include_str!("../../../boot/vectors.S"),
         include_str!("../../../boot/selftest_pl1.S"),
+        include_str!("../../../boot/semihost.S"),
     ),
     MODE_HYP = const Mode::Hyp.bits(),
     MODE_SVC = const Mode::Svc.bits(),

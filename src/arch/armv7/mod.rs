@@ -140,6 +140,26 @@ pub fn probe_secure_svc() -> bool {
     unsafe { hypfw_probe_secure() != 0 }
 }
 
+/// Semihosting (ARM DUI 0471) as an extra channel to a test host, safe without one
+/// (`boot/semihost.S` probes for it).
+pub mod semihosting {
+    const SYS_EXIT_EXTENDED: u32 = 0x20;
+    const ADP_STOPPED_APPLICATION_EXIT: u32 = 0x2_0026;
+
+    unsafe extern "C" {
+        fn hypfw_semihosting(op: u32, arg: u32) -> u32;
+    }
+
+    /// Ask a host to end the program with exit status `code`; returns when there is no host.
+    pub fn exit(code: u32) {
+        let block = [ADP_STOPPED_APPLICATION_EXIT, code];
+        // SAFETY: the routine points the current mode's vectors at its own probe table for the
+        // one SVC and restores them, so without a host it returns instead of taking a live
+        // vector; with one, the host reads the two-word block, which lives on this stack.
+        unsafe { hypfw_semihosting(SYS_EXIT_EXTENDED, block.as_ptr() as u32) };
+    }
+}
+
 /// Deliberate faults, for the self-test's proof that a fault in HYP is reported, not hung on.
 pub mod faults {
     /// Execute an undefined instruction in HYP.
