@@ -335,6 +335,8 @@ fatal_halt_vectors:
 @ fault_putc(r1 = character) with r6/r7/r8/r9 as in hypfw_asm_fatal; clobbers r2, r3. Waits for
 @ room in the transmitter, then writes the character; leaves the bootloader's line settings.
 fault_putc:
+    cmp     r7, #{UART_KIND_SAMSUNG}
+    beq     5f
     cmp     r7, #{UART_KIND_PL011}
     bne     2f
 1:  ldr     r2, [r6, #{PL011_FR}]
@@ -355,6 +357,11 @@ fault_putc:
     tst     r2, #{NS16550_LSR_THRE}
     beq     4b
     str     r1, [r6]
+    bx      lr
+5:  ldr     r2, [r6, #{SAMSUNG_UTRSTAT}] @ Samsung: wait until the transmitter is empty
+    tst     r2, #{SAMSUNG_UTRSTAT_TX_EMPTY}
+    beq     5b
+    str     r1, [r6, #{SAMSUNG_UTXH}]
     bx      lr
 
 @ Where assembly that fails finds the console, and how the init page reaches its identity map

@@ -63,6 +63,11 @@ pub fn fatal(args: core::fmt::Arguments) -> ! {
         halt();
     }
     crate::drivers::console::print(format_args!("hypfw: fatal: {args}\n"));
+    if cfg!(feature = "semihosting") && !crate::drivers::console::has_uart() {
+        // No console yet (the device tree was not read): the kept lines, this one included, can
+        // still reach a test host.
+        arch::semihosting::write0(crate::drivers::console::kept_lines());
+    }
     host_exit(1);
     crate::log!("halted (no host to report the failure to)");
     halt()

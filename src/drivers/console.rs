@@ -1,77 +1,123 @@
 //! The console: one UART, chosen from the device tree, behind a tiny global.
 //!
-//! During the boot phase the MMU is off and only the boot CPU runs, so the console is used without
-//! a lock (a spin lock's LDREX/STREX on Strongly-ordered memory is not guaranteed to work). Once
-//! the runtime runs with its MMU on, `enable_locking` makes every line atomic across CPUs.
+//! No UART address is built in: until the device tree names the console, lines are kept in a
+//! small buffer and written out as soon as a UART is installed (a fatal error before that goes to
+//! a semihosting host, where one listens). During the boot phase the MMU is off and only the boot
+//! CPU runs, so the console is used without a lock (a spin lock's LDREX/STREX on Strongly-ordered
+//! memory is not guaranteed to work). Once the runtime runs with its MMU on, `enable_locking`
+//! makes every line atomic across CPUs.
 
 use core::cell::UnsafeCell;
 use core::fmt::{self, Write};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
 use hypfw_core::platform::dtb::UartKind;
+use hypfw_uart::Mmio;
 
-pub enum Uart {
-    Pl011(arm_pl011_uart::Uart<'static>),
-    Ns16550(uart_16550::Uart16550<uart_16550::backend::MmioBackend>),
-}
+/// The console's driver: one of `hypfw-uart`'s, over real MMIO.
+pub type Uart = hypfw_uart::Uart<Mmio>;
 
-impl Uart {
-    /// # Safety
-    /// 1. `base` is the address of a UART of `kind` in the current translation regime;
-    /// 2. it stays valid (mapped, as device memory) for as long as the returned value is used;
-    /// 3. nothing else drives that UART meanwhile.
-    pub unsafe fn new(kind: UartKind, base: usize) -> Option<Self> {
-        let ptr = NonNull::new(base as *mut u8)?;
-        match kind {
-            UartKind::Pl011 => {
-                // SAFETY: obligations 1-3 are UniqueMmioPointer's: a valid, exclusive pointer to
-                // the PL011's register block for the pointer's lifetime.
-                let regs = unsafe { safe_mmio::UniqueMmioPointer::new(ptr.cast()) };
-                Some(Uart::Pl011(arm_pl011_uart::Uart::new(regs)))
-            }
-            UartKind::Ns16550 { reg_shift, .. } => {
-                // SAFETY: obligations 1-3 are new_mmio's: the registers at `base`, `1 <<
-                // reg_shift` bytes apart, valid and exclusive while the driver lives.
-                unsafe { uart_16550::Uart16550::new_mmio(ptr, 1 << reg_shift) }.ok().map(Uart::Ns16550)
-            }
-            UartKind::Unsupported => None,
-        }
-    }
-
-    fn put(&mut self, b: u8) {
-        match self {
-            Uart::Pl011(u) => {
-                while u.is_tx_fifo_full() {}
-                u.write_word(b);
-            }
-            Uart::Ns16550(u) => u.send_bytes_exact(&[b]),
-        }
+/// The driver for a UART of `kind` at `base`.
+///
+/// # Safety
+/// 1. `base` is the address of a UART of `kind` in the current translation regime;
+/// 2. it stays valid (mapped, as device memory) for as long as the returned value is used;
+/// 3. nothing else drives that UART meanwhile.
+unsafe fn uart(kind: UartKind, base: usize) -> Option<Uart> {
+    let ptr = NonNull::new(base as *mut u8)?;
+    match kind {
+        // SAFETY: obligations 1-3 are Uart::pl011's, for the same base.
+        UartKind::Pl011 => Some(unsafe { Uart::pl011(ptr) }),
+        // SAFETY: obligations 1 and 2 are Mmio::new's (the drivers' offsets lie in the block of a
+        // UART of this kind); obligation 3 makes the accesses exclusive.
+        _ => Uart::with_regs(kind, unsafe { Mmio::new(ptr) }),
     }
 }
+
+/// Bytes kept before a console is known: the boot log up to the device tree is well under this.
+const EARLY_BYTES: usize = 2048;
 
 struct Console {
     uart: UnsafeCell<Option<Uart>>,
+    /// Lines written while no UART was installed, NUL-terminated; `early_len` bytes used.
+    early: UnsafeCell<[u8; EARLY_BYTES]>,
+    early_len: UnsafeCell<usize>,
 }
 
 // SAFETY: the UART is reached only through `install` (a single CPU runs) and `print`, which holds
 // LOCK whenever more than one CPU can run (see module docs).
 unsafe impl Sync for Console {}
 
-static CONSOLE: Console = Console { uart: UnsafeCell::new(None) };
+static CONSOLE: Console =
+    Console { uart: UnsafeCell::new(None), early: UnsafeCell::new([0; EARLY_BYTES]), early_len: UnsafeCell::new(0) };
 static LOCKING: AtomicBool = AtomicBool::new(false);
 static LOCK: spin::Mutex<()> = spin::Mutex::new(());
 
-/// Install the console UART.
+/// Install the console UART, and write out what was kept while there was none.
 ///
 /// # Safety
 /// 1. only one CPU runs hypfw code (nobody else can be in `print`);
-/// 2. the obligations of [`Uart::new`] for `kind` and `base`.
+/// 2. the obligations of [`uart`] for `kind` and `base`.
 pub unsafe fn install(kind: UartKind, base: usize) -> bool {
-    // SAFETY: obligation 1: no reference into CONSOLE exists while it is replaced; obligation 2
-    // is Uart::new's contract, for the same kind and base.
+    // SAFETY: obligation 1: no reference into CONSOLE exists while it is replaced or while the
+    // kept lines are read and cleared; obligation 2 is uart()'s contract, for the same kind and
+    // base.
     unsafe {
-        *CONSOLE.uart.get() = Uart::new(kind, base);
-        (*CONSOLE.uart.get()).is_some()
+        *CONSOLE.uart.get() = uart(kind, base);
+        let Some(u) = (*CONSOLE.uart.get()).as_mut() else { return false };
+        let len = *CONSOLE.early_len.get();
+        if len > 0 {
+            let kept = &(&*CONSOLE.early.get())[..len];
+            let _ = Writer(u).write_str(core::str::from_utf8(kept).unwrap_or("(early lines lost)\n"));
+            *CONSOLE.early_len.get() = 0;
+            (*CONSOLE.early.get())[0] = 0;
+        }
+        true
+    }
+}
+
+/// No UART from now on (the runtime's copy of the image starts with the boot copy's state, whose
+/// UART address is physical): lines are kept again until one is installed.
+///
+/// # Safety
+/// Only one CPU runs hypfw code.
+pub unsafe fn uninstall() {
+    // SAFETY: the single CPU holds no reference into CONSOLE.
+    unsafe { *CONSOLE.uart.get() = None };
+}
+
+/// Whether lines reach a UART.
+pub fn has_uart() -> bool {
+    // SAFETY: a read of the Option's discriminant; it is only written while one CPU runs.
+    unsafe { (*CONSOLE.uart.get()).is_some() }
+}
+
+/// The lines kept while no UART was installed, NUL-terminated (for a semihosting host).
+pub fn kept_lines() -> &'static [u8] {
+    // SAFETY: read-only view; the buffer is only written by `print` on the single boot CPU before
+    // a UART exists, and the caller (the stop path) runs after those writes.
+    unsafe {
+        let len = *CONSOLE.early_len.get();
+        &(&*CONSOLE.early.get())[..=len]
+    }
+}
+
+/// Keep `s` in the early buffer (boot phase, no UART yet); what does not fit is dropped.
+struct Keeper;
+
+impl Write for Keeper {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // SAFETY: only called from `print` while no UART is installed, which is the boot phase on
+        // one CPU (or the stop path after it): nobody else touches the buffer.
+        unsafe {
+            let buf = &mut *CONSOLE.early.get();
+            let len = &mut *CONSOLE.early_len.get();
+            let n = s.len().min(EARLY_BYTES - 1 - *len);
+            buf[*len..*len + n].copy_from_slice(&s.as_bytes()[..n]);
+            *len += n;
+            buf[*len] = 0;
+        }
+        Ok(())
     }
 }
 
@@ -99,8 +145,14 @@ pub fn print(args: fmt::Arguments) {
     let _guard = LOCKING.load(Ordering::Acquire).then(|| LOCK.lock());
     // SAFETY: either a single CPU runs (install's obligation until enable_locking), or LOCK is
     // held: this is the only reference into CONSOLE.
-    if let Some(u) = unsafe { (*CONSOLE.uart.get()).as_mut() } {
-        let _ = Writer(u).write_fmt(args);
+    match unsafe { (*CONSOLE.uart.get()).as_mut() } {
+        Some(u) => {
+            let _ = Writer(u).write_fmt(args);
+        }
+        None if !LOCKING.load(Ordering::Relaxed) => {
+            let _ = Keeper.write_fmt(args);
+        }
+        None => {}
     }
 }
 

@@ -61,10 +61,16 @@ pub fn va_to_pa(va: usize) -> u64 {
 
 /// Once, on the boot CPU's first arrival: the console at its runtime VA, locking, the heap.
 fn runtime_init_once(bi: &BootInfo) {
-    if let (true, Some(c)) = (bi.console_va != 0, bi.platform.console) {
+    // This copy of the image began as the boot copy, console state included (a physical address
+    // the runtime table does not map): install the console at its runtime VA, or none.
+    match bi.platform.console.filter(|_| bi.console_va != 0) {
         // SAFETY: only the boot CPU runs hypfw code (the secondaries start later); the runtime
         // table maps the console at console_va as device memory, for the life of the system.
-        unsafe { crate::drivers::console::install(c.kind, bi.console_va as usize) };
+        Some(c) => unsafe {
+            crate::drivers::console::install(c.kind, bi.console_va as usize);
+        },
+        // SAFETY: only the boot CPU runs hypfw code.
+        None => unsafe { crate::drivers::console::uninstall() },
     }
     crate::drivers::console::enable_locking();
     // The platform's PSCI can power off only when hypfw is not the PSCI provider itself.

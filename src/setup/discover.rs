@@ -11,29 +11,6 @@ use hypfw_core::platform::cpuid::{IdPfr1, Midr};
 use hypfw_core::platform::dtb::{self, Description, Platform, PsciMethod, UartKind};
 use hypfw_core::platform::options::Options;
 
-/// The early console, used before the device tree is read: QEMU virt's PL011 unless the build
-/// says otherwise (`HYPFW_EARLY_UART=none` or `pl011@0xADDR` / `ns16550@0xADDR,SHIFT`).
-fn early_uart() -> Option<(UartKind, usize)> {
-    let spec = option_env!("HYPFW_EARLY_UART").unwrap_or("pl011@0x09000000");
-    let (kind, rest) = spec.split_once('@')?;
-    let (addr, shift) = rest.split_once(',').unwrap_or((rest, "0"));
-    let addr = usize::from_str_radix(addr.trim_start_matches("0x"), 16).ok()?;
-    let shift: u8 = shift.parse().ok()?;
-    match kind {
-        "pl011" => Some((UartKind::Pl011, addr)),
-        "ns16550" => Some((UartKind::Ns16550 { reg_shift: shift, io_width: 1 }, addr)),
-        _ => None,
-    }
-}
-
-pub fn early_console() {
-    if let Some((kind, base)) = early_uart() {
-        // SAFETY: the boot phase: one CPU, MMU off; the build names the UART's physical address,
-        // which nothing else drives.
-        unsafe { console::install(kind, base) };
-    }
-}
-
 /// The banner and what the bootloader handed over.
 pub fn report_entry(info: &EarlyInfo) {
     log!("hypfw {} (ARMv7 HYP firmware)", env!("CARGO_PKG_VERSION"));
@@ -144,9 +121,10 @@ pub fn report_platform(p: &Platform) {
             let kind = match c.kind {
                 UartKind::Pl011 => "PL011",
                 UartKind::Ns16550 { .. } => "8250/16550",
+                UartKind::Samsung { .. } => "Samsung",
                 UartKind::Unsupported => "unsupported UART (no output after boot)",
             };
-            log!("platform: console {kind} at {:#x}", c.base);
+            log!("platform: console {kind} at {:#x} ({})", c.base, c.compatible().unwrap_or("compatible unknown"));
             if c.kind != UartKind::Unsupported {
                 // SAFETY: the boot phase: one CPU, MMU off; the device tree names the UART's
                 // physical address, which nothing else drives.

@@ -34,7 +34,6 @@ use hypfw_core::platform::smp::CpuMap;
 #[unsafe(no_mangle)]
 extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     stack::paint();
-    discover::early_console();
     discover::report_entry(info);
     check_image(info);
     let entry_mode = discover::check_mode(info.mode_flags & arch::Mode::MASK);

@@ -13,7 +13,7 @@
 //!                                        Debian's U-Boot with bootz)
 //!          | bios@ADDR                  (packed image at ADDR, entered from a shim in flash by
 //!                                        every CPU, with QEMU's DTB)
-//!   dtb: FIXTURE [corrupt=magic|struct|truncate]   (with image: loader@...)
+//!   dtb: FIXTURE [corrupt=magic|struct|truncate | edit=rename=OLD/NEW]   (with image: loader@...)
 //!   append: ARGS                        kernel command line (/chosen/bootargs), -kernel boots only
 //!   semihosting: off                    QEMU without -semihosting-config (as a user types it)
 //!   damage: pack+N                      flip the bits of byte N of the payload pack
@@ -64,7 +64,20 @@ fn shim_with(prefix: &[u32], dtb: u32, entry: u32) -> Vec<u8> {
 /// A8.8.123, A8.8.54).
 const HSCTLR_CACHES_ON: [u32; 5] = [0xEE91_3F10, 0xE383_3004, 0xE383_3A01, 0xEE81_3F10, 0xF57F_F06F];
 
+/// Damage (or edit) a fixture DTB: `magic`, `struct`, `truncate`, or `rename=OLD/NEW`, which
+/// replaces every OLD string with NEW of the same length (a compatible hypfw does not know).
 fn corrupt(mut b: Vec<u8>, how: &str) -> Result<Vec<u8>, String> {
+    if let Some((old, new)) = how.strip_prefix("rename=").and_then(|r| r.split_once('/')) {
+        if old.len() != new.len() || old.is_empty() {
+            return Err(format!("rename={old}/{new}: the two strings must have the same length"));
+        }
+        let mut n = 0;
+        while let Some(at) = b.windows(old.len()).position(|w| w == old.as_bytes()) {
+            b[at..at + old.len()].copy_from_slice(new.as_bytes());
+            n += 1;
+        }
+        return if n > 0 { Ok(b) } else { Err(format!("rename: {old} is not in the DTB")) };
+    }
     match how {
         "magic" => b[0..4].copy_from_slice(&0xDEAD_BEEFu32.to_be_bytes()),
         "struct" => {
@@ -184,7 +197,7 @@ fn loader_args(name: &str, boot: &Boot, file: &str, at: &str, tmp: &std::path::P
     let mut words = boot.dtb.as_deref().unwrap_or("qemu-virt-smp4.dtb").split_whitespace();
     let dtb_file = words.next().unwrap();
     let mut blob = std::fs::read(root().join("tests/fixtures").join(dtb_file)).map_err(|e| e.to_string())?;
-    if let Some(c) = words.next().and_then(|w| w.strip_prefix("corrupt=")) {
+    if let Some(c) = words.next().and_then(|w| w.strip_prefix("corrupt=").or(w.strip_prefix("edit="))) {
         blob = corrupt(blob, c)?;
     }
     let dtb_path = tmp.join(format!("{name}.dtb"));
@@ -253,7 +266,7 @@ pub fn test_all(only: &[String]) -> Result<u8, String> {
         eprintln!("xtask: host unit tests");
         let st = Command::new(env!("CARGO"))
             .current_dir(root())
-            .args(["test", "--target", "host-tuple", "-p", "hypfw-core", "-p", "xtask"])
+            .args(["test", "--target", "host-tuple", "-p", "hypfw-core", "-p", "hypfw-uart", "-p", "xtask"])
             .status()
             .map_err(|e| e.to_string())?;
         if !st.success() {

@@ -64,7 +64,7 @@ pub const MPIDR_NON_AFFINITY: u32 = 0xFF00_0000;
 pub struct FaultRecord {
     /// Physical address of the console UART (0: none, or not reachable with 32 bits).
     pub uart: u32,
-    /// [`uart::KIND_PL011`], [`uart::KIND_NS16550`] or 0.
+    /// [`uart::KIND_PL011`], [`uart::KIND_NS16550`], [`uart::KIND_SAMSUNG`] or 0.
     pub uart_kind: u32,
     /// 16550 registers are `1 << uart_shift` bytes apart.
     pub uart_shift: u32,
@@ -81,6 +81,7 @@ pub struct FaultRecord {
 pub mod uart {
     pub const KIND_PL011: u32 = 1;
     pub const KIND_NS16550: u32 = 2;
+    pub const KIND_SAMSUNG: u32 = 3;
     /// PL011 (ARM DDI 0183): data register, flag register, transmit FIFO full flag.
     pub const PL011_DR: u32 = 0x00;
     pub const PL011_FR: u32 = 0x18;
@@ -89,6 +90,10 @@ pub mod uart {
     /// holding register empty.
     pub const NS16550_LSR: u32 = 5;
     pub const NS16550_LSR_THRE: u32 = 1 << 5;
+    /// Samsung: transmit status register (transmitter empty) and transmit holding register.
+    pub const SAMSUNG_UTRSTAT: u32 = 0x10;
+    pub const SAMSUNG_UTRSTAT_TX_EMPTY: u32 = 1 << 2;
+    pub const SAMSUNG_UTXH: u32 = 0x20;
 }
 
 /// GICv2 registers touched in Secure state (ARM IHI 0048B 4.3, 4.4).

@@ -5,3 +5,4 @@ pub mod cpuid;
 pub mod dtb;
 pub mod options;
 pub mod smp;
+pub mod uart;

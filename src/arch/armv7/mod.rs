@@ -143,11 +143,23 @@ pub fn probe_secure_svc() -> bool {
 /// Semihosting (ARM DUI 0471) as an extra channel to a test host, safe without one
 /// (`boot/semihost.S` probes for it).
 pub mod semihosting {
+    const SYS_WRITE0: u32 = 0x04;
     const SYS_EXIT_EXTENDED: u32 = 0x20;
     const ADP_STOPPED_APPLICATION_EXIT: u32 = 0x2_0026;
 
     unsafe extern "C" {
         fn hypfw_semihosting(op: u32, arg: u32) -> u32;
+    }
+
+    /// Write a NUL-terminated text to a host's console (nothing without a host, or without the
+    /// NUL).
+    pub fn write0(text: &[u8]) {
+        if text.last() != Some(&0) {
+            return;
+        }
+        // SAFETY: as in `exit`; the host reads the text up to its NUL, which the check above
+        // keeps inside the slice.
+        unsafe { hypfw_semihosting(SYS_WRITE0, text.as_ptr() as u32) };
     }
 
     /// Ask a host to end the program with exit status `code`; returns when there is no host.

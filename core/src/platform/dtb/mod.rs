@@ -8,6 +8,7 @@
 //! `fdt`'s pointer-sized `reg()` cannot express) and translated through every parent `ranges`.
 
 use crate::platform::options::Options;
+use crate::platform::uart::{self, Family};
 use fdt::Fdt;
 use fdt::node::FdtNode;
 
@@ -225,21 +226,39 @@ fn check_structure(s: &[u8], strings: &[u8]) -> Result<(), DtbError> {
     }
 }
 
+/// How hypfw drives a console UART.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UartKind {
     /// ARM PrimeCell PL011 (QEMU virt, vexpress).
     Pl011,
-    /// 8250/16550 compatible with registers `1 << reg_shift` apart (TI, Tegra, Allwinner).
+    /// 8250/16550 with registers `1 << reg_shift` bytes apart, accessed `io_width` bytes at a
+    /// time (TI OMAP, NVIDIA Tegra, Synopsys DesignWare on Allwinner).
     Ns16550 { reg_shift: u8, io_width: u8 },
-    /// Recognised but without a driver in hypfw (e.g. Samsung Exynos UART).
+    /// Samsung S3C/S5P/Exynos (Arndale); `tx_full_bit` is UFSTAT's transmit-FIFO-full bit.
+    Samsung { tx_full_bit: u8 },
+    /// A console hypfw has no driver for (`/chosen/stdout-path` names a UART of another kind):
+    /// hypfw goes on without output.
     Unsupported,
 }
 
+/// The console UART: how to drive it, where it is (physical, after every `ranges`), and which
+/// compatible string identified it (an index into `platform::uart::COMPATIBLES`, plain data so
+/// that the boot phase can hand it to the runtime; [`NO_COMPATIBLE`] for an unsupported one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Console {
     pub kind: UartKind,
     pub base: u64,
     pub size: u64,
+    pub compatible: u8,
+}
+
+pub const NO_COMPATIBLE: u8 = u8::MAX;
+
+impl Console {
+    /// The compatible string that identified this UART, if hypfw knows it.
+    pub fn compatible(&self) -> Option<&'static str> {
+        crate::platform::uart::COMPATIBLES.get(self.compatible as usize).map(|c| c.0)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -299,7 +318,7 @@ impl Platform {
         Platform {
             ram,
             ram_banks: 1,
-            console: Some(Console { kind: UartKind::Pl011, base: 0x0900_0000, size: 0x1000 }),
+            console: Some(Console { kind: UartKind::Pl011, base: 0x0900_0000, size: 0x1000, compatible: 0 }),
             gic: Some(Gic {
                 dist: (0x0800_0000, 0x1_0000),
                 cpu: (0x0801_0000, 0x1_0000),
@@ -413,10 +432,6 @@ fn is_enabled(status: Option<&[u8]>) -> bool {
     status.is_none_or(|s| s.starts_with(b"okay") || s.starts_with(b"ok\0"))
 }
 
-fn is_compatible(node: FdtNode, any: &[&str]) -> bool {
-    node.compatible().is_some_and(|c| c.all().any(|s| any.contains(&s)))
-}
-
 /// The values of the properties `names` of `node`, read in one pass over its properties (each
 /// `FdtNode::property` lookup is a pass of its own).
 fn props<'a, const N: usize>(node: FdtNode<'_, 'a>, names: [&str; N]) -> [Option<&'a [u8]>; N] {
@@ -502,34 +517,31 @@ fn walk<'b, 'a, const N: usize>(fdt: &'b Fdt<'a>, wanted: [Wanted; N]) -> Found<
     f
 }
 
-const PL011: &[&str] = &["arm,pl011"];
-const NS16550: &[&str] = &[
-    "ns16550a",
-    "ns16550",
-    "ns8250",
-    "snps,dw-apb-uart",
-    "ti,omap4-uart",
-    "ti,omap3-uart",
-    "ti,am3352-uart",
-    "nvidia,tegra20-uart",
-    "nvidia,tegra124-uart",
-];
-const EXYNOS: &[&str] = &["samsung,exynos4210-uart", "samsung,s3c6400-uart"];
 const GICV2: &[&str] = &["arm,cortex-a15-gic", "arm,cortex-a7-gic", "arm,gic-400", "arm,cortex-a9-gic"];
 
+/// The console a UART node describes: a kind hypfw drives, or `Unsupported` for any other node
+/// with a `reg` (stdout-path may name one). `reg-shift` and `reg-io-width` override what the
+/// compatible implies.
 fn console_from(np: &NodePath) -> Result<Option<Console>, DtbError> {
     let node = np.last();
-    let kind = if is_compatible(node, PL011) {
-        UartKind::Pl011
-    } else if is_compatible(node, NS16550) {
-        let get = |n: &str, d: u32| node.property(n).and_then(|p| be32(p.value, 0)).unwrap_or(d);
-        UartKind::Ns16550 { reg_shift: get("reg-shift", 0).min(3) as u8, io_width: get("reg-io-width", 1).min(4) as u8 }
-    } else if is_compatible(node, EXYNOS) {
-        UartKind::Unsupported
-    } else {
-        return Ok(None);
+    let [compatible, shift, width] = props(node, ["compatible", "reg-shift", "reg-io-width"]);
+    let (kind, index) = match compatible.and_then(uart::identify) {
+        Some((i, Family::Pl011)) => (UartKind::Pl011, i as u8),
+        Some((i, Family::Ns16550 { shift: s, width: w })) => {
+            let get = |v: Option<&[u8]>, d: u8| v.and_then(|v| be32(v, 0)).map_or(d, |x| x.min(4) as u8);
+            let reg_shift = get(shift, s).min(3);
+            let io_width = if get(width, w) == 4 { 4 } else { 1 };
+            (UartKind::Ns16550 { reg_shift, io_width }, i as u8)
+        }
+        Some((i, Family::Samsung { tx_full_bit })) => (UartKind::Samsung { tx_full_bit }, i as u8),
+        None => (UartKind::Unsupported, NO_COMPATIBLE),
     };
-    Ok(reg_of(np, 0)?.map(|(base, size)| Console { kind, base, size }))
+    Ok(reg_of(np, 0)?.map(|(base, size)| Console { kind, base, size, compatible: index }))
+}
+
+/// The path an alias names.
+fn alias<'a>(aliases: Option<FdtNode<'_, 'a>>, name: &str) -> Option<&'a str> {
+    aliases?.property(name).and_then(|a| core::str::from_utf8(a.value).ok()).map(|v| v.trim_end_matches('\0'))
 }
 
 /// The `stdout-path` of /chosen (or the `linux,stdout-path` spelling), alias resolved and any
@@ -542,7 +554,7 @@ fn stdout_path<'a>(chosen: Option<FdtNode<'_, 'a>>, aliases: Option<FdtNode<'_, 
     if s.starts_with('/') {
         return Some(s);
     }
-    aliases?.property(s).and_then(|a| core::str::from_utf8(a.value).ok()).map(|v| v.trim_end_matches('\0'))
+    alias(aliases, s)
 }
 
 /// What a device tree tells hypfw: the platform, and the options the user gave hypfw in
@@ -566,18 +578,17 @@ pub fn describe(blob: &[u8]) -> Result<Description, DtbError> {
     let found = walk(
         &fdt,
         [
-            Wanted { compatible: PL011, enabled: true },
-            Wanted { compatible: NS16550, enabled: true },
+            Wanted { compatible: &uart::ALL, enabled: true },
             Wanted { compatible: GICV2, enabled: true },
             Wanted { compatible: &["arm,psci", "arm,psci-0.2", "arm,psci-1.0"], enabled: false },
             Wanted { compatible: &["arm,armv7-timer"], enabled: false },
         ],
     );
-    let [pl011, ns16550, gic, psci, timer] = &found.matches;
+    let [uart, gic, psci, timer] = &found.matches;
     let mut p = Platform::qemu_virt_fallback();
     p.fallback = false;
     read_ram(&mut p, root, &found)?;
-    p.console = read_console(&fdt, &found, pl011.as_ref().or(ns16550.as_ref()))?;
+    p.console = read_console(&fdt, &found, uart.as_ref())?;
     p.gic = match gic {
         Some(np) => {
             let r = |i| reg_of(np, i);
@@ -627,13 +638,15 @@ fn read_ram<const N: usize>(p: &mut Platform, root: FdtNode, found: &Found<'_, '
     Ok(())
 }
 
-/// The console: stdout-path first, else the first UART hypfw has a driver for.
+/// The console: `/chosen/stdout-path` (an alias resolved) first, whatever it names, else the
+/// `serial0` alias; else the first enabled UART, in document order, that hypfw has a driver for.
 fn read_console<const N: usize>(
     fdt: &Fdt,
     found: &Found<'_, '_, N>,
     first_uart: Option<&NodePath>,
 ) -> Result<Option<Console>, DtbError> {
-    if let Some(np) = stdout_path(found.chosen, found.aliases).and_then(|path| find_path(fdt, path))
+    let path = stdout_path(found.chosen, found.aliases).or_else(|| alias(found.aliases, "serial0"));
+    if let Some(np) = path.and_then(|path| find_path(fdt, path))
         && let Some(c) = console_from(&np)?
     {
         return Ok(Some(c));

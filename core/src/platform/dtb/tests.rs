@@ -16,7 +16,7 @@ fn qemu_virt_platform() {
     let p = parse(VIRT_SMP4).unwrap();
     assert!(!p.fallback);
     assert_eq!(p.ram(), &[MemRange { base: 0x4000_0000, size: 1 << 30 }]);
-    assert_eq!(p.console, Some(Console { kind: UartKind::Pl011, base: 0x0900_0000, size: 0x1000 }));
+    assert_eq!(p.console, Some(Console { kind: UartKind::Pl011, base: 0x0900_0000, size: 0x1000, compatible: 0 }));
     let gic = p.gic.unwrap();
     assert_eq!(gic.dist.0, 0x0800_0000);
     assert_eq!(gic.cpu.0, 0x0801_0000);
@@ -39,7 +39,12 @@ fn board_console_through_alias_and_nested_ranges() {
     let p = parse(BOARD).unwrap();
     assert_eq!(
         p.console,
-        Some(Console { kind: UartKind::Ns16550 { reg_shift: 2, io_width: 1 }, base: 0x4802_0000, size: 0x100 })
+        Some(Console {
+            kind: UartKind::Ns16550 { reg_shift: 2, io_width: 1 },
+            base: 0x4802_0000,
+            size: 0x100,
+            compatible: 4
+        })
     );
     assert_eq!(
         p.ram(),

@@ -1,0 +1,93 @@
+//! Which UART a device-tree node is, and how hypfw drives it: the compatible strings of the
+//! consoles on hypfw's boards, most specific first, with what the string implies when the node
+//! does not say (TI's OMAP UARTs space their registers 4 bytes apart without a `reg-shift`; Linux's
+//! 8250_omap driver knows that from the compatible, and so does this table). Sources: Linux's
+//! `Documentation/devicetree/bindings/serial/*.yaml` and the board DTS files.
+
+/// A UART family hypfw has a driver for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// ARM PrimeCell PL011.
+    Pl011,
+    /// 8250/16550: registers `1 << shift` bytes apart, accessed `width` bytes at a time, unless
+    /// the node's `reg-shift` / `reg-io-width` say otherwise.
+    Ns16550 { shift: u8, width: u8 },
+    /// Samsung S3C/S5P/Exynos: UFSTAT's "transmit FIFO full" bit, which moved between generations.
+    Samsung { tx_full_bit: u8 },
+}
+
+/// (compatible, family), most specific first within a family.
+pub const COMPATIBLES: &[(&str, Family)] = &[
+    ("arm,pl011", Family::Pl011),
+    ("ti,dra742-uart", OMAP),
+    ("ti,am4372-uart", OMAP),
+    ("ti,am3352-uart", OMAP),
+    ("ti,omap4-uart", OMAP),
+    ("ti,omap3-uart", OMAP),
+    ("ti,omap2-uart", OMAP),
+    ("nvidia,tegra210-uart", NS16550),
+    ("nvidia,tegra124-uart", NS16550),
+    ("nvidia,tegra114-uart", NS16550),
+    ("nvidia,tegra30-uart", NS16550),
+    ("nvidia,tegra20-uart", NS16550),
+    ("snps,dw-apb-uart", NS16550),
+    ("ns16550a", NS16550),
+    ("ns16550", NS16550),
+    ("ns16450", NS16550),
+    ("ns8250", NS16550),
+    ("samsung,exynos5433-uart", SAMSUNG_V5),
+    ("samsung,exynos4210-uart", SAMSUNG_V5),
+    ("samsung,s5pv210-uart", SAMSUNG_V5),
+    ("samsung,s3c6400-uart", Family::Samsung { tx_full_bit: 14 }),
+    ("samsung,s3c2440-uart", Family::Samsung { tx_full_bit: 14 }),
+    ("samsung,s3c2412-uart", Family::Samsung { tx_full_bit: 14 }),
+    ("samsung,s3c2410-uart", Family::Samsung { tx_full_bit: 9 }),
+];
+
+const OMAP: Family = Family::Ns16550 { shift: 2, width: 1 };
+const NS16550: Family = Family::Ns16550 { shift: 0, width: 1 };
+const SAMSUNG_V5: Family = Family::Samsung { tx_full_bit: 24 };
+
+/// Every compatible string of the table, for a search over the tree.
+pub const ALL: [&str; COMPATIBLES.len()] = {
+    let mut out = [""; COMPATIBLES.len()];
+    let mut i = 0;
+    while i < COMPATIBLES.len() {
+        out[i] = COMPATIBLES[i].0;
+        i += 1;
+    }
+    out
+};
+
+/// The table entry for a node's `compatible` list (NUL-separated strings): the first of the
+/// node's strings that the table knows, so the most specific one wins.
+pub fn identify(compatible: &[u8]) -> Option<(usize, Family)> {
+    compatible
+        .split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .find_map(|s| COMPATIBLES.iter().position(|(c, _)| c.as_bytes() == s).map(|i| (i, COMPATIBLES[i].1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn board_consoles_are_identified_with_their_implied_spacing() {
+        // BeagleBoard-X15 (am57xx): no reg-shift in the node, 4-byte spacing from the compatible.
+        let (i, f) = identify(b"ti,dra742-uart\0ti,omap4-uart\0").unwrap();
+        assert_eq!((COMPATIBLES[i].0, f), ("ti,dra742-uart", Family::Ns16550 { shift: 2, width: 1 }));
+        // Jetson TK1, Banana Pi, Arndale, vexpress.
+        assert_eq!(identify(b"nvidia,tegra124-uart\0nvidia,tegra20-uart\0").unwrap().1, NS16550);
+        assert_eq!(identify(b"snps,dw-apb-uart\0").unwrap().1, NS16550);
+        assert_eq!(identify(b"samsung,exynos4210-uart\0").unwrap().1, Family::Samsung { tx_full_bit: 24 });
+        assert_eq!(identify(b"arm,pl011\0arm,primecell\0").unwrap().1, Family::Pl011);
+    }
+
+    #[test]
+    fn unknown_and_empty_lists_are_not_consoles() {
+        assert_eq!(identify(b"fsl,imx6q-uart\0"), None);
+        assert_eq!(identify(b""), None);
+        assert_eq!(identify(b"\0\0"), None);
+    }
+}

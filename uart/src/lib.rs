@@ -1,0 +1,310 @@
+//! hypfw's console UARTs. Each driver writes characters only: hypfw keeps the line settings the
+//! bootloader chose (baud rate, framing, FIFO), so nothing here programs them.
+//!
+//! - PL011 (QEMU virt, vexpress): the `arm-pl011-uart` crate;
+//! - 8250/16550 (TI OMAP, NVIDIA Tegra, Synopsys DesignWare, plain ns16550): the `uart_16550`
+//!   crate, over a [`Backend`](uart_16550::backend::Backend) of ours that spaces the registers
+//!   `1 << reg_shift` bytes apart and accesses them 1 or 4 bytes wide (`reg-io-width`), which the
+//!   crate's own MMIO backend does not (it only does byte accesses);
+//! - Samsung S3C/S5P/Exynos (Arndale): written here, because no crate drives it.
+//!
+//! The 16550 and Samsung drivers are generic over [`Regs`], so the host tests run them against a
+//! recording fake and check every register access; on the target [`Mmio`] does the accesses.
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+use core::ptr::NonNull;
+use hypfw_core::platform::dtb::UartKind;
+use uart_16550::Uart16550;
+use uart_16550::backend::Backend;
+
+/// Register access at byte offsets from a UART's base.
+pub trait Regs {
+    fn read8(&mut self, off: usize) -> u8;
+    fn write8(&mut self, off: usize, v: u8);
+    fn read32(&mut self, off: usize) -> u32;
+    fn write32(&mut self, off: usize, v: u32);
+}
+
+/// A UART's registers in memory-mapped I/O.
+pub struct Mmio {
+    base: NonNull<u8>,
+}
+
+impl Mmio {
+    /// # Safety
+    /// 1. `base` is the address, in the current translation regime, of a UART's register block,
+    ///    mapped as device memory for as long as the value is used;
+    /// 2. the offsets the drivers use (at most 0x7C: register 31 of a 16550 with 4-byte spacing,
+    ///    or Samsung's UTXH at 0x20) lie in that block.
+    pub unsafe fn new(base: NonNull<u8>) -> Self {
+        Mmio { base }
+    }
+}
+
+impl Regs for Mmio {
+    fn read8(&mut self, off: usize) -> u8 {
+        // SAFETY: new's obligations: the register lies in the mapped block; volatile, as MMIO.
+        unsafe { self.base.add(off).read_volatile() }
+    }
+    fn write8(&mut self, off: usize, v: u8) {
+        // SAFETY: as for read8.
+        unsafe { self.base.add(off).write_volatile(v) }
+    }
+    fn read32(&mut self, off: usize) -> u32 {
+        // SAFETY: new's obligations; the drivers use 4-byte aligned offsets for word accesses.
+        unsafe { self.base.add(off).cast::<u32>().read_volatile() }
+    }
+    fn write32(&mut self, off: usize, v: u32) {
+        // SAFETY: as for read32.
+        unsafe { self.base.add(off).cast::<u32>().write_volatile(v) }
+    }
+}
+
+/// `uart_16550`'s view of a 16550 whose registers are `1 << shift` bytes apart, accessed `width`
+/// (1 or 4) bytes at a time.
+pub struct Ns16550Regs<R: Regs> {
+    regs: R,
+    shift: u8,
+    width: u8,
+}
+
+impl<R: Regs> Backend for Ns16550Regs<R> {
+    unsafe fn read(&mut self, register_offset: u8) -> u8 {
+        let off = (register_offset as usize) << self.shift;
+        if self.width == 4 { self.regs.read32(off) as u8 } else { self.regs.read8(off) }
+    }
+    unsafe fn write(&mut self, register_offset: u8, value: u8) {
+        let off = (register_offset as usize) << self.shift;
+        if self.width == 4 { self.regs.write32(off, value as u32) } else { self.regs.write8(off, value) }
+    }
+}
+
+/// Samsung S3C/S5P/Exynos UART registers (Exynos 5250 user manual, UART chapter; Linux's
+/// `samsung_tty.c` uses the same).
+pub mod samsung {
+    pub const UFCON: usize = 0x08;
+    pub const UTRSTAT: usize = 0x10;
+    pub const UFSTAT: usize = 0x18;
+    pub const UTXH: usize = 0x20;
+    /// UFCON: FIFOs enabled.
+    pub const UFCON_FIFO_ENABLE: u32 = 1 << 0;
+    /// UTRSTAT: transmit buffer and shifter empty.
+    pub const UTRSTAT_TX_EMPTY: u32 = 1 << 2;
+}
+
+/// A Samsung UART, writing as the bootloader set it up: with FIFOs on, wait while the transmit
+/// FIFO is full; without, until the transmitter is empty.
+pub struct Samsung<R: Regs> {
+    regs: R,
+    tx_full_bit: u8,
+}
+
+impl<R: Regs> Samsung<R> {
+    pub fn new(regs: R, tx_full_bit: u8) -> Self {
+        Samsung { regs, tx_full_bit: tx_full_bit.min(31) }
+    }
+
+    pub fn put(&mut self, b: u8) {
+        if self.regs.read32(samsung::UFCON) & samsung::UFCON_FIFO_ENABLE != 0 {
+            while self.regs.read32(samsung::UFSTAT) & (1 << self.tx_full_bit) != 0 {
+                core::hint::spin_loop();
+            }
+        } else {
+            while self.regs.read32(samsung::UTRSTAT) & samsung::UTRSTAT_TX_EMPTY == 0 {
+                core::hint::spin_loop();
+            }
+        }
+        self.regs.write32(samsung::UTXH, b as u32);
+    }
+}
+
+/// A console UART of any kind hypfw drives.
+pub enum Uart<R: Regs> {
+    Pl011(arm_pl011_uart::Uart<'static>),
+    Ns16550(Uart16550<Ns16550Regs<R>>),
+    Samsung(Samsung<R>),
+}
+
+impl<R: Regs> Uart<R> {
+    /// The 16550 or Samsung driver of `kind` over `regs`; None for the PL011 (see
+    /// [`Uart::pl011`]) and for kinds without a driver.
+    pub fn with_regs(kind: UartKind, regs: R) -> Option<Self> {
+        match kind {
+            UartKind::Ns16550 { reg_shift, io_width } => {
+                let backend = Ns16550Regs { regs, shift: reg_shift.min(3), width: io_width };
+                // SAFETY: the backend reaches register i at i << shift, and the caller of the
+                // register access (Mmio::new, or a test fake) vouches for the whole block.
+                Some(Uart::Ns16550(unsafe { Uart16550::new_with_backend(backend) }))
+            }
+            UartKind::Samsung { tx_full_bit } => Some(Uart::Samsung(Samsung::new(regs, tx_full_bit))),
+            UartKind::Pl011 | UartKind::Unsupported => None,
+        }
+    }
+
+    /// A PL011 at `base`.
+    ///
+    /// # Safety
+    /// 1. `base` is the address, in the current translation regime, of a PL011's register block,
+    ///    mapped as device memory for as long as the value is used;
+    /// 2. nothing else drives that PL011 meanwhile.
+    pub unsafe fn pl011(base: NonNull<u8>) -> Self {
+        // SAFETY: obligations 1 and 2 are UniqueMmioPointer's: valid and exclusive for its life.
+        let regs = unsafe { safe_mmio::UniqueMmioPointer::new(base.cast()) };
+        Uart::Pl011(arm_pl011_uart::Uart::new(regs))
+    }
+
+    /// Write one byte, waiting for room in the transmitter first.
+    pub fn put(&mut self, b: u8) {
+        match self {
+            Uart::Pl011(u) => {
+                while u.is_tx_fifo_full() {
+                    core::hint::spin_loop();
+                }
+                u.write_word(b);
+            }
+            Uart::Ns16550(u) => u.send_bytes_exact(&[b]),
+            Uart::Samsung(u) => u.put(b),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::vec::Vec;
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Op {
+        R8(usize),
+        W8(usize, u8),
+        R32(usize),
+        W32(usize, u32),
+    }
+
+    /// Records every access; reads answer from `values`, where a register may hold a sequence
+    /// (one value per read, the last one repeating).
+    #[derive(Default)]
+    struct Recorder {
+        ops: Vec<Op>,
+        values: HashMap<usize, Vec<u32>>,
+    }
+
+    impl Recorder {
+        fn with(values: &[(usize, &[u32])]) -> Self {
+            Recorder { ops: Vec::new(), values: values.iter().map(|(o, v)| (*o, v.to_vec())).collect() }
+        }
+        fn value(&mut self, off: usize) -> u32 {
+            match self.values.get_mut(&off) {
+                Some(v) if v.len() > 1 => v.remove(0),
+                Some(v) => v[0],
+                None => 0,
+            }
+        }
+    }
+
+    impl Regs for &mut Recorder {
+        fn read8(&mut self, off: usize) -> u8 {
+            self.ops.push(Op::R8(off));
+            self.value(off) as u8
+        }
+        fn write8(&mut self, off: usize, v: u8) {
+            self.ops.push(Op::W8(off, v));
+        }
+        fn read32(&mut self, off: usize) -> u32 {
+            self.ops.push(Op::R32(off));
+            self.value(off)
+        }
+        fn write32(&mut self, off: usize, v: u32) {
+            self.ops.push(Op::W32(off, v));
+        }
+    }
+
+    const THRE: u32 = 1 << 5;
+
+    fn send(kind: UartKind, rec: &mut Recorder, bytes: &[u8]) {
+        let mut u = Uart::with_regs(kind, rec).unwrap();
+        for &b in bytes {
+            u.put(b);
+        }
+    }
+
+    /// BeagleBoard-X15 (ti,dra742-uart): registers 4 bytes apart, byte accesses: LSR is at 0x14.
+    /// Nothing but LSR is read and nothing but THR written: the bootloader's settings stay.
+    #[test]
+    fn omap_waits_for_the_transmitter_then_writes_thr() {
+        let mut rec = Recorder::with(&[(0x14, &[0, 0, THRE])]);
+        send(UartKind::Ns16550 { reg_shift: 2, io_width: 1 }, &mut rec, b"h");
+        assert_eq!(rec.ops, [Op::R8(0x14), Op::R8(0x14), Op::R8(0x14), Op::W8(0, b'h')]);
+    }
+
+    /// Banana Pi (snps,dw-apb-uart, reg-io-width = <4>): 32-bit accesses only.
+    #[test]
+    fn designware_uses_word_accesses() {
+        let mut rec = Recorder::with(&[(0x14, &[THRE])]);
+        send(UartKind::Ns16550 { reg_shift: 2, io_width: 4 }, &mut rec, b"ok");
+        assert_eq!(rec.ops, [Op::R32(0x14), Op::W32(0, b'o' as u32), Op::R32(0x14), Op::W32(0, b'k' as u32)]);
+    }
+
+    #[test]
+    fn plain_16550_is_byte_spaced() {
+        let mut rec = Recorder::with(&[(5, &[THRE])]);
+        send(UartKind::Ns16550 { reg_shift: 0, io_width: 1 }, &mut rec, b"x");
+        assert_eq!(rec.ops, [Op::R8(5), Op::W8(0, b'x')]);
+    }
+
+    /// Arndale (samsung,exynos4210-uart) with FIFOs on: wait while UFSTAT bit 24 says full.
+    #[test]
+    fn samsung_with_fifo_waits_while_full() {
+        let mut rec = Recorder::with(&[(samsung::UFCON, &[1]), (samsung::UFSTAT, &[1 << 24, 1 << 24, 0x3F])]);
+        send(UartKind::Samsung { tx_full_bit: 24 }, &mut rec, b"a");
+        assert_eq!(
+            rec.ops,
+            [
+                Op::R32(samsung::UFCON),
+                Op::R32(samsung::UFSTAT),
+                Op::R32(samsung::UFSTAT),
+                Op::R32(samsung::UFSTAT),
+                Op::W32(samsung::UTXH, b'a' as u32)
+            ]
+        );
+    }
+
+    /// Without FIFOs: wait until UTRSTAT says the transmitter is empty.
+    #[test]
+    fn samsung_without_fifo_waits_for_an_empty_transmitter() {
+        let mut rec = Recorder::with(&[(samsung::UFCON, &[0]), (samsung::UTRSTAT, &[0, 0b110])]);
+        send(UartKind::Samsung { tx_full_bit: 24 }, &mut rec, b"b");
+        assert_eq!(
+            rec.ops,
+            [
+                Op::R32(samsung::UFCON),
+                Op::R32(samsung::UTRSTAT),
+                Op::R32(samsung::UTRSTAT),
+                Op::W32(samsung::UTXH, b'b' as u32)
+            ]
+        );
+    }
+
+    /// The PL011 through `arm-pl011-uart`, on a register block in ordinary memory: the byte lands
+    /// in UARTDR once UARTFR says the FIFO has room.
+    #[test]
+    fn pl011_writes_the_data_register() {
+        let mut block = [0u32; 0x400];
+        let base = NonNull::new(block.as_mut_ptr().cast::<u8>()).unwrap();
+        {
+            // SAFETY: the block is 4 KiB of this test's memory, used by nothing else meanwhile.
+            let mut u: Uart<Mmio> = unsafe { Uart::pl011(base) };
+            u.put(b'Z');
+        }
+        assert_eq!(block[0], b'Z' as u32, "UARTDR");
+    }
+
+    #[test]
+    fn kinds_without_a_driver_over_regs() {
+        assert!(Uart::with_regs(UartKind::Unsupported, &mut Recorder::default()).is_none());
+        assert!(Uart::with_regs(UartKind::Pl011, &mut Recorder::default()).is_none());
+    }
+}
