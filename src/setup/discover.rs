@@ -108,6 +108,12 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
     let Description { platform, options } =
         dtb::describe(blob).unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
     log!("platform: device tree at {at:#x} from {how}, {total} bytes");
+    if platform.ram().is_empty() {
+        fatal!(
+            "the device tree at {at:#x} has no usable /memory (a memory node whose reg has a size): the bootloader \
+             must fill it in, as U-Boot does before it starts a kernel"
+        );
+    }
     Discovered { platform, options, dtb_range: MemRange { base: at, size: total as u64 }, dtb_blob: Some(blob) }
 }
 

@@ -116,6 +116,18 @@ fn kernel_and_busybox() -> Result<(PathBuf, PathBuf), String> {
     find().ok_or_else(|| "the fetched packages have no boot/vmlinuz-* or bin/busybox".into())
 }
 
+/// The folder of the cached kernel package that holds the board device trees, fetched if missing.
+pub fn dtb_dir() -> Result<PathBuf, String> {
+    kernel_and_busybox()?;
+    let lib = cache().join("root/usr/lib");
+    std::fs::read_dir(&lib)
+        .map_err(|e| format!("{}: {e}", lib.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("linux-image-")))
+        .ok_or_else(|| format!("no linux-image-* folder in {}", lib.display()))
+}
+
 /// The test's /init: a busybox shell script.
 const INIT: &str = r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin

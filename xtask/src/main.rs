@@ -12,10 +12,12 @@
 //! bench                       instruction counts under -icount shift=0
 //! bench --linux               Linux boot time under hypfw vs direct, exits per CPU
 //! rooms                       the imports between the crates' rooms, checked against the rules
+//! inspect FILE.dtb...         what hypfw would use on that board, as JSON
 //! qemu-elf ELF                cargo runner: post-process a linked ELF and boot it
 //! ```
 
 mod image;
+mod inspect;
 mod linux;
 mod qemu;
 mod rooms;
@@ -207,6 +209,7 @@ fn main() -> ExitCode {
         Some("bench") if args.iter().any(|a| a == "--linux") => qemu::bench_linux(),
         Some("bench") => qemu::bench(),
         Some("rooms") => rooms::check(&root(), true).map(|()| 0),
+        Some("inspect") => inspect::cmd(&args[1..]),
         _ => {
             eprintln!("usage: cargo xtask build|pack|run|test|bench|rooms|qemu-elf (see xtask/src/main.rs)");
             Ok(2)

@@ -272,6 +272,12 @@ pub fn test_all(only: &[String]) -> Result<u8, String> {
         if !st.success() {
             return Err("host unit tests failed".into());
         }
+        eprintln!("xtask: board device trees (Debian's armhf kernel package) through `inspect`");
+        let (p, f) = crate::inspect::check_boards()?;
+        println!("board device trees: {p} passed, {f} failed");
+        if f > 0 {
+            return Err(format!("{f} board device tree(s) not read as expected"));
+        }
     }
     let imgs = build(&BuildOpts { release: true, semihosting: true })?;
     let board = build(&BuildOpts { release: true, semihosting: false })?;

@@ -1,0 +1,208 @@
+//! `cargo xtask inspect FILE.dtb`: what hypfw would use on the board that device tree describes,
+//! as JSON. The values come from `hypfw-core`'s own reader (the code the firmware runs), so the
+//! report is what hypfw would do, not a second opinion; only strings hypfw keeps no copy of (a
+//! CPU's enable-method, an unknown console's compatible) are read here with the `fdt` crate.
+
+use hypfw_core::mm::layout::{RESERVED_SIZE, choose_reserved_region};
+use hypfw_core::platform::dtb::{self, Description, PsciMethod, UartKind};
+use std::fmt::Write;
+
+fn hex(v: u64) -> String {
+    format!("\"{v:#x}\"")
+}
+
+fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Strings of the tree hypfw does not keep: each enabled CPU's enable-method (in /cpus order) and
+/// the compatible of the node `/chosen/stdout-path` names.
+struct Extra {
+    enable_methods: Vec<Option<String>>,
+    stdout_compatible: Option<String>,
+}
+
+fn extra(blob: &[u8]) -> Extra {
+    let mut e = Extra { enable_methods: Vec::new(), stdout_compatible: None };
+    let Ok(fdt) = fdt::Fdt::new(blob) else { return e };
+    if let Some(cpus) = fdt.find_node("/cpus") {
+        for c in cpus.children() {
+            let is_cpu = c.property("device_type").and_then(|p| p.as_str()) == Some("cpu");
+            let enabled = c.property("status").and_then(|p| p.as_str()).is_none_or(|s| s.starts_with("ok"));
+            if is_cpu && enabled {
+                e.enable_methods.push(c.property("enable-method").and_then(|p| p.as_str()).map(str::to_string));
+            }
+        }
+    }
+    e.stdout_compatible =
+        fdt.chosen().stdout().and_then(|n| n.compatible()).and_then(|c| c.first().into()).map(str::to_string);
+    e
+}
+
+/// The JSON report for a device tree blob.
+pub fn report(blob: &[u8]) -> String {
+    let mut problems: Vec<String> = Vec::new();
+    let described = dtb::describe(blob);
+    let x = extra(blob);
+    let mut j = String::from("{\n");
+    let Ok(Description { platform: p, .. }) = described else {
+        let e = described.unwrap_err();
+        problems.push(format!("hypfw cannot read this device tree: {e}"));
+        j.push_str("  \"ram\": [],\n  \"console\": null,\n  \"gic\": null,\n  \"cpus\": [],\n  \"psci\": null,\n");
+        j.push_str("  \"hyp_region\": null,\n");
+        return finish(j, &problems);
+    };
+    if p.ram().is_empty() {
+        problems
+            .push("no usable /memory: the bootloader must fill it in (U-Boot does before it starts a kernel)".into());
+    }
+    let ram: Vec<String> =
+        p.ram().iter().map(|r| format!("{{\"base\": {}, \"size\": {}}}", hex(r.base), hex(r.size))).collect();
+    let _ = writeln!(j, "  \"ram\": [{}],", ram.join(", "));
+    match p.console {
+        Some(c) => {
+            let (kind, shift, width) = match c.kind {
+                UartKind::Pl011 => ("pl011", 0, 4),
+                UartKind::Ns16550 { reg_shift, io_width } => ("ns16550", reg_shift, io_width),
+                UartKind::Samsung { .. } => ("samsung", 0, 4),
+                UartKind::Unsupported => ("unsupported", 0, 0),
+            };
+            let compatible = c.compatible().map(str::to_string).or(x.stdout_compatible.clone()).unwrap_or_default();
+            if c.kind == UartKind::Unsupported {
+                problems.push(format!("the console ({compatible}) has no driver in hypfw: it boots without output"));
+            }
+            let _ = writeln!(
+                j,
+                "  \"console\": {{\"compatible\": {}, \"kind\": \"{kind}\", \"base\": {}, \"reg_shift\": {shift}, \"reg_io_width\": {width}}},",
+                quote(&compatible),
+                hex(c.base)
+            );
+        }
+        None => {
+            problems.push("no console UART: hypfw boots without output".into());
+            j.push_str("  \"console\": null,\n");
+        }
+    }
+    match p.gic {
+        Some(g) => {
+            let opt = |r: Option<(u64, u64)>| r.map_or("null".to_string(), |r| hex(r.0));
+            if g.hyp.is_none() {
+                problems.push("the GIC has no virtual interface control block in the tree".into());
+            }
+            let _ = writeln!(
+                j,
+                "  \"gic\": {{\"dist\": {}, \"cpu\": {}, \"hyp\": {}, \"vcpu\": {}}},",
+                hex(g.dist.0),
+                hex(g.cpu.0),
+                opt(g.hyp),
+                opt(g.vcpu)
+            );
+        }
+        None => {
+            problems.push("no GICv2 in the tree".into());
+            j.push_str("  \"gic\": null,\n");
+        }
+    }
+    let cpus: Vec<String> = p
+        .cpus()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let m = x.enable_methods.get(i).cloned().flatten();
+            format!(
+                "{{\"mpidr\": {}, \"enable_method\": {}}}",
+                hex(c.mpidr as u64),
+                m.map_or("null".into(), |m| quote(&m))
+            )
+        })
+        .collect();
+    let _ = writeln!(j, "  \"cpus\": [{}],", cpus.join(", "));
+    match p.psci {
+        Some(m) => {
+            let method = if m == PsciMethod::Smc { "smc" } else { "hvc" };
+            if m == PsciMethod::Hvc {
+                problems.push("PSCI by HVC cannot be used from HYP: secondary CPUs stay off".into());
+            }
+            let _ = writeln!(j, "  \"psci\": {{\"method\": \"{method}\"}},");
+        }
+        None => {
+            if p.ncpus > 1 {
+                problems.push(format!(
+                    "no /psci: hypfw cannot start the other {} CPU(s) unless the bootloader adds it (U-Boot does where it provides PSCI)",
+                    p.ncpus - 1
+                ));
+            }
+            j.push_str("  \"psci\": null,\n");
+        }
+    }
+    let region = p.ram().first().and_then(|b| choose_reserved_region(*b, &[]).ok());
+    match region {
+        Some(r) => {
+            let _ = writeln!(j, "  \"hyp_region\": {{\"base\": {}, \"size\": {}}},", hex(r.0), hex(RESERVED_SIZE));
+        }
+        None => {
+            if !p.ram().is_empty() {
+                problems.push("no place for hypfw's region in the first RAM bank".into());
+            }
+            j.push_str("  \"hyp_region\": null,\n");
+        }
+    }
+    finish(j, &problems)
+}
+
+fn finish(mut j: String, problems: &[String]) -> String {
+    let ps: Vec<String> = problems.iter().map(|p| quote(p)).collect();
+    let _ = writeln!(j, "  \"problems\": [{}]\n}}", ps.join(", "));
+    j
+}
+
+/// `cargo xtask inspect FILE.dtb...`
+pub fn cmd(args: &[String]) -> Result<u8, String> {
+    if args.is_empty() {
+        return Err("usage: cargo xtask inspect FILE.dtb...".into());
+    }
+    for f in args {
+        let blob = std::fs::read(f).map_err(|e| format!("{f}: {e}"))?;
+        print!("{}", report(&blob));
+    }
+    Ok(0)
+}
+
+/// The five boards of hypfw's users, as Debian's armhf `linux-image-*-armmp` package ships their
+/// device trees.
+pub const BOARDS: [&str; 5] =
+    ["am57xx-beagle-x15", "tegra124-jetson-tk1", "exynos5250-arndale", "vexpress-v2p-ca15-tc1", "sun7i-a20-bananapi"];
+
+/// `inspect` on each board's device tree against `tests/boards/NAME.json`, whose values were
+/// checked by hand against the boards' DTS files. Returns (passed, failed).
+pub fn check_boards() -> Result<(u32, u32), String> {
+    let dir = crate::linux::dtb_dir()?;
+    let (mut passed, mut failed) = (0, 0);
+    for b in BOARDS {
+        let blob = std::fs::read(dir.join(format!("{b}.dtb"))).map_err(|e| format!("{b}.dtb: {e}"))?;
+        let expected_path = crate::root().join("tests/boards").join(format!("{b}.json"));
+        let expected =
+            std::fs::read_to_string(&expected_path).map_err(|e| format!("{}: {e}", expected_path.display()))?;
+        let got = report(&blob);
+        if got == expected {
+            passed += 1;
+            println!("board {b} ... ok");
+        } else {
+            failed += 1;
+            println!("board {b} ... FAILED\n--- expected\n{expected}--- inspect printed\n{got}");
+        }
+    }
+    Ok((passed, failed))
+}
