@@ -126,6 +126,8 @@ struct Platform {
     cycles: u32,
     /// hypfw was booted with `hypfw.handover=allow`: HYPFW_TEARDOWN may hand HYP over.
     handover: bool,
+    /// The tree describes PSCI (so CPU_ON must work).
+    psci: bool,
 }
 
 fn read_platform(dtb: usize) -> Option<Platform> {
@@ -136,7 +138,8 @@ fn read_platform(dtb: usize) -> Option<Platform> {
         // SAFETY: single writer, before any secondary runs.
         unsafe { write_volatile(&raw mut UART_BASE, reg2(uart.value).0 as usize) };
     }
-    let mut p = Platform { cpus: [0; MAX_CPUS], ncpus: 0, hypfw: (0, 0), gic: None, cycles: 24, handover: false };
+    let mut p =
+        Platform { cpus: [0; MAX_CPUS], ncpus: 0, hypfw: (0, 0), gic: None, cycles: 24, handover: false, psci: false };
     for c in fdt.find_node("/cpus")?.children().filter(|c| c.name.starts_with("cpu@")) {
         if p.ncpus < MAX_CPUS {
             p.cpus[p.ncpus] = be32(c.property("reg")?.value, 0) as u32;
@@ -158,6 +161,7 @@ fn read_platform(dtb: usize) -> Option<Platform> {
         (r.len() >= 32).then(|| (reg2(r).0 as usize, reg2(&r[16..]).0 as usize))
     });
     p.handover = fdt.chosen().bootargs().is_some_and(|a| a.split(' ').any(|w| w == "hypfw.handover=allow"));
+    p.psci = fdt.find_compatible(&["arm,psci-1.0", "arm,psci-0.2", "arm,psci"]).is_some();
     Some(p)
 }
 
@@ -217,7 +221,13 @@ fn check_psci_proxy(c: &mut Checks, p: &Platform) {
     let v = smccc::smc32(ids::PSCI_VERSION, [0; 7])[0];
     c.check("PSCI_VERSION", v == 0x1_0000, format_args!("{v:#x}"));
     let v = psci::psci_features::<Smc>(ids::CPU_ON);
-    c.check("PSCI_FEATURES(CPU_ON)", v == Ok(0), format_args!("{v:?}"));
+    if p.psci {
+        c.check("PSCI_FEATURES(CPU_ON)", v == Ok(0), format_args!("{v:?}"));
+    } else {
+        // No /psci in the tree hypfw gave: it has no way to start CPUs, and must say so.
+        let refused = v == Err(psci::error::Error::NotSupported);
+        c.check("PSCI_FEATURES(CPU_ON) without /psci: not supported", refused, format_args!("{v:?}"));
+    }
     let v = psci::psci_features::<Smc>(ids::CPU_SUSPEND);
     c.check("PSCI_FEATURES(CPU_SUSPEND)", v == Ok(0), format_args!("{v:?}"));
     if let Some((gicd, gicc)) = p.gic {
@@ -226,6 +236,9 @@ fn check_psci_proxy(c: &mut Checks, p: &Platform) {
     }
     let v = smccc::smc32(ids::MIGRATE_INFO_TYPE, [0; 7])[0];
     c.check("MIGRATE_INFO_TYPE", v == 2, format_args!("{v}"));
+    if !p.psci {
+        return;
+    }
     let entry = _secondary as *const () as u32;
     let v = psci::cpu_on_32::<Smc>(0xFF, entry, 1);
     c.check(
@@ -243,6 +256,10 @@ fn check_psci_proxy(c: &mut Checks, p: &Platform) {
 
 /// Every CPU up, then offline/online cycles through the secondaries.
 fn check_cpus_up_and_cycled(c: &mut Checks, p: &Platform) {
+    if !p.psci {
+        say!("no /psci in the device tree: {} other CPU(s) stay off", p.ncpus - 1);
+        return;
+    }
     let entry = _secondary as *const () as u32;
     for i in 1..p.ncpus {
         let r = psci::cpu_on_32::<Smc>(p.cpus[i], entry, i as u32);

@@ -6,7 +6,7 @@ use super::hotplug;
 use super::this_cpu;
 use super::world::{self, Pl1Context};
 use crate::arch::{self, regs};
-use crate::shared::{BootInfo, PERCPU, PayloadInfo};
+use crate::shared::{BootInfo, CpuControl, PERCPU, PayloadInfo};
 use crate::{fatal, log};
 use core::sync::atomic::Ordering;
 use hypfw_core::abi::bits::{HCR_PAYLOAD, Psr, SPSR_SVC_MASKED, Sctlr};
@@ -186,11 +186,13 @@ fn psci_call(bi: &BootInfo, ctx: &Pl1Context) -> u32 {
     let (ram, holes) = ram_and_holes(bi);
     match psci::decode([ctx.r[0], ctx.r[1], ctx.r[2], ctx.r[3]], &bi.cpus, ram, holes) {
         Request::Version => psci::VERSION_1_0,
+        Request::Features(psci::CPU_ON) if bi.cpu_control == CpuControl::None => psci::NOT_SUPPORTED,
         Request::Features(fid) => psci::features(fid),
         Request::SmcccVersion => hvc::SMCCC_VERSION_1_1,
         Request::SmcccArchFeatures(fid) => hvc::answer([hvc::SMCCC_ARCH_FEATURES, fid, 0, 0], 0)[0],
         Request::MigrateInfoType => psci::MIGRATE_NONE,
         Request::Error(e) => e,
+        Request::CpuOn { .. } if bi.cpu_control == CpuControl::None => psci::NOT_SUPPORTED,
         Request::CpuOn { cpu, entry, context } => cpu_on(cpu, entry, context),
         Request::AffinityInfo { cpu } => affinity_info(bi, cpu),
         Request::CpuSuspend { .. } => {

@@ -218,7 +218,9 @@ pub fn run(bi: &BootInfo) -> ! {
     log!("memory: page pool {pool} pages used, heap {heap} bytes used (at start)");
     FAILED.fetch_add(hvc_checks(), Ordering::Relaxed);
     let opts = bi.options;
-    if bi.cpus.count > 1 {
+    if bi.cpus.count > 1 && bi.cpu_control == CpuControl::None {
+        log!("smp: no way to start the other {} CPU(s) (see above): SMP and hotplug checks skipped", bi.cpus.count - 1);
+    } else if bi.cpus.count > 1 {
         bring_up(bi);
         hotplug_cycles(bi, opts.hotplug_cycles);
         dirty_arrival_check(bi);

@@ -68,6 +68,19 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         log!("smp: the boot CPU (MPIDR {:#x}) is not in the device tree's /cpus", arch::mpidr());
     }
     let cpu_control = cpu_control(entry_mode, platform.psci);
+    if cpu_control == CpuControl::None && cpus.count > 1 {
+        log!(
+            "smp: cpu1..cpu{} (MPIDR {:#x}..) cannot be started: {}; only the boot CPU runs, and the payload is told \
+             CPU_ON is not supported",
+            cpus.count - 1,
+            cpus.mpidr[1],
+            if platform.psci.is_some() {
+                "the device tree's PSCI is by HVC, which HYP cannot use"
+            } else {
+                "the device tree has no /psci (on boards whose U-Boot provides PSCI, it adds one)"
+            }
+        );
+    }
     let console_va = layout::device_vas(devices)[0].map(|v| v.0).filter(|_| platform.console.is_some()).unwrap_or(0);
     let boot_info = BootInfo {
         platform,
