@@ -14,9 +14,6 @@
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 
-#[cfg(feature = "alloc")]
-extern crate alloc;
-
 pub mod abi;
 pub mod mm;
 pub mod payload;

@@ -42,23 +42,6 @@ unsafe extern "C" {
     fn probe_fetch(target: u32) -> u32;
 }
 
-/// The payload never allocates. It still needs an allocator symbol when Cargo builds it together
-/// with the firmware: features unify, so `hypfw-core` then has its `alloc` feature (the firmware's
-/// device-tree rewrite) and links `alloc`'s interface in. This one refuses every request.
-struct NoAlloc;
-
-// SAFETY: alloc never hands out memory (null is the documented failure), so no contract about
-// returned blocks can be broken; dealloc is never given a block from here.
-unsafe impl core::alloc::GlobalAlloc for NoAlloc {
-    unsafe fn alloc(&self, _: core::alloc::Layout) -> *mut u8 {
-        core::ptr::null_mut()
-    }
-    unsafe fn dealloc(&self, _: *mut u8, _: core::alloc::Layout) {}
-}
-
-#[global_allocator]
-static ALLOCATOR: NoAlloc = NoAlloc;
-
 struct Console;
 
 impl Write for Console {

@@ -78,7 +78,7 @@ fn runtime_init_once(bi: &BootInfo) {
     let heap = (RUNTIME_VA as u64 + bi.layout.heap_off) as usize as *mut u8;
     // SAFETY: the heap range is mapped RW in the runtime table, and nothing but the allocator
     // uses it once the boot phase (whose bump allocations were in its own copy) is over.
-    unsafe { crate::base::heap::HEAP.init_runtime(heap, layout::HEAP_SIZE as usize) };
+    unsafe { crate::base::heap::init_runtime(heap, layout::HEAP_SIZE as usize) };
 }
 
 /// One line per CPU with its counters.
@@ -98,7 +98,7 @@ pub fn report_cpus(bi: &BootInfo) {
 
 /// Bytes of the runtime heap in use (for the leak check across cycles).
 pub fn heap_used() -> usize {
-    crate::base::heap::HEAP.runtime_used()
+    crate::base::heap::runtime_used()
 }
 
 /// Check what the init page observed against what must hold; stops on a mismatch.

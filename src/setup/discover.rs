@@ -92,21 +92,24 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
             dtb_blob: None,
         };
     };
-    if at % 8 != 0 {
-        fatal!(
-            "device tree pointer {at:#x} from {how} is not 8-byte aligned: not a DTB (the Linux boot protocol passes it in r2)"
-        );
-    }
-    // SAFETY: the bootloader passed this address as the DTB (boot protocol); the 40 header bytes
-    // are read first, and only `totalsize` bytes (bounded by dtb::MAX_SIZE) once the magic checked.
+    // SAFETY: the bootloader passed this address as the DTB (boot protocol): the 40 header bytes
+    // are read first, and only the used blocks' bytes (bounded by dtb::MAX_SIZE) once the magic
+    // checked. The blob is the firmware's to use until the payload runs: hypfw tidies it in place
+    // (free space, NOPs) and nothing else writes it during the boot phase (every copy avoids it).
+    // Byte loads only (the target has strict alignment), so any alignment of `at` is fine.
     let header = unsafe { core::slice::from_raw_parts(at as *const u8, 40) };
-    let total = dtb::header_total_size(header)
+    let used = dtb::header_total_size(header)
         .unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
-    // SAFETY: the `total` bytes the checked header says the blob has, at the address the boot
-    // protocol passed; nothing writes them during the boot phase (every copy avoids the blob).
-    let blob = unsafe { core::slice::from_raw_parts(at as *const u8, total) };
+    // SAFETY: as above, for the `used` bytes the checked header gives.
+    let blob = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, used) };
+    let (total, nops) =
+        dtb::tidy(blob).unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
+    let blob: &'static [u8] = blob;
     let Description { platform, options } =
         dtb::describe(blob).unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
+    if nops > 0 {
+        log!("platform: removed {nops} FDT_NOP token(s) from the device tree (left by the bootloader's edits)");
+    }
     log!("platform: device tree at {at:#x} from {how}, {total} bytes");
     if platform.ram().is_empty() {
         fatal!(

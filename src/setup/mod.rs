@@ -54,8 +54,6 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     let devices = &devices[..ndev];
     let mut pool = tables::Pool::new(region, &layout);
     let payload = pack.map(|pk| {
-        // SAFETY: the region's heap area is unused until the runtime starts; one CPU, MMU off.
-        unsafe { crate::base::heap::HEAP.init_boot((region.0 + layout.heap_off) as usize, layout::HEAP_SIZE as usize) };
         let reserved = MemRange { base: region.0, size: layout::RESERVED_SIZE };
         let provide_psci = entry_mode == EntryMode::SecureSvc;
         payload::prepare(&platform, &pk, reserved, &busy, found.dtb_blob, provide_psci, &mut pool)

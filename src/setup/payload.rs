@@ -80,14 +80,11 @@ pub fn prepare(
     }
     sync_code_range(&mut cache, place.kernel.base, pk.payload.len() as u64, line);
     let edits = rewrite::Edits { reserved: region, bootargs: pk.bootargs, initrd: place.initrd, provide_psci };
-    let dtb = rewrite::rewrite(dtb_src, &edits).unwrap_or_else(|e| fatal!("rewriting the device tree: {e}"));
-    if dtb.len() as u64 > place.dtb.size {
-        fatal!("the payload's device tree is {} bytes, more than the {} reserved for it", dtb.len(), place.dtb.size);
-    }
     // SAFETY: MMU off, one CPU; the placement put the tree's room in RAM outside hypfw's region
-    // and clear of everything in use, and the length was just checked against that room.
-    unsafe { core::ptr::copy_nonoverlapping(dtb.as_ptr(), place.dtb.base as usize as *mut u8, dtb.len()) };
-    clean_range_to_poc(&mut cache, place.dtb.base, dtb.len() as u64, line);
+    // and clear of everything in use (the loaded file, the firmware's tree it is made from).
+    let room = unsafe { core::slice::from_raw_parts_mut(place.dtb.base as usize as *mut u8, place.dtb.size as usize) };
+    let dtb_len = rewrite::rewrite(dtb_src, &edits, room).unwrap_or_else(|e| fatal!("rewriting the device tree: {e}"));
+    clean_range_to_poc(&mut cache, place.dtb.base, dtb_len as u64, line);
 
     let holes = holes(p, region);
     let mut mem = PhysTables;
@@ -107,7 +104,7 @@ pub fn prepare(
         place.kernel.base,
         place.entry,
         place.dtb.base,
-        dtb.len(),
+        dtb_len,
         if provide_psci { ", hypfw provides PSCI" } else { "" }
     );
     if let Some(i) = place.initrd {

@@ -54,6 +54,12 @@ fn extra(blob: &[u8]) -> Extra {
 /// The JSON report for a device tree blob.
 pub fn report(blob: &[u8]) -> String {
     let mut problems: Vec<String> = Vec::new();
+    // As the firmware does: free space and NOPs go first.
+    let mut tidied = blob.to_vec();
+    let blob = match dtb::tidy(&mut tidied) {
+        Ok((len, _)) => &tidied[..len],
+        Err(_) => blob,
+    };
     let described = dtb::describe(blob);
     let x = extra(blob);
     let mut j = String::from("{\n");
@@ -196,13 +202,52 @@ pub fn check_boards() -> Result<(u32, u32), String> {
         let expected =
             std::fs::read_to_string(&expected_path).map_err(|e| format!("{}: {e}", expected_path.display()))?;
         let got = report(&blob);
-        if got == expected {
+        let rewritten = check_rewrite(&blob);
+        if got == expected && rewritten.is_ok() {
             passed += 1;
             println!("board {b} ... ok");
         } else {
             failed += 1;
             println!("board {b} ... FAILED\n--- expected\n{expected}--- inspect printed\n{got}");
+            if let Err(e) = rewritten {
+                println!("--- the payload's device tree: {e}");
+            }
         }
     }
     Ok((passed, failed))
+}
+
+/// The payload's device tree made from a board's: it must be valid, read as the same platform
+/// (hypfw's region aside), and carry hypfw's reserved node and the payload's command line.
+fn check_rewrite(blob: &[u8]) -> Result<(), String> {
+    use hypfw_core::mm::layout::MemRange;
+    use hypfw_core::payload::rewrite::{Edits, rewrite};
+    let e = Edits {
+        reserved: MemRange { base: 0xBFE0_0000, size: RESERVED_SIZE },
+        bootargs: Some("console=ttyS0,115200 earlyprintk"),
+        initrd: Some(MemRange { base: 0x9000_0000, size: 0x10_0000 }),
+        provide_psci: false,
+    };
+    let mut out = vec![0u8; 1 << 20];
+    let n = rewrite(blob, &e, &mut out).map_err(|e| e.to_string())?;
+    let out = &out[..n];
+    dtb::validate(out).map_err(|e| format!("not valid: {e}"))?;
+    let (before, after) =
+        (dtb::describe(blob).map_err(|e| e.to_string())?, dtb::describe(out).map_err(|e| e.to_string())?);
+    if before != after {
+        return Err(format!("reads differently: {before:?} vs {after:?}"));
+    }
+    let fdt = fdt::Fdt::new(out).map_err(|e| format!("{e:?}"))?;
+    fdt.find_node("/reserved-memory/hypfw@bfe00000").ok_or("no /reserved-memory/hypfw@bfe00000")?;
+    let args = fdt.chosen().bootargs().ok_or("no bootargs")?;
+    if args != "console=ttyS0,115200 earlyprintk" {
+        return Err(format!("bootargs {args:?}"));
+    }
+    // Every node and property of the source is still there (names of any length).
+    let src = fdt::Fdt::new(blob).map_err(|e| format!("{e:?}"))?;
+    let count = |f: &fdt::Fdt| f.all_nodes().map(|n| 1 + n.properties().count()).sum::<usize>();
+    if count(&fdt) < count(&src) {
+        return Err("nodes or properties were lost".into());
+    }
+    Ok(())
 }

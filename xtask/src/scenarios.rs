@@ -13,7 +13,8 @@
 //!                                        Debian's U-Boot with bootz)
 //!          | bios@ADDR                  (packed image at ADDR, entered from a shim in flash by
 //!                                        every CPU, with QEMU's DTB)
-//!   dtb: FIXTURE [corrupt=magic|struct|truncate | edit=rename=OLD/NEW]   (with image: loader@...)
+//!   dtb: FIXTURE [corrupt=magic|struct|truncate | edit=rename=OLD/NEW|libfdt]   (with image:
+//!        loader@...; libfdt: a NOP token and 4 MiB of free space, as libfdt's edits leave a tree)
 //!   append: ARGS                        kernel command line (/chosen/bootargs), -kernel boots only
 //!   semihosting: off                    QEMU without -semihosting-config (as a user types it)
 //!   damage: pack+N                      flip the bits of byte N of the payload pack
@@ -79,6 +80,25 @@ fn corrupt(mut b: Vec<u8>, how: &str) -> Result<Vec<u8>, String> {
         return if n > 0 { Ok(b) } else { Err(format!("rename: {old} is not in the DTB")) };
     }
     match how {
+        "libfdt" => {
+            // As libfdt leaves a tree after deleting things: a NOP token between the root's
+            // properties and its first child, and megabytes of free space in totalsize.
+            let be = |b: &[u8], o: usize| u32::from_be_bytes(b[o..o + 4].try_into().unwrap()) as usize;
+            let (off_struct, off_strings) = (be(&b, 8), be(&b, 12));
+            let mut p = off_struct + 4; // past the root's FDT_BEGIN_NODE
+            p += (b[p..].iter().position(|&c| c == 0).unwrap() + 1).next_multiple_of(4);
+            while be(&b, p) == 3 {
+                p += 12 + be(&b, p + 4).next_multiple_of(4); // FDT_PROP, len, nameoff, value
+            }
+            b.splice(p..p, 4u32.to_be_bytes());
+            let patch = |b: &mut Vec<u8>, o: usize, v: usize| b[o..o + 4].copy_from_slice(&(v as u32).to_be_bytes());
+            let size_struct = be(&b, 36);
+            patch(&mut b, 36, size_struct + 4);
+            if off_strings > off_struct {
+                patch(&mut b, 12, off_strings + 4);
+            }
+            patch(&mut b, 4, 4 << 20);
+        }
         "magic" => b[0..4].copy_from_slice(&0xDEAD_BEEFu32.to_be_bytes()),
         "struct" => {
             let off = u32::from_be_bytes(b[8..12].try_into().unwrap()) as usize;

@@ -3,6 +3,5 @@
 
 pub mod pack;
 pub mod placement;
-#[cfg(feature = "alloc")]
 pub mod rewrite;
 pub mod zimage;

@@ -86,7 +86,7 @@ impl fmt::Display for IdPfr1 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::format;
+    use std::format;
 
     #[test]
     fn names_the_cores_hypfw_runs_on() {

@@ -23,7 +23,8 @@ const MAX_DEPTH: usize = 32;
 /// Deepest node hypfw looks up (root = 1). Paths live on the stack of the boot phase (no heap, a
 /// fixed-size boot stack), so they are kept short; real trees nest devices 3-5 deep.
 const PATH_MAX: usize = 12;
-/// Largest blob accepted (Linux's limit for a flattened tree is 2 MiB).
+/// Largest extent of the used blocks accepted (Linux's limit for a flattened tree is 2 MiB); free
+/// space beyond them (`totalsize` may include megabytes) is not read.
 pub const MAX_SIZE: usize = 2 << 20;
 
 pub const MAX_RAM: usize = crate::mm::layout::MAX_RAM_BANKS;
@@ -33,6 +34,7 @@ pub const MAX_CPUS: usize = crate::mm::layout::MAX_CPUS;
 pub enum DtbError {
     BadMagic(u32),
     TooSmall(usize),
+    /// The used blocks end beyond [`MAX_SIZE`].
     TooLarge(usize),
     /// A header field points outside the blob or is misaligned.
     BadHeader(&'static str),
@@ -52,7 +54,7 @@ impl core::fmt::Display for DtbError {
         match *self {
             DtbError::BadMagic(m) => write!(f, "bad magic {m:#010x} (expected {FDT_MAGIC:#010x})"),
             DtbError::TooSmall(n) => write!(f, "totalsize {n} is smaller than the {HEADER_LEN}-byte header"),
-            DtbError::TooLarge(n) => write!(f, "totalsize {n:#x} is larger than the {MAX_SIZE:#x} accepted"),
+            DtbError::TooLarge(n) => write!(f, "its blocks end at {n:#x}, beyond the {MAX_SIZE:#x} accepted"),
             DtbError::BadHeader(w) => write!(f, "header field {w} points outside the blob or is misaligned"),
             DtbError::UnsupportedVersion(v) => write!(f, "version {v} (need 16 or 17)"),
             DtbError::BadStructure { offset, what } => {
@@ -68,21 +70,80 @@ fn be32(b: &[u8], off: usize) -> Option<u32> {
     b.get(off..off + 4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-/// Read just the header's totalsize, after checking the magic: how many bytes to trust at a
-/// pointer the bootloader gave us.
+/// How many bytes of the blob at a pointer the bootloader gave to read, from its 40-byte header
+/// alone: the end of the last block hypfw reads (memory reservations, structure, strings), after
+/// checking the magic. A `totalsize` larger than that is free space, which is never read (libfdt
+/// users leave megabytes of it); a block that ends beyond `totalsize` is an error, and so are
+/// blocks ending beyond [`MAX_SIZE`].
 pub fn header_total_size(header: &[u8]) -> Result<usize, DtbError> {
     let magic = be32(header, 0).ok_or(DtbError::TooSmall(header.len()))?;
     if magic != FDT_MAGIC {
         return Err(DtbError::BadMagic(magic));
     }
-    let total = be32(header, 4).ok_or(DtbError::TooSmall(header.len()))? as usize;
+    let f = |i: usize| be32(header, 4 * i).map(|v| v as usize).ok_or(DtbError::TooSmall(header.len()));
+    let total = f(1)?;
     if total < HEADER_LEN {
         return Err(DtbError::TooSmall(total));
     }
-    if total > MAX_SIZE {
-        return Err(DtbError::TooLarge(total));
+    let (off_struct, off_strings, off_rsv, size_strings, size_struct) = (f(2)?, f(3)?, f(4)?, f(8)?, f(9)?);
+    let end = |off: usize, len: usize| off.checked_add(len).ok_or(DtbError::BadHeader("a block's end overflows"));
+    let used =
+        end(off_struct, size_struct)?.max(end(off_strings, size_strings)?).max(end(off_rsv, 16)?).max(HEADER_LEN);
+    if used > MAX_SIZE {
+        return Err(DtbError::TooLarge(used));
     }
-    Ok(total)
+    if used > total {
+        return Err(DtbError::BadHeader("totalsize (smaller than the blocks it holds)"));
+    }
+    Ok(used)
+}
+
+/// Make a blob as the bootloader left it readable by [`describe`], in place: drop free space
+/// after the used blocks from `totalsize` and remove `FDT_NOP` tokens (libfdt leaves both).
+/// Returns the blob's new length and how many NOPs went. `blob` holds at least the bytes
+/// [`header_total_size`] gave.
+pub fn tidy(blob: &mut [u8]) -> Result<(usize, usize), DtbError> {
+    let used = header_total_size(blob)?;
+    let blob = blob.get_mut(..used).ok_or(DtbError::BadHeader("totalsize (blob truncated)"))?;
+    blob[4..8].copy_from_slice(&(used as u32).to_be_bytes());
+    validate_allowing_nops(blob)?;
+    let nops = strip_nops(blob);
+    Ok((used, nops))
+}
+
+/// Remove every `FDT_NOP` token from a structure block in place, as libfdt leaves them where it
+/// deleted something (QEMU's `-dtb` edits, U-Boot's fixups); `size_dt_struct` shrinks. Returns
+/// how many were removed. The blob must have passed [`validate_allowing_nops`].
+pub fn strip_nops(blob: &mut [u8]) -> usize {
+    let h = |b: &[u8], i: usize| be32(b, 4 * i).unwrap_or(0) as usize;
+    let (off_struct, size_struct) = (h(blob, 2), h(blob, 9));
+    let st = &mut blob[off_struct..off_struct + size_struct];
+    let (mut rd, mut wr, mut removed) = (0usize, 0usize, 0usize);
+    while rd + 4 <= st.len() {
+        let tok = be32(st, rd).unwrap_or(FDT_END);
+        let len = match tok {
+            FDT_BEGIN_NODE => {
+                let n = st[rd + 4..].iter().position(|&b| b == 0).unwrap_or(0);
+                4 + ((n + 1 + 3) & !3)
+            }
+            FDT_PROP => 12 + ((be32(st, rd + 4).unwrap_or(0) as usize + 3) & !3),
+            FDT_NOP => {
+                removed += 1;
+                rd += 4;
+                continue;
+            }
+            _ => 4,
+        };
+        st.copy_within(rd..rd + len, wr);
+        rd += len;
+        wr += len;
+        if tok == FDT_END {
+            break;
+        }
+    }
+    st[wr..].fill(0);
+    blob[36..40].copy_from_slice(&(wr as u32).to_be_bytes());
+    removed
 }
 
 /// The header fields [`validate`] checks (offsets and sizes in bytes).
@@ -98,11 +159,21 @@ struct Header {
 /// Check the whole blob: header, memory-reservation block, structure block token by token,
 /// strings. Returns the total size.
 pub fn validate(blob: &[u8]) -> Result<usize, DtbError> {
+    validate_with(blob, false)
+}
+
+/// As [`validate`], but `FDT_NOP` tokens may stand anywhere (as libfdt leaves them). The `fdt`
+/// crate that [`describe`] uses cannot read such a tree: `payload::rewrite::strip_nops` first.
+pub fn validate_allowing_nops(blob: &[u8]) -> Result<usize, DtbError> {
+    validate_with(blob, true)
+}
+
+fn validate_with(blob: &[u8], nops_anywhere: bool) -> Result<usize, DtbError> {
     let h = check_header(blob)?;
     check_reservations(blob, &h)?;
     let s = &blob[h.off_struct..h.off_struct + h.size_struct];
     let strings = &blob[h.off_strings..h.off_strings + h.size_strings];
-    check_structure(s, strings)?;
+    check_structure(s, strings, nops_anywhere)?;
     Ok(h.total)
 }
 
@@ -146,7 +217,7 @@ fn check_reservations(blob: &[u8], h: &Header) -> Result<(), DtbError> {
 }
 
 /// The structure block `s`, token by token, with property names in `strings`.
-fn check_structure(s: &[u8], strings: &[u8]) -> Result<(), DtbError> {
+fn check_structure(s: &[u8], strings: &[u8], nops_anywhere: bool) -> Result<(), DtbError> {
     let bad = |offset, what| Err(DtbError::BadStructure { offset, what });
     let mut p = 0usize;
     let mut depth = 0usize;
@@ -209,6 +280,7 @@ fn check_structure(s: &[u8], strings: &[u8]) -> Result<(), DtbError> {
                 }
                 p = (p + len + 3) & !3;
             }
+            FDT_NOP if nops_anywhere => {}
             FDT_NOP => phase[depth] = 2,
             FDT_END => {
                 if depth != 0 || !seen_root {

@@ -68,13 +68,29 @@ fn corrupt_headers_are_named() {
     assert!(matches!(parse(&VIRT_SMP4[..100]), Err(DtbError::BadHeader("totalsize (blob truncated)"))));
     let mut b = VIRT_SMP4.to_vec();
     set_be32(&mut b, 8, 0x7fff_fff0); // off_dt_struct
+    assert!(matches!(parse(&b), Err(DtbError::TooLarge(_))));
+    let mut b = VIRT_SMP4.to_vec();
+    set_be32(&mut b, 8, 0x1_0000); // off_dt_struct beyond totalsize, within 2 MiB
     assert!(matches!(parse(&b), Err(DtbError::BadHeader(_))));
     let mut b = VIRT_SMP4.to_vec();
     set_be32(&mut b, 20, 3); // version
     assert_eq!(parse(&b), Err(DtbError::UnsupportedVersion(3)));
     let mut b = VIRT_SMP4.to_vec();
-    set_be32(&mut b, 4, 16 << 20); // totalsize
+    set_be32(&mut b, 36, 3 << 20); // size_dt_struct
+    set_be32(&mut b, 4, 4 << 20); // totalsize
     assert!(matches!(parse(&b), Err(DtbError::TooLarge(_))));
+}
+
+/// libfdt users leave free space after the blocks: a 16 MiB totalsize is fine, and only the used
+/// blocks are read.
+#[test]
+fn free_space_after_the_blocks_is_not_read() {
+    let mut b = VIRT_SMP4.to_vec();
+    set_be32(&mut b, 4, 16 << 20); // totalsize
+    assert_eq!(header_total_size(&b[..40]), Ok(VIRT_SMP4.len()));
+    b.resize(b.len() + 4096, 0xEE); // some of the free space
+    assert_eq!(tidy(&mut b), Ok((VIRT_SMP4.len(), 0)));
+    assert_eq!(parse(&b[..VIRT_SMP4.len()]).unwrap(), parse(VIRT_SMP4).unwrap());
 }
 
 #[test]
