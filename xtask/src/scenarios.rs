@@ -13,6 +13,8 @@
 //!                                        Debian's U-Boot with bootz)
 //!          | bios@ADDR                  (packed image at ADDR, entered from a shim in flash by
 //!                                        every CPU, with QEMU's DTB)
+//!   dtb: debian:BOARD                   (-kernel images) QEMU's -dtb: BOARD.dtb of Debian's armhf
+//!                                       kernel package
 //!   dtb: FIXTURE [corrupt=magic|struct|truncate | edit=rename=OLD/NEW|libfdt]   (with image:
 //!        loader@...; libfdt: a NOP token and 4 MiB of free space, as libfdt's edits leave a tree)
 //!   append: ARGS                        kernel command line (/chosen/bootargs), -kernel boots only
@@ -141,6 +143,12 @@ fn parse(
         reject: vec![],
     };
     let boot = read_keys(&mut s, &text, imgs)?;
+    // `dtb: debian:NAME` with a -kernel image: QEMU passes that board DTB from Debian's armhf
+    // kernel package (fetched and cached like the Linux payload).
+    if let Some(board_dtb) = boot.dtb.as_deref().and_then(|d| d.strip_prefix("debian:")) {
+        let path = crate::linux::dtb_dir()?.join(format!("{board_dtb}.dtb"));
+        s.q.extra.extend(["-dtb".to_string(), path.display().to_string()]);
+    }
     let bin = match boot.damage {
         Some(at) => damaged_copy(&imgs.bin, at, &tmp.join(format!("{name}.bin")))?,
         None => imgs.bin.display().to_string(),
