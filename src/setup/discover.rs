@@ -125,6 +125,9 @@ pub fn report_platform(p: &Platform) {
     for (i, r) in p.ram().iter().enumerate() {
         log!("platform: RAM bank {i}: {:#x}..{:#x} ({} MiB)", r.base, r.end(), r.size >> 20);
     }
+    for r in p.reserved() {
+        log!("platform: reserved by the platform (/memreserve/, /reserved-memory): {:#x}..{:#x}", r.base, r.end());
+    }
     match p.console {
         Some(c) => {
             let kind = match c.kind {

@@ -28,7 +28,7 @@ use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
 use hypfw_core::mm::layout::{self, MemRange, RUNTIME_VA, ReservedLayout};
 use hypfw_core::payload::pack::Pack;
 use hypfw_core::payload::zimage;
-use hypfw_core::platform::dtb::{Platform, PsciMethod};
+use hypfw_core::platform::dtb::{MAX_RESERVED, Platform, PsciMethod};
 use hypfw_core::platform::smp::CpuMap;
 
 #[unsafe(no_mangle)]
@@ -109,8 +109,9 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
 struct Reserved {
     layout: ReservedLayout,
     pack: Option<Pack<'static>>,
-    /// The loaded file (image and pack) and the DTB: nothing may be placed over them yet.
-    busy: [MemRange; 2],
+    /// The loaded file (image and pack), the DTB and the platform's reservations: nothing may be
+    /// placed over them.
+    busy: [MemRange; 2 + MAX_RESERVED],
     region: PhysAddr,
     init_page: PhysAddr,
     copy: relocate::Copy,
@@ -130,7 +131,12 @@ fn reserve_and_copy(platform: &Platform, dtb_range: MemRange) -> Reserved {
         None => log!("payload: none in the image; the runtime runs its own self-test"),
     }
     let Some(&first_bank) = platform.ram().first() else { fatal!("no RAM bank in the platform description") };
-    let busy = [loaded, dtb_range];
+    // What nothing may be placed over: the loaded file, the device tree, and what the platform
+    // reserves for itself (/memreserve/, /reserved-memory).
+    let mut busy = [MemRange::default(); 2 + MAX_RESERVED];
+    busy[0] = loaded;
+    busy[1] = dtb_range;
+    busy[2..2 + platform.nreserved].copy_from_slice(platform.reserved());
     let region = layout::choose_reserved_region(first_bank, &busy).unwrap_or_else(|e| fatal!("{e}"));
     log!(
         "relocation: reserved region {}..{:#010x} (top of the first RAM bank below {:#x}), image {:#x} bytes",

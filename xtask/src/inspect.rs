@@ -153,7 +153,7 @@ pub fn report(blob: &[u8]) -> String {
             j.push_str("  \"psci\": null,\n");
         }
     }
-    let region = p.ram().first().and_then(|b| choose_reserved_region(*b, &[]).ok());
+    let region = p.ram().first().and_then(|b| choose_reserved_region(*b, p.reserved()).ok());
     match region {
         Some(r) => {
             let _ = writeln!(j, "  \"hyp_region\": {{\"base\": {}, \"size\": {}}},", hex(r.0), hex(RESERVED_SIZE));
@@ -232,8 +232,16 @@ fn check_rewrite(blob: &[u8]) -> Result<(), String> {
     let n = rewrite(blob, &e, &mut out).map_err(|e| e.to_string())?;
     let out = &out[..n];
     dtb::validate(out).map_err(|e| format!("not valid: {e}"))?;
-    let (before, after) =
+    let (mut before, after) =
         (dtb::describe(blob).map_err(|e| e.to_string())?, dtb::describe(out).map_err(|e| e.to_string())?);
+    // hypfw's region is the one reservation the payload's tree adds.
+    let mut expected_reserved = before.platform.reserved().to_vec();
+    expected_reserved.push(e.reserved);
+    if after.platform.reserved() != expected_reserved.as_slice() {
+        return Err(format!("reservations {:?}, expected {expected_reserved:?}", after.platform.reserved()));
+    }
+    before.platform.reserved = after.platform.reserved;
+    before.platform.nreserved = after.platform.nreserved;
     if before != after {
         return Err(format!("reads differently: {before:?} vs {after:?}"));
     }

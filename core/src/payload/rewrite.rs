@@ -524,7 +524,11 @@ mod tests {
         assert_eq!(p.ncpus, 4);
         assert_eq!(p.console.map(|c| c.base), Some(0x0900_0000));
         assert_eq!(p.psci, Some(crate::platform::dtb::PsciMethod::Smc));
-        assert_eq!(p, parse(VIRT).unwrap(), "the platform reads the same");
+        let mut before = parse(VIRT).unwrap();
+        assert_eq!(p.reserved(), &[edits().reserved], "hypfw's region is reserved in the payload's tree");
+        before.reserved = p.reserved;
+        before.nreserved = p.nreserved;
+        assert_eq!(p, before, "the platform reads the same otherwise");
     }
 
     #[test]

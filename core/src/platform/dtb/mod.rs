@@ -28,6 +28,8 @@ const PATH_MAX: usize = 12;
 pub const MAX_SIZE: usize = 2 << 20;
 
 pub const MAX_RAM: usize = crate::mm::layout::MAX_RAM_BANKS;
+/// Reserved ranges kept (more are reported as a problem by `inspect`, and ignored).
+pub const MAX_RESERVED: usize = 12;
 pub const MAX_CPUS: usize = crate::mm::layout::MAX_CPUS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -363,6 +365,10 @@ pub struct Platform {
     pub ncpus: usize,
     /// CPUs listed beyond MAX_CPUS (reported, not used).
     pub cpus_ignored: usize,
+    /// Memory the platform keeps for itself: `/memreserve/` entries and the static regions of
+    /// `/reserved-memory` (hypfw places nothing there; the payload's tree keeps them).
+    pub reserved: [crate::mm::layout::MemRange; MAX_RESERVED],
+    pub nreserved: usize,
     pub psci: Option<PsciMethod>,
     pub timer_freq: Option<u32>,
     /// True when this came from the built-in QEMU virt description, not a DTB.
@@ -370,6 +376,9 @@ pub struct Platform {
 }
 
 impl Platform {
+    pub fn reserved(&self) -> &[crate::mm::layout::MemRange] {
+        &self.reserved[..self.nreserved]
+    }
     pub fn ram(&self) -> &[crate::mm::layout::MemRange] {
         &self.ram[..self.ram_banks]
     }
@@ -398,6 +407,8 @@ impl Platform {
             cpus,
             ncpus: 1,
             cpus_ignored: 0,
+            reserved: [crate::mm::layout::MemRange::default(); MAX_RESERVED],
+            nreserved: 0,
             psci: Some(PsciMethod::Smc),
             timer_freq: None,
             fallback: true,
@@ -528,6 +539,7 @@ struct Found<'b, 'a, const N: usize> {
     memory: [Option<FdtNode<'b, 'a>>; MAX_RAM],
     cpus: Option<FdtNode<'b, 'a>>,
     chosen: Option<FdtNode<'b, 'a>>,
+    reserved_memory: Option<FdtNode<'b, 'a>>,
     aliases: Option<FdtNode<'b, 'a>>,
 }
 
@@ -562,6 +574,7 @@ fn walk<'b, 'a, const N: usize>(fdt: &'b Fdt<'a>, wanted: [Wanted; N]) -> Found<
                 match name {
                     "cpus" if f.cpus.is_none() => f.cpus = Some(cur),
                     "chosen" if f.chosen.is_none() => f.chosen = Some(cur),
+                    "reserved-memory" if f.reserved_memory.is_none() => f.reserved_memory = Some(cur),
                     "aliases" if f.aliases.is_none() => f.aliases = Some(cur),
                     _ => {}
                 }
@@ -577,8 +590,14 @@ fn walk<'b, 'a, const N: usize>(fdt: &'b Fdt<'a>, wanted: [Wanted; N]) -> Found<
             np.len -= 1;
         }
     }
-    let mut f =
-        Found { matches: [const { None }; N], memory: [None; MAX_RAM], cpus: None, chosen: None, aliases: None };
+    let mut f = Found {
+        matches: [const { None }; N],
+        memory: [None; MAX_RAM],
+        cpus: None,
+        chosen: None,
+        reserved_memory: None,
+        aliases: None,
+    };
     if let Some(root) = fdt.find_node("/") {
         let mut np = NodePath { nodes: [None; PATH_MAX], len: 1 };
         np.nodes[0] = Some(root);
@@ -670,6 +689,7 @@ pub fn describe(blob: &[u8]) -> Result<Description, DtbError> {
         None => None,
     };
     read_cpus(&mut p, found.cpus);
+    read_reserved(&mut p, blob, root, found.reserved_memory)?;
     p.psci = psci.as_ref().and_then(|np| match np.last().property("method")?.value {
         b"smc\0" => Some(PsciMethod::Smc),
         b"hvc\0" => Some(PsciMethod::Hvc),
@@ -724,6 +744,46 @@ fn read_console<const N: usize>(
         Some(np) => console_from(np),
         None => Ok(None),
     }
+}
+
+/// `/memreserve/` entries, then the static regions (`reg`) of `/reserved-memory`'s enabled
+/// children, in CPU physical addresses.
+fn read_reserved(p: &mut Platform, blob: &[u8], root: FdtNode, rm: Option<FdtNode>) -> Result<(), DtbError> {
+    let add = |p: &mut Platform, base: u64, size: u64| {
+        if size != 0 && p.nreserved < MAX_RESERVED {
+            p.reserved[p.nreserved] = crate::mm::layout::MemRange { base, size };
+            p.nreserved += 1;
+        }
+    };
+    p.nreserved = 0;
+    let mut r = be32(blob, 16).unwrap_or(0) as usize;
+    while let (Some(a), Some(b), Some(c), Some(d)) =
+        (be32(blob, r), be32(blob, r + 4), be32(blob, r + 8), be32(blob, r + 12))
+    {
+        let (base, size) = ((a as u64) << 32 | b as u64, (c as u64) << 32 | d as u64);
+        if base == 0 && size == 0 {
+            break;
+        }
+        add(p, base, size);
+        r += 16;
+    }
+    let Some(rm) = rm else { return Ok(()) };
+    for child in rm.children() {
+        let [status] = props(child, ["status"]);
+        if !is_enabled(status) {
+            continue;
+        }
+        let mut np = NodePath { nodes: [None; PATH_MAX], len: 3 };
+        np.nodes[0] = Some(root);
+        np.nodes[1] = Some(rm);
+        np.nodes[2] = Some(child);
+        let mut i = 0;
+        while let Some((base, size)) = reg_of(&np, i)? {
+            add(p, base, size);
+            i += 1;
+        }
+    }
+    Ok(())
 }
 
 /// The enabled CPUs of /cpus (MPIDR affinity and whether PSCI starts them).
