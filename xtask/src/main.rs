@@ -3,8 +3,9 @@
 //! ```text
 //! build [--debug] [--board]   build target/image/hypfw.{elf,bin} and hypfw-bare.bin
 //!                             (--board: no semihosting)
-//! pack --kernel F [--initrd F] [--bootargs S] [-o OUT] [--board]
-//!                             hypfw + a Linux zImage (+ initrd, command line) in one file
+//! pack (--kernel ZIMAGE | --elf F | --raw F --load-addr A [--entry E]) [--initrd F]
+//!      [--bootargs S] [-o OUT] [--board]
+//!                             hypfw + a payload (+ initrd, command line) in one file
 //! run [--gdb] [--elf] [--smp N] [-m MiB] [--secure] [--cpu NAME] [-- QEMU ARGS]
 //!                             build and boot under QEMU virt (cortex-a15)
 //! test [SCENARIO...]          host unit tests, then every QEMU scenario in tests/qemu/ (or
@@ -49,6 +50,8 @@ pub struct Images {
     pub bin: PathBuf,
     /// Offset of the pack in `bin`.
     pub pack_offset: usize,
+    /// The self-test payload's ELF.
+    pub payload_elf: PathBuf,
 }
 
 /// The firmware's target triple.
@@ -121,7 +124,7 @@ pub fn build(o: &BuildOpts) -> Result<Images, String> {
         packed.len(),
         payload.len()
     );
-    Ok(Images { elf, bare, bin, pack_offset: img.image_end })
+    Ok(Images { elf, bare, bin, pack_offset: img.image_end, payload_elf: dir.join("hypfw-selftest-payload") })
 }
 
 /// Write hypfw.elf and hypfw-bare.bin from a linked ELF.
@@ -142,16 +145,35 @@ pub fn write_bare(elf: &Path, dir: &Path) -> Result<(PathBuf, PathBuf, image::Im
     Ok((e, b, img))
 }
 
-/// `cargo xtask pack --kernel FILE [--initrd FILE] [--bootargs ARGS] [-o OUT]`: hypfw with a
-/// Linux zImage (or any position-independent kernel) behind it.
+/// What `cargo xtask pack` puts behind hypfw.
+pub enum PayloadFile {
+    /// A Linux zImage (position independent: hypfw places it).
+    ZImage(PathBuf),
+    /// An ELF, placed at its physical addresses and entered at its entry point.
+    Elf(PathBuf),
+    /// A raw binary that must run at `load`, entered at `entry`.
+    Raw { file: PathBuf, load: Option<u64>, entry: Option<u64> },
+}
+
+/// `cargo xtask pack (--kernel ZIMAGE | --elf FILE | --raw FILE --load-addr A [--entry E])
+/// [--initrd FILE] [--bootargs ARGS] [-o OUT] [--board]`: hypfw with a payload behind it.
 fn pack_cmd(args: &[String]) -> Result<u8, String> {
-    let (mut kernel, mut initrd, mut bootargs, mut out) = (None, None, None, image_dir().join("hypfw-linux.bin"));
+    let (mut payload, mut initrd, mut bootargs, mut out) = (None, None, None, image_dir().join("hypfw-linux.bin"));
+    let (mut load, mut entry) = (None, None);
     let mut board = false;
+    let num = |v: String| {
+        let h = v.trim_start_matches("0x");
+        u64::from_str_radix(h, 16).map_err(|_| format!("{v}: not a hex address"))
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = || it.next().cloned().ok_or(format!("{a} needs a value"));
         match a.as_str() {
-            "--kernel" => kernel = Some(PathBuf::from(val()?)),
+            "--kernel" => payload = Some(PayloadFile::ZImage(PathBuf::from(val()?))),
+            "--elf" => payload = Some(PayloadFile::Elf(PathBuf::from(val()?))),
+            "--raw" => payload = Some(PayloadFile::Raw { file: PathBuf::from(val()?), load: None, entry: None }),
+            "--load-addr" => load = Some(num(val()?)?),
+            "--entry" => entry = Some(num(val()?)?),
             "--initrd" => initrd = Some(PathBuf::from(val()?)),
             "--bootargs" => bootargs = Some(val()?),
             "-o" => out = PathBuf::from(val()?),
@@ -159,38 +181,93 @@ fn pack_cmd(args: &[String]) -> Result<u8, String> {
             o => return Err(format!("unknown option {o}")),
         }
     }
-    let kernel = kernel.ok_or("--kernel FILE is required")?;
-    pack_linux_with(&kernel, initrd.as_deref(), bootargs.as_deref(), &out, board)?;
+    let payload = match payload
+        .ok_or("a payload is required: --kernel ZIMAGE, --elf FILE or --raw FILE --load-addr A")?
+    {
+        PayloadFile::Raw { file, .. } => PayloadFile::Raw { file, load, entry },
+        p if load.is_some() || entry.is_some() => {
+            let _ = p;
+            return Err("--load-addr and --entry go with --raw (a zImage is placed by hypfw, an ELF says where)".into());
+        }
+        p => p,
+    };
+    let (kind, bytes) = payload_of(&payload)?;
+    let i = initrd.map(|p| std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))).transpose()?;
+    pack_with(kind, &bytes, i.as_deref(), bootargs.as_deref(), &out, board)?;
     Ok(0)
 }
 
-pub fn pack_linux(kernel: &Path, initrd: Option<&Path>, bootargs: Option<&str>, out: &Path) -> Result<(), String> {
-    pack_linux_with(kernel, initrd, bootargs, out, false)
+/// The pack kind and bytes of a payload file, refusing what hypfw could never run: an entry point
+/// outside the payload, an image that ends beyond 4 GiB or overlaps the window hypfw keeps for
+/// itself (it runs below 0xC000_0000; its region is taken from the top of RAM below that, so a
+/// payload that must run there is refused at boot with the region named).
+pub fn payload_of(p: &PayloadFile) -> Result<(hypfw_core::payload::pack::Kind, Vec<u8>), String> {
+    use hypfw_core::payload::pack::Kind;
+    let read = |f: &Path| std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()));
+    let raw = |bytes: Vec<u8>, load: u64, entry: u64| -> Result<(Kind, Vec<u8>), String> {
+        let end = load + bytes.len() as u64;
+        if !load.is_multiple_of(4) {
+            return Err(format!("load address {load:#x} is not 4-byte aligned"));
+        }
+        if !(load..end).contains(&(entry & !1)) {
+            return Err(format!("entry {entry:#x} is outside the payload {load:#x}..{end:#x}"));
+        }
+        if end > 1 << 32 {
+            return Err(format!("the payload {load:#x}..{end:#x} ends beyond 4 GiB"));
+        }
+        if end > hypfw_core::mm::layout::RUNTIME_VA as u64 {
+            return Err(format!(
+                "the payload {load:#x}..{end:#x} reaches above {:#x}, where hypfw's own region and HYP window lie",
+                hypfw_core::mm::layout::RUNTIME_VA
+            ));
+        }
+        Ok((Kind::Raw { load_addr: load as u32, entry_offset: (entry - load) as u32 }, bytes))
+    };
+    match p {
+        PayloadFile::ZImage(f) => {
+            let k = read(f)?;
+            hypfw_core::payload::zimage::image_size(&k)
+                .map_err(|e| format!("{} is not a zImage: {e:?}", f.display()))?;
+            Ok((Kind::ZImage, k))
+        }
+        PayloadFile::Elf(f) => {
+            let (bytes, load, entry) = image::raw_payload(f)?;
+            raw(bytes, load as u64, load as u64 + entry as u64)
+        }
+        PayloadFile::Raw { file, load, entry } => {
+            let load = load.ok_or("--raw needs --load-addr")?;
+            raw(read(file)?, load, entry.unwrap_or(load))
+        }
+    }
 }
 
-/// As [`pack_linux`]; `board`: the build without semihosting (power-off and errors through PSCI
-/// or a halt, as on a board without a debugger attached).
-fn pack_linux_with(
-    kernel: &Path,
-    initrd: Option<&Path>,
+pub fn pack_linux(kernel: &Path, initrd: Option<&Path>, bootargs: Option<&str>, out: &Path) -> Result<(), String> {
+    let (kind, k) = payload_of(&PayloadFile::ZImage(kernel.to_path_buf()))?;
+    let i = initrd.map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))).transpose()?;
+    pack_with(kind, &k, i.as_deref(), bootargs, out, false)
+}
+
+/// hypfw (`board`: the build without semihosting, power-off and errors through PSCI or a halt,
+/// as on a board without a debugger attached) with a payload pack behind it, written to `out`.
+pub fn pack_with(
+    kind: hypfw_core::payload::pack::Kind,
+    payload: &[u8],
+    initrd: Option<&[u8]>,
     bootargs: Option<&str>,
     out: &Path,
     board: bool,
 ) -> Result<(), String> {
     let imgs = build(&BuildOpts { release: true, semihosting: !board })?;
-    let k = std::fs::read(kernel).map_err(|e| format!("{}: {e}", kernel.display()))?;
-    hypfw_core::payload::zimage::image_size(&k).map_err(|e| format!("{} is not a zImage: {e:?}", kernel.display()))?;
-    let i = initrd.map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))).transpose()?;
     let img = image::make(&imgs.elf)?;
-    let pack = hypfw_core::payload::pack::build(hypfw_core::payload::pack::Kind::ZImage, &k, i.as_deref(), bootargs);
+    let pack = hypfw_core::payload::pack::build(kind, payload, initrd, bootargs);
     let packed = image::with_pack(&img.bin, img.image_end, &pack)?;
     std::fs::write(out, &packed).map_err(|e| e.to_string())?;
     eprintln!(
-        "xtask: {} ({} bytes: hypfw + kernel {} bytes + initrd {} bytes)",
+        "xtask: {} ({} bytes: hypfw + payload {} bytes + initrd {} bytes)",
         out.display(),
         packed.len(),
-        k.len(),
-        i.map_or(0, |i| i.len())
+        payload.len(),
+        initrd.map_or(0, |i| i.len())
     );
     Ok(())
 }
@@ -229,6 +306,26 @@ mod tests {
     use super::*;
 
     /// The check that lets `cargo xtask run` work on a toolchain installed without the target.
+    #[test]
+    fn payloads_hypfw_could_never_run_are_refused_at_pack_time() {
+        let dir = std::env::temp_dir().join(format!("hypfw-pack-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("p.bin");
+        std::fs::write(&f, vec![0u8; 0x1000]).unwrap();
+        let raw = |load: u64, entry: Option<u64>| PayloadFile::Raw { file: f.clone(), load: Some(load), entry };
+        assert!(payload_of(&raw(0x8000_0000, None)).is_ok());
+        let e = payload_of(&raw(0x8000_0000, Some(0x8000_2000))).unwrap_err();
+        assert!(e.contains("outside the payload"), "{e}");
+        let e = payload_of(&raw(0x8000_0002, None)).unwrap_err();
+        assert!(e.contains("not 4-byte aligned"), "{e}");
+        let e = payload_of(&raw(0xBFFF_F800, None)).unwrap_err();
+        assert!(e.contains("reaches above 0xc0000000"), "{e}");
+        assert!(payload_of(&PayloadFile::Raw { file: f.clone(), load: None, entry: None }).is_err());
+        let e = payload_of(&PayloadFile::ZImage(f.clone())).unwrap_err();
+        assert!(e.contains("is not a zImage"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn installed_targets_are_recognised() {
         assert!(target_installed(TARGET), "CI installs the pinned toolchain with {TARGET}");

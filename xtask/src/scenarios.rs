@@ -11,6 +11,7 @@
 //!          | board | board-bare            (the build without semihosting: exits through PSCI)
 //!          | u-boot                     (hypfw.bin read from a virtio disk and started by
 //!                                        Debian's U-Boot with bootz)
+//!          | pack-raw@ADDR              (the self-test payload packed as a raw image to run at ADDR)
 //!          | bios@ADDR                  (packed image at ADDR, entered from a shim in flash by
 //!                                        every CPU, with QEMU's DTB)
 //!   dtb: debian:BOARD                   (-kernel images) QEMU's -dtb: BOARD.dtb of Debian's armhf
@@ -173,6 +174,15 @@ fn parse(
             load
         }
         l if l.starts_with("bios@") => bios_args(&name, &bin, l, tmp)?,
+        l if l.starts_with("pack-raw@") => {
+            // The self-test payload's bytes packed as a raw image that must run at ADDR.
+            let load = u64::from_str_radix(l.trim_start_matches("pack-raw@0x"), 16).map_err(|_| "pack-raw address")?;
+            let (bytes, _, entry) = crate::image::raw_payload(&imgs.payload_elf)?;
+            let kind = hypfw_core::payload::pack::Kind::Raw { load_addr: load as u32, entry_offset: entry };
+            let out = tmp.join(format!("{name}.bin"));
+            crate::pack_with(kind, &bytes, None, None, &out, false)?;
+            vec!["-kernel".into(), out.display().to_string()]
+        }
         o => return Err(format!("{name}: unknown image {o}")),
     };
     Ok(s)

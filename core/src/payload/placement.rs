@@ -24,8 +24,10 @@ pub struct Placement {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlaceError {
-    /// A raw payload's load address is not in the first RAM bank, or hits hypfw's region.
-    LoadAddress(u64),
+    /// A raw payload must run where the first RAM bank does not hold it whole.
+    OutsideRam { payload: MemRange, ram: MemRange },
+    /// A raw payload must run over hypfw's own region.
+    OverHypfw { payload: MemRange, region: MemRange },
     /// Not enough low memory for kernel, initrd and device tree.
     TooBig { needed: u64, available: u64 },
     /// The chosen place overlaps something still in use (the loaded image, the firmware's DTB).
@@ -35,7 +37,22 @@ pub enum PlaceError {
 impl core::fmt::Display for PlaceError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
-            PlaceError::LoadAddress(a) => write!(f, "the payload must run at {a:#x}, outside the payload's RAM"),
+            PlaceError::OutsideRam { payload: p, ram } => write!(
+                f,
+                "the payload must run at {:#x}..{:#x}, which the first RAM bank {:#x}..{:#x} does not hold",
+                p.base,
+                p.end(),
+                ram.base,
+                ram.end()
+            ),
+            PlaceError::OverHypfw { payload: p, region } => write!(
+                f,
+                "the payload must run at {:#x}..{:#x}, over hypfw's own region {:#x}..{:#x}",
+                p.base,
+                p.end(),
+                region.base,
+                region.end()
+            ),
             PlaceError::TooBig { needed, available } => {
                 write!(
                     f,
@@ -73,8 +90,11 @@ pub fn place(
         }
         Kind::Raw { load_addr, entry_offset } => {
             let k = MemRange { base: load_addr as u64, size: payload_len };
-            if k.base < bank.base || k.end() > bank.end() || k.overlaps(&reserved) {
-                return Err(PlaceError::LoadAddress(k.base));
+            if k.base < bank.base || k.end() > bank.end() {
+                return Err(PlaceError::OutsideRam { payload: k, ram: bank });
+            }
+            if k.overlaps(&reserved) {
+                return Err(PlaceError::OverHypfw { payload: k, region: reserved });
             }
             (k, k.base + entry_offset as u64)
         }
@@ -128,9 +148,16 @@ mod tests {
         let bank = MemRange { base: 0x4000_0000, size: 1 << 30 };
         assert_eq!(
             place(bank, RES_1G, &[], Kind::Raw { load_addr: 0x3000_0000, entry_offset: 0 }, 4096, 0),
-            Err(PlaceError::LoadAddress(0x3000_0000))
+            Err(PlaceError::OutsideRam { payload: MemRange { base: 0x3000_0000, size: 4096 }, ram: bank })
         );
         assert!(matches!(place(bank, RES_1G, &[], Kind::ZImage, 600 << 20, 0), Err(PlaceError::TooBig { .. })));
+        let over = Kind::Raw { load_addr: 0x7FF0_0000, entry_offset: 0 };
+        assert_eq!(
+            place(bank, RES_1G, &[], over, 4096, 0),
+            Err(PlaceError::OverHypfw { payload: MemRange { base: 0x7FF0_0000, size: 4096 }, region: RES_1G })
+        );
+        let e = format!("{}", place(bank, RES_1G, &[], over, 4096, 0).unwrap_err());
+        assert!(e.contains("0x7ff00000..0x7ff01000") && e.contains("hypfw's own region 0x7fe00000..0x80000000"), "{e}");
         let busy = MemRange { base: 0x4210_0000, size: 0x1000 };
         assert_eq!(
             place(bank, RES_1G, &[busy], Kind::ZImage, 4 << 20, 0),
