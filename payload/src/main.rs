@@ -10,10 +10,31 @@
 
 use core::fmt::Write;
 use core::ptr::{read_volatile, write_volatile};
+use core::sync::atomic::{AtomicBool, Ordering};
 use hypfw_core::services::hvc;
 use hypfw_core::services::psci as ids;
-use smccc::Smc;
 use smccc::psci::{self, AffinityState, LowestAffinityLevel};
+
+/// PSCI by HVC rather than SMC: what the device tree's /psci says (hypfw describes "hvc" where
+/// the platform has no SMC to trap, e.g. a CPU without the Security Extensions).
+static PSCI_BY_HVC: AtomicBool = AtomicBool::new(false);
+
+/// The PSCI conduit the device tree names, for `smccc`'s PSCI calls.
+struct Psci;
+
+impl smccc::Call for Psci {
+    fn call32(function: u32, args: [u32; 7]) -> [u32; 8] {
+        if PSCI_BY_HVC.load(Ordering::Relaxed) { smccc::hvc32(function, args) } else { smccc::smc32(function, args) }
+    }
+    fn call64(function: u32, args: [u64; 17]) -> [u64; 18] {
+        let _ = (function, args);
+        [u64::MAX; 18]
+    }
+}
+
+fn psci_raw(function: u32, args: [u32; 7]) -> [u32; 8] {
+    <Psci as smccc::Call>::call32(function, args)
+}
 
 const MAX_CPUS: usize = 8;
 const STACK_SIZE: usize = 8192;
@@ -109,7 +130,7 @@ struct Platform {
     cycles: u32,
     /// hypfw was booted with `hypfw.handover=allow`: HYPFW_TEARDOWN may hand HYP over.
     handover: bool,
-    /// The tree describes PSCI (so CPU_ON must work).
+    /// The tree describes PSCI by SMC (so CPU_ON must work).
     psci: bool,
 }
 
@@ -117,9 +138,19 @@ fn read_platform(dtb: usize) -> Option<Platform> {
     // SAFETY: hypfw passes its rewritten device tree in r2 (Linux boot protocol), a valid blob in
     // RAM that nothing writes while the payload runs; from_ptr reads only its totalsize bytes.
     let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }.ok()?;
-    if let Some(uart) = fdt.chosen().stdout().and_then(|n| n.property("reg")) {
+    // The console as hypfw reads it (stdout-path, aliases, every parent's ranges): the payload
+    // drives a PL011 only, and stays silent on the kinds hypfw knows are something else (a UART
+    // hypfw does not know is taken for a PL011, as QEMU's is under any name).
+    // SAFETY: the same blob, `total_size` bytes as its (already checked) header says.
+    let blob = unsafe { core::slice::from_raw_parts(dtb as *const u8, fdt.total_size()) };
+    if let Ok(d) = hypfw_core::platform::dtb::describe(blob)
+        && let Some(c) = d.platform.console.filter(|c| {
+            use hypfw_core::platform::dtb::UartKind;
+            matches!(c.kind, UartKind::Pl011 | UartKind::Unsupported)
+        })
+    {
         // SAFETY: single writer, before any secondary runs.
-        unsafe { write_volatile(&raw mut UART_BASE, reg2(uart.value).0 as usize) };
+        unsafe { write_volatile(&raw mut UART_BASE, c.base as usize) };
     }
     let mut p =
         Platform { cpus: [0; MAX_CPUS], ncpus: 0, hypfw: (0, 0), gic: None, cycles: 24, handover: false, psci: false };
@@ -139,12 +170,17 @@ fn read_platform(dtb: usize) -> Option<Platform> {
     {
         p.cycles = n.parse().unwrap_or(p.cycles);
     }
-    p.gic = fdt.find_compatible(&["arm,cortex-a15-gic", "arm,cortex-a7-gic", "arm,gic-400"]).and_then(|n| {
-        let r = n.property("reg")?.value;
-        (r.len() >= 32).then(|| (reg2(r).0 as usize, reg2(&r[16..]).0 as usize))
-    });
+    p.gic = hypfw_core::platform::dtb::describe(blob)
+        .ok()
+        .and_then(|d| d.platform.gic)
+        .map(|g| (g.dist.0 as usize, g.cpu.0 as usize));
     p.handover = fdt.chosen().bootargs().is_some_and(|a| a.split(' ').any(|w| w == "hypfw.handover=allow"));
-    p.psci = fdt.find_compatible(&["arm,psci-1.0", "arm,psci-0.2", "arm,psci"]).is_some();
+    let node = fdt.find_compatible(&["arm,psci-1.0", "arm,psci-0.2", "arm,psci"]);
+    // CPUs can be started when the tree has PSCI by SMC: hypfw describes PSCI by HVC only where
+    // it cannot start CPUs.
+    let by_hvc = node.and_then(|n| n.property("method")).and_then(|m| m.as_str()) == Some("hvc");
+    p.psci = node.is_some() && !by_hvc;
+    PSCI_BY_HVC.store(by_hvc, Ordering::Relaxed);
     Some(p)
 }
 
@@ -165,7 +201,7 @@ fn online(cpu: usize) -> u32 {
 }
 
 fn aff(mpidr: u32) -> Result<AffinityState, psci::error::Error> {
-    psci::affinity_info_32::<Smc>(mpidr, LowestAffinityLevel::All)
+    psci::affinity_info_32::<Psci>(mpidr, LowestAffinityLevel::All)
 }
 
 #[unsafe(no_mangle)]
@@ -175,7 +211,7 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     say!("started on cpu0 in {} mode, device tree at {dtb:#x}", if mode == 0x13 { "SVC" } else { "an unexpected" });
     let Some(p) = p else {
         say!("FAILED: cannot read the device tree (cpus, /reserved-memory/hypfw@)");
-        let _ = psci::system_off::<Smc>();
+        let _ = psci::system_off::<Psci>();
         halt()
     };
     let mut c = Checks { passed: 0, failed: 0 };
@@ -201,9 +237,9 @@ fn check_hvc_interface(c: &mut Checks) {
 
 /// The PSCI proxy, and its refusals.
 fn check_psci_proxy(c: &mut Checks, p: &Platform) {
-    let v = smccc::smc32(ids::PSCI_VERSION, [0; 7])[0];
+    let v = psci_raw(ids::PSCI_VERSION, [0; 7])[0];
     c.check("PSCI_VERSION", v == 0x1_0000, format_args!("{v:#x}"));
-    let v = psci::psci_features::<Smc>(ids::CPU_ON);
+    let v = psci::psci_features::<Psci>(ids::CPU_ON);
     if p.psci {
         c.check("PSCI_FEATURES(CPU_ON)", v == Ok(0), format_args!("{v:?}"));
     } else {
@@ -211,28 +247,28 @@ fn check_psci_proxy(c: &mut Checks, p: &Platform) {
         let refused = v == Err(psci::error::Error::NotSupported);
         c.check("PSCI_FEATURES(CPU_ON) without /psci: not supported", refused, format_args!("{v:?}"));
     }
-    let v = psci::psci_features::<Smc>(ids::CPU_SUSPEND);
+    let v = psci::psci_features::<Psci>(ids::CPU_SUSPEND);
     c.check("PSCI_FEATURES(CPU_SUSPEND)", v == Ok(0), format_args!("{v:?}"));
     if let Some((gicd, gicc)) = p.gic {
         let (ok, detail) = suspend_until_timer(gicd, gicc);
         c.check("CPU_SUSPEND (standby) until the physical timer fires", ok, format_args!("{detail}"));
     }
-    let v = smccc::smc32(ids::MIGRATE_INFO_TYPE, [0; 7])[0];
+    let v = psci_raw(ids::MIGRATE_INFO_TYPE, [0; 7])[0];
     c.check("MIGRATE_INFO_TYPE", v == 2, format_args!("{v}"));
     if !p.psci {
         return;
     }
     let entry = _secondary as *const () as u32;
-    let v = psci::cpu_on_32::<Smc>(0xFF, entry, 1);
+    let v = psci::cpu_on_32::<Psci>(0xFF, entry, 1);
     c.check(
         "CPU_ON of a CPU that does not exist",
         v == Err(psci::error::Error::InvalidParameters),
         format_args!("{v:?}"),
     );
-    let v = psci::cpu_on_32::<Smc>(p.cpus[0], entry, 0);
+    let v = psci::cpu_on_32::<Psci>(p.cpus[0], entry, 0);
     c.check("CPU_ON of the running CPU", v == Err(psci::error::Error::AlreadyOn), format_args!("{v:?}"));
     if p.ncpus > 1 {
-        let v = psci::cpu_on_32::<Smc>(p.cpus[1], p.hypfw.0 as u32, 1);
+        let v = psci::cpu_on_32::<Psci>(p.cpus[1], p.hypfw.0 as u32, 1);
         c.check("CPU_ON into hypfw's region", v == Err(psci::error::Error::InvalidAddress), format_args!("{v:?}"));
     }
 }
@@ -245,7 +281,7 @@ fn check_cpus_up_and_cycled(c: &mut Checks, p: &Platform) {
     }
     let entry = _secondary as *const () as u32;
     for i in 1..p.ncpus {
-        let r = psci::cpu_on_32::<Smc>(p.cpus[i], entry, i as u32);
+        let r = psci::cpu_on_32::<Psci>(p.cpus[i], entry, i as u32);
         let up = r.is_ok() && wait_until(|| online(i) != 0);
         c.check("CPU_ON", up, format_args!("cpu{i} (MPIDR {:#x}): {r:?}", p.cpus[i]));
         let a = aff(p.cpus[i]);
@@ -260,7 +296,8 @@ fn check_cpus_up_and_cycled(c: &mut Checks, p: &Platform) {
             unsafe { write_volatile(&raw mut COMMAND[i], 1) };
             sev();
             let off = wait_until(|| aff(p.cpus[i]) == Ok(AffinityState::Off));
-            let on = off && psci::cpu_on_32::<Smc>(p.cpus[i], entry, i as u32).is_ok() && wait_until(|| online(i) != 0);
+            let on =
+                off && psci::cpu_on_32::<Psci>(p.cpus[i], entry, i as u32).is_ok() && wait_until(|| online(i) != 0);
             if !on {
                 say!("cycle {k}: cpu{i} {}", if off { "did not come back" } else { "did not go off" });
                 break;
@@ -370,7 +407,7 @@ fn finish(c: Checks) -> ! {
         say!("{} of {} checks FAILED", c.failed, c.passed + c.failed);
     }
     say!("powering off with PSCI SYSTEM_OFF");
-    let r = psci::system_off::<Smc>();
+    let r = psci::system_off::<Psci>();
     say!("SYSTEM_OFF returned {r:?}");
     halt()
 }
@@ -392,7 +429,7 @@ extern "C" fn payload_secondary(cpu: usize) -> ! {
         write_volatile(&raw mut COMMAND[cpu], 0);
         write_volatile(&raw mut ONLINE[cpu], 0);
     }
-    let r = psci::cpu_off::<Smc>();
+    let r = psci::cpu_off::<Psci>();
     say!("cpu{cpu}: CPU_OFF returned {r:?}");
     halt()
 }
@@ -422,7 +459,7 @@ extern "C" fn payload_record_prefetch_abort(ifsr: u32, ifar: u32) {
 #[unsafe(no_mangle)]
 extern "C" fn payload_unexpected(cpsr: u32, lr: u32) -> ! {
     say!("FAILED: unexpected exception (CPSR {cpsr:#x}, LR {lr:#x})");
-    let _ = psci::system_off::<Smc>();
+    let _ = psci::system_off::<Psci>();
     halt()
 }
 
@@ -441,7 +478,7 @@ fn sev() {
 #[panic_handler]
 fn panic(i: &core::panic::PanicInfo) -> ! {
     say!("FAILED: panic: {}", i.message());
-    let _ = psci::system_off::<Smc>();
+    let _ = psci::system_off::<Psci>();
     halt()
 }
 
@@ -470,7 +507,7 @@ fn suspend_until_timer(gicd: usize, gicc: usize) -> (bool, impl core::fmt::Displ
         core::arch::asm!("mcr p15, 0, {}, c14, c2, 0", in(reg) frq / 1000); // CNTP_TVAL
         core::arch::asm!("mcr p15, 0, {}, c14, c2, 1", "isb", in(reg) 1u32); // CNTP_CTL: enable
     }
-    let r = smccc::smc32(ids::CPU_SUSPEND, [0, 0, 0, 0, 0, 0, 0])[0];
+    let r = psci_raw(ids::CPU_SUSPEND, [0, 0, 0, 0, 0, 0, 0])[0];
     let ctl: u32;
     // SAFETY: the same GIC registers and PL1 timer as above, switched off again.
     unsafe {

@@ -89,6 +89,12 @@ fn run(bi: &BootInfo, mut ctx: Pl1Context, fresh: bool) -> ! {
 fn handle_exit(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
     let me = this_cpu();
     match h.ec() {
+        hsr::EC_HVC if h.hvc_imm() == Some(0) && hvc::FunctionId(ctx.r[0]).owner() == hvc::OWNER_STANDARD_SECURE => {
+            // PSCI by HVC (the conduit hypfw describes where the platform has no SMC to trap).
+            me.hvcs.fetch_add(1, Ordering::Relaxed);
+            let out = psci_call(bi, ctx);
+            ctx.r[..4].copy_from_slice(&[out, 0, 0, 0]);
+        }
         hsr::EC_HVC => {
             me.hvcs.fetch_add(1, Ordering::Relaxed);
             match hvc::dispatch([ctx.r[0], ctx.r[1], ctx.r[2], ctx.r[3]], h.hvc_imm().unwrap_or(0)) {

@@ -27,6 +27,7 @@ use hypfw_core::abi::reloc::RelocError;
 use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
 use hypfw_core::mm::layout::{self, MemRange, RUNTIME_VA, ReservedLayout};
 use hypfw_core::payload::pack::Pack;
+use hypfw_core::payload::rewrite::PsciNode;
 use hypfw_core::payload::zimage;
 use hypfw_core::platform::dtb::{MAX_RESERVED, Platform, PsciMethod};
 use hypfw_core::platform::smp::CpuMap;
@@ -50,13 +51,18 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         unsafe { secure::leave(&platform, &copy) };
     }
 
+    let cpu_control = cpu_control(entry_mode, platform.psci);
     let (devices, ndev) = tables::devices(&platform);
     let devices = &devices[..ndev];
     let mut pool = tables::Pool::new(region, &layout);
     let payload = pack.map(|pk| {
         let reserved = MemRange { base: region.0, size: layout::RESERVED_SIZE };
-        let provide_psci = entry_mode == EntryMode::SecureSvc;
-        payload::prepare(&platform, &pk, reserved, &busy, found.dtb_blob, provide_psci, &mut pool)
+        let psci = match cpu_control {
+            CpuControl::Pen => PsciNode::ProvideSmc,
+            CpuControl::None => PsciNode::ProvideHvc,
+            CpuControl::Psci => PsciNode::Keep,
+        };
+        payload::prepare(&platform, &pk, reserved, &busy, found.dtb_blob, psci, &mut pool)
     });
     let (boot_pgd, runtime_pgd) = tables::build_hyp(region, &layout, devices, &mut pool);
     handover::write_fault_record(&copy, &platform, Some(boot_pgd), init_page);
@@ -65,7 +71,6 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     if cpus.boot_not_listed {
         log!("smp: the boot CPU (MPIDR {:#x}) is not in the device tree's /cpus", arch::mpidr());
     }
-    let cpu_control = cpu_control(entry_mode, platform.psci);
     if cpu_control == CpuControl::None && cpus.count > 1 {
         log!(
             "smp: cpu1..cpu{} (MPIDR {:#x}..) cannot be started: {}; only the boot CPU runs, and the payload is told \

@@ -6,6 +6,7 @@ use super::tables::{PhysTables, Pool};
 use crate::arch::cache::{self, ArmCache};
 use crate::shared::PayloadInfo;
 use crate::{fatal, log};
+use hypfw_core::abi::reloc;
 use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
 use hypfw_core::mm::cache::{CacheMaintenance, clean_range_to_poc, sync_code_range};
 use hypfw_core::mm::layout::MemRange;
@@ -59,7 +60,7 @@ pub fn prepare(
     region: MemRange,
     busy: &[MemRange],
     dtb_src: Option<&[u8]>,
-    provide_psci: bool,
+    psci: rewrite::PsciNode,
     pool: &mut Pool,
 ) -> PayloadInfo {
     let Some(dtb_src) = dtb_src else { fatal!("a payload needs a device tree, and none was passed (r2 = 0)") };
@@ -78,8 +79,16 @@ pub fn prepare(
             core::ptr::copy_nonoverlapping(src.as_ptr(), dst.base as usize as *mut u8, src.len());
         }
     }
+    if let (Kind::Relocatable { link_addr, .. }, Some(table)) = (pk.kind, pk.relocs) {
+        let bias = (place.kernel.base as u32).wrapping_sub(link_addr);
+        // SAFETY: the payload was just copied there (MMU off, PA = pointer) and nothing else uses
+        // that memory yet.
+        let copy = unsafe { core::slice::from_raw_parts_mut(place.kernel.base as usize as *mut u8, pk.payload.len()) };
+        let n = reloc::apply_le(copy, table, bias).unwrap_or_else(|e| fatal!("relocating the payload: {e}"));
+        log!("payload: linked for {link_addr:#x}, relocated to {:#x} ({n} places)", place.kernel.base);
+    }
     sync_code_range(&mut cache, place.kernel.base, pk.payload.len() as u64, line);
-    let edits = rewrite::Edits { reserved: region, bootargs: pk.bootargs, initrd: place.initrd, provide_psci };
+    let edits = rewrite::Edits { reserved: region, bootargs: pk.bootargs, initrd: place.initrd, psci };
     // SAFETY: MMU off, one CPU; the placement put the tree's room in RAM outside hypfw's region
     // and clear of everything in use (the loaded file, the firmware's tree it is made from).
     let room = unsafe { core::slice::from_raw_parts_mut(place.dtb.base as usize as *mut u8, place.dtb.size as usize) };
@@ -97,6 +106,7 @@ pub fn prepare(
     let kind = match pk.kind {
         Kind::ZImage => "zImage",
         Kind::Raw { .. } => "raw image",
+        Kind::Relocatable { .. } => "relocatable image",
     };
     log!(
         "payload: {kind} of {} bytes at {:#x} (entry {:#x}), device tree at {:#x} ({} bytes){}",
@@ -105,7 +115,11 @@ pub fn prepare(
         place.entry,
         place.dtb.base,
         dtb_len,
-        if provide_psci { ", hypfw provides PSCI" } else { "" }
+        match psci {
+            rewrite::PsciNode::Keep => "",
+            rewrite::PsciNode::ProvideSmc => ", hypfw provides PSCI (by SMC)",
+            rewrite::PsciNode::ProvideHvc => ", hypfw provides PSCI by HVC (no CPU_ON)",
+        }
     );
     if let Some(i) = place.initrd {
         log!("payload: initrd of {} bytes at {:#x}..{:#x}", i.size, i.base, i.end());

@@ -46,6 +46,17 @@ pub fn raw_payload(elf_path: &Path) -> Result<(Vec<u8>, u32, u32), String> {
     Ok((bin, start as u32, entry as u32))
 }
 
+/// The self-test payload as a relocatable raw image: (bytes, link address, entry offset,
+/// relocation table in `abi::reloc` format).
+pub fn relocatable_payload(elf_path: &Path) -> Result<(Vec<u8>, u32, u32, Vec<u8>), String> {
+    let (bin, start, entry) = raw_payload(elf_path)?;
+    let data = std::fs::read(elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
+    let (abs, movt) = collect_relocs(&data, start as u64, start as u64 + bin.len() as u64)?;
+    let mut table = vec![0u8; 4 * (3 + abs.len() + movt.len())];
+    hypfw_core::abi::reloc::encode(&abs, &movt, &mut table).map_err(|e| e.to_string())?;
+    Ok((bin, start, entry, table))
+}
+
 fn sym_addr(f: &ElfFile32<Endianness>, name: &str) -> Result<u64, String> {
     f.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address()).ok_or(format!("symbol {name} missing"))
 }

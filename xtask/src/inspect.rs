@@ -226,7 +226,7 @@ fn check_rewrite(blob: &[u8]) -> Result<(), String> {
         reserved: MemRange { base: 0xBFE0_0000, size: RESERVED_SIZE },
         bootargs: Some("console=ttyS0,115200 earlyprintk"),
         initrd: Some(MemRange { base: 0x9000_0000, size: 0x10_0000 }),
-        provide_psci: false,
+        psci: hypfw_core::payload::rewrite::PsciNode::Keep,
     };
     let mut out = vec![0u8; 1 << 20];
     let n = rewrite(blob, &e, &mut out).map_err(|e| e.to_string())?;

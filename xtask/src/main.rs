@@ -108,13 +108,9 @@ pub fn build(o: &BuildOpts) -> Result<Images, String> {
     let dir = target_dir.join("armv7a-none-eabi").join(if o.release { "release" } else { "debug" });
     let out_dir = if o.semihosting { image_dir() } else { image_dir().join("board") };
     let (elf, bare, img) = write_bare(&dir.join("hypfw"), &out_dir)?;
-    let (payload, load, entry) = image::raw_payload(&dir.join("hypfw-selftest-payload"))?;
-    let pack = hypfw_core::payload::pack::build(
-        hypfw_core::payload::pack::Kind::Raw { load_addr: load, entry_offset: entry },
-        &payload,
-        None,
-        None,
-    );
+    let (payload, load, entry, relocs) = image::relocatable_payload(&dir.join("hypfw-selftest-payload"))?;
+    let kind = hypfw_core::payload::pack::Kind::Relocatable { link_addr: load, entry_offset: entry };
+    let pack = hypfw_core::payload::pack::build_with_relocs(kind, &payload, None, None, Some(&relocs));
     let packed = image::with_pack(&img.bin, img.image_end, &pack)?;
     let bin = out_dir.join("hypfw.bin");
     std::fs::write(&bin, &packed).map_err(|e| e.to_string())?;

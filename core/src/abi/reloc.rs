@@ -92,33 +92,62 @@ fn word(image: &[u8], at: usize) -> u32 {
 /// Relocate `image` (whose words currently hold addresses for some base B) for base B + `bias`.
 /// Entries are checked before anything changes, so on error the image is untouched.
 pub fn apply(image: &mut [u8], table: &Table, bias: u32) -> Result<usize, RelocError> {
+    apply_offsets(image, table.abs.iter().copied(), table.movt.iter().copied(), bias)
+}
+
+/// As [`apply`], with the table as little-endian bytes (a payload's table inside a pack, which
+/// need not be word aligned in memory).
+pub fn apply_le(image: &mut [u8], table: &[u8], bias: u32) -> Result<usize, RelocError> {
+    let w = |i: usize| table.get(4 * i..4 * i + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    if w(0) != Some(MAGIC) {
+        return Err(RelocError::Missing);
+    }
+    let (Some(n_abs), Some(n_movt)) = (w(1), w(2)) else { return Err(RelocError::Truncated) };
+    let (n_abs, n_movt) = (n_abs as usize, n_movt as usize);
+    let end = 3usize.checked_add(n_abs).and_then(|v| v.checked_add(n_movt)).ok_or(RelocError::Truncated)?;
+    if end.checked_mul(4).is_none_or(|e| e > table.len()) {
+        return Err(RelocError::Truncated);
+    }
+    let offs = |from: usize, n: usize| (from..from + n).map(move |i| w(i).unwrap_or(u32::MAX));
+    apply_offsets(image, offs(3, n_abs), offs(3 + n_abs, n_movt), bias)
+}
+
+fn apply_offsets(
+    image: &mut [u8],
+    abs: impl Iterator<Item = u32> + Clone,
+    movt: impl Iterator<Item = u32> + Clone,
+    bias: u32,
+) -> Result<usize, RelocError> {
     if !bias.is_multiple_of(GRANULE) {
         return Err(RelocError::BadBias(bias));
     }
     let ok = |o: u32| {
         (o.is_multiple_of(4) && (o as usize).checked_add(4).is_some_and(|e| e <= image.len())).then_some(o as usize)
     };
-    for &o in table.abs {
+    for o in abs.clone() {
         ok(o).ok_or(RelocError::OutOfImage { offset: o })?;
     }
-    for &o in table.movt {
+    for o in movt.clone() {
         let at = ok(o).ok_or(RelocError::OutOfImage { offset: o })?;
         let insn = word(image, at);
         if !is_movt(insn) {
             return Err(RelocError::NotMovt { offset: o, insn });
         }
     }
-    for &o in table.abs {
+    let mut n = 0;
+    for o in abs {
         let at = o as usize;
         let v = word(image, at).wrapping_add(bias);
         image[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        n += 1;
     }
-    for &o in table.movt {
+    for o in movt {
         let at = o as usize;
         let v = movt_add(word(image, at), bias);
         image[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        n += 1;
     }
-    Ok(table.abs.len() + table.movt.len())
+    Ok(n)
 }
 
 /// Encode a table (used by `cargo xtask build`).
@@ -143,6 +172,25 @@ mod tests {
     /// movw r0, #0x1234 ; movt r0, #0x4001 (A32 encodings, ARM DDI 0406C A8.8.106/A8.8.102)
     const MOVW_R0: u32 = 0xE301_0234;
     const MOVT_R0_4001: u32 = 0xE344_0001;
+
+    /// The byte form reads the same table as the word form, wherever it lies.
+    #[test]
+    fn byte_tables_apply_like_word_tables() {
+        let mut img = Vec::new();
+        img.extend_from_slice(&0x4200_0100u32.to_le_bytes());
+        img.extend_from_slice(&MOVW_R0.to_le_bytes());
+        img.extend_from_slice(&0xE344_0200u32.to_le_bytes()); // movt r0, #0x4200
+        let mut bytes = vec![0u8; 1]; // misaligned on purpose
+        let mut t = [0u8; 20];
+        let n = encode(&[0], &[8], &mut t).unwrap();
+        bytes.extend_from_slice(&t[..n]);
+        let mut a = img.clone();
+        assert_eq!(apply_le(&mut a, &bytes[1..], 0x4000_0000), Ok(2));
+        assert_eq!(word(&a, 0), 0x8200_0100);
+        assert_eq!(movt_add(0xE344_0200, 0x4000_0000), word(&a, 8));
+        assert_eq!(apply_le(&mut img.clone(), &bytes[1..10], 0), Err(RelocError::Truncated));
+        assert_eq!(apply_le(&mut img, &[0; 12], 0), Err(RelocError::Missing));
+    }
 
     #[test]
     fn movt_immediate_is_rebased() {

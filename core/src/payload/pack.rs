@@ -22,8 +22,12 @@ pub const HEADER_LEN: usize = 128;
 pub enum Kind {
     /// A Linux zImage: position independent; hypfw chooses where it runs.
     ZImage,
-    /// A raw image that must run at `load_addr` (hypfw's self-test payload).
+    /// A raw image that must run at `load_addr`.
     Raw { load_addr: u32, entry_offset: u32 },
+    /// A raw image linked for `link_addr` that hypfw may run elsewhere, applying the pack's
+    /// relocation table (`abi::reloc` format) for the place it chooses (hypfw's self-test payload:
+    /// so it runs wherever the board's RAM is).
+    Relocatable { link_addr: u32, entry_offset: u32 },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +36,8 @@ pub struct Pack<'a> {
     pub payload: &'a [u8],
     pub initrd: Option<&'a [u8]>,
     pub bootargs: Option<&'a str>,
+    /// The relocation table of a [`Kind::Relocatable`] payload.
+    pub relocs: Option<&'a [u8]>,
     /// Header plus blobs.
     pub total_len: usize,
 }
@@ -88,7 +94,8 @@ const F_ENTRY: usize = 24;
 const F_PAYLOAD: usize = 28; // off, len, crc
 const F_INITRD: usize = 40; // off, len, crc
 const F_BOOTARGS: usize = 52; // off, len, crc
-/// Header CRC, over every byte before it (the bytes from 64 on are reserved, zero).
+const F_RELOCS: usize = 64; // off, len, crc
+/// Header CRC, over every byte before it (the bytes from 76 on are reserved, zero).
 const F_HCRC: usize = 124;
 
 /// The total length of the pack whose header starts `bytes`, after checking magic and header CRC
@@ -150,6 +157,10 @@ pub fn parse(bytes: &[u8]) -> Result<Pack<'_>, PackError> {
     }
     let bootargs =
         if args.is_empty() { None } else { Some(core::str::from_utf8(args).map_err(|_| PackError::BootargsNotUtf8)?) };
+    let relocs = blob(F_RELOCS, "relocation table outside the pack")?;
+    if !relocs.is_empty() {
+        check(relocs, F_RELOCS, "relocation table")?;
+    }
     let kind = match rd(bytes, F_KIND) {
         0 => Kind::ZImage,
         1 => {
@@ -159,21 +170,52 @@ pub fn parse(bytes: &[u8]) -> Result<Pack<'_>, PackError> {
             }
             Kind::Raw { load_addr: rd(bytes, F_LOAD), entry_offset }
         }
+        2 => {
+            let entry_offset = rd(bytes, F_ENTRY);
+            if entry_offset as usize >= payload.len() {
+                return Err(PackError::BadLayout("entry beyond the payload"));
+            }
+            if relocs.is_empty() {
+                return Err(PackError::BadLayout("a relocatable payload without its relocation table"));
+            }
+            Kind::Relocatable { link_addr: rd(bytes, F_LOAD), entry_offset }
+        }
         k => return Err(PackError::BadKind(k)),
     };
-    Ok(Pack { kind, payload, initrd: (!initrd.is_empty()).then_some(initrd), bootargs, total_len: total })
+    Ok(Pack {
+        kind,
+        payload,
+        initrd: (!initrd.is_empty()).then_some(initrd),
+        bootargs,
+        relocs: (!relocs.is_empty()).then_some(relocs),
+        total_len: total,
+    })
 }
 
 /// Build a pack (the `cargo xtask pack` side). Blobs are placed at 4 KiB-aligned offsets.
 #[cfg(any(test, feature = "std"))]
 pub fn build(kind: Kind, payload: &[u8], initrd: Option<&[u8]>, bootargs: Option<&str>) -> std::vec::Vec<u8> {
+    build_with_relocs(kind, payload, initrd, bootargs, None)
+}
+
+/// As [`build`], with the relocation table of a [`Kind::Relocatable`] payload.
+#[cfg(any(test, feature = "std"))]
+pub fn build_with_relocs(
+    kind: Kind,
+    payload: &[u8],
+    initrd: Option<&[u8]>,
+    bootargs: Option<&str>,
+    relocs: Option<&[u8]>,
+) -> std::vec::Vec<u8> {
     let align = |v: usize| (v + 4095) & !4095;
     let p_off = align(HEADER_LEN);
     let i_off = align(p_off + payload.len());
     let i_len = initrd.map_or(0, |i| i.len());
     let b_off = align(i_off + i_len);
     let b_len = bootargs.map_or(0, str::len);
-    let total = b_off + b_len;
+    let r_off = align(b_off + b_len);
+    let r_len = relocs.map_or(0, |r| r.len());
+    let total = if r_len > 0 { r_off + r_len } else { b_off + b_len };
     let mut out = std::vec![0u8; total];
     let mut put = |at: usize, v: u32| out[at..at + 4].copy_from_slice(&v.to_le_bytes());
     put(F_VERSION, VERSION);
@@ -185,7 +227,15 @@ pub fn build(kind: Kind, payload: &[u8], initrd: Option<&[u8]>, bootargs: Option
             put(F_LOAD, load_addr);
             put(F_ENTRY, entry_offset);
         }
+        Kind::Relocatable { link_addr, entry_offset } => {
+            put(F_KIND, 2);
+            put(F_LOAD, link_addr);
+            put(F_ENTRY, entry_offset);
+        }
     }
+    put(F_RELOCS, if r_len > 0 { r_off as u32 } else { 0 });
+    put(F_RELOCS + 4, r_len as u32);
+    put(F_RELOCS + 8, relocs.map_or(0, crc32fast::hash));
     put(F_PAYLOAD, p_off as u32);
     put(F_PAYLOAD + 4, payload.len() as u32);
     put(F_PAYLOAD + 8, crc32fast::hash(payload));
@@ -203,6 +253,9 @@ pub fn build(kind: Kind, payload: &[u8], initrd: Option<&[u8]>, bootargs: Option
     if let Some(b) = bootargs {
         out[b_off..b_off + b.len()].copy_from_slice(b.as_bytes());
     }
+    if let Some(r) = relocs {
+        out[r_off..r_off + r.len()].copy_from_slice(r);
+    }
     let crc = crc32fast::hash(&out[..F_HCRC]);
     out[F_HCRC..F_HCRC + 4].copy_from_slice(&crc.to_le_bytes());
     out
@@ -211,6 +264,21 @@ pub fn build(kind: Kind, payload: &[u8], initrd: Option<&[u8]>, bootargs: Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relocatable_payloads_carry_their_table() {
+        let kind = Kind::Relocatable { link_addr: 0x4200_0000, entry_offset: 4 };
+        let pk = build_with_relocs(kind, &[1u8; 64], None, None, Some(&[7u8; 20]));
+        let p = parse(&pk).unwrap();
+        assert_eq!(p.kind, kind);
+        assert_eq!(p.relocs, Some(&[7u8; 20][..]));
+        let mut damaged = pk.clone();
+        let at = rd(&pk, F_RELOCS) as usize;
+        damaged[at] ^= 1;
+        assert!(matches!(parse(&damaged), Err(PackError::BadCrc { what: "relocation table", .. })));
+        let no_table = build(kind, &[1u8; 64], None, None);
+        assert!(matches!(parse(&no_table), Err(PackError::BadLayout(_))));
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -88,6 +88,11 @@ pub fn place(
             let k = MemRange { base: bank.base + KERNEL_OFFSET, size: align_up(payload_len, PAGE_SIZE) };
             (k, k.base)
         }
+        // Relocated for wherever it goes: where a kernel would.
+        Kind::Relocatable { entry_offset, .. } => {
+            let k = MemRange { base: bank.base + KERNEL_OFFSET, size: align_up(payload_len, PAGE_SIZE) };
+            (k, k.base + entry_offset as u64)
+        }
         Kind::Raw { load_addr, entry_offset } => {
             let k = MemRange { base: load_addr as u64, size: payload_len };
             if k.base < bank.base || k.end() > bank.end() {
@@ -141,6 +146,16 @@ mod tests {
         let p = place(bank, res, &[], Kind::Raw { load_addr: 0x4200_0000, entry_offset: 0 }, 64 << 10, 0).unwrap();
         assert_eq!(p.dtb, MemRange { base: 0x47D0_0000, size: DTB_MAX });
         assert_eq!(p.initrd, None);
+    }
+
+    /// A relocatable payload goes where a kernel would, on any RAM base.
+    #[test]
+    fn relocatable_payloads_follow_the_ram() {
+        let bank = MemRange { base: 0x8000_0000, size: 1 << 30 };
+        let res = MemRange { base: 0xBFE0_0000, size: 2 << 20 };
+        let k = Kind::Relocatable { link_addr: 0x4200_0000, entry_offset: 0x40 };
+        let p = place(bank, res, &[], k, 64 << 10, 0).unwrap();
+        assert_eq!((p.kernel.base, p.entry), (0x8200_0000, 0x8200_0040));
     }
 
     #[test]

@@ -29,8 +29,22 @@ pub struct Edits<'a> {
     pub bootargs: Option<&'a str>,
     /// Physical range of the initrd as placed.
     pub initrd: Option<MemRange>,
-    /// Describe hypfw as the PSCI provider (method "smc", trapped by HCR.TSC).
-    pub provide_psci: bool,
+    /// What the payload's tree says about PSCI.
+    pub psci: PsciNode,
+}
+
+/// The payload's `/psci`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PsciNode {
+    /// As the firmware's tree has it (the platform's PSCI, which hypfw proxies).
+    Keep,
+    /// hypfw is the provider, by SMC (trapped by HCR.TSC), and starts CPUs: a new /psci, and
+    /// `enable-method = "psci"` on every CPU (hypfw entered from Secure SVC).
+    ProvideSmc,
+    /// hypfw answers PSCI by HVC but cannot start CPUs (the platform has no usable PSCI; on a CPU
+    /// without the Security Extensions an SMC is undefined, so HVC is the only conduit): a new
+    /// /psci with method "hvc", and no CPU says PSCI starts it (`enable-method = "psci"` goes).
+    ProvideHvc,
 }
 
 /// Why a rewrite failed.
@@ -165,14 +179,19 @@ impl Writer<'_> {
         self.names[NAMES.iter().position(|x| *x == n).unwrap()]
     }
 
-    /// Should the source's property `name` of a node at `place` be left out?
-    fn drops(&self, place: Place, name: &[u8]) -> bool {
+    /// Should the source's property `name` (= `value`) of a node at `place` be left out?
+    fn drops(&self, place: Place, name: &[u8], value: &[u8]) -> bool {
         match place {
             Place::Chosen => {
                 (self.e.bootargs.is_some() && name == b"bootargs")
                     || (self.e.initrd.is_some() && (name == b"linux,initrd-start" || name == b"linux,initrd-end"))
             }
-            Place::Cpu => self.e.provide_psci && name == b"enable-method",
+            Place::Cpu => match self.e.psci {
+                PsciNode::Keep => false,
+                PsciNode::ProvideSmc => name == b"enable-method",
+                // hypfw cannot start CPUs: no CPU may say PSCI starts it.
+                PsciNode::ProvideHvc => name == b"enable-method" && value.starts_with(b"psci\0"),
+            },
             _ => false,
         }
     }
@@ -190,7 +209,9 @@ impl Writer<'_> {
                     o.prop_cells(self.name("linux,initrd-end"), &[(i.end() >> 32) as u32, i.end() as u32])?;
                 }
             }
-            Place::Cpu if self.e.provide_psci && cpu_node => o.prop_str(self.name("enable-method"), "psci")?,
+            Place::Cpu if self.e.psci == PsciNode::ProvideSmc && cpu_node => {
+                o.prop_str(self.name("enable-method"), "psci")?
+            }
             _ => {}
         }
         Ok(())
@@ -227,12 +248,15 @@ impl Writer<'_> {
             self.add_props(o, Place::Chosen, false)?;
             o.end_node()?;
         }
-        if self.e.provide_psci {
-            o.begin_node("psci")?;
-            o.prop(self.name("compatible"), b"arm,psci-1.0\0arm,psci-0.2\0")?;
-            o.prop_str(self.name("method"), "smc")?;
-            o.end_node()?;
-        }
+        let method = match self.e.psci {
+            PsciNode::Keep => return Ok(()),
+            PsciNode::ProvideSmc => "smc",
+            PsciNode::ProvideHvc => "hvc",
+        };
+        o.begin_node("psci")?;
+        o.prop(self.name("compatible"), b"arm,psci-1.0\0arm,psci-0.2\0")?;
+        o.prop_str(self.name("method"), method)?;
+        o.end_node()?;
         Ok(())
     }
 }
@@ -410,7 +434,7 @@ fn copy_structure(st: &[u8], strings: &[u8], w: &mut Writer, o: &mut Out) -> Res
                     (2, _) if place[1] == Place::Cpus => Place::Cpu,
                     _ => Place::Other,
                 };
-                if depth == 1 && base == b"psci" && w.e.provide_psci && skipping.is_none() {
+                if depth == 1 && base == b"psci" && w.e.psci != PsciNode::Keep && skipping.is_none() {
                     skipping = Some(depth);
                 }
                 if depth >= MAX_DEPTH {
@@ -461,7 +485,7 @@ fn copy_structure(st: &[u8], strings: &[u8], w: &mut Writer, o: &mut Out) -> Res
                 if name == b"device_type" && value.starts_with(b"cpu") {
                     is_cpu[d] = true;
                 }
-                if !w.drops(place[d], name) {
+                if !w.drops(place[d], name, value) {
                     o.prop(nameoff as u32, value)?;
                 }
             }
@@ -491,7 +515,7 @@ mod tests {
             reserved: MemRange { base: 0x7FE0_0000, size: 2 << 20 },
             bootargs: Some("console=ttyAMA0 rdinit=/init"),
             initrd: Some(MemRange { base: 0x5F00_0000, size: 0x12345 }),
-            provide_psci: false,
+            psci: PsciNode::Keep,
         }
     }
 
@@ -545,7 +569,7 @@ mod tests {
     #[test]
     fn psci_provided_when_hypfw_is_the_provider() {
         let mut e = edits();
-        e.provide_psci = true;
+        e.psci = PsciNode::ProvideSmc;
         e.bootargs = None;
         e.initrd = None;
         let out = run(SECURE, &e);
@@ -554,6 +578,20 @@ mod tests {
         assert!(p.cpus().iter().all(|c| c.psci));
         let fdt = fdt::Fdt::new(&out).unwrap();
         assert!(fdt.find_node("/chosen").unwrap().property("linux,initrd-start").is_none());
+        assert_eq!(fdt.all_nodes().filter(|n| n.name == "psci").count(), 1);
+    }
+
+    /// No usable PSCI on the platform: hypfw answers by HVC, and no CPU says PSCI starts it.
+    #[test]
+    fn psci_by_hvc_when_hypfw_cannot_start_cpus() {
+        let mut e = edits();
+        e.psci = PsciNode::ProvideHvc;
+        let out = run(VIRT, &e);
+        let p = parse(&out).unwrap();
+        assert_eq!(p.psci, Some(crate::platform::dtb::PsciMethod::Hvc));
+        assert!(p.cpus().iter().all(|c| !c.psci), "no CPU_ON described");
+        assert_eq!(p.ncpus, 4);
+        let fdt = fdt::Fdt::new(&out).unwrap();
         assert_eq!(fdt.all_nodes().filter(|n| n.name == "psci").count(), 1);
     }
 
