@@ -95,11 +95,14 @@ entry_relocate:
     sub     r0, r4, r5
     ubfx    r0, r0, #0, #16
     cmp     r0, #0
-    beq     relocate
     @ The relocation table only works for biases that are multiples of 64 KiB (hypfw_core::abi::reloc):
     @ move the image up to the next such address, copying backwards (the ranges may overlap),
-    @ and start this path again there.
-    rsb     r0, r0, #{RELOC_GRANULE}    @ r0 := distance to move
+    @ and start this path again there. Move further when the image (its .bss included) would
+    @ cover the device tree the bootloader passed (a FIT's tree left in place right after it).
+    rsbne   r0, r0, #{RELOC_GRANULE}    @ r0 := distance to the next 64 KiB multiple, or 0
+    bl      clear_of_dtb                @ r0 := a distance that also keeps the image off the DTB
+    cmp     r0, #0
+    beq     relocate
     add     r1, r4, r0                  @ r1 := new start
     adr_far r2, __data_end              @ r2 := end of the image's own bytes
     ldr     r3, [r4, #{ZIMAGE_END}]     @ r3 := zImage size: the whole file, pack included
@@ -121,6 +124,50 @@ entry_relocate:
     sub     r2, r2, r4
     add     r2, r2, r1
     bx      r2
+
+@ clear_of_dtb: r0 = the distance the image would move up (a multiple of 64 KiB from r4's
+@ 64 KiB-granule offset, or 0), r4 = its start, r10 = the DTB pointer from the bootloader.
+@ Returns in r0 that distance, or a larger one that puts the image (file or .bss, whichever
+@ ends later) above the DTB when it would otherwise overlap it. Byte loads (the DTB may have any
+@ alignment, and the MMU is off). No stack; clobbers r1-r3.
+clear_of_dtb:
+    adr_far r1, __image_end
+    sub     r1, r1, r4                  @ r1 := image size with .bss
+    ldr     r2, [r4, #{ZIMAGE_END}]     @ r2 := file size (pack included)
+    cmp     r2, r1
+    movhi   r1, r2
+    add     r1, r1, r4
+    add     r1, r1, r0                  @ r1 := end of what the image will cover
+    cmp     r10, #0
+    bxeq    lr
+    ldrb    r2, [r10]
+    ldrb    r3, [r10, #1]
+    orr     r2, r3, r2, lsl #8
+    ldrb    r3, [r10, #2]
+    orr     r2, r3, r2, lsl #8
+    ldrb    r3, [r10, #3]
+    orr     r2, r3, r2, lsl #8          @ r2 := the DTB's magic (big-endian)
+    movw    r3, #{FDT_MAGIC_LO}
+    movt    r3, #{FDT_MAGIC_HI}
+    cmp     r2, r3
+    bxne    lr                          @ not a DTB: Rust says so later
+    ldrb    r2, [r10, #4]
+    ldrb    r3, [r10, #5]
+    orr     r2, r3, r2, lsl #8
+    ldrb    r3, [r10, #6]
+    orr     r2, r3, r2, lsl #8
+    ldrb    r3, [r10, #7]
+    orr     r2, r3, r2, lsl #8          @ r2 := totalsize
+    add     r2, r2, r10                 @ r2 := end of the DTB
+    cmp     r10, r1
+    bxhs    lr                          @ the DTB starts above the image's end
+    cmp     r2, r4
+    bxls    lr                          @ or ends below its start
+    movw    r3, #{RELOC_GRANULE_MASK}
+    add     r2, r2, r3
+    bic     r2, r2, r3                  @ r2 := the next 64 KiB multiple above the DTB
+    sub     r0, r2, r4
+    bx      lr
 
 relocate:
     sub     r5, r4, r5                  @ r5 := relocation bias (a multiple of 64 KiB)

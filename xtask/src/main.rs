@@ -4,7 +4,7 @@
 //! build [--debug] [--board]   build target/image/hypfw.{elf,bin} and hypfw-bare.bin
 //!                             (--board: no semihosting)
 //! pack (--kernel ZIMAGE | --elf F | --raw F --load-addr A [--entry E]) [--initrd F]
-//!      [--bootargs S] [-o OUT] [--board]
+//!      [--bootargs S] [-o OUT] [--board] [--uimage | --fit DTB]
 //!                             hypfw + a payload (+ initrd, command line) in one file
 //! run [--gdb] [--elf] [--smp N] [-m MiB] [--secure] [--cpu NAME] [-- QEMU ARGS]
 //!                             build and boot under QEMU virt (cortex-a15)
@@ -23,6 +23,7 @@ mod linux;
 mod qemu;
 mod rooms;
 mod scenarios;
+mod uboot;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -157,6 +158,7 @@ fn pack_cmd(args: &[String]) -> Result<u8, String> {
     let (mut payload, mut initrd, mut bootargs, mut out) = (None, None, None, image_dir().join("hypfw-linux.bin"));
     let (mut load, mut entry) = (None, None);
     let mut board = false;
+    let mut wrap = Wrap::None;
     let num = |v: String| {
         let h = v.trim_start_matches("0x");
         u64::from_str_radix(h, 16).map_err(|_| format!("{v}: not a hex address"))
@@ -174,6 +176,8 @@ fn pack_cmd(args: &[String]) -> Result<u8, String> {
             "--bootargs" => bootargs = Some(val()?),
             "-o" => out = PathBuf::from(val()?),
             "--board" => board = true,
+            "--uimage" => wrap = Wrap::UImage,
+            "--fit" => wrap = Wrap::Fit(PathBuf::from(val()?)),
             o => return Err(format!("unknown option {o}")),
         }
     }
@@ -190,7 +194,31 @@ fn pack_cmd(args: &[String]) -> Result<u8, String> {
     let (kind, bytes) = payload_of(&payload)?;
     let i = initrd.map(|p| std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))).transpose()?;
     pack_with(kind, &bytes, i.as_deref(), bootargs.as_deref(), &out, board)?;
+    wrap_for_bootm(&out, &wrap)?;
     Ok(0)
+}
+
+/// How `pack` wraps its output for U-Boot.
+pub enum Wrap {
+    /// The file as it is: `bootz` takes its zImage header.
+    None,
+    /// A legacy uImage, for `bootm ADDR - FDT`.
+    UImage,
+    /// A FIT with this device tree, for `bootm ADDR`.
+    Fit(PathBuf),
+}
+
+/// Rewrite `file` (a packed image) in the wrapping `w` asks for.
+pub fn wrap_for_bootm(file: &Path, w: &Wrap) -> Result<(), String> {
+    let data = || std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()));
+    let out = match w {
+        Wrap::None => return Ok(()),
+        Wrap::UImage => uboot::uimage(&data()?, "hypfw"),
+        Wrap::Fit(dtb) => uboot::fit(&data()?, &std::fs::read(dtb).map_err(|e| format!("{}: {e}", dtb.display()))?),
+    };
+    std::fs::write(file, out).map_err(|e| e.to_string())?;
+    eprintln!("xtask: {} wrapped for U-Boot's bootm", file.display());
+    Ok(())
 }
 
 /// The pack kind and bytes of a payload file, refusing what hypfw could never run: an entry point

@@ -11,6 +11,8 @@
 //!          | board | board-bare            (the build without semihosting: exits through PSCI)
 //!          | u-boot                     (hypfw.bin read from a virtio disk and started by
 //!                                        Debian's U-Boot with bootz)
+//!          | u-boot-bootm | u-boot-fit  (the same as a uImage / a FIT with qemu-virt-smp4.dtb,
+//!                                        started with bootm)
 //!          | pack-raw@ADDR              (the self-test payload packed as a raw image to run at ADDR)
 //!          | bios@ADDR                  (packed image at ADDR, entered from a shim in flash by
 //!                                        every CPU, with QEMU's DTB)
@@ -168,8 +170,8 @@ fn parse(
             let file = if which == "bare" { bare } else { bin };
             loader_args(&name, &boot, &file, at, tmp)?
         }
-        "u-boot" => {
-            let (load, script) = uboot_args(&name, &bin, tmp)?;
+        "u-boot" | "u-boot-bootm" | "u-boot-fit" => {
+            let (load, script) = uboot_args(&name, &bin, boot.image.as_str(), tmp)?;
             s.q.prompt_script = script;
             load
         }
@@ -252,16 +254,25 @@ fn loader_args(name: &str, boot: &Boot, file: &str, at: &str, tmp: &std::path::P
     ])
 }
 
-/// `image: u-boot`: Debian's U-Boot for QEMU as firmware, hypfw.bin as a raw virtio disk, read
-/// into RAM and started with bootz and U-Boot's own device tree, as on a board. Returns the QEMU
-/// arguments and what to type at U-Boot's prompts.
-fn uboot_args(name: &str, bin: &str, tmp: &std::path::Path) -> Result<(Vec<String>, PromptScript), String> {
+/// `image: u-boot[-bootm|-fit]`: Debian's U-Boot for QEMU as firmware, hypfw.bin on a raw virtio
+/// disk, read into RAM and started as on a board: `bootz` with U-Boot's own device tree; `bootm`
+/// of a uImage (kernel_noload) with U-Boot's tree; or `bootm` of a FIT that carries hypfw and the
+/// tree (`qemu-virt-smp4.dtb`), which U-Boot leaves inside the FIT (`fdt_high` = ~0), wherever
+/// that puts it. Returns the QEMU arguments and what to type at U-Boot's prompts.
+fn uboot_args(name: &str, bin: &str, how: &str, tmp: &std::path::Path) -> Result<(Vec<String>, PromptScript), String> {
     let uboot = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
     if !std::path::Path::new(uboot).exists() {
         return Err(format!("{name}: {uboot} missing; install Debian's u-boot-qemu"));
     }
     let disk = tmp.join(format!("{name}.disk"));
-    let mut img = std::fs::read(bin).map_err(|e| e.to_string())?;
+    std::fs::copy(bin, &disk).map_err(|e| e.to_string())?;
+    let (wrap, boot_cmd) = match how {
+        "u-boot-bootm" => (crate::Wrap::UImage, "bootm 0x40200000 - ${fdtcontroladdr}"),
+        "u-boot-fit" => (crate::Wrap::Fit(root().join("tests/fixtures/qemu-virt-smp4.dtb")), "bootm 0x40200000"),
+        _ => (crate::Wrap::None, "bootz 0x40200000 - ${fdtcontroladdr}"),
+    };
+    crate::wrap_for_bootm(&disk, &wrap)?;
+    let mut img = std::fs::read(&disk).map_err(|e| e.to_string())?;
     img.resize(img.len().next_multiple_of(512), 0);
     let sectors = img.len() / 512;
     std::fs::write(&disk, img).map_err(|e| e.to_string())?;
@@ -273,14 +284,15 @@ fn uboot_args(name: &str, bin: &str, tmp: &std::path::Path) -> Result<(Vec<Strin
         "-device".into(),
         "virtio-blk-device,drive=d0".into(),
     ];
-    let script = [
-        ("Hit any key to stop autoboot", String::new()),
-        ("=> ", "virtio scan".into()),
-        ("=> ", format!("virtio read 0x40200000 0 {sectors:#x}")),
-        ("=> ", "bootz 0x40200000 - ${fdtcontroladdr}".into()),
-    ]
-    .map(|(w, l)| (w.to_string(), l))
-    .to_vec();
+    let mut script = vec![
+        ("Hit any key to stop autoboot".to_string(), String::new()),
+        ("=> ".to_string(), "virtio scan".to_string()),
+        ("=> ".to_string(), format!("virtio read 0x40200000 0 {sectors:#x}")),
+    ];
+    if how == "u-boot-fit" {
+        script.push(("=> ".to_string(), "setenv fdt_high 0xffffffff".to_string()));
+    }
+    script.push(("=> ".to_string(), boot_cmd.to_string()));
     Ok((load, script))
 }
 

@@ -601,72 +601,10 @@ mod tests {
         assert_eq!(rewrite(VIRT, &edits(), &mut out), Err(RewriteError::NoRoom { room: 512 }));
     }
 
-    /// A small FDT builder for the cases the fixtures do not have.
-    struct Build {
-        st: Vec<u8>,
-        strings: Vec<u8>,
-    }
-    impl Build {
-        fn new() -> Self {
-            Build { st: Vec::new(), strings: Vec::new() }
-        }
-        fn w(&mut self, v: u32) -> &mut Self {
-            self.st.extend(v.to_be_bytes());
-            self
-        }
-        fn node(&mut self, name: &str) -> &mut Self {
-            self.w(BEGIN_NODE);
-            self.st.extend(name.as_bytes());
-            self.st.push(0);
-            while !self.st.len().is_multiple_of(4) {
-                self.st.push(0);
-            }
-            self
-        }
-        fn end(&mut self) -> &mut Self {
-            self.w(END_NODE)
-        }
-        fn nop(&mut self) -> &mut Self {
-            self.w(NOP)
-        }
-        fn prop(&mut self, name: &str, v: &[u8]) -> &mut Self {
-            let off = find_string(&self.strings, name).unwrap_or_else(|| {
-                let o = self.strings.len();
-                self.strings.extend(name.as_bytes());
-                self.strings.push(0);
-                o
-            });
-            self.w(PROP).w(v.len() as u32).w(off as u32);
-            self.st.extend(v);
-            while !self.st.len().is_multiple_of(4) {
-                self.st.push(0);
-            }
-            self
-        }
-        fn blob(&mut self) -> Vec<u8> {
-            self.w(END);
-            let rsv = HEADER_LEN.next_multiple_of(8);
-            let off_st = rsv + 16;
-            let off_str = off_st + self.st.len();
-            let total = off_str + self.strings.len();
-            let mut b = vec![0u8; total];
-            for (i, v) in [FDT_MAGIC, total as u32, off_st as u32, off_str as u32, rsv as u32, 17, 16, 0]
-                .iter()
-                .chain(&[self.strings.len() as u32, self.st.len() as u32])
-                .enumerate()
-            {
-                b[4 * i..4 * i + 4].copy_from_slice(&v.to_be_bytes());
-            }
-            b[off_st..off_str].copy_from_slice(&self.st);
-            b[off_str..].copy_from_slice(&self.strings);
-            b
-        }
-    }
-
     /// The shape of the trees Debian ships for the TK1 and the Arndale: names of more than 31
     /// characters; and libfdt's leftovers: NOPs between properties and nodes.
     fn long_names_with_nops() -> Vec<u8> {
-        let mut b = Build::new();
+        let mut b = crate::payload::fdt_build::Builder::new();
         b.node("").prop("#address-cells", &1u32.to_be_bytes()).prop("#size-cells", &1u32.to_be_bytes()).nop();
         b.node("memory@80000000").prop("device_type", b"memory\0");
         b.prop("reg", &[0x80, 0, 0, 0, 0x40, 0, 0, 0]).end().nop();
@@ -675,7 +613,7 @@ mod tests {
         b.node("chosen").prop("bootargs", b"old\0").nop().prop("stdout-path", b"/serial@1000\0").end();
         b.node("serial@1000").prop("compatible", b"arm,pl011\0").prop("reg", &[0, 0, 0x10, 0, 0, 0, 0x10, 0]).end();
         b.end();
-        b.blob()
+        b.finish()
     }
 
     #[test]
