@@ -166,9 +166,12 @@ pub fn check(root: &Path, print: bool) -> Result<(), String> {
     }
     if print {
         println!("unsafe (blocks, fns, impls):");
-        for (name, dir) in
-            [("hypfw-core", "core/src"), ("hypfw (firmware)", "src"), ("self-test payload", "payload/src")]
-        {
+        for (name, dir) in [
+            ("hypfw-core", "core/src"),
+            ("hypfw (firmware)", "src"),
+            ("hypfw-uart", "uart/src"),
+            ("self-test payload", "payload/src"),
+        ] {
             let (b, f, i) = unsafe_counts(&root.join(dir));
             println!("  {name:<18} {b} blocks, {f} unsafe fns, {i} unsafe impls");
         }
