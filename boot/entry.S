@@ -83,7 +83,20 @@ entry_hyp:
     read_cntpct r6, r7                  @ r6/r7 := CNTPCT at entry
     cp15    mrc, r0, HSCTLR
     tst     r0, #{CTRL_M_C}
-    beq     entry_relocate
+    bne     1f
+    @ MMU and D-cache off, as the boot protocol asks; the I-cache may be on, and instruction
+    @ fetches would then allocate in caches (L2 too) that ICIALLU after the copies below does not
+    @ reach: switch it off until phase 1 turns everything on at once.
+    bic     r0, r0, #{CTRL_I}
+    cp15    mcr, r0, HSCTLR
+    isb
+    mov     r0, #0
+    cp15    mcr, r0, ICIALLU
+    cp15    mcr, r0, BPIALL
+    dsb
+    isb
+    b       entry_relocate
+1:
     @ Another HYP program left its MMU or D-cache on. We must be identity mapped (we were
     @ entered at a physical address); write back every dirty line, then switch both off.
     caches_off HSCTLR, TLBIALLH

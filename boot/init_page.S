@@ -50,6 +50,13 @@ hyp_init_entry:
     adr_far r12, HYP_INIT_PARAMS
     adr     r1, hypfw_init_vectors
     cp15    mcr, r1, HVBAR  @ HVBAR := init vectors (identity)
+    @ Take part in coherency before any cache or the MMU comes on (Cortex-A15/A7 TRMs, ACTLR):
+    @ writable from Non-secure only where the Secure firmware set NSACR.NS_SMP; where it did not,
+    @ the write is ignored and the runtime says so.
+    cp15    mrc, r1, ACTLR
+    orr     r1, r1, #{ACTLR_SMP}
+    cp15    mcr, r1, ACTLR
+    isb
     @ ---- phase 1: boot page table, MMU on, still executing at the identity map ----
     ldr     r1, [r12, #{IP_HMAIR0}]
     cp15    mcr, r1, HMAIR0
@@ -76,6 +83,9 @@ hyp_init_entry:
     ldr     r1, [r12, #{IP_HSCTLR}]
     cp15    mcr, r1, HSCTLR  @ HSCTLR := M | C | I | WXN | RES1
     isb
+    cp15    mcr, r1, BPIALL             @ the translation changed: no prediction from before it
+    dsb
+    isb
     cp15_64 mrrc, r4, r5, HTTBR  @ r4 := HTTBR low as the MMU now sees it
     cp15    mrc, r5, HSCTLR  @ r5 := HSCTLR read back
     read_cntpct r6, r7                  @ r6/r7 := time phase 1 completed
@@ -92,6 +102,7 @@ hyp_init_phase2:
     cp15_64 mcrr, r2, r3, HTTBR  @ HTTBR := runtime pgd
     isb
     cp15    mcr, r12, TLBIALLH
+    cp15    mcr, r12, BPIALL            @ and no branch prediction from the boot table's mappings
     dsb     ish
     isb
     mov     sp, r10
@@ -137,14 +148,13 @@ hyp_teardown:
     bic     r5, r5, #{HSCTLR_I}
     cp15    mcr, r5, HSCTLR  @ HYP MMU and caches off: running at the PA now
     isb
-    cmp     r9, #{TEARDOWN_RETURN}
-    bne     3f
-    bl      dcache_clean_inv_all        @ handing HYP back: every level clean to the PoC
-    b       4f
-3:  bl      dcache_clean_inv_louis      @ nothing stays only in this CPU's own caches
-4:
+    @ Nothing stays only in this CPU's own caches (set/way, up to the Level of Unification Inner
+    @ Shareable: this CPU's alone, so no other running CPU is disturbed). What must reach memory
+    @ for an MMU-off reader (the resume slot of TEARDOWN_RETURN) the runtime cleaned by address.
+    bl      dcache_clean_inv_louis
     mov     r5, #0
     cp15    mcr, r5, ICIALLU
+    cp15    mcr, r5, BPIALL
     cp15    mcr, r5, TLBIALLH
     dsb     ish
     isb

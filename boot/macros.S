@@ -108,9 +108,9 @@
 
 @ Leave the caches of a mode the bootloader left on: \ctrl is SCTLR or HSCTLR, \tlbi the TLB
 @ invalidation of that regime. Records in r11 which of M and C were on (ENTRY_* flags), writes
-@ back and invalidates every data cache level, switches M and C off, invalidates again (lines
+@ back and invalidates every data cache level, switches M, C and I off, invalidates again (lines
 @ allocated speculatively meanwhile, which a later cacheable access would otherwise hit), then
-@ the I-cache and the TLB. Runs without a stack; clobbers r0-r7, r12 and lr.
+@ the I-cache, the branch predictor and the TLB. Runs without a stack; clobbers r0-r7, r12, lr.
 .macro caches_off ctrl, tlbi
     cp15    mrc, r0, \ctrl
     tst     r0, #{CTRL_M}
@@ -120,11 +120,13 @@
     bl      dcache_clean_inv_all
     cp15    mrc, r0, \ctrl
     bic     r0, r0, #{CTRL_M_C}
-    cp15    mcr, r0, \ctrl              @ M = C = 0
+    bic     r0, r0, #{CTRL_I}
+    cp15    mcr, r0, \ctrl              @ M = C = I = 0
     isb
     bl      dcache_clean_inv_all
     mov     r0, #0
     cp15    mcr, r0, ICIALLU
+    cp15    mcr, r0, BPIALL
     cp15    mcr, r0, \tlbi
     dsb
     isb

@@ -82,6 +82,9 @@ monitor_smc:
     mov     r2, #0
     cp15_64 mcrr, r2, r2, CNTVOFF       @ := 0 (needs SCR.NS = 1 in Monitor mode)
     msr     sp_hyp, r1
+    movw    r2, #{HSCTLR_DEFINED_LO}    @ HSCTLR's reset value is UNKNOWN: MMU, caches and
+    movt    r2, #{HSCTLR_DEFINED_HI}    @ alignment checks off, RES1 bits set, before any NS-HYP
+    cp15    mcr, r2, HSCTLR             @ instruction (reachable from Monitor mode with SCR.NS = 1)
     movw    r2, #{SPSR_HYP_MASKED}
     msr     spsr_cxsf, r2
     movs    pc, lr                      @ to the SMC's next instruction, in NS HYP

@@ -5,11 +5,11 @@
 use super::world::Pl1Context;
 use super::{boot_info, this_cpu};
 use crate::arch::{self, cache, regs};
-use crate::shared::{BootInfo, CpuControl, HYP_PEN, HYP_RESUME, PERCPU, ResumeSlot};
+use crate::shared::{BootInfo, CpuControl, HYP_PEN, HYP_RESUME, PERCPU, PenSlot, ResumeSlot};
 use core::sync::atomic::Ordering;
 use hypfw_core::abi::{bits::mode_name, is_lower_mode, teardown as action};
 use hypfw_core::mm::addr::PhysAddr;
-use hypfw_core::mm::cache::clean_range_to_poc;
+use hypfw_core::mm::coherency::{self, Pending};
 use hypfw_core::mm::layout::MAX_CPUS;
 
 /// Commands a CPU in the runtime's idle loop takes from the boot CPU.
@@ -79,7 +79,7 @@ pub fn teardown_to_caller(ctx: &Pl1Context) -> ! {
         (*slot).regs = regs;
         (*slot).pending = 0;
         // hyp_teardown reads the slot with the MMU off: it must be in memory, not only in a cache.
-        clean_range_to_poc(
+        coherency::publish(
             &mut cache::ArmCache,
             slot as u64,
             core::mem::size_of::<ResumeSlot>() as u64,
@@ -89,34 +89,48 @@ pub fn teardown_to_caller(ctx: &Pl1Context) -> ! {
     teardown(action::RETURN)
 }
 
-/// The PL1 caller the init page's stub saved when it was asked to re-initialise HYP, if any.
-pub fn take_resumed_caller(cpu: usize) -> Option<Pl1Context> {
-    // SAFETY: this CPU's own slot. The stub wrote it with the MMU off; nothing this CPU wrote to
-    // it since is still needed (its caches were cleaned and invalidated at teardown), so the lines
-    // may be invalidated before reading, which makes the reads see memory.
-    unsafe {
-        let slot = &raw mut HYP_RESUME[cpu];
-        cache::invalidate_dcache_line(slot as usize);
-        cache::invalidate_dcache_line(slot as usize + 64);
-        if core::ptr::read_volatile(&raw const (*slot).pending) == 0 {
-            return None;
-        }
-        (*slot).pending = 0;
-        let regs = (*slot).regs;
-        let mut ctx = Pl1Context::default();
-        ctx.r.copy_from_slice(&regs[..13]);
-        ctx.lr_usr = regs[13];
-        ctx.elr = regs[14];
-        ctx.spsr = regs[15];
-        if !is_lower_mode(ctx.spsr) {
-            crate::fatal!(
-                "cpu{cpu}: the caller to resume after HYPFW_REINIT has SPSR {:#x} ({} mode); only PL0/PL1 callers are resumed",
-                ctx.spsr,
-                mode_name(ctx.spsr)
-            );
-        }
-        Some(ctx)
+/// A CPU's resume slot as a pending mailbox (volatile: the stub writes it with its MMU off).
+struct ResumeMailbox(*mut ResumeSlot);
+
+impl Pending for ResumeMailbox {
+    fn pending(&mut self) -> bool {
+        // SAFETY: this CPU's own slot in HYP_RESUME, a static that lives forever; volatile, as the
+        // stub wrote it behind the compiler's back.
+        unsafe { core::ptr::read_volatile(&raw const (*self.0).pending) != 0 }
     }
+    fn clear(&mut self) {
+        // SAFETY: as above; only this CPU writes its slot while it runs HYP.
+        unsafe { core::ptr::write_volatile(&raw mut (*self.0).pending, 0) }
+    }
+}
+
+/// The PL1 caller the init page's stub saved when it was asked to re-initialise HYP, if any. The
+/// stub wrote the slot with the MMU off: it is read from memory (`take_pending` invalidates first)
+/// and its "pending" cleared in memory too (cleaned after the clear), so a later teardown that
+/// cleans only this CPU's caches can never bring the old context back.
+pub fn take_resumed_caller(cpu: usize) -> Option<Pl1Context> {
+    assert!(cpu < MAX_CPUS);
+    let slot = (&raw mut HYP_RESUME as *mut ResumeSlot).wrapping_add(cpu);
+    let size = core::mem::size_of::<ResumeSlot>() as u64;
+    if !coherency::take_pending(&mut cache::ArmCache, &mut ResumeMailbox(slot), slot as u64, size, cache::dcache_line())
+    {
+        return None;
+    }
+    // SAFETY: this CPU's own slot, fresh from memory (take_pending invalidated its lines).
+    let regs = unsafe { core::ptr::read_volatile(&raw const (*slot).regs) };
+    let mut ctx = Pl1Context::default();
+    ctx.r.copy_from_slice(&regs[..13]);
+    ctx.lr_usr = regs[13];
+    ctx.elr = regs[14];
+    ctx.spsr = regs[15];
+    if !is_lower_mode(ctx.spsr) {
+        crate::fatal!(
+            "cpu{cpu}: the caller to resume after HYPFW_REINIT has SPSR {:#x} ({} mode); only PL0/PL1 callers are resumed",
+            ctx.spsr,
+            mode_name(ctx.spsr)
+        );
+    }
+    Some(ctx)
 }
 
 /// Idle loop of a secondary CPU in the runtime: wait for the boot CPU's commands.
@@ -143,14 +157,17 @@ fn wait_until(mut done: impl FnMut() -> bool) -> Result<(), CpuError> {
 }
 
 fn pen_status(cpu: usize) -> u32 {
-    // SAFETY: the status word has a cache line of its own (PenSlot's layout, host-tested) that
-    // this side never writes, so invalidating it loses nothing; the parked CPU writes it with its
-    // MMU off, and the read after the invalidate sees memory.
-    unsafe {
-        let p = &raw const HYP_PEN[cpu].status;
-        cache::invalidate_dcache_line(p as usize);
-        core::ptr::read_volatile(p)
-    }
+    // The status word has a cache line of its own (PenSlot's layout, host-tested) that this side
+    // never writes: invalidating it loses nothing, and the read then sees what the parked CPU
+    // wrote with its MMU off.
+    assert!(cpu < MAX_CPUS);
+    let slot = (&raw const HYP_PEN as *const PenSlot).wrapping_add(cpu);
+    // SAFETY: an in-bounds element of a static array (checked above); only its address is taken.
+    let p = unsafe { &raw const (*slot).status };
+    coherency::before_read(&mut cache::ArmCache, p as u64, 4, cache::dcache_line());
+    // SAFETY: a word of a static array, in bounds (cpu < MAX_CPUS); volatile, as another CPU
+    // writes it.
+    unsafe { core::ptr::read_volatile(p) }
 }
 
 /// With hypfw as the PSCI provider (Secure SVC entry): wait until every secondary released from
@@ -195,13 +212,15 @@ fn start_at(cpu: usize, entry: u32) -> Result<(), CpuError> {
         }
         CpuControl::Pen => {
             wait_until(|| pen_status(cpu) == 1)?;
+            let slot = (&raw mut HYP_PEN as *mut PenSlot).wrapping_add(cpu);
+            // SAFETY: an in-bounds element of a static array (cpu indexes the CPU map, at most
+            // MAX_CPUS entries); only its address is taken.
+            let p = unsafe { &raw mut (*slot).release };
             // SAFETY: the release word of this CPU's pen slot, which only the runtime writes while
-            // the CPU is parked (status 1, checked above); cleaned so its MMU-off reader sees it.
-            unsafe {
-                let p = &raw mut HYP_PEN[cpu].release;
-                core::ptr::write_volatile(p, 1);
-                cache::clean_dcache_line(p as usize);
-            }
+            // the CPU is parked (status 1, checked above).
+            unsafe { core::ptr::write_volatile(p, 1) };
+            // Its reader has its MMU off: the word must be in memory.
+            coherency::publish(&mut cache::ArmCache, p as u64, 4, cache::dcache_line());
             arch::sev();
             Ok(())
         }

@@ -14,7 +14,7 @@ use crate::arch::{self, regs};
 use crate::shared::{BOOT_INFO, BootInfo, CpuControl, EntryMode, PERCPU, PerCpu, PhaseEvidence};
 use crate::{fatal, log};
 use core::sync::atomic::Ordering;
-use hypfw_core::abi::bits::{CNTHCTL_PL1_TIMER, HDCR_HPMN, HSCTLR_RUNTIME};
+use hypfw_core::abi::bits::{ACTLR_SMP, CNTHCTL_PL1_TIMER, HDCR_HPMN, HSCTLR_RUNTIME};
 use hypfw_core::mm::layout::{self, MAX_CPUS, RUNTIME_VA};
 use hypfw_core::mm::pgtable;
 
@@ -73,6 +73,14 @@ fn runtime_init_once(bi: &BootInfo) {
         None => unsafe { crate::drivers::console::uninstall() },
     }
     crate::drivers::console::enable_locking();
+    // The init page set ACTLR.SMP on this CPU (as on every CPU) before its caches came on; where it
+    // reads 0 the write was ignored, and the CPUs' caches are not kept coherent.
+    if arch::actlr() & ACTLR_SMP == 0 {
+        log!(
+            "warning: ACTLR.SMP reads 0 after the init page set it: the Secure firmware left NSACR.NS_SMP clear \
+             (or the CPU model ignores the bit: QEMU does), so the CPUs' data caches may not be kept coherent"
+        );
+    }
     // The platform's PSCI can power off only when hypfw is not the PSCI provider itself.
     crate::base::stop::PSCI_OFF_AVAILABLE.store(bi.cpu_control == CpuControl::Psci, Ordering::Relaxed);
     let heap = (RUNTIME_VA as u64 + bi.layout.heap_off) as usize as *mut u8;

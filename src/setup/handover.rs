@@ -10,7 +10,7 @@ use crate::shared::{BOOT_INFO, BootInfo, CpuControl, HYP_INIT_PARAMS, InitParams
 use hypfw_core::abi::bits::HSCTLR_RUNTIME;
 use hypfw_core::abi::{FaultRecord, uart};
 use hypfw_core::mm::addr::PhysAddr;
-use hypfw_core::mm::cache::clean_range_to_poc;
+use hypfw_core::mm::coherency;
 use hypfw_core::mm::layout::{self, ReservedLayout};
 use hypfw_core::mm::pgtable;
 use hypfw_core::platform::dtb::{Platform, UartKind};
@@ -27,8 +27,9 @@ unsafe extern "C" {
     fn hypfw_runtime_entry();
 }
 
-/// Write `value` to the copy's instance of the static at `sym` in this image, and clean it to the
-/// point of coherency (the reader may run with the MMU off).
+/// Write `value` to the copy's instance of the static at `sym` in this image (MMU off, so to
+/// memory), and invalidate its lines: the runtime reads it through a cacheable mapping, where a
+/// stale line must not hide it (the init page reads it with the MMU off: memory already has it).
 ///
 /// # Safety
 /// 1. `sym` is the address of a static of type `T` in this image;
@@ -38,7 +39,7 @@ unsafe fn write_in_copy<T>(copy: &Copy, sym: usize, value: T) {
     // SAFETY: obligation 1 makes `at` the copy's instance of a `T` (the copy is this image, moved);
     // obligation 2 makes the physical address a pointer nobody else uses.
     unsafe { core::ptr::write_volatile(at as *mut T, value) };
-    clean_range_to_poc(&mut ArmCache, at as u64, core::mem::size_of::<T>() as u64, cache::dcache_line());
+    coherency::written_uncached(&mut ArmCache, at as u64, core::mem::size_of::<T>() as u64, cache::dcache_line());
 }
 
 /// Where failing assembly finds the console, and (once the tables exist) how the init page gets

@@ -8,7 +8,8 @@ use crate::shared::PayloadInfo;
 use crate::{fatal, log};
 use hypfw_core::abi::reloc;
 use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
-use hypfw_core::mm::cache::{CacheMaintenance, clean_range_to_poc, sync_code_range};
+use hypfw_core::mm::cache::CacheMaintenance;
+use hypfw_core::mm::coherency;
 use hypfw_core::mm::layout::MemRange;
 use hypfw_core::mm::pgtable::{Regime, TableBuilder, VTCR_40BIT, vttbr};
 use hypfw_core::mm::stage2;
@@ -87,13 +88,17 @@ pub fn prepare(
         let n = reloc::apply_le(copy, table, bias).unwrap_or_else(|e| fatal!("relocating the payload: {e}"));
         log!("payload: linked for {link_addr:#x}, relocated to {:#x} ({n} places)", place.kernel.base);
     }
-    sync_code_range(&mut cache, place.kernel.base, pk.payload.len() as u64, line);
+    // Written with the MMU off; the payload may read and run them with its caches on.
+    coherency::code_written_uncached(&mut cache, place.kernel.base, pk.payload.len() as u64, line);
+    if let Some(i) = place.initrd {
+        coherency::written_uncached(&mut cache, i.base, i.size, line);
+    }
     let edits = rewrite::Edits { reserved: region, bootargs: pk.bootargs, initrd: place.initrd, psci };
     // SAFETY: MMU off, one CPU; the placement put the tree's room in RAM outside hypfw's region
     // and clear of everything in use (the loaded file, the firmware's tree it is made from).
     let room = unsafe { core::slice::from_raw_parts_mut(place.dtb.base as usize as *mut u8, place.dtb.size as usize) };
     let dtb_len = rewrite::rewrite(dtb_src, &edits, room).unwrap_or_else(|e| fatal!("rewriting the device tree: {e}"));
-    clean_range_to_poc(&mut cache, place.dtb.base, dtb_len as u64, line);
+    coherency::written_uncached(&mut cache, place.dtb.base, dtb_len as u64, line);
 
     let holes = holes(p, region);
     let mut mem = PhysTables;

@@ -5,7 +5,7 @@ use crate::arch::cache::{self, ArmCache};
 use crate::fatal;
 use hypfw_core::abi::reloc;
 use hypfw_core::mm::addr::PhysAddr;
-use hypfw_core::mm::cache::sync_code_range;
+use hypfw_core::mm::coherency;
 use hypfw_core::mm::layout::{ImageLayout, RUNTIME_VA, ReservedLayout};
 
 unsafe extern "C" {
@@ -90,6 +90,7 @@ pub unsafe fn copy_and_relocate(img: &Image, region: PhysAddr, layout: &Reserved
             fatal!("relocating the runtime copy: {e}");
         }
     }
-    sync_code_range(&mut ArmCache, region.0, layout.image.image_end, cache::dcache_line());
+    // Written with the MMU off, run (and read) through the runtime's cacheable mappings.
+    coherency::code_written_uncached(&mut ArmCache, region.0, layout.image.image_end, cache::dcache_line());
     Copy { image_start: img.start, region }
 }

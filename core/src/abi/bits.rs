@@ -89,6 +89,8 @@ bitflags! {
     pub struct Sctlr: u32 {
         const M = 1 << 0;
         const C = 1 << 2;
+        /// Instruction cache.
+        const I = 1 << 12;
         /// High exception vectors (0xFFFF0000).
         const V = 1 << 13;
         const EE = 1 << 25;

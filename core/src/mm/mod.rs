@@ -1,9 +1,11 @@
 //! Memory management: address types, LPAE descriptors with the table builder and walker, the
 //! payload's stage 2, the reserved region's layout, the frame allocator that hands out table pages,
-//! and the cache-maintenance operations publication needs.
+//! the cache-maintenance operations, and the coherency rule for data that crosses a caches-on /
+//! caches-off boundary.
 
 pub mod addr;
 pub mod cache;
+pub mod coherency;
 pub mod frame;
 pub mod layout;
 pub mod pgtable;

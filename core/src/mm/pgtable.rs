@@ -313,9 +313,11 @@ pub struct Translation {
     pub desc: Descriptor,
 }
 
-/// Builds one HYP stage-1 table tree. Every descriptor write is followed, before [`publish`]
-/// returns, by a clean of its line to the Point of Coherency and a DSB, so that a table walker
-/// with caches off (phase 1 runs with HSCTLR.C still 0) sees it.
+/// Builds one table tree, with the MMU off (so every descriptor goes straight to memory). The
+/// walker reads the tables cacheably once the MMU is on (HTCR/VTCR say write-back walks, and
+/// phase 1 turns HSCTLR.M, C and I on together), so a stale line for a table's address would hide
+/// a descriptor: every written line is invalidated to the Point of Coherency after a DMB, and
+/// [`publish`] ends with a DSB (`mm::coherency::written_uncached`, line by line).
 ///
 /// [`publish`]: TableBuilder::publish
 pub struct TableBuilder<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> {
@@ -325,8 +327,8 @@ pub struct TableBuilder<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenan
     alloc: &'a mut A,
     mem: &'a mut M,
     cache: &'a mut C,
-    /// The last written line not yet cleaned. Writes come in runs, so cleaning a line when the
-    /// run leaves it cleans each line once per run, after its last write in that run.
+    /// The last written line not yet invalidated. Writes come in runs, so handling a line when the
+    /// run leaves it does each line once per run, after its last write in that run.
     dirty_line: Option<u64>,
 }
 
@@ -343,8 +345,8 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
             Regime::Stage2 => alloc.alloc_zeroed_pages(2),
         }
         .ok_or(MapError::OutOfTables)?;
-        // A fresh page from the allocator is zero in memory; clean its first line anyway in case
-        // zeroing went through a cache (a stage-1 L1 table is exactly that line).
+        // A fresh page from the allocator is zero in memory; its first line is treated as written
+        // (a stage-1 L1 table is exactly that line), so no stale copy of it survives.
         let mut b = Self { regime, out_of_tables: false, root, alloc, mem, cache, dirty_line: None };
         b.note_write(root, 0);
         if regime == Regime::Stage2 {
@@ -365,7 +367,8 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
         let line = (table.0 + index as u64 * 8) & !(TRACK_LINE - 1);
         if self.dirty_line != Some(line) {
             if let Some(prev) = self.dirty_line {
-                self.cache.clean_line_to_poc(prev);
+                self.cache.dmb();
+                self.cache.invalidate_line_to_poc(prev);
             }
             self.dirty_line = Some(line);
         }
@@ -465,11 +468,12 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
         Ok(())
     }
 
-    /// Make every write visible to the table walker: clean the last dirty line, then DSB.
+    /// Make every write visible to the table walker: the last written line invalidated, then DSB.
     /// Returns the root for HTTBR.
     pub fn publish(mut self) -> PhysAddr {
         if let Some(l) = self.dirty_line.take() {
-            self.cache.clean_line_to_poc(l);
+            self.cache.dmb();
+            self.cache.invalidate_line_to_poc(l);
         }
         self.cache.dsb();
         self.root
@@ -683,6 +687,12 @@ mod tests {
         fn clean_line_to_poc(&mut self, a: u64) {
             self.0.borrow_mut().push(Op::Clean(a));
         }
+        fn invalidate_line_to_poc(&mut self, a: u64) {
+            self.0.borrow_mut().push(Op::Inval(a));
+        }
+        fn dmb(&mut self) {
+            self.0.borrow_mut().push(Op::Dmb);
+        }
         fn dsb(&mut self) {
             self.0.borrow_mut().push(Op::Dsb);
         }
@@ -697,10 +707,11 @@ mod tests {
         }
     }
 
-    /// Each write to table memory is followed, before the final DSB, by a clean of its line
-    /// (that is: no write is left uncleaned after it), and nothing is written after the DSB.
+    /// Each write to table memory is followed, before the final DSB, by a DMB and then an
+    /// invalidation of its line (no write is left where a stale line could hide it), and nothing
+    /// is written after the DSB.
     #[test]
-    fn each_write_is_followed_by_a_clean_of_its_line_before_the_dsb() {
+    fn each_write_is_followed_by_an_invalidation_of_its_line_before_the_dsb() {
         let mut logged = Logged::default();
         let log = logged.log.clone();
         let mut cache = LogCache(log.clone());
@@ -721,19 +732,19 @@ mod tests {
             {
                 writes += 1;
                 let line = a & !WRITE_TAG;
-                assert!(
-                    log[i + 1..dsb].contains(&Op::Clean(line)),
-                    "write to line {line:#x} (op {i}) not cleaned afterwards"
-                );
+                let inv = log[i + 1..dsb].iter().position(|o| *o == Op::Inval(line));
+                assert!(inv.is_some(), "write to line {line:#x} (op {i}) not invalidated afterwards");
+                let inv = i + 1 + inv.unwrap();
+                assert!(log[i + 1..inv].contains(&Op::Dmb), "no DMB between the write (op {i}) and its invalidation");
             }
         }
         assert!(writes > 5);
     }
 
-    /// Every line a descriptor was written to is cleaned after its last write, and the DSB comes
-    /// after the last clean.
+    /// Every line a descriptor was written to is invalidated after its last write, and the DSB
+    /// comes after the last invalidation.
     #[test]
-    fn every_written_line_is_cleaned_before_the_final_dsb() {
+    fn every_written_line_is_invalidated_before_the_final_dsb() {
         let mut mem = SimMem::default();
         let mut pool = Pool::new(0x8000_0000, 16);
         let mut rec = Recorder::default();
@@ -751,7 +762,7 @@ mod tests {
         assert_eq!(*rec.ops.last().unwrap(), Op::Dsb);
         let dsb_at = rec.ops.len() - 1;
         for line in writes {
-            assert!(rec.ops[..dsb_at].contains(&Op::Clean(line)), "line {line:#x} never cleaned");
+            assert!(rec.ops[..dsb_at].contains(&Op::Inval(line)), "line {line:#x} never invalidated");
         }
         assert_eq!(rec.ops.iter().filter(|o| **o == Op::Dsb).count(), 1, "one DSB per publication");
     }

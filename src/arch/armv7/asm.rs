@@ -14,8 +14,9 @@ use hypfw_core::mm::layout;
 use hypfw_core::payload::zimage;
 use hypfw_core::services::{hsr, hvc, psci};
 
-// The caches-off macro tests M and C with one set of constants for SCTLR and HSCTLR.
+// The caches-off macro tests M, C and I with one set of constants for SCTLR and HSCTLR.
 const _: () = assert!(Sctlr::M.bits() == Hsctlr::M.bits() && Sctlr::C.bits() == Hsctlr::C.bits());
+const _: () = assert!(Sctlr::I.bits() == Hsctlr::I.bits());
 // Phase 1 writes HSCTLR_RUNTIME whole; it must keep the MMU on.
 const _: () = assert!(HSCTLR_RUNTIME.contains(Hsctlr::M));
 
@@ -45,6 +46,9 @@ core::arch::global_asm!(
     CTRL_M_C = const Sctlr::M.union(Sctlr::C).bits(),
     SCTLR_V = const Sctlr::V.bits(),
     HSCTLR_I = const Hsctlr::I.bits(),
+    CTRL_I = const Hsctlr::I.bits(),
+    HSCTLR_DEFINED_LO = const Hsctlr::RES1.bits() & 0xFFFF,
+    HSCTLR_DEFINED_HI = const Hsctlr::RES1.bits() >> 16,
     ENTRY_MMU_WAS_ON = const abi::ENTRY_MMU_WAS_ON,
     ENTRY_DCACHE_WAS_ON = const abi::ENTRY_DCACHE_WAS_ON,
     ZIMAGE_END = const zimage::END_OFFSET,

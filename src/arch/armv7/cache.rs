@@ -18,6 +18,16 @@ impl CacheMaintenance for ArmCache {
         // address that is not mapped faults like a load would, it cannot corrupt anything.
         unsafe { Dccmvac::write(Dccmvac::new(addr as u32)) };
     }
+    fn invalidate_line_to_poc(&mut self, addr: u64) {
+        // SAFETY: DCIMVAC discards the line's contents; the coherency helpers that call this do
+        // so only for lines whose memory holds the data (written with the MMU off), so nothing is
+        // lost, and discarding cannot break memory safety of the running code.
+        unsafe { Dcimvac::write(Dcimvac(addr as u32)) };
+    }
+    fn dmb(&mut self) {
+        // SAFETY: a barrier orders memory accesses; it reads or writes none itself.
+        unsafe { asm!("dmb sy", options(nostack, preserves_flags)) };
+    }
     fn dsb(&mut self) {
         // SAFETY: a barrier orders memory accesses; it reads or writes none itself.
         unsafe { asm!("dsb sy", options(nostack, preserves_flags)) };
@@ -33,27 +43,5 @@ impl CacheMaintenance for ArmCache {
         // SAFETY: invalidating HYP TLB entries never changes a translation (the tables stay in
         // memory), it only forces new walks.
         unsafe { write::<Tlbiallh>(0) };
-    }
-}
-
-/// Clean one line to the PoC and wait for it (a mailbox another CPU reads with its MMU off).
-pub fn clean_dcache_line(va: usize) {
-    // SAFETY: cleaning only writes a line back to memory (contents unchanged); DSB waits for it.
-    unsafe {
-        Dccmvac::write(Dccmvac::new(va as u32));
-        asm!("dsb sy", options(nostack, preserves_flags));
-    }
-}
-
-/// Invalidate one line (a mailbox another CPU writes with its MMU off), so the next read goes to
-/// memory.
-///
-/// # Safety
-/// 1. the line holds nothing this CPU wrote and still needs: dirty data in it is discarded.
-pub unsafe fn invalidate_dcache_line(va: usize) {
-    // SAFETY: obligation 1: discarding the line loses nothing; the next read goes to memory.
-    unsafe {
-        Dcimvac::write(Dcimvac(va as u32));
-        asm!("dsb sy", options(nostack, preserves_flags));
     }
 }

@@ -39,6 +39,11 @@ pub fn midr() -> u32 {
     aarch32_cpu::register::Midr::read().raw_value()
 }
 
+/// ACTLR (Cortex-A15/A7: bit 6 is SMP, coherency with the other CPUs).
+pub fn actlr() -> u32 {
+    regs::read::<aarch32_cpu::register::Actlr>()
+}
+
 pub fn id_pfr1() -> u32 {
     aarch32_cpu::register::IdPfr1::read().0
 }
