@@ -242,6 +242,19 @@ fn check_rewrite(blob: &[u8]) -> Result<(), String> {
     }
     before.platform.reserved = after.platform.reserved;
     before.platform.nreserved = after.platform.nreserved;
+    // and the one hole in /memory (the Banana Pi's tree has no usable /memory to cut).
+    let cut: u64 = before.platform.ram().iter().map(|r| r.size).sum::<u64>()
+        - after.platform.ram().iter().map(|r| r.size).sum::<u64>();
+    let expect_cut = if before.platform.ram().iter().any(|r| r.base <= e.reserved.base && e.reserved.end() <= r.end()) {
+        e.reserved.size
+    } else {
+        0
+    };
+    if cut != expect_cut {
+        return Err(format!("/memory lost {cut:#x} bytes, expected {expect_cut:#x} (hypfw's region)"));
+    }
+    before.platform.ram = after.platform.ram;
+    before.platform.ram_banks = after.platform.ram_banks;
     if before != after {
         return Err(format!("reads differently: {before:?} vs {after:?}"));
     }

@@ -158,6 +158,8 @@ fn cells_of(v: u64, n: u32, out: &mut [u32; 4], at: &mut usize) {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Place {
     Other,
+    /// A `/memory@...` node: its `reg` loses hypfw's region.
+    Memory,
     Chosen,
     ReservedMemory,
     Cpus,
@@ -215,6 +217,47 @@ impl Writer<'_> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// A memory node's `reg` with hypfw's region cut out of it: a payload that reads only
+    /// `/memory` (many bare-metal ones do, and U-Boot when it relocates itself to the top of RAM)
+    /// never meets the stage-2 hole. Entries that do not overlap the region are copied as they are.
+    fn memory_reg(&self, o: &mut Out, nameoff: u32, value: &[u8]) -> Result<(), RewriteError> {
+        let (ac, sc) = (self.ac as usize, self.sc as usize);
+        let stride = 4 * (ac + sc);
+        let cells = |b: &[u8], n: usize| (0..n).fold(0u64, |v, i| (v << 32) | be32(b, 4 * i) as u64);
+        if !(1..=2).contains(&ac) || !(1..=2).contains(&sc) || value.is_empty() || !value.len().is_multiple_of(stride) {
+            return o.prop(nameoff, value);
+        }
+        let r = self.e.reserved;
+        // At most one more entry than the source: a bank split around the region.
+        let mut out = [0u8; 16 * 33];
+        let mut n = 0;
+        let mut push = |base: u64, size: u64| {
+            if size == 0 || n + stride > out.len() {
+                return;
+            }
+            let (mut c, mut at) = ([0u32; 4], 0);
+            cells_of(base, self.ac, &mut c, &mut at);
+            cells_of(size, self.sc, &mut c, &mut at);
+            for w in &c[..at] {
+                out[n..n + 4].copy_from_slice(&w.to_be_bytes());
+                n += 4;
+            }
+        };
+        for e in value.chunks_exact(stride).take(32) {
+            let (base, size) = (cells(e, ac), cells(&e[4 * ac..], sc));
+            let end = base.saturating_add(size);
+            if r.size == 0 || end <= r.base || r.end() <= base {
+                push(base, size);
+            } else {
+                push(base, r.base.saturating_sub(base).min(size));
+                if end > r.end() {
+                    push(r.end(), end - r.end());
+                }
+            }
+        }
+        o.prop(nameoff, &out[..n])
     }
 
     /// `/reserved-memory/hypfw@...`: no-map, so the payload neither uses nor maps it. (No
@@ -431,6 +474,7 @@ fn copy_structure(st: &[u8], strings: &[u8], w: &mut Writer, o: &mut Out) -> Res
                     (1, b"chosen") => Place::Chosen,
                     (1, b"reserved-memory") => Place::ReservedMemory,
                     (1, b"cpus") => Place::Cpus,
+                    (1, b"memory") => Place::Memory,
                     (2, _) if place[1] == Place::Cpus => Place::Cpu,
                     _ => Place::Other,
                 };
@@ -485,7 +529,9 @@ fn copy_structure(st: &[u8], strings: &[u8], w: &mut Writer, o: &mut Out) -> Res
                 if name == b"device_type" && value.starts_with(b"cpu") {
                     is_cpu[d] = true;
                 }
-                if !w.drops(place[d], name, value) {
+                if place[d] == Place::Memory && name == b"reg" {
+                    w.memory_reg(o, nameoff as u32, value)?;
+                } else if !w.drops(place[d], name, value) {
                     o.prop(nameoff as u32, value)?;
                 }
             }
@@ -550,9 +596,28 @@ mod tests {
         assert_eq!(p.psci, Some(crate::platform::dtb::PsciMethod::Smc));
         let mut before = parse(VIRT).unwrap();
         assert_eq!(p.reserved(), &[edits().reserved], "hypfw's region is reserved in the payload's tree");
+        assert_eq!(p.ram(), &[MemRange { base: 0x4000_0000, size: 0x3FE0_0000 }], "and cut out of /memory");
         before.reserved = p.reserved;
         before.nreserved = p.nreserved;
+        before.ram = p.ram;
         assert_eq!(p, before, "the platform reads the same otherwise");
+    }
+
+    /// A region in the middle of a bank splits it; banks that do not touch it stay whole.
+    #[test]
+    fn memory_is_split_around_hypfws_region() {
+        let mut e = edits();
+        e.reserved = MemRange { base: 0x9000_0000, size: 2 << 20 };
+        let out = run(BOARD, &e); // banks 0x8000_0000 + 1 GiB and 0x2_0000_0000 + 1 GiB
+        let p = parse(&out).unwrap();
+        assert_eq!(
+            p.ram(),
+            &[
+                MemRange { base: 0x8000_0000, size: 0x1000_0000 },
+                MemRange { base: 0x9020_0000, size: 0x2FE0_0000 },
+                MemRange { base: 0x2_0000_0000, size: 0x4000_0000 },
+            ]
+        );
     }
 
     #[test]
