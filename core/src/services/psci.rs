@@ -88,9 +88,10 @@ pub fn features(fid: u32) -> u32 {
 /// Decode the payload's r0-r3. `ram` is the payload's RAM (an entry point must be in it).
 pub fn decode(r: [u32; 4], cpus: &CpuMap, ram: &[MemRange], holes: &[MemRange]) -> Request {
     let cpu_of = |mpidr: u32| {
-        // Bits above the affinity fields (except MPIDR's own U/MT flags, which callers may echo)
-        // must be zero.
-        if mpidr & 0xBF00_0000 & !0x8000_0000 != 0 { None } else { cpus.index_of(mpidr) }
+        // A 32-bit caller's target_cpu holds Aff2.Aff1.Aff0 in bits [23:0]; bits [31:24] must be
+        // zero (PSCI, DEN 0022, 5.1.4): anything else is INVALID_PARAMETERS, MPIDR's own M/U/MT
+        // flags included.
+        if mpidr & 0xFF00_0000 != 0 { None } else { cpus.index_of(mpidr) }
     };
     match r[0] {
         PSCI_VERSION => Request::Version,
@@ -145,7 +146,9 @@ mod tests {
     #[test]
     fn cpu_on_checks() {
         assert_eq!(d([CPU_ON, 2, 0x4200_0000, 7]), Request::CpuOn { cpu: 2, entry: 0x4200_0000, context: 7 });
-        assert_eq!(d([CPU_ON, 0x8000_0002, 0x4200_0000, 7]), Request::CpuOn { cpu: 2, entry: 0x4200_0000, context: 7 });
+        assert_eq!(d([CPU_ON, 0x8000_0002, 0x4200_0000, 7]), Request::Error(INVALID_PARAMETERS), "bit 31 set");
+        assert_eq!(d([CPU_ON, 0x0100_0002, 0x4200_0000, 7]), Request::Error(INVALID_PARAMETERS), "bit 24 set");
+        assert_eq!(d([AFFINITY_INFO, 0x4000_0001, 0, 0]), Request::Error(INVALID_PARAMETERS), "bit 30 set");
         assert_eq!(d([CPU_ON, 9, 0x4200_0000, 0]), Request::Error(INVALID_PARAMETERS));
         assert_eq!(d([CPU_ON, 0x100, 0x4200_0000, 0]), Request::Error(INVALID_PARAMETERS));
         assert_eq!(d([CPU_ON, 1, 0x1000, 0]), Request::Error(INVALID_ADDRESS), "outside RAM");
