@@ -1,4 +1,5 @@
-//! `cargo xtask test`: host unit tests, then the QEMU boot scenarios in `tests/qemu/*.test`.
+//! `cargo xtask test`: host unit tests, then the QEMU boot scenarios in `tests/qemu/*.test`
+//! (`HYPFW_TEST_SHOW=1` prints the console of the scenarios that pass too).
 //!
 //! A scenario file is `key: value` lines:
 //!   machine: virt,virtualization=on     smp: 2     memory: 1024 (MiB)
@@ -364,6 +365,11 @@ pub fn test_all(only: &[String]) -> Result<u8, String> {
         if why.is_empty() {
             passed += 1;
             println!("qemu {} ... ok", s.name);
+            if std::env::var_os("HYPFW_TEST_SHOW").is_some() {
+                for l in o.output.lines() {
+                    println!("    | {l}");
+                }
+            }
         } else {
             failed += 1;
             println!("qemu {} ... FAILED", s.name);
