@@ -4,9 +4,10 @@
 use crate::arch::cache::ArmCache;
 use crate::{fatal, log};
 use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
+use hypfw_core::mm::audit;
 use hypfw_core::mm::cache::CacheMaintenance;
 use hypfw_core::mm::frame::PagePool;
-use hypfw_core::mm::layout::{self, Device, Plan, ReservedLayout};
+use hypfw_core::mm::layout::{self, Device, MemRange, Plan, ReservedLayout};
 use hypfw_core::mm::pgtable::{FrameAllocator, MapAttrs, MemType, TableBuilder, TableMemory};
 use hypfw_core::platform::dtb::Platform;
 
@@ -82,8 +83,15 @@ pub fn build<C: CacheMaintenance>(plan: &Plan, pool: &mut Pool, cache: &mut C) -
     b.publish()
 }
 
-/// The boot and runtime tables of the region; returns (boot root, runtime root).
-pub fn build_hyp(region: PhysAddr, l: &ReservedLayout, devices: &[Device], pool: &mut Pool) -> (PhysAddr, PhysAddr) {
+/// The boot and runtime tables of the region, the runtime one audited; returns (boot root,
+/// runtime root).
+pub fn build_hyp(
+    region: PhysAddr,
+    l: &ReservedLayout,
+    devices: &[Device],
+    ram: &[MemRange],
+    pool: &mut Pool,
+) -> (PhysAddr, PhysAddr) {
     let mut cache = ArmCache;
     let boot_pgd = build(&layout::boot_plan(region, l), pool, &mut cache);
     let runtime_plan = layout::runtime_plan(region, l, devices);
@@ -106,6 +114,15 @@ pub fn build_hyp(region: PhysAddr, l: &ReservedLayout, devices: &[Device], pool:
             r.pa,
             attrs_name(r.attrs)
         );
+    }
+    let init_page = region.add(l.image.init_page);
+    match audit::runtime_table(&PhysTables, runtime_pgd, l, region, init_page, ram) {
+        Ok(n) => log!(
+            "page tables: runtime table audited ({n} mappings): W^X, {} stack guard pages unmapped, no identity map, \
+             no payload RAM",
+            layout::MAX_CPUS
+        ),
+        Err(e) => fatal!("page tables: the runtime table fails its audit: {e}"),
     }
     (boot_pgd, runtime_pgd)
 }

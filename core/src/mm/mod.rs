@@ -4,6 +4,7 @@
 //! caches-off boundary.
 
 pub mod addr;
+pub mod audit;
 pub mod cache;
 pub mod coherency;
 pub mod frame;

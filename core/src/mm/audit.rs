@@ -1,0 +1,227 @@
+//! The runtime table, audited after it is built: the properties hypfw's isolation rests on are
+//! checked on the table the MMU will walk, not only assumed from the plan it was built from. A
+//! builder bug (or a plan that grew a mapping it should not have) stops the boot with the reason,
+//! before any CPU runs with that table.
+//!
+//! Checked: every mapping is writable or executable, never both (W^X); every stack's guard page
+//! is unmapped; the init page is not mapped at its identity address (the runtime table has no
+//! identity map); no mapping reaches RAM outside hypfw's own region (the payload's memory).
+
+use crate::mm::addr::{PAGE_SIZE, PhysAddr, VirtAddr};
+use crate::mm::layout::{MAX_CPUS, MemRange, ReservedLayout};
+use crate::mm::pgtable::{Descriptor, ENTRIES, L1_ENTRIES, L1_SHIFT, L2_SHIFT, L3_SHIFT, TableMemory, translate};
+
+/// What an audit found wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditError {
+    /// A leaf whose attributes hypfw never writes.
+    UnknownAttributes {
+        va: u64,
+    },
+    WritableAndExecutable {
+        va: u64,
+    },
+    GuardPageMapped {
+        cpu: usize,
+        va: u32,
+    },
+    IdentityMapped {
+        va: u64,
+    },
+    /// A mapping of RAM outside hypfw's region: the payload's memory.
+    PayloadRamMapped {
+        va: u64,
+        pa: u64,
+    },
+}
+
+impl core::fmt::Display for AuditError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            AuditError::UnknownAttributes { va } => write!(f, "VA {va:#x} has attributes hypfw never writes"),
+            AuditError::WritableAndExecutable { va } => write!(f, "VA {va:#x} is writable and executable (W^X broken)"),
+            AuditError::GuardPageMapped { cpu, va } => write!(f, "cpu{cpu}'s stack guard page at VA {va:#x} is mapped"),
+            AuditError::IdentityMapped { va } => {
+                write!(f, "the init page is mapped at its identity address {va:#x} (the runtime table must not be)")
+            }
+            AuditError::PayloadRamMapped { va, pa } => {
+                write!(f, "VA {va:#x} maps RAM at PA {pa:#x}, outside hypfw's region: the payload's memory")
+            }
+        }
+    }
+}
+
+/// One leaf of a HYP stage-1 tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leaf {
+    pub va: u64,
+    pub size: u64,
+    pub desc: Descriptor,
+}
+
+/// Visit every valid leaf of the HYP stage-1 tree at `root` (T0SZ = 0: 4 level-1 entries).
+pub fn for_each_leaf<M: TableMemory>(mem: &M, root: PhysAddr, mut f: impl FnMut(Leaf)) {
+    for i1 in 0..L1_ENTRIES {
+        let d1 = Descriptor(mem.read_desc(root, i1));
+        let va1 = (i1 as u64) << L1_SHIFT;
+        if !d1.is_valid() {
+            continue;
+        }
+        if !d1.has_table_bit() {
+            f(Leaf { va: va1, size: 1 << L1_SHIFT, desc: d1 });
+            continue;
+        }
+        for i2 in 0..ENTRIES {
+            let d2 = Descriptor(mem.read_desc(d1.output(), i2));
+            let va2 = va1 | (i2 as u64) << L2_SHIFT;
+            if !d2.is_valid() {
+                continue;
+            }
+            if !d2.has_table_bit() {
+                f(Leaf { va: va2, size: 1 << L2_SHIFT, desc: d2 });
+                continue;
+            }
+            for i3 in 0..ENTRIES {
+                let d3 = Descriptor(mem.read_desc(d2.output(), i3));
+                if d3.has_table_bit() {
+                    f(Leaf { va: va2 | (i3 as u64) << L3_SHIFT, size: PAGE_SIZE, desc: d3 });
+                }
+            }
+        }
+    }
+}
+
+/// Audit the runtime table at `root` of hypfw's `region` (base of the reserved region) laid out
+/// as `l`, with the init page at `init_page` and the platform's `ram`. Returns how many leaves it
+/// checked.
+pub fn runtime_table<M: TableMemory>(
+    mem: &M,
+    root: PhysAddr,
+    l: &ReservedLayout,
+    region: PhysAddr,
+    init_page: PhysAddr,
+    ram: &[MemRange],
+) -> Result<usize, AuditError> {
+    let hypfw = MemRange { base: region.0, size: crate::mm::layout::RESERVED_SIZE };
+    let mut first_error = None;
+    let mut leaves = 0;
+    for_each_leaf(mem, root, |leaf| {
+        leaves += 1;
+        if first_error.is_some() {
+            return;
+        }
+        let Some(a) = leaf.desc.attrs() else {
+            first_error = Some(AuditError::UnknownAttributes { va: leaf.va });
+            return;
+        };
+        if a.writable && a.executable {
+            first_error = Some(AuditError::WritableAndExecutable { va: leaf.va });
+            return;
+        }
+        let pa = MemRange { base: leaf.desc.output().0, size: leaf.size };
+        let in_hypfw = pa.base >= hypfw.base && pa.end() <= hypfw.end();
+        if !in_hypfw && ram.iter().any(|r| r.overlaps(&pa)) {
+            first_error = Some(AuditError::PayloadRamMapped { va: leaf.va, pa: pa.base });
+        }
+    });
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    for cpu in 0..MAX_CPUS {
+        let g = l.guard_page(cpu);
+        if translate(mem, root, g).is_some() {
+            return Err(AuditError::GuardPageMapped { cpu, va: g.0 });
+        }
+    }
+    if init_page.0 < 1 << 32 && translate(mem, root, VirtAddr(init_page.0 as u32)).is_some() {
+        return Err(AuditError::IdentityMapped { va: init_page.0 });
+    }
+    Ok(leaves)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::cache::Recorder;
+    use crate::mm::layout::{Device, ImageLayout, runtime_plan};
+    use crate::mm::pgtable::testmem::{Pool, SimMem};
+    use crate::mm::pgtable::{MapAttrs, TableBuilder};
+
+    const REGION: PhysAddr = PhysAddr(0x7FE0_0000);
+    const RAM: [MemRange; 1] = [MemRange { base: 0x4000_0000, size: 1 << 30 }];
+
+    fn layout() -> ReservedLayout {
+        ReservedLayout::new(ImageLayout {
+            text_end: 0x10000,
+            rodata_end: 0x18000,
+            image_end: 0x20000,
+            init_page: 0x1000,
+        })
+        .unwrap()
+    }
+
+    /// The runtime table as the boot CPU builds it, plus `extra` mappings.
+    fn build(extra: &[(u32, u64, MapAttrs)]) -> (SimMem, PhysAddr) {
+        let l = layout();
+        let mut mem = SimMem::default();
+        let mut pool = Pool::new(0x1_0000_0000, 64);
+        let mut rec = Recorder::default();
+        let devices = [Device { name: "uart", pa: 0x0900_0000, size: 0x1000 }];
+        let root = {
+            let mut b = TableBuilder::new(&mut pool, &mut mem, &mut rec).unwrap();
+            for r in runtime_plan(REGION, &l, &devices).iter() {
+                b.map(r.va, r.pa, r.size, r.attrs).unwrap();
+            }
+            for &(va, pa, a) in extra {
+                b.map(VirtAddr(va), PhysAddr(pa), PAGE_SIZE, a).unwrap();
+            }
+            b.publish()
+        };
+        (mem, root)
+    }
+
+    fn audit(extra: &[(u32, u64, MapAttrs)]) -> Result<usize, AuditError> {
+        let (mem, root) = build(extra);
+        runtime_table(&mem, root, &layout(), REGION, REGION.add(0x1000), &RAM)
+    }
+
+    #[test]
+    fn the_table_hypfw_builds_passes() {
+        let n = audit(&[]).unwrap();
+        assert!(n > 100, "{n} leaves");
+    }
+
+    #[test]
+    fn payload_ram_identity_and_guard_pages_are_caught() {
+        assert_eq!(
+            audit(&[(0xE000_0000, 0x4200_0000, MapAttrs::DATA)]),
+            Err(AuditError::PayloadRamMapped { va: 0xE000_0000, pa: 0x4200_0000 })
+        );
+        assert_eq!(
+            audit(&[(0x7FE0_1000, 0x7FE0_1000, MapAttrs::TEXT)]),
+            Err(AuditError::IdentityMapped { va: 0x7FE0_1000 })
+        );
+        let guard = layout().guard_page(3);
+        assert_eq!(
+            audit(&[(guard.0, REGION.0 + 0x1F_0000, MapAttrs::DATA)]),
+            Err(AuditError::GuardPageMapped { cpu: 3, va: guard.0 })
+        );
+    }
+
+    /// The builder refuses W^X itself; a descriptor written behind its back is still caught.
+    #[test]
+    fn writable_and_executable_is_caught() {
+        let (mut mem, root) = build(&[]);
+        let text = crate::mm::pgtable::translate(&mem, root, VirtAddr(0xC000_0000)).unwrap();
+        assert_eq!(text.level, 3);
+        // Find the L3 table holding VA 0xC000_0000 and clear AP[2] (read-only) of its entry.
+        let l1 = Descriptor(mem.read_desc(root, 3));
+        let l2 = Descriptor(mem.read_desc(l1.output(), 0));
+        let d = mem.read_desc(l2.output(), 0);
+        mem.write_desc(l2.output(), 0, d & !(1 << 7));
+        assert_eq!(
+            runtime_table(&mem, root, &layout(), REGION, REGION.add(0x1000), &RAM),
+            Err(AuditError::WritableAndExecutable { va: 0xC000_0000 })
+        );
+    }
+}
