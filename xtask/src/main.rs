@@ -14,9 +14,12 @@
 //! bench --linux               Linux boot time under hypfw vs direct, exits per CPU
 //! rooms                       the imports between the crates' rooms, checked against the rules
 //! inspect FILE.dtb...         what hypfw would use on that board, as JSON
+//! fuzz [--execs N] [--seed S] [--target NAME]
+//!                             the parsers and decoders on mutated inputs (see xtask/src/fuzz.rs)
 //! qemu-elf ELF                cargo runner: post-process a linked ELF and boot it
 //! ```
 
+mod fuzz;
 mod image;
 mod inspect;
 mod linux;
@@ -311,6 +314,7 @@ fn main() -> ExitCode {
         Some("bench") => qemu::bench(),
         Some("rooms") => rooms::check(&root(), true).map(|()| 0),
         Some("inspect") => inspect::cmd(&args[1..]),
+        Some("fuzz") => fuzz::cmd(&args[1..]),
         _ => {
             eprintln!("usage: cargo xtask build|pack|run|test|bench|rooms|qemu-elf (see xtask/src/main.rs)");
             Ok(2)

@@ -13,6 +13,8 @@ pub enum HeaderError {
     TooShort,
     BadMagic(u32),
     BigEndian,
+    /// Larger than the 32-bit size field holds.
+    TooLong,
 }
 
 fn word(img: &[u8], off: usize) -> u32 {
@@ -31,7 +33,9 @@ pub fn finish_header(img: &mut [u8]) -> Result<(), HeaderError> {
     if word(img, ENDIAN_OFFSET) != ENDIAN_LE {
         return Err(HeaderError::BigEndian);
     }
-    let len = img.len() as u32;
+    let len = u32::try_from(img.len()).map_err(|_| HeaderError::TooLong)?;
+    // Both words are written: a start left over from the linker would skew the size bootz reads.
+    img[START_OFFSET..START_OFFSET + 4].copy_from_slice(&0u32.to_le_bytes());
     img[END_OFFSET..END_OFFSET + 4].copy_from_slice(&len.to_le_bytes());
     Ok(())
 }
@@ -59,6 +63,17 @@ mod tests {
         img[ENDIAN_OFFSET..ENDIAN_OFFSET + 4].copy_from_slice(&ENDIAN_LE.to_le_bytes());
         finish_header(&mut img).unwrap();
         assert_eq!(image_size(&img), Ok(0x1234));
+    }
+
+    /// Found by `cargo xtask fuzz`: a non-zero start word used to survive and skew the size.
+    #[test]
+    fn a_stale_start_word_is_overwritten() {
+        let mut img = vec![0u8; 0x200];
+        img[MAGIC_OFFSET..MAGIC_OFFSET + 4].copy_from_slice(&MAGIC.to_le_bytes());
+        img[ENDIAN_OFFSET..ENDIAN_OFFSET + 4].copy_from_slice(&ENDIAN_LE.to_le_bytes());
+        img[START_OFFSET..START_OFFSET + 4].copy_from_slice(&0x8000_0000u32.to_le_bytes());
+        finish_header(&mut img).unwrap();
+        assert_eq!(image_size(&img), Ok(0x200));
     }
 
     #[test]
