@@ -232,7 +232,10 @@ fn targets() -> Vec<Target> {
 
 /// The input being executed, for the panic hook: the workspace builds with `panic = "abort"`,
 /// so a crash cannot be caught; the hook saves the input and names it before the process ends.
-static CURRENT: std::sync::Mutex<Option<(&'static str, u64, u64, Vec<u8>)>> = std::sync::Mutex::new(None);
+static CURRENT: std::sync::Mutex<Option<Running>> = std::sync::Mutex::new(None);
+
+/// Target name, seed, execution number, input.
+type Running = (&'static str, u64, u64, Vec<u8>);
 
 /// Run every target (or `only`) for `execs` executions each; returns (executions, distinct
 /// inputs, accepted inputs) per target. A crash ends the process after saving the input to target/fuzz-crashes/.
