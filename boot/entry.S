@@ -322,7 +322,7 @@ dcache_clean_inv_levels:                @ r0 = CLIDR, r3 = number of levels to c
     .size dcache_clean_inv_all, . - dcache_clean_inv_all
     .size dcache_clean_inv_louis, . - dcache_clean_inv_louis
 
-    .section .bss.boot_stack, "aw", %nobits
+    .section .noinit.boot_stack, "aw", %nobits
     .balign 16
     .global __boot_stack
     .type __boot_stack, %object

@@ -4,6 +4,7 @@
 
 use super::tables::{PhysTables, Pool};
 use crate::arch::cache::{self, ArmCache};
+use crate::arch::mem;
 use crate::shared::PayloadInfo;
 use crate::{fatal, log};
 use hypfw_core::abi::reloc;
@@ -75,9 +76,9 @@ pub fn prepare(
     // RAM, outside hypfw's region, and clear of everything still in use (the loaded file, the DTB),
     // and the sources are the pack's checked slices.
     unsafe {
-        core::ptr::copy_nonoverlapping(pk.payload.as_ptr(), place.kernel.base as usize as *mut u8, pk.payload.len());
+        mem::copy(place.kernel.base as usize as *mut u8, pk.payload.as_ptr(), pk.payload.len());
         if let (Some(src), Some(dst)) = (pk.initrd, place.initrd) {
-            core::ptr::copy_nonoverlapping(src.as_ptr(), dst.base as usize as *mut u8, src.len());
+            mem::copy(dst.base as usize as *mut u8, src.as_ptr(), src.len());
         }
     }
     if let (Kind::Relocatable { link_addr, .. }, Some(table)) = (pk.kind, pk.relocs) {

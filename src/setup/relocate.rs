@@ -2,6 +2,7 @@
 //! region at the top of the first RAM bank, and the copy relocated for the runtime VA.
 
 use crate::arch::cache::{self, ArmCache};
+use crate::arch::mem;
 use crate::fatal;
 use hypfw_core::abi::reloc;
 use hypfw_core::mm::addr::PhysAddr;
@@ -14,6 +15,7 @@ unsafe extern "C" {
     static __rodata_end: u8;
     static __data_end: u8;
     static __bss_start: u8;
+    static __bss_end: u8;
     static __image_end: u8;
     static __init_page_start: u8;
     static __relocs_start: u32;
@@ -81,8 +83,9 @@ pub unsafe fn copy_and_relocate(img: &Image, region: PhysAddr, layout: &Reserved
         let file_len = addr_of(&__data_end) - img.start;
         let bss_off = addr_of(&__bss_start) - img.start;
         let dst = region.0 as usize as *mut u8;
-        core::ptr::copy_nonoverlapping(img.start as *const u8, dst, file_len);
-        core::ptr::write_bytes(dst.add(bss_off), 0, layout.image.image_end as usize - bss_off);
+        mem::copy(dst, img.start as *const u8, file_len);
+        // The boot stack (.noinit, after .bss) is not zeroed: the runtime never runs on it.
+        mem::zero(dst.add(bss_off), addr_of(&__bss_end) - img.start - bss_off);
         let words = core::slice::from_raw_parts(&raw const __relocs_start, reloc::TABLE_BYTES / 4);
         let copy = core::slice::from_raw_parts_mut(dst, layout.image.image_end as usize);
         let bias = RUNTIME_VA.wrapping_sub(img.start as u32);

@@ -2,6 +2,7 @@
 //! payload's stage 2, in `setup::payload`), from the page pool in the reserved region.
 
 use crate::arch::cache::ArmCache;
+use crate::arch::mem;
 use crate::{fatal, log};
 use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
 use hypfw_core::mm::audit;
@@ -32,7 +33,7 @@ impl FrameAllocator for Pool {
         let p = self.0.take(pages)?;
         // SAFETY: the pool lies in the reserved region, which only the boot CPU uses now (MMU off,
         // PA = pointer); `take` handed these pages out once and never again.
-        unsafe { core::ptr::write_bytes(p.0 as usize as *mut u8, 0, (pages * PAGE_SIZE) as usize) };
+        unsafe { mem::zero(p.0 as usize as *mut u8, (pages * PAGE_SIZE) as usize) };
         Some(p)
     }
 }

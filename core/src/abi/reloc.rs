@@ -86,7 +86,7 @@ pub fn movt_add(insn: u32, bias: u32) -> u32 {
 }
 
 fn word(image: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([image[at], image[at + 1], image[at + 2], image[at + 3]])
+    u32::from_le_bytes(image[at..at + 4].try_into().unwrap_or([0; 4]))
 }
 
 /// Relocate `image` (whose words currently hold addresses for some base B) for base B + `bias`.

@@ -6,6 +6,7 @@
 
 pub mod asm;
 pub mod cache;
+pub mod mem;
 pub mod regs;
 
 use core::arch::asm;

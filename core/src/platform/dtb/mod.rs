@@ -1,16 +1,16 @@
 //! The platform, as the device tree describes it: RAM banks, console UART, GIC, CPUs, PSCI.
 //!
-//! Reading is done with the `fdt` crate. Before the crate sees a blob, [`validate`] walks the
-//! header and the whole structure block with bounds checks: `fdt` indexes slices directly and
-//! would panic (or read past the blob) on a truncated or corrupt tree, and a bad DTB must give a
-//! clear `fatal:` line instead. Register addresses are decoded here with the parent's
-//! `#address-cells`/`#size-cells` as 64-bit values (LPAE platforms put RAM above 4 GiB, which
-//! `fdt`'s pointer-sized `reg()` cannot express) and translated through every parent `ranges`.
+//! [`validate`] walks the header and the whole structure block with bounds checks first, so that
+//! a bad DTB gives a clear `fatal:` line; the reading is then one linear pass over the tokens
+//! (see [`node`] for why not the `fdt` crate). Register addresses are decoded here with the parent's
+//! `#address-cells`/`#size-cells` as 64-bit values (LPAE platforms put RAM above 4 GiB) and
+//! translated through every parent `ranges`.
 
 use crate::platform::options::Options;
 use crate::platform::uart::{self, Family};
-use fdt::Fdt;
-use fdt::node::FdtNode;
+use node::{Blocks, Node};
+
+mod node;
 
 pub const FDT_MAGIC: u32 = 0xD00D_FEED;
 const HEADER_LEN: usize = 40;
@@ -63,7 +63,7 @@ impl core::fmt::Display for DtbError {
                 write!(f, "structure block corrupt at offset {offset:#x}: {what}")
             }
             DtbError::BadReg(w) => write!(f, "cannot decode reg of {w}"),
-            DtbError::Parse => write!(f, "the fdt parser rejected the blob"),
+            DtbError::Parse => write!(f, "the structure block has no root node"),
         }
     }
 }
@@ -164,8 +164,8 @@ pub fn validate(blob: &[u8]) -> Result<usize, DtbError> {
     validate_with(blob, false)
 }
 
-/// As [`validate`], but `FDT_NOP` tokens may stand anywhere (as libfdt leaves them). The `fdt`
-/// crate that [`describe`] uses cannot read such a tree: `payload::rewrite::strip_nops` first.
+/// As [`validate`], but `FDT_NOP` tokens may stand anywhere (as libfdt leaves them); [`tidy`]
+/// removes them before [`describe`] reads the tree.
 pub fn validate_allowing_nops(blob: &[u8]) -> Result<usize, DtbError> {
     validate_with(blob, true)
 }
@@ -218,14 +218,21 @@ fn check_reservations(blob: &[u8], h: &Header) -> Result<(), DtbError> {
     }
 }
 
+/// Names are ASCII in every real tree: answer that with a byte loop, and only hand the rare other
+/// name to the full UTF-8 check (a call per name was a tenth of the boot's instructions).
+fn is_utf8(b: &[u8]) -> bool {
+    b.iter().all(|&c| c < 0x80) || core::str::from_utf8(b).is_ok()
+}
+
 /// The structure block `s`, token by token, with property names in `strings`.
 fn check_structure(s: &[u8], strings: &[u8], nops_anywhere: bool) -> Result<(), DtbError> {
     let bad = |offset, what| Err(DtbError::BadStructure { offset, what });
     let mut p = 0usize;
     let mut depth = 0usize;
     let mut seen_root = false;
-    // Within a node `fdt` accepts exactly: properties, then child nodes, then NOPs, then the end
-    // (it asserts otherwise), so the check enforces that order: 0 = properties, 1 = children,
+    // Within a node the spec orders properties, then child nodes (then NOPs, then the end); the
+    // reader in `node` relies on it (and the `fdt` crate the payload uses asserts it), so the
+    // check enforces that order: 0 = properties, 1 = children,
     // 2 = trailing NOPs, per open node.
     let mut phase = [0u8; MAX_DEPTH + 1];
     loop {
@@ -243,7 +250,7 @@ fn check_structure(s: &[u8], strings: &[u8], nops_anywhere: bool) -> Result<(), 
                 phase[depth] = 1;
                 seen_root = true;
                 let Some(n) = s[p..].iter().position(|&b| b == 0) else { return bad(at, "unterminated node name") };
-                if core::str::from_utf8(&s[p..p + n]).is_err() {
+                if !is_utf8(&s[p..p + n]) {
                     return bad(at, "node name is not UTF-8");
                 }
                 p = (p + n + 1 + 3) & !3;
@@ -277,7 +284,7 @@ fn check_structure(s: &[u8], strings: &[u8], nops_anywhere: bool) -> Result<(), 
                 let Some(name_len) = strings.get(nameoff..).and_then(|t| t.iter().position(|&b| b == 0)) else {
                     return bad(at, "property name outside the strings block");
                 };
-                if core::str::from_utf8(&strings[nameoff..nameoff + name_len]).is_err() {
+                if !is_utf8(&strings[nameoff..nameoff + name_len]) {
                     return bad(at, "property name is not UTF-8");
                 }
                 p = (p + len + 3) & !3;
@@ -418,7 +425,7 @@ impl Platform {
 
 /// Cells of `#address-cells`/`#size-cells` declared by `node` for its children (spec defaults
 /// 2 and 1).
-fn child_cells(node: FdtNode) -> (usize, usize) {
+fn child_cells(node: Node) -> (usize, usize) {
     let get = |n: &str, d| node.property(n).and_then(|p| be32(p.value, 0)).map(|v| v as usize).unwrap_or(d);
     (get("#address-cells", 2), get("#size-cells", 1))
 }
@@ -431,26 +438,26 @@ fn read_cells(b: &[u8], off: usize, cells: usize) -> Option<u64> {
 }
 
 /// The path from the root to a node: ancestors first.
-struct NodePath<'b, 'a> {
-    nodes: [Option<FdtNode<'b, 'a>>; PATH_MAX],
+#[derive(Clone, Copy)]
+struct NodePath<'a> {
+    nodes: [Option<Node<'a>>; PATH_MAX],
     len: usize,
 }
 
-impl<'b, 'a> NodePath<'b, 'a> {
-    fn last(&self) -> FdtNode<'b, 'a> {
+impl<'a> NodePath<'a> {
+    fn last(&self) -> Node<'a> {
         self.nodes[self.len - 1].unwrap()
     }
 }
 
 /// Find a node by absolute path ("/soc/serial@1c28000"), keeping its ancestors.
-fn find_path<'b, 'a>(fdt: &'b Fdt<'a>, path: &str) -> Option<NodePath<'b, 'a>> {
-    let root = fdt.find_node("/")?;
+fn find_path<'a>(root: Node<'a>, path: &str) -> Option<NodePath<'a>> {
     let mut np = NodePath { nodes: [None; PATH_MAX], len: 1 };
     np.nodes[0] = Some(root);
     for comp in path.split('/').filter(|c| !c.is_empty()) {
         let cur = np.last();
-        let has_unit = comp.contains('@');
-        let next = cur.children().find(|c| c.name == comp || (!has_unit && c.name.split('@').next() == Some(comp)))?;
+        let (comp, has_unit) = (comp.as_bytes(), comp.contains('@'));
+        let next = cur.children().find(|c| c.name == comp || (!has_unit && c.base_name() == comp))?;
         if np.len == PATH_MAX {
             return None;
         }
@@ -461,7 +468,7 @@ fn find_path<'b, 'a>(fdt: &'b Fdt<'a>, path: &str) -> Option<NodePath<'b, 'a>> {
 }
 
 /// Translate a child bus address through the `ranges` of `bus` (whose parent is `parent`).
-fn translate_one(bus: FdtNode, parent: FdtNode, addr: u64) -> Result<u64, DtbError> {
+fn translate_one(bus: Node, parent: Node, addr: u64) -> Result<u64, DtbError> {
     let Some(ranges) = bus.property("ranges") else {
         return Err(DtbError::BadReg("a bus without ranges"));
     };
@@ -514,11 +521,11 @@ fn is_enabled(status: Option<&[u8]>) -> bool {
 }
 
 /// The values of the properties `names` of `node`, read in one pass over its properties (each
-/// `FdtNode::property` lookup is a pass of its own).
-fn props<'a, const N: usize>(node: FdtNode<'_, 'a>, names: [&str; N]) -> [Option<&'a [u8]>; N] {
+/// `property` lookup is a pass of its own).
+fn props<'a, const N: usize>(node: Node<'a>, names: [&str; N]) -> [Option<&'a [u8]>; N] {
     let mut out = [None; N];
     for p in node.properties() {
-        if let Some(i) = names.iter().position(|&n| n == p.name) {
+        if let Some(i) = names.iter().position(|&n| p.is(n.as_bytes())) {
             out[i] = Some(p.value);
         }
     }
@@ -532,64 +539,21 @@ struct Wanted<'c> {
 }
 
 /// What one walk over the tree finds.
-struct Found<'b, 'a, const N: usize> {
+struct Found<'a, const N: usize> {
     /// For each `Wanted`, the path of the first node (in document order) that matches.
-    matches: [Option<NodePath<'b, 'a>>; N],
+    matches: [Option<NodePath<'a>>; N],
     /// Enabled `device_type = "memory"` nodes directly under the root.
-    memory: [Option<FdtNode<'b, 'a>>; MAX_RAM],
-    cpus: Option<FdtNode<'b, 'a>>,
-    chosen: Option<FdtNode<'b, 'a>>,
-    reserved_memory: Option<FdtNode<'b, 'a>>,
-    aliases: Option<FdtNode<'b, 'a>>,
+    memory: [Option<Node<'a>>; MAX_RAM],
+    cpus: Option<Node<'a>>,
+    chosen: Option<Node<'a>>,
+    reserved_memory: Option<Node<'a>>,
+    aliases: Option<Node<'a>>,
 }
 
-/// One depth-first walk over the whole tree that answers every question `parse` has. Each node's
-/// properties are read once (compatible, device_type and status together): `fdt` re-parses a
-/// node's properties on every `property()` lookup and walks the tree again on every `find_node`,
-/// and the separate searches this replaces dominated hypfw's boot time.
-fn walk<'b, 'a, const N: usize>(fdt: &'b Fdt<'a>, wanted: [Wanted; N]) -> Found<'b, 'a, N> {
-    fn rec<'b, 'a, const N: usize>(np: &mut NodePath<'b, 'a>, wanted: &[Wanted; N], f: &mut Found<'b, 'a, N>) {
-        let cur = np.last();
-        if np.len > 1 {
-            let [compatible, device_type, status] = props(cur, ["compatible", "device_type", "status"]);
-            let enabled = is_enabled(status);
-            if let Some(c) = compatible {
-                for (w, m) in wanted.iter().zip(f.matches.iter_mut()) {
-                    if m.is_none()
-                        && (!w.enabled || enabled)
-                        && c.split(|&b| b == 0).any(|s| w.compatible.iter().any(|x| x.as_bytes() == s))
-                    {
-                        *m = Some(NodePath { nodes: np.nodes, len: np.len });
-                    }
-                }
-            }
-            if np.len == 2 {
-                if enabled
-                    && device_type.is_some_and(|d| d.starts_with(b"memory"))
-                    && let Some(slot) = f.memory.iter_mut().find(|m| m.is_none())
-                {
-                    *slot = Some(cur);
-                }
-                let name = cur.name.split('@').next().unwrap_or("");
-                match name {
-                    "cpus" if f.cpus.is_none() => f.cpus = Some(cur),
-                    "chosen" if f.chosen.is_none() => f.chosen = Some(cur),
-                    "reserved-memory" if f.reserved_memory.is_none() => f.reserved_memory = Some(cur),
-                    "aliases" if f.aliases.is_none() => f.aliases = Some(cur),
-                    _ => {}
-                }
-            }
-        }
-        if np.len == PATH_MAX {
-            return;
-        }
-        for c in cur.children() {
-            np.nodes[np.len] = Some(c);
-            np.len += 1;
-            rec(np, wanted, f);
-            np.len -= 1;
-        }
-    }
+/// One pass over the structure block's tokens, in document order, that answers every question
+/// `describe` has: each node's properties are read once (compatible, device_type and status
+/// together), and no search walks the tree again.
+fn walk<'a, const N: usize>(b: Blocks<'a>, root: Node<'a>, wanted: [Wanted; N]) -> Found<'a, N> {
     let mut f = Found {
         matches: [const { None }; N],
         memory: [None; MAX_RAM],
@@ -598,12 +562,78 @@ fn walk<'b, 'a, const N: usize>(fdt: &'b Fdt<'a>, wanted: [Wanted; N]) -> Found<
         reserved_memory: None,
         aliases: None,
     };
-    if let Some(root) = fdt.find_node("/") {
-        let mut np = NodePath { nodes: [None; PATH_MAX], len: 1 };
-        np.nodes[0] = Some(root);
-        rec(&mut np, &wanted, &mut f);
+    // Which string lengths each question's compatibles have: most of a tree's compatible strings
+    // are ruled out by their length alone, before any comparison.
+    let lens = wanted.each_ref().map(|w| w.compatible.iter().fold(0, |m, x| m | len_bit(x.len())));
+    let mut np = NodePath { nodes: [None; PATH_MAX], len: 1 };
+    np.nodes[0] = Some(root);
+    let mut off = root.props_at();
+    while np.len > 0 {
+        match be32(b.st, off) {
+            Some(FDT_BEGIN_NODE) => {
+                let Some(n) = b.node_at(off) else { break };
+                if np.len == PATH_MAX {
+                    // Deeper than hypfw looks: skip the subtree.
+                    let Some(end) = b.end_of(n.props_at()) else { break };
+                    off = end;
+                    continue;
+                }
+                np.nodes[np.len] = Some(n);
+                np.len += 1;
+                visit(&np, &wanted, &lens, &mut f);
+                off = n.props_at();
+            }
+            Some(FDT_PROP) => match b.skip_prop(off) {
+                Some(next) => off = next,
+                None => break,
+            },
+            Some(FDT_NOP) => off += 4,
+            Some(FDT_END_NODE) => {
+                np.len -= 1;
+                off += 4;
+            }
+            _ => break,
+        }
     }
     f
+}
+
+/// A bit for a string length (63 and longer share one).
+fn len_bit(len: usize) -> u64 {
+    1 << len.min(63)
+}
+
+/// What one node (below the root) answers.
+fn visit<'a, const N: usize>(np: &NodePath<'a>, wanted: &[Wanted; N], lens: &[u64; N], f: &mut Found<'a, N>) {
+    let cur = np.last();
+    let [compatible, device_type, status] = props(cur, ["compatible", "device_type", "status"]);
+    let enabled = is_enabled(status);
+    if let Some(c) = compatible {
+        for ((w, m), &lens) in wanted.iter().zip(f.matches.iter_mut()).zip(lens) {
+            if m.is_none()
+                && (!w.enabled || enabled)
+                && c.split(|&b| b == 0)
+                    .any(|s| lens & len_bit(s.len()) != 0 && w.compatible.iter().any(|x| x.as_bytes() == s))
+            {
+                *m = Some(*np);
+            }
+        }
+    }
+    if np.len == 2 {
+        if enabled
+            && device_type.is_some_and(|d| d.starts_with(b"memory"))
+            && let Some(slot) = f.memory.iter_mut().find(|m| m.is_none())
+        {
+            *slot = Some(cur);
+        }
+        match cur.base_name() {
+            b"cpus" if f.cpus.is_none() => f.cpus = Some(cur),
+            b"chosen" if f.chosen.is_none() => f.chosen = Some(cur),
+            b"reserved-memory" if f.reserved_memory.is_none() => f.reserved_memory = Some(cur),
+            b"aliases" if f.aliases.is_none() => f.aliases = Some(cur),
+            _ => {}
+        }
+    }
 }
 
 const GICV2: &[&str] = &["arm,cortex-a15-gic", "arm,cortex-a7-gic", "arm,gic-400", "arm,cortex-a9-gic"];
@@ -629,13 +659,13 @@ fn console_from(np: &NodePath) -> Result<Option<Console>, DtbError> {
 }
 
 /// The path an alias names.
-fn alias<'a>(aliases: Option<FdtNode<'_, 'a>>, name: &str) -> Option<&'a str> {
+fn alias<'a>(aliases: Option<Node<'a>>, name: &str) -> Option<&'a str> {
     aliases?.property(name).and_then(|a| core::str::from_utf8(a.value).ok()).map(|v| v.trim_end_matches('\0'))
 }
 
 /// The `stdout-path` of /chosen (or the `linux,stdout-path` spelling), alias resolved and any
 /// ":options" suffix dropped.
-fn stdout_path<'a>(chosen: Option<FdtNode<'_, 'a>>, aliases: Option<FdtNode<'_, 'a>>) -> Option<&'a str> {
+fn stdout_path<'a>(chosen: Option<Node<'a>>, aliases: Option<Node<'a>>) -> Option<&'a str> {
     let chosen = chosen?;
     let p = chosen.property("stdout-path").or_else(|| chosen.property("linux,stdout-path"))?;
     let s = core::str::from_utf8(p.value).ok()?.trim_end_matches('\0');
@@ -662,10 +692,15 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
 /// Parse a blob (validated first) into the platform and hypfw's options.
 pub fn describe(blob: &[u8]) -> Result<Description, DtbError> {
     validate(blob)?;
-    let fdt = Fdt::new(blob).map_err(|_| DtbError::Parse)?;
-    let root = fdt.find_node("/").ok_or(DtbError::Parse)?;
+    let h = check_header(blob)?;
+    let b = Blocks {
+        st: &blob[h.off_struct..h.off_struct + h.size_struct],
+        strings: &blob[h.off_strings..h.off_strings + h.size_strings],
+    };
+    let root = b.root().ok_or(DtbError::Parse)?;
     let found = walk(
-        &fdt,
+        b,
+        root,
         [
             Wanted { compatible: &uart::ALL, enabled: true },
             Wanted { compatible: GICV2, enabled: true },
@@ -677,7 +712,7 @@ pub fn describe(blob: &[u8]) -> Result<Description, DtbError> {
     let mut p = Platform::qemu_virt_fallback();
     p.fallback = false;
     read_ram(&mut p, root, &found)?;
-    p.console = read_console(&fdt, &found, uart.as_ref())?;
+    p.console = read_console(root, &found, uart.as_ref())?;
     p.gic = match gic {
         Some(np) => {
             let r = |i| reg_of(np, i);
@@ -708,7 +743,7 @@ pub fn describe(blob: &[u8]) -> Result<Description, DtbError> {
 /// size, sorted by address. None at all is left to the caller to judge (a bootloader fills in
 /// /memory on some boards, so the tree as shipped has none; `cargo xtask inspect` still reports
 /// the rest).
-fn read_ram<const N: usize>(p: &mut Platform, root: FdtNode, found: &Found<'_, '_, N>) -> Result<(), DtbError> {
+fn read_ram<const N: usize>(p: &mut Platform, root: Node, found: &Found<'_, N>) -> Result<(), DtbError> {
     p.ram_banks = 0;
     for m in found.memory.iter().flatten() {
         let mut np = NodePath { nodes: [None; PATH_MAX], len: 2 };
@@ -730,12 +765,12 @@ fn read_ram<const N: usize>(p: &mut Platform, root: FdtNode, found: &Found<'_, '
 /// The console: `/chosen/stdout-path` (an alias resolved) first, whatever it names, else the
 /// `serial0` alias; else the first enabled UART, in document order, that hypfw has a driver for.
 fn read_console<const N: usize>(
-    fdt: &Fdt,
-    found: &Found<'_, '_, N>,
+    root: Node,
+    found: &Found<'_, N>,
     first_uart: Option<&NodePath>,
 ) -> Result<Option<Console>, DtbError> {
     let path = stdout_path(found.chosen, found.aliases).or_else(|| alias(found.aliases, "serial0"));
-    if let Some(np) = path.and_then(|path| find_path(fdt, path))
+    if let Some(np) = path.and_then(|path| find_path(root, path))
         && let Some(c) = console_from(&np)?
     {
         return Ok(Some(c));
@@ -748,7 +783,7 @@ fn read_console<const N: usize>(
 
 /// `/memreserve/` entries, then the static regions (`reg`) of `/reserved-memory`'s enabled
 /// children, in CPU physical addresses.
-fn read_reserved(p: &mut Platform, blob: &[u8], root: FdtNode, rm: Option<FdtNode>) -> Result<(), DtbError> {
+fn read_reserved(p: &mut Platform, blob: &[u8], root: Node, rm: Option<Node>) -> Result<(), DtbError> {
     let add = |p: &mut Platform, base: u64, size: u64| {
         if size != 0 && p.nreserved < MAX_RESERVED {
             p.reserved[p.nreserved] = crate::mm::layout::MemRange { base, size };
@@ -787,7 +822,7 @@ fn read_reserved(p: &mut Platform, blob: &[u8], root: FdtNode, rm: Option<FdtNod
 }
 
 /// The enabled CPUs of /cpus (MPIDR affinity and whether PSCI starts them).
-fn read_cpus(p: &mut Platform, cpus: Option<FdtNode>) {
+fn read_cpus(p: &mut Platform, cpus: Option<Node>) {
     p.ncpus = 0;
     p.cpus_ignored = 0;
     let Some(cpus) = cpus else { return };
