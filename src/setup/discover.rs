@@ -102,11 +102,9 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
         .unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
     // SAFETY: as above, for the `used` bytes the checked header gives.
     let blob = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, used) };
-    let (total, nops) =
-        dtb::tidy(blob).unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
-    let blob: &'static [u8] = blob;
-    let Description { platform, options } =
-        dtb::describe(blob).unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
+    let (total, nops, Description { platform, options }) = dtb::tidy_and_describe(blob)
+        .unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
+    let blob: &'static [u8] = &blob[..total];
     if nops > 0 {
         log!("platform: removed {nops} FDT_NOP token(s) from the device tree (left by the bootloader's edits)");
     }

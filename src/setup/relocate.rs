@@ -76,9 +76,11 @@ impl Copy {
 /// 1. `region` is RAM of at least `layout.end_off` bytes that nothing else uses;
 /// 2. the MMU is off (physical addresses are pointers) and only this CPU runs.
 pub unsafe fn copy_and_relocate(img: &Image, region: PhysAddr, layout: &ReservedLayout) -> Copy {
+    assert!(region.0.is_multiple_of(4096), "the reserved region is page aligned");
     // SAFETY: the linker symbols bound this image's own bytes; obligation 1 makes the
     // destination RAM of the image's size that nothing else reads or writes; obligation 2 makes
-    // the region's physical address a valid pointer. The relocation table lies within .rodata.
+    // the region's physical address a valid pointer, and the region is page aligned (so the
+    // copy is word aligned as a `[u32]`). The relocation table lies within .rodata.
     unsafe {
         let file_len = addr_of(&__data_end) - img.start;
         let bss_off = addr_of(&__bss_start) - img.start;
@@ -87,9 +89,10 @@ pub unsafe fn copy_and_relocate(img: &Image, region: PhysAddr, layout: &Reserved
         // The boot stack (.noinit, after .bss) is not zeroed: the runtime never runs on it.
         mem::zero(dst.add(bss_off), addr_of(&__bss_end) - img.start - bss_off);
         let words = core::slice::from_raw_parts(&raw const __relocs_start, reloc::TABLE_BYTES / 4);
-        let copy = core::slice::from_raw_parts_mut(dst, layout.image.image_end as usize);
+        // The region is page aligned, so the copy can be patched a word at a time.
+        let copy = core::slice::from_raw_parts_mut(dst as *mut u32, layout.image.image_end as usize / 4);
         let bias = RUNTIME_VA.wrapping_sub(img.start as u32);
-        if let Err(e) = reloc::parse(words).and_then(|t| reloc::apply(copy, &t, bias)) {
+        if let Err(e) = reloc::parse(words).and_then(|t| reloc::apply_words(copy, &t, bias)) {
             fatal!("relocating the runtime copy: {e}");
         }
     }

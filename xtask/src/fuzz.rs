@@ -95,9 +95,14 @@ fn dtb_target(input: &[u8]) -> bool {
     let _ = dtb::header_total_size(input);
     let _ = dtb::validate(input);
     let mut b = input.to_vec();
+    let mut c = b.clone();
     let Ok((len, _)) = dtb::tidy(&mut b) else { return false };
     let blob = &b[..len];
-    let described = dtb::describe(blob).is_ok();
+    let d = dtb::describe(blob);
+    // The firmware's one-validation path must read exactly what tidy + describe read.
+    let one_pass = dtb::tidy_and_describe(&mut c).map(|(_, _, d)| d);
+    assert_eq!(one_pass.ok(), d.ok(), "tidy_and_describe agrees with tidy + describe");
+    let described = d.is_ok();
     {
         let e = rewrite::Edits {
             reserved: MemRange { base: 0x7FE0_0000, size: 2 << 20 },

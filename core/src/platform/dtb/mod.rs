@@ -108,9 +108,19 @@ pub fn tidy(blob: &mut [u8]) -> Result<(usize, usize), DtbError> {
     let used = header_total_size(blob)?;
     let blob = blob.get_mut(..used).ok_or(DtbError::BadHeader("totalsize (blob truncated)"))?;
     blob[4..8].copy_from_slice(&(used as u32).to_be_bytes());
-    validate_allowing_nops(blob)?;
-    let nops = strip_nops(blob);
+    let (_, nops) = validate_counting(blob, true)?;
+    // Most trees have none: then there is nothing to move.
+    let nops = if nops > 0 { strip_nops(blob) } else { 0 };
     Ok((used, nops))
+}
+
+/// [`tidy`], then [`describe`] without validating a second time: the tidied tree was validated
+/// (NOPs allowed), and removing NOPs keeps it valid. Returns the tidied length, the NOPs removed
+/// and the description.
+pub fn tidy_and_describe(blob: &mut [u8]) -> Result<(usize, usize, Description), DtbError> {
+    let (len, nops) = tidy(blob)?;
+    let d = describe_valid(&blob[..len])?;
+    Ok((len, nops, d))
 }
 
 /// Remove every `FDT_NOP` token from a structure block in place, as libfdt leaves them where it
@@ -171,12 +181,17 @@ pub fn validate_allowing_nops(blob: &[u8]) -> Result<usize, DtbError> {
 }
 
 fn validate_with(blob: &[u8], nops_anywhere: bool) -> Result<usize, DtbError> {
+    validate_counting(blob, nops_anywhere).map(|(total, _)| total)
+}
+
+/// As [`validate_with`], also returning how many FDT_NOP tokens the structure block holds.
+fn validate_counting(blob: &[u8], nops_anywhere: bool) -> Result<(usize, usize), DtbError> {
     let h = check_header(blob)?;
     check_reservations(blob, &h)?;
     let s = &blob[h.off_struct..h.off_struct + h.size_struct];
     let strings = &blob[h.off_strings..h.off_strings + h.size_strings];
-    check_structure(s, strings, nops_anywhere)?;
-    Ok(h.total)
+    let nops = check_structure(s, strings, nops_anywhere)?;
+    Ok((h.total, nops))
 }
 
 /// The header: size, version, and every block inside the blob.
@@ -221,20 +236,26 @@ fn check_reservations(blob: &[u8], h: &Header) -> Result<(), DtbError> {
 /// Names are ASCII in every real tree: answer that with a byte loop, and only hand the rare other
 /// name to the full UTF-8 check (a call per name was a tenth of the boot's instructions).
 fn is_utf8(b: &[u8]) -> bool {
-    b.iter().all(|&c| c < 0x80) || core::str::from_utf8(b).is_ok()
+    b.is_ascii() || core::str::from_utf8(b).is_ok()
 }
 
-/// The structure block `s`, token by token, with property names in `strings`.
-fn check_structure(s: &[u8], strings: &[u8], nops_anywhere: bool) -> Result<(), DtbError> {
+/// The structure block `s`, token by token, with property names in `strings`. Returns the
+/// number of FDT_NOP tokens.
+fn check_structure(s: &[u8], strings: &[u8], nops_anywhere: bool) -> Result<usize, DtbError> {
     let bad = |offset, what| Err(DtbError::BadStructure { offset, what });
     let mut p = 0usize;
     let mut depth = 0usize;
     let mut seen_root = false;
+    let mut nops = 0usize;
     // Within a node the spec orders properties, then child nodes (then NOPs, then the end); the
     // reader in `node` relies on it (and the `fdt` crate the payload uses asserts it), so the
     // check enforces that order: 0 = properties, 1 = children,
     // 2 = trailing NOPs, per open node.
     let mut phase = [0u8; MAX_DEPTH + 1];
+    // Property names: when the strings block is all ASCII (every real tree), a name is good iff
+    // a NUL ends it, that is iff it starts at or before the block's last NUL; checked once here
+    // instead of scanning each property's name.
+    let ascii_until = strings.is_ascii().then(|| strings.iter().rposition(|&b| b == 0)).flatten();
     loop {
         let Some(tok) = be32(s, p) else { return bad(p, "runs past the end without FDT_END") };
         let at = p;
@@ -281,21 +302,30 @@ fn check_structure(s: &[u8], strings: &[u8], nops_anywhere: bool) -> Result<(), 
                 if p.checked_add(len).is_none_or(|e| e > s.len()) {
                     return bad(at, "property value runs past the structure block");
                 }
-                let Some(name_len) = strings.get(nameoff..).and_then(|t| t.iter().position(|&b| b == 0)) else {
-                    return bad(at, "property name outside the strings block");
-                };
-                if !is_utf8(&strings[nameoff..nameoff + name_len]) {
-                    return bad(at, "property name is not UTF-8");
+                match ascii_until {
+                    Some(last_nul) if nameoff <= last_nul => {}
+                    Some(_) => return bad(at, "property name outside the strings block"),
+                    None => {
+                        let Some(name_len) = strings.get(nameoff..).and_then(|t| t.iter().position(|&b| b == 0)) else {
+                            return bad(at, "property name outside the strings block");
+                        };
+                        if !is_utf8(&strings[nameoff..nameoff + name_len]) {
+                            return bad(at, "property name is not UTF-8");
+                        }
+                    }
                 }
                 p = (p + len + 3) & !3;
             }
-            FDT_NOP if nops_anywhere => {}
-            FDT_NOP => phase[depth] = 2,
+            FDT_NOP if nops_anywhere => nops += 1,
+            FDT_NOP => {
+                nops += 1;
+                phase[depth] = 2;
+            }
             FDT_END => {
                 if depth != 0 || !seen_root {
                     return bad(at, "FDT_END inside a node");
                 }
-                return Ok(());
+                return Ok(nops);
             }
             _ => return bad(at, "unknown token"),
         }
@@ -692,6 +722,11 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
 /// Parse a blob (validated first) into the platform and hypfw's options.
 pub fn describe(blob: &[u8]) -> Result<Description, DtbError> {
     validate(blob)?;
+    describe_valid(blob)
+}
+
+/// [`describe`] of a blob that passed [`validate`] (or [`tidy`]).
+fn describe_valid(blob: &[u8]) -> Result<Description, DtbError> {
     let h = check_header(blob)?;
     let b = Blocks {
         st: &blob[h.off_struct..h.off_struct + h.size_struct],
