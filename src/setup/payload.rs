@@ -27,7 +27,7 @@ pub const PAYLOAD_VMID: u8 = 1;
 pub fn find_pack(load: usize, image_end: u64, file_size: u64) -> Option<Pack<'static>> {
     let at = load + image_end as usize;
     // SAFETY: the bootloader loaded the whole file (zImage header size) from `load`, MMU off; the
-    // header is read first, and only `total_len` bytes once its CRC checked. Nothing writes the
+    // header is read first, and only `total_len` bytes once its checksum is checked. Nothing writes the
     // loaded file during the boot phase (every placement avoids it).
     let header = unsafe { core::slice::from_raw_parts(at as *const u8, pack::HEADER_LEN) };
     let total = match pack::total_len(header) {
@@ -39,10 +39,11 @@ pub fn find_pack(load: usize, image_end: u64, file_size: u64) -> Option<Pack<'st
         Err(pack::PackError::Absent) => return None,
         Err(e) => fatal!("payload pack at {at:#x}: {e}"),
     };
-    // SAFETY: the `total` bytes the CRC-checked header gives, within the file the bootloader
+    // SAFETY: the `total` bytes the checksum-checked header gives, within the file the bootloader
     // loaded (MMU off); nothing writes them during the boot phase.
     let bytes = unsafe { core::slice::from_raw_parts(at as *const u8, total) };
-    match pack::parse(bytes) {
+    // The payload's and initrd's sums are checked on the copies (`prepare`), in the same pass.
+    match pack::parse_deferred(bytes) {
         Ok(p) => Some(p),
         Err(e) => fatal!("payload pack at {at:#x}: {e}"),
     }
@@ -76,9 +77,13 @@ pub fn prepare(
     // RAM, outside hypfw's region, and clear of everything still in use (the loaded file, the DTB),
     // and the sources are the pack's checked slices.
     unsafe {
-        mem::copy(place.kernel.base as usize as *mut u8, pk.payload.as_ptr(), pk.payload.len());
+        let s = mem::copy_sum(place.kernel.base as usize as *mut u8, pk.payload.as_ptr(), pk.payload.len());
+        pack::check_copied("payload", s, pk.payload_sum)
+            .unwrap_or_else(|e| fatal!("payload pack (payload at {:#x}): {e}", pk.payload.as_ptr() as usize));
         if let (Some(src), Some(dst)) = (pk.initrd, place.initrd) {
-            mem::copy(dst.base as usize as *mut u8, src.as_ptr(), src.len());
+            let s = mem::copy_sum(dst.base as usize as *mut u8, src.as_ptr(), src.len());
+            pack::check_copied("initrd", s, pk.initrd_sum)
+                .unwrap_or_else(|e| fatal!("payload pack (initrd at {:#x}): {e}", src.as_ptr() as usize));
         }
     }
     if let (Kind::Relocatable { link_addr, .. }, Some(table)) = (pk.kind, pk.relocs) {

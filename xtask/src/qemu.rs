@@ -284,7 +284,7 @@ pub fn bench_linux() -> Result<u8, String> {
     let hz = num_after(&ready, " at ").ok_or("no CNTFRQ")?;
     let ticks = num_after(&ready, "entry->ready").ok_or("no entry->ready")?;
     println!(
-        "hypfw entry -> hand-over to the kernel (-icount shift=0): {} instructions, including copying and CRC-checking the {} byte image",
+        "hypfw entry -> hand-over to the kernel (-icount shift=0): {} instructions, including copying and checksumming the {} byte image",
         ticks * 1_000_000_000 / hz,
         std::fs::metadata(&img).map_err(|e| e.to_string())?.len()
     );

@@ -9,12 +9,16 @@
 //!   + bootargs_off       command line, UTF-8, no NUL (optional)
 //! ```
 //!
-//! All fields are little-endian u32. Offsets are from the header. Each blob and the header carry a
-//! CRC-32 (IEEE), so a damaged file is a clear `fatal:` line instead of a jump into garbage.
+//! All fields are little-endian u32. Offsets are from the header. Each blob and the header carry
+//! a checksum ([`super::checksum`]: sums `a` and `b`), so a damaged file is a clear `fatal:` line
+//! instead of a jump into garbage.
+
+use super::checksum::{self, Sum};
 
 pub const MAGIC: [u8; 8] = *b"HYPFWPK1";
-/// Version 2: the command line has a CRC of its own too (version 1 had none for it).
-pub const VERSION: u32 = 2;
+/// Version 3: word sums (checked inside the copy) instead of CRC-32; version 2 gave the command
+/// line a check of its own.
+pub const VERSION: u32 = 3;
 pub const HEADER_LEN: usize = 128;
 
 /// How the payload is started.
@@ -40,6 +44,10 @@ pub struct Pack<'a> {
     pub relocs: Option<&'a [u8]>,
     /// Header plus blobs.
     pub total_len: usize,
+    /// The sums the pack gives for the payload and the initrd (checked by [`parse`], left to the
+    /// caller by [`parse_deferred`]).
+    pub payload_sum: Sum,
+    pub initrd_sum: Sum,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,15 +55,15 @@ pub enum PackError {
     /// No pack header here (not an error: hypfw without a payload).
     Absent,
     UnsupportedVersion(u32),
-    BadHeaderCrc {
-        stored: u32,
-        computed: u32,
+    BadHeaderSum {
+        stored: Sum,
+        computed: Sum,
     },
     BadLayout(&'static str),
-    BadCrc {
+    BadSum {
         what: &'static str,
-        stored: u32,
-        computed: u32,
+        stored: Sum,
+        computed: Sum,
     },
     BadKind(u32),
     BootargsNotUtf8,
@@ -68,13 +76,17 @@ impl core::fmt::Display for PackError {
             PackError::UnsupportedVersion(v) => {
                 write!(f, "payload pack version {v}, this hypfw reads version {VERSION}")
             }
-            PackError::BadHeaderCrc { stored, computed } => {
-                write!(f, "payload pack header damaged (CRC {computed:#010x}, header says {stored:#010x})")
-            }
+            PackError::BadHeaderSum { stored, computed } => write!(
+                f,
+                "payload pack header damaged (checksum {:#010x}/{:#010x}, header says {:#010x}/{:#010x})",
+                computed.a, computed.b, stored.a, stored.b
+            ),
             PackError::BadLayout(w) => write!(f, "payload pack header inconsistent: {w}"),
-            PackError::BadCrc { what, stored, computed } => {
-                write!(f, "{what} damaged (CRC {computed:#010x}, pack header says {stored:#010x})")
-            }
+            PackError::BadSum { what, stored, computed } => write!(
+                f,
+                "{what} damaged (checksum {:#010x}/{:#010x}, pack header says {:#010x}/{:#010x})",
+                computed.a, computed.b, stored.a, stored.b
+            ),
             PackError::BadKind(k) => write!(f, "unknown payload kind {k}"),
             PackError::BootargsNotUtf8 => write!(f, "payload command line is not UTF-8"),
         }
@@ -91,12 +103,25 @@ const F_TOTAL: usize = 12;
 const F_KIND: usize = 16;
 const F_LOAD: usize = 20;
 const F_ENTRY: usize = 24;
-const F_PAYLOAD: usize = 28; // off, len, crc
-const F_INITRD: usize = 40; // off, len, crc
-const F_BOOTARGS: usize = 52; // off, len, crc
-const F_RELOCS: usize = 64; // off, len, crc
-/// Header CRC, over every byte before it (the bytes from 76 on are reserved, zero).
-const F_HCRC: usize = 124;
+const F_PAYLOAD: usize = 28; // off, len, sum a
+const F_INITRD: usize = 40; // off, len, sum a
+const F_BOOTARGS: usize = 52; // off, len, sum a
+const F_RELOCS: usize = 64; // off, len, sum a
+/// Sum b of each blob, in the order payload, initrd, command line, relocation table.
+const F_SUM_B: usize = 76;
+/// The header's sums a and b, over every byte before them (bytes 92..120 are reserved, zero).
+const F_HSUM: usize = 120;
+
+/// The stored sums of the blob whose (off, len, sum a) triple is at `at`.
+fn stored_sum(bytes: &[u8], at: usize) -> Sum {
+    let slot = match at {
+        F_PAYLOAD => 0,
+        F_INITRD => 1,
+        F_BOOTARGS => 2,
+        _ => 3,
+    };
+    Sum { a: rd(bytes, at + 8), b: rd(bytes, F_SUM_B + 4 * slot) }
+}
 
 /// The total length of the pack whose header starts `bytes`, after checking magic and header CRC
 /// only: how much to trust at an address.
@@ -108,18 +133,32 @@ pub fn total_len(header: &[u8]) -> Result<usize, PackError> {
     if v != VERSION {
         return Err(PackError::UnsupportedVersion(v));
     }
-    let stored = rd(header, F_HCRC);
-    let mut h = crc32fast::Hasher::new();
-    h.update(&header[..F_HCRC]);
-    let computed = h.finalize();
+    let stored = Sum { a: rd(header, F_HSUM), b: rd(header, F_HSUM + 4) };
+    let computed = checksum::sum(&header[..F_HSUM]);
     if stored != computed {
-        return Err(PackError::BadHeaderCrc { stored, computed });
+        return Err(PackError::BadHeaderSum { stored, computed });
     }
     Ok(rd(header, F_TOTAL) as usize)
 }
 
 /// Parse and check a whole pack.
 pub fn parse(bytes: &[u8]) -> Result<Pack<'_>, PackError> {
+    let p = parse_deferred(bytes)?;
+    let check = |data: &[u8], stored: Sum, what| {
+        let computed = checksum::sum(data);
+        if computed == stored { Ok(()) } else { Err(PackError::BadSum { what, stored, computed }) }
+    };
+    check(p.payload, p.payload_sum, "payload")?;
+    if let Some(i) = p.initrd {
+        check(i, p.initrd_sum, "initrd")?;
+    }
+    Ok(p)
+}
+
+/// Parse a pack and check everything except the payload's and the initrd's sums, which the
+/// caller checks on what it copies ([`Pack::payload_sum`], [`Pack::initrd_sum`], and
+/// [`check_copied`]): the firmware sums inside its copy, so the bulk data is read once.
+pub fn parse_deferred(bytes: &[u8]) -> Result<Pack<'_>, PackError> {
     let total = total_len(bytes)?;
     if total > bytes.len() || total < HEADER_LEN {
         return Err(PackError::BadLayout("total length beyond the data"));
@@ -135,10 +174,10 @@ pub fn parse(bytes: &[u8]) -> Result<Pack<'_>, PackError> {
         Ok(&bytes[off..off + len])
     };
     let check = |data: &[u8], at: usize, what: &'static str| -> Result<(), PackError> {
-        let stored = rd(bytes, at + 8);
-        let computed = crc32fast::hash(data);
+        let stored = stored_sum(bytes, at);
+        let computed = checksum::sum(data);
         if stored != computed {
-            return Err(PackError::BadCrc { what, stored, computed });
+            return Err(PackError::BadSum { what, stored, computed });
         }
         Ok(())
     };
@@ -146,11 +185,7 @@ pub fn parse(bytes: &[u8]) -> Result<Pack<'_>, PackError> {
     if payload.is_empty() {
         return Err(PackError::BadLayout("empty payload"));
     }
-    check(payload, F_PAYLOAD, "payload")?;
     let initrd = blob(F_INITRD, "initrd outside the pack")?;
-    if !initrd.is_empty() {
-        check(initrd, F_INITRD, "initrd")?;
-    }
     let args = blob(F_BOOTARGS, "command line outside the pack")?;
     if !args.is_empty() {
         check(args, F_BOOTARGS, "command line")?;
@@ -189,7 +224,14 @@ pub fn parse(bytes: &[u8]) -> Result<Pack<'_>, PackError> {
         bootargs,
         relocs: (!relocs.is_empty()).then_some(relocs),
         total_len: total,
+        payload_sum: stored_sum(bytes, F_PAYLOAD),
+        initrd_sum: stored_sum(bytes, F_INITRD),
     })
+}
+
+/// Compare the sums of a copied blob with the pack's.
+pub fn check_copied(what: &'static str, computed: Sum, stored: Sum) -> Result<(), PackError> {
+    if computed == stored { Ok(()) } else { Err(PackError::BadSum { what, stored, computed }) }
 }
 
 /// Build a pack (the `cargo xtask pack` side). Blobs are placed at 4 KiB-aligned offsets.
@@ -218,6 +260,11 @@ pub fn build_with_relocs(
     let total = if r_len > 0 { r_off + r_len } else { b_off + b_len };
     let mut out = std::vec![0u8; total];
     let mut put = |at: usize, v: u32| out[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let sum_of = |b: Option<&[u8]>| b.map_or(Sum::default(), checksum::sum);
+    let sums = [sum_of(Some(payload)), sum_of(initrd), sum_of(bootargs.map(str::as_bytes)), sum_of(relocs)];
+    for (i, s) in sums.iter().enumerate() {
+        put(F_SUM_B + 4 * i, s.b);
+    }
     put(F_VERSION, VERSION);
     put(F_TOTAL, total as u32);
     match kind {
@@ -235,16 +282,16 @@ pub fn build_with_relocs(
     }
     put(F_RELOCS, if r_len > 0 { r_off as u32 } else { 0 });
     put(F_RELOCS + 4, r_len as u32);
-    put(F_RELOCS + 8, relocs.map_or(0, crc32fast::hash));
+    put(F_RELOCS + 8, sums[3].a);
     put(F_PAYLOAD, p_off as u32);
     put(F_PAYLOAD + 4, payload.len() as u32);
-    put(F_PAYLOAD + 8, crc32fast::hash(payload));
+    put(F_PAYLOAD + 8, sums[0].a);
     put(F_INITRD, if i_len > 0 { i_off as u32 } else { 0 });
     put(F_INITRD + 4, i_len as u32);
-    put(F_INITRD + 8, initrd.map_or(0, crc32fast::hash));
+    put(F_INITRD + 8, sums[1].a);
     put(F_BOOTARGS, if b_len > 0 { b_off as u32 } else { 0 });
     put(F_BOOTARGS + 4, b_len as u32);
-    put(F_BOOTARGS + 8, bootargs.map_or(0, |b| crc32fast::hash(b.as_bytes())));
+    put(F_BOOTARGS + 8, sums[2].a);
     out[..8].copy_from_slice(&MAGIC);
     out[p_off..p_off + payload.len()].copy_from_slice(payload);
     if let Some(i) = initrd {
@@ -256,8 +303,9 @@ pub fn build_with_relocs(
     if let Some(r) = relocs {
         out[r_off..r_off + r.len()].copy_from_slice(r);
     }
-    let crc = crc32fast::hash(&out[..F_HCRC]);
-    out[F_HCRC..F_HCRC + 4].copy_from_slice(&crc.to_le_bytes());
+    let h = checksum::sum(&out[..F_HSUM]);
+    out[F_HSUM..F_HSUM + 4].copy_from_slice(&h.a.to_le_bytes());
+    out[F_HSUM + 4..F_HSUM + 8].copy_from_slice(&h.b.to_le_bytes());
     out
 }
 
@@ -275,7 +323,7 @@ mod tests {
         let mut damaged = pk.clone();
         let at = rd(&pk, F_RELOCS) as usize;
         damaged[at] ^= 1;
-        assert!(matches!(parse(&damaged), Err(PackError::BadCrc { what: "relocation table", .. })));
+        assert!(matches!(parse(&damaged), Err(PackError::BadSum { what: "relocation table", .. })));
         let no_table = build(kind, &[1u8; 64], None, None);
         assert!(matches!(parse(&no_table), Err(PackError::BadLayout(_))));
     }
@@ -301,18 +349,18 @@ mod tests {
         assert_eq!(parse(&[0u8; 64]), Err(PackError::Absent));
         let mut h = pk.clone();
         h[F_TOTAL] ^= 1;
-        assert!(matches!(parse(&h), Err(PackError::BadHeaderCrc { .. })));
+        assert!(matches!(parse(&h), Err(PackError::BadHeaderSum { .. })));
         let mut d = pk.clone();
         d[4096] ^= 0xFF; // first payload byte
-        assert!(matches!(parse(&d), Err(PackError::BadCrc { what: "payload", .. })));
+        assert!(matches!(parse(&d), Err(PackError::BadSum { what: "payload", .. })));
         let mut d = pk.clone();
         d[8192] ^= 0xFF; // first initrd byte
-        assert!(matches!(parse(&d), Err(PackError::BadCrc { what: "initrd", .. })));
+        assert!(matches!(parse(&d), Err(PackError::BadSum { what: "initrd", .. })));
         assert!(matches!(parse(&pk[..pk.len() - 1]), Err(PackError::BadLayout(_))));
         let mut a = build(Kind::ZImage, b"kernel bytes", None, Some("console=ttyAMA0"));
         let at = a.len() - 3;
         a[at] ^= 0x20; // a letter of the command line changes case
-        assert!(matches!(parse(&a), Err(PackError::BadCrc { what: "command line", .. })));
+        assert!(matches!(parse(&a), Err(PackError::BadSum { what: "command line", .. })));
         let mut v = pk.clone();
         v[F_VERSION] = 9;
         assert_eq!(parse(&v), Err(PackError::UnsupportedVersion(9)));
