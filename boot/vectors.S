@@ -55,8 +55,38 @@ vec_dabt:     unexpected_vector 4
 vec_irq:      unexpected_vector 6
 vec_fiq:      unexpected_vector 7
 
+@ The fast path: HVC #0 calls whose answer is a constant (HYPFW_NULL, HYPFW_VERSION,
+@ SMCCC_VERSION) are answered here, as hvc::answer would (value in r0, r1-r3 zero, every other
+@ register kept), and counted in this CPU's PerCpu.hvcs; the PL1 context is not stored, as nothing
+@ in it changes. Everything else takes the full exit below.
 vec_lower_trap:
     push    {{r0, r1}}
+    cp15    mrc, r1, HSR
+    cmp     r1, #{HSR_HVC0}
+    bne     lower_trap_full
+    movw    r1, #:lower16:{FID_HYPFW_NULL}
+    movt    r1, #:upper16:{FID_HYPFW_NULL}
+    cmp     r0, r1
+    moveq   r0, #0
+    beq     lower_trap_answer
+    cmp     r0, #{FID_HYPFW_VERSION}
+    moveq   r0, #{HYPFW_API_VERSION}
+    beq     lower_trap_answer
+    cmp     r0, #{FID_SMCCC_VERSION}
+    bne     lower_trap_full
+    movw    r0, #:lower16:{SMCCC_VERSION_1_1}
+    movt    r0, #:upper16:{SMCCC_VERSION_1_1}
+lower_trap_answer:
+    cp15    mrc, r2, HTPIDR
+    ldr     r3, [r2, #{PERCPU_HVCS}]
+    add     r3, r3, #1
+    str     r3, [r2, #{PERCPU_HVCS}]
+    mov     r1, #0
+    mov     r2, #0
+    mov     r3, #0
+    add     sp, sp, #8                  @ drop the saved r0, r1
+    eret
+lower_trap_full:
     ldr     r0, [sp, #8]                @ r0 := &Pl1Context saved by hypfw_enter_pl1
     add     r0, r0, #8
     stm     r0, {{r2-r12}}              @ PL1 r2-r12

@@ -108,6 +108,9 @@ pub struct PerCpu {
     pub s2_aborts: AtomicU32,
 }
 
+// The vectors' HVC fast path counts into `hvcs` through HTPIDR.
+const _: () = assert!(core::mem::offset_of!(PerCpu, hvcs) == hypfw_core::abi::PERCPU_HVCS_OFFSET);
+
 /// Every CPU's [`PerCpu`]; phase 2 points HTPIDR at its own element.
 pub static PERCPU: [PerCpu; MAX_CPUS] = {
     #[allow(clippy::declare_interior_mutable_const)]

@@ -10,6 +10,13 @@ pub mod reloc;
 use crate::mm::layout::MAX_CPUS;
 
 /// Size of the boot phase's stack (in the image's .bss, below which a canary is kept).
+/// Offset of the served-HVC counter (a u32) in the firmware's per-CPU record, which HTPIDR points
+/// at: the vector's fast path counts the calls it answers (the firmware asserts the offset).
+pub const PERCPU_HVCS_OFFSET: usize = 12;
+
+/// HSR of `HVC #0` from A32 or T32 (EC 0x12, IL 1, immediate 0): the fast path's only trigger.
+pub const HSR_HVC0: u32 = 0x4A00_0000;
+
 pub const BOOT_STACK_SIZE: u32 = 32 * 1024;
 /// Words at the bottom of the boot stack that must still hold the canary when the boot phase
 /// ends: with the MMU off there is no guard page, and an overflow would silently corrupt .bss.

@@ -147,4 +147,11 @@ core::arch::global_asm!(
     CTX_LR = const offset_of!(Pl1Context, lr_usr),
     CTX_ELR = const offset_of!(Pl1Context, elr),
     CTX_SPSR = const offset_of!(Pl1Context, spsr),
+    PERCPU_HVCS = const abi::PERCPU_HVCS_OFFSET,
+    HSR_HVC0 = const abi::HSR_HVC0,
+    FID_HYPFW_NULL = const hvc::HYPFW_NULL,
+    FID_HYPFW_VERSION = const hvc::HYPFW_VERSION,
+    FID_SMCCC_VERSION = const hvc::SMCCC_VERSION,
+    HYPFW_API_VERSION = const hvc::HYPFW_API_VERSION,
+    SMCCC_VERSION_1_1 = const hvc::SMCCC_VERSION_1_1,
 );
