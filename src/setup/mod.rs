@@ -64,7 +64,8 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         };
         payload::prepare(&platform, &pk, reserved, &busy, found.dtb_blob, psci, &mut pool)
     });
-    let (boot_pgd, runtime_pgd) = tables::build_hyp(region, &layout, devices, platform.ram(), &mut pool);
+    let (boot_pgd, runtime_pgd) =
+        tables::build_hyp(region, &layout, devices, platform.ram(), &mut pool, found.options.verbose);
     handover::write_fault_record(&copy, &platform, Some(boot_pgd), init_page);
 
     let cpus = CpuMap::new(platform.cpus(), arch::mpidr());

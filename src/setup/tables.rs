@@ -85,13 +85,14 @@ pub fn build<C: CacheMaintenance>(plan: &Plan, pool: &mut Pool, cache: &mut C) -
 }
 
 /// The boot and runtime tables of the region, the runtime one audited; returns (boot root,
-/// runtime root).
+/// runtime root). Each runtime mapping is listed with `verbose` (`hypfw.verbose`).
 pub fn build_hyp(
     region: PhysAddr,
     l: &ReservedLayout,
     devices: &[Device],
     ram: &[MemRange],
     pool: &mut Pool,
+    verbose: bool,
 ) -> (PhysAddr, PhysAddr) {
     let mut cache = ArmCache;
     let boot_pgd = build(&layout::boot_plan(region, l), pool, &mut cache);
@@ -106,7 +107,7 @@ pub fn build_hyp(
         pool.pages_used(),
         layout::POOL_PAGES
     );
-    for r in runtime_plan.iter() {
+    for r in runtime_plan.iter().filter(|_| verbose) {
         log!(
             "  runtime map {:<30} VA {}..{:#010x} -> PA {} {}",
             r.name,

@@ -14,6 +14,9 @@ pub struct Options {
     pub hvc_teardown_cycles: u32,
     /// A payload may take HYP over with HYPFW_TEARDOWN (`hypfw.handover=allow`); off by default.
     pub handover: bool,
+    /// The full boot log (`hypfw.verbose`): every runtime mapping too. Off by default, as each
+    /// line costs about a millisecond at 115200 baud on a board.
+    pub verbose: bool,
 }
 
 impl Default for Options {
@@ -24,6 +27,7 @@ impl Default for Options {
             reinit_cycles: 100,
             hvc_teardown_cycles: 20,
             handover: false,
+            verbose: false,
         }
     }
 }
@@ -43,6 +47,9 @@ impl Options {
             }
             if w == "hypfw.handover=allow" {
                 o.handover = true;
+            }
+            if w == "hypfw.verbose" {
+                o.verbose = true;
             }
         }
         o
@@ -96,5 +103,8 @@ mod tests {
         assert!(!o.handover, "a payload may take HYP over only when the user says so");
         assert!(Options::from_bootargs("quiet hypfw.handover=allow").handover);
         assert!(!Options::from_bootargs("hypfw.handover=allowed hypfw.handover").handover);
+        assert!(!o.verbose, "the short log unless asked");
+        assert!(Options::from_bootargs("console=ttyS0 hypfw.verbose").verbose);
+        assert!(!Options::from_bootargs("hypfw.verbose=0 hypfw.verbosely").verbose);
     }
 }
