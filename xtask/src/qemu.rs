@@ -297,8 +297,21 @@ pub fn bench_linux() -> Result<u8, String> {
 }
 
 /// `cargo xtask bench`: deterministic instruction counts (QEMU -icount shift=0: one instruction
-/// per virtual nanosecond, so CNTPCT ticks convert to instructions by 1e9 / CNTFRQ).
+/// per virtual nanosecond, so CNTPCT ticks convert to instructions by 1e9 / CNTFRQ). Prints them
+/// and writes `target/bench/report.json`.
 pub fn bench() -> Result<u8, String> {
+    let figures = measure(true)?;
+    let dir = crate::root().join("target/bench");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let body: Vec<String> = figures.iter().map(|(k, v)| format!("  \"{k}\": {v}")).collect();
+    let report = dir.join("report.json");
+    std::fs::write(&report, format!("{{\n{}\n}}\n", body.join(",\n"))).map_err(|e| e.to_string())?;
+    println!("report: {}", report.display());
+    Ok(0)
+}
+
+/// The deterministic figures, by the keys `docs/performance.md` and the report use.
+pub fn measure(print: bool) -> Result<Vec<(&'static str, u64)>, String> {
     let bin = images()?.bare;
     let bin_len = std::fs::metadata(&bin).map_err(|e| e.to_string())?.len();
     let mut q = Qemu::new("virt,virtualization=on").kernel(&bin);
@@ -317,20 +330,7 @@ pub fn bench() -> Result<u8, String> {
     let n = num_after(&bench, "hvc-null").ok_or("no count")?;
     let calls = num_after(&bench, "round trips").ok_or("no ticks")?;
     let base = num_after(&bench, "baseline loop").ok_or("no baseline")?;
-    println!("image size: {bin_len} bytes ({})", bin.display());
-    println!(
-        "entry -> cpu0 runtime ready: {} instructions (entry->phase1 {}, phase1->phase2 {})",
-        ins(entry_ready),
-        ins(p1),
-        ins(p2)
-    );
-    println!(
-        "HVC null call round trip from SVC: {} instructions per call ({} calls: {} ticks vs {} ticks for the same loop without HVC)",
-        (ins(calls) - ins(base)) / n,
-        n,
-        calls,
-        base
-    );
+    let hvc = (ins(calls) - ins(base)) / n;
     // Secondaries: a second boot with two CPUs. With -icount the virtual clock counts the
     // instructions of all CPUs, so these include the boot CPU's polling while it waits.
     let mut q2 = Qemu::new("virt,virtualization=on").kernel(&bin);
@@ -341,10 +341,81 @@ pub fn bench() -> Result<u8, String> {
         .ok_or_else(|| format!("no cpu1 bench line:\n{}", o2.output))?;
     let on = num_after(&l, "runtime ready").ok_or("no CPU_ON ticks")?;
     let cycle = num_after(&l, "cycle").ok_or("no cycle ticks")?;
-    println!(
-        "secondary (PSCI): CPU_ON -> runtime ready {} instructions, one offline+online hotplug cycle {} instructions",
-        ins(on),
-        ins(cycle)
-    );
-    Ok(0)
+    if print {
+        println!("image size: {bin_len} bytes ({})", bin.display());
+        println!(
+            "entry -> cpu0 runtime ready: {} instructions (entry->phase1 {}, phase1->phase2 {})",
+            ins(entry_ready),
+            ins(p1),
+            ins(p2)
+        );
+        println!(
+            "HVC null call round trip from SVC: {hvc} instructions per call ({n} calls: {calls} ticks vs {base} ticks for the same loop without HVC)"
+        );
+        println!(
+            "secondary (PSCI): CPU_ON -> runtime ready {} instructions, one offline+online hotplug cycle {} instructions",
+            ins(on),
+            ins(cycle)
+        );
+    }
+    Ok(vec![
+        ("image_bytes", bin_len),
+        ("boot_instructions", ins(entry_ready)),
+        ("boot_instructions_to_phase1", ins(p1)),
+        ("hvc_roundtrip_instructions", hvc),
+        ("secondary_on_instructions", ins(on)),
+        ("hotplug_cycle_instructions", ins(cycle)),
+    ])
+}
+
+/// The committed figures: rows of `docs/performance.md` whose second cell is a key in backticks
+/// and whose third cell is the committed value.
+pub fn committed_figures(doc: &str) -> Vec<(String, u64)> {
+    doc.lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let key = cells.get(2)?.strip_prefix('`')?.strip_suffix('`')?;
+            let v = cells.get(3)?.replace(',', "").parse().ok()?;
+            Some((key.to_string(), v))
+        })
+        .collect()
+}
+
+/// The regression guard of the test command: each deterministic figure may not exceed its
+/// committed value in `docs/performance.md` by more than 10 %.
+pub fn guard() -> Result<bool, String> {
+    let doc = std::fs::read_to_string(crate::root().join("docs/performance.md")).map_err(|e| e.to_string())?;
+    let committed = committed_figures(&doc);
+    let mut ok = true;
+    for (key, now) in measure(false)? {
+        match committed.iter().find(|(k, _)| k == key) {
+            Some((_, c)) if now * 10 > c * 11 => {
+                ok = false;
+                println!(
+                    "performance {key} ... FAILED: {now}, more than 10 % above the committed {c} (docs/performance.md)"
+                );
+            }
+            Some((_, c)) => println!("performance {key} ... ok ({now}, committed {c})"),
+            None => {
+                ok = false;
+                println!("performance {key} ... FAILED: {now}, and docs/performance.md commits no value for it");
+            }
+        }
+    }
+    Ok(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only rows with a key in backticks and a number are committed figures.
+    #[test]
+    fn committed_figures_are_read_from_the_table() {
+        let doc = "| figure | key | committed | target |\n|---|---|---|---|\n\
+                   | boot | `boot_instructions` | 423,120 | 100,000 |\n\
+                   | Linux ratio | `linux_boot_ratio` | reported | 1.05 |\n\
+                   text `x` | 5\n";
+        assert_eq!(committed_figures(doc), vec![("boot_instructions".to_string(), 423_120)]);
+    }
 }
