@@ -1,5 +1,4 @@
-//! What both phases of the firmware stand on: stopping (`fatal!`, power-off, the panic handler)
-//! and the allocator.
+//! What both phases of the firmware stand on: stopping (`fatal!`, power-off, the panic handler).
+//! There is no allocator: nothing in hypfw allocates.
 
-pub mod heap;
 pub mod stop;

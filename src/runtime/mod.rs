@@ -59,7 +59,7 @@ pub fn va_to_pa(va: usize) -> u64 {
     boot_info().region_pa + (va as u64 - RUNTIME_VA as u64)
 }
 
-/// Once, on the boot CPU's first arrival: the console at its runtime VA, locking, the heap.
+/// Once, on the boot CPU's first arrival: the console at its runtime VA, locking, power-off policy.
 fn runtime_init_once(bi: &BootInfo) {
     // This copy of the image began as the boot copy, console state included (a physical address
     // the runtime table does not map): install the console at its runtime VA, or none.
@@ -83,10 +83,6 @@ fn runtime_init_once(bi: &BootInfo) {
     }
     // The platform's PSCI can power off only when hypfw is not the PSCI provider itself.
     crate::base::stop::PSCI_OFF_AVAILABLE.store(bi.cpu_control == CpuControl::Psci, Ordering::Relaxed);
-    let heap = (RUNTIME_VA as u64 + bi.layout.heap_off) as usize as *mut u8;
-    // SAFETY: the heap range is mapped RW in the runtime table, and nothing but the allocator
-    // uses it once the boot phase (whose bump allocations were in its own copy) is over.
-    unsafe { crate::base::heap::init_runtime(heap, layout::HEAP_SIZE as usize) };
 }
 
 /// One line per CPU with its counters.
@@ -102,11 +98,6 @@ pub fn report_cpus(bi: &BootInfo) {
             p.dirty_entries.load(Ordering::Relaxed)
         );
     }
-}
-
-/// Bytes of the runtime heap in use (for the leak check across cycles).
-pub fn heap_used() -> usize {
-    crate::base::heap::runtime_used()
 }
 
 /// Check what the init page observed against what must hold; stops on a mismatch.

@@ -10,7 +10,6 @@
 //!                image .rodata, .rel.dyn, .got     R, XN
 //!                image .data, .bss                 RW, XN
 //! pool_off       page-table pool (POOL_PAGES)      RW, XN
-//! heap_off       runtime heap (HEAP_SIZE)          RW, XN
 //! stacks_off     MAX_CPUS x STACK_SLOT:            first page of each slot unmapped (guard),
 //!                  [guard 4K][stack]               rest RW, XN
 //! ```
@@ -31,7 +30,6 @@ pub const MAX_CPUS: usize = 8;
 /// RAM banks hypfw keeps track of (the device tree may list more; the rest are ignored).
 pub const MAX_RAM_BANKS: usize = 4;
 pub const POOL_PAGES: u64 = 32;
-pub const HEAP_SIZE: u64 = 256 << 10;
 /// One CPU's stack slot: a guard page at the bottom, then the stack. Slots are STACK_SLOT aligned
 /// so the exception vectors can recognise an SP inside a guard page with a single TST.
 pub const STACK_SLOT: u64 = 32 << 10;
@@ -62,7 +60,6 @@ pub struct ImageLayout {
 pub struct ReservedLayout {
     pub image: ImageLayout,
     pub pool_off: u64,
-    pub heap_off: u64,
     pub stacks_off: u64,
     pub end_off: u64,
 }
@@ -113,13 +110,13 @@ impl ReservedLayout {
             return Err(LayoutError::BadImage);
         }
         let pool_off = image.image_end;
-        let heap_off = pool_off + POOL_PAGES * PAGE_SIZE;
-        let stacks_off = align_up(heap_off + HEAP_SIZE, STACK_SLOT);
+        // No heap: nothing in hypfw allocates (the payload's tree is spliced in place).
+        let stacks_off = align_up(pool_off + POOL_PAGES * PAGE_SIZE, STACK_SLOT);
         let end_off = stacks_off + MAX_CPUS as u64 * STACK_SLOT;
         if end_off > RESERVED_SIZE {
             return Err(LayoutError::TooBig { needed: end_off });
         }
-        Ok(Self { image, pool_off, heap_off, stacks_off, end_off })
+        Ok(Self { image, pool_off, stacks_off, end_off })
     }
 
     /// Runtime VA of a region offset.
@@ -296,8 +293,7 @@ pub fn runtime_plan(region: PhysAddr, l: &ReservedLayout, devices: &[Device]) ->
     p.push(r("text", 0, img.text_end, MapAttrs::TEXT));
     p.push(r("rodata", img.text_end, img.rodata_end, MapAttrs::RODATA));
     p.push(r("data+bss", img.rodata_end, img.image_end, MapAttrs::DATA));
-    p.push(r("page pool", l.pool_off, l.heap_off, MapAttrs::DATA));
-    p.push(r("heap", l.heap_off, l.heap_off + HEAP_SIZE, MapAttrs::DATA));
+    p.push(r("page pool", l.pool_off, l.pool_off + POOL_PAGES * PAGE_SIZE, MapAttrs::DATA));
     for cpu in 0..MAX_CPUS {
         let slot = l.stacks_off + cpu as u64 * STACK_SLOT;
         p.push(r("stack", slot + GUARD_SIZE, slot + STACK_SLOT, MapAttrs::DATA));
