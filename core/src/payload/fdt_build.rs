@@ -3,13 +3,10 @@
 
 use std::vec::Vec;
 
-const FDT_MAGIC: u32 = 0xD00D_FEED;
-const BEGIN_NODE: u32 = 1;
-const END_NODE: u32 = 2;
-const PROP: u32 = 3;
-const NOP: u32 = 4;
-const END: u32 = 9;
-const HEADER_LEN: usize = 40;
+use crate::platform::dtb::{
+    FDT_BEGIN_NODE as BEGIN_NODE, FDT_END as END, FDT_END_NODE as END_NODE, FDT_MAGIC, FDT_NOP as NOP,
+    FDT_PROP as PROP, HEADER_LEN,
+};
 
 /// Builds one tree: `node`/`prop`/`end` in document order, then `finish`.
 #[derive(Default)]

@@ -144,13 +144,9 @@ pub fn total_len(header: &[u8]) -> Result<usize, PackError> {
 /// Parse and check a whole pack.
 pub fn parse(bytes: &[u8]) -> Result<Pack<'_>, PackError> {
     let p = parse_deferred(bytes)?;
-    let check = |data: &[u8], stored: Sum, what| {
-        let computed = checksum::sum(data);
-        if computed == stored { Ok(()) } else { Err(PackError::BadSum { what, stored, computed }) }
-    };
-    check(p.payload, p.payload_sum, "payload")?;
+    check_copied("payload", checksum::sum(p.payload), p.payload_sum)?;
     if let Some(i) = p.initrd {
-        check(i, p.initrd_sum, "initrd")?;
+        check_copied("initrd", checksum::sum(i), p.initrd_sum)?;
     }
     Ok(p)
 }
@@ -173,14 +169,7 @@ pub fn parse_deferred(bytes: &[u8]) -> Result<Pack<'_>, PackError> {
         }
         Ok(&bytes[off..off + len])
     };
-    let check = |data: &[u8], at: usize, what: &'static str| -> Result<(), PackError> {
-        let stored = stored_sum(bytes, at);
-        let computed = checksum::sum(data);
-        if stored != computed {
-            return Err(PackError::BadSum { what, stored, computed });
-        }
-        Ok(())
-    };
+    let check = |data: &[u8], at: usize, what| check_copied(what, checksum::sum(data), stored_sum(bytes, at));
     let payload = blob(F_PAYLOAD, "payload outside the pack")?;
     if payload.is_empty() {
         return Err(PackError::BadLayout("empty payload"));
@@ -229,7 +218,7 @@ pub fn parse_deferred(bytes: &[u8]) -> Result<Pack<'_>, PackError> {
     })
 }
 
-/// Compare the sums of a copied blob with the pack's.
+/// Compare the sums computed over a blob (or its copy) with the pack's.
 pub fn check_copied(what: &'static str, computed: Sum, stored: Sum) -> Result<(), PackError> {
     if computed == stored { Ok(()) } else { Err(PackError::BadSum { what, stored, computed }) }
 }

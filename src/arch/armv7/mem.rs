@@ -12,12 +12,18 @@ use hypfw_core::payload::checksum::Sum;
 /// Bytes per loop iteration.
 const CHUNK: usize = 32;
 
+/// How many of `len` bytes the LDM/STM loops take: whole chunks when every pointer (OR-ed into
+/// `addrs`) is word aligned, else none (the tail code handles everything).
+fn bulk_len(addrs: usize, len: usize) -> usize {
+    if addrs.is_multiple_of(4) { len & !(CHUNK - 1) } else { 0 }
+}
+
 /// Copy `len` bytes from `src` to `dst`.
 ///
 /// # Safety
 /// As [`core::ptr::copy_nonoverlapping`]: both ranges valid, not overlapping.
 pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) {
-    let bulk = if (dst as usize | src as usize).is_multiple_of(4) { len & !(CHUNK - 1) } else { 0 };
+    let bulk = bulk_len(dst as usize | src as usize, len);
     if bulk != 0 {
         // SAFETY: the caller's obligations cover [dst, dst + bulk) and [src, src + bulk); both
         // are word aligned, so LDM/STM are valid on Device memory (MMU off) and Normal memory.
@@ -47,7 +53,7 @@ pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) {
 /// # Safety
 /// As [`core::ptr::write_bytes`]: the range is valid for writes.
 pub unsafe fn zero(dst: *mut u8, len: usize) {
-    let bulk = if (dst as usize).is_multiple_of(4) { len & !(CHUNK - 1) } else { 0 };
+    let bulk = bulk_len(dst as usize, len);
     if bulk != 0 {
         // SAFETY: the caller's obligation covers [dst, dst + bulk), word aligned.
         unsafe {
@@ -79,7 +85,7 @@ pub unsafe fn zero(dst: *mut u8, len: usize) {
 /// # Safety
 /// As [`copy`].
 pub unsafe fn copy_sum(dst: *mut u8, src: *const u8, len: usize) -> Sum {
-    let bulk = if (dst as usize | src as usize).is_multiple_of(4) { len & !(CHUNK - 1) } else { 0 };
+    let bulk = bulk_len(dst as usize | src as usize, len);
     let (mut a, mut b) = (0u32, 0u32);
     if bulk != 0 {
         // SAFETY: as in `copy`; the loop also adds each word to `a`, and `a` to `b` per 32-byte

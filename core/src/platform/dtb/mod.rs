@@ -12,13 +12,15 @@ use node::{Blocks, Node};
 
 mod node;
 
+/// The flattened tree's magic, header size and structure-block tokens (Devicetree
+/// Specification 5.2 and 5.4), shared by the reader, the rewrite and the host-side builder.
 pub const FDT_MAGIC: u32 = 0xD00D_FEED;
-const HEADER_LEN: usize = 40;
-const FDT_BEGIN_NODE: u32 = 1;
-const FDT_END_NODE: u32 = 2;
-const FDT_PROP: u32 = 3;
-const FDT_NOP: u32 = 4;
-const FDT_END: u32 = 9;
+pub const HEADER_LEN: usize = 40;
+pub const FDT_BEGIN_NODE: u32 = 1;
+pub const FDT_END_NODE: u32 = 2;
+pub const FDT_PROP: u32 = 3;
+pub const FDT_NOP: u32 = 4;
+pub const FDT_END: u32 = 9;
 const MAX_DEPTH: usize = 32;
 /// Deepest node hypfw looks up (root = 1). Paths live on the stack of the boot phase (no heap, a
 /// fixed-size boot stack), so they are kept short; real trees nest devices 3-5 deep.

@@ -71,9 +71,8 @@ impl<'a> Blocks<'a> {
     /// The property whose FDT_PROP token is at `off`, and the offset after it.
     pub fn prop_at(self, off: usize) -> Option<(Prop<'a>, usize)> {
         let len = self.tok(off + 4)? as usize;
-        let name_off = self.tok(off + 8)? as usize;
         let value = self.st.get(off + 12..(off + 12).checked_add(len)?)?;
-        let names = self.strings.get(name_off..)?;
+        let names = self.strings.get(self.tok(off + 8)? as usize..)?;
         Some((Prop { names, value }, align4(off + 12 + len)))
     }
 
