@@ -55,8 +55,8 @@ hyp_init_entry:
     @ the write is ignored and the runtime says so.
     cp15    mrc, r1, ACTLR
     orr     r1, r1, #{ACTLR_SMP}
-    cp15    mcr, r1, ACTLR
-    isb
+    cp15    mcr, r1, ACTLR              @ synchronised by the ISB after the HTTBR write, before
+                                        @ the MMU and caches come on
     @ ---- phase 1: boot page table, MMU on, still executing at the identity map ----
     ldr     r1, [r12, #{IP_HMAIR0}]
     cp15    mcr, r1, HMAIR0
@@ -108,8 +108,7 @@ hyp_init_phase2:
     mov     sp, r10
     cp15    mcr, r11, HTPIDR  @ HTPIDR := per-CPU data
     cp15    mcr, r8, HVBAR  @ HVBAR := runtime vectors
-    isb
-    read_cntpct r2, r3
+    read_cntpct r2, r3                  @ (its ISB synchronises HTPIDR and HVBAR)
     push    {{r2-r8, lr}}               @ PhaseEvidence (src/shared.rs); 8 words keep the
                                         @ stack 8-byte aligned as the AAPCS requires
     mov     r1, sp

@@ -6,7 +6,7 @@ use super::world::Pl1Context;
 use super::{boot_info, this_cpu};
 use crate::arch::{self, cache, regs};
 use crate::shared::{BootInfo, CpuControl, HYP_PEN, HYP_RESUME, PERCPU, PenSlot, ResumeSlot};
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU32, Ordering};
 use hypfw_core::abi::{bits::mode_name, is_lower_mode, teardown as action};
 use hypfw_core::mm::addr::PhysAddr;
 use hypfw_core::mm::coherency::{self, Pending};
@@ -144,6 +144,11 @@ pub fn secondary_idle() -> ! {
     }
 }
 
+/// Wait, in WFE, until `done` or about a second has passed. What is waited for ends with a SEV
+/// (a CPU's arrival in the runtime), or shows in PSCI state; the HYP event stream
+/// (`CNTHCTL_EVENT_STREAM`) wakes the loop at least every 2^16 ticks in any case, so the timeout
+/// holds. WFE rather than a busy loop: a waiting CPU leaves the bus, and, under `-icount`, the
+/// instructions, to the one it waits for.
 fn wait_until(mut done: impl FnMut() -> bool) -> Result<(), CpuError> {
     let limit = boot_info().cntfrq.max(1_000_000) as u64;
     let t0 = arch::cntpct();
@@ -151,7 +156,7 @@ fn wait_until(mut done: impl FnMut() -> bool) -> Result<(), CpuError> {
         if arch::cntpct().wrapping_sub(t0) > limit {
             return Err(CpuError::Timeout);
         }
-        core::hint::spin_loop();
+        arch::wfe();
     }
     Ok(())
 }
@@ -188,7 +193,16 @@ pub fn settle_pen() {
 
 /// The physical address of the init page's entry, where every CPU starts.
 fn init_entry() -> u32 {
-    super::va_to_pa(hyp_init_entry as *const () as usize) as u32
+    // Worked out once: it is on the path of every CPU_ON.
+    static PA: AtomicU32 = AtomicU32::new(0);
+    match PA.load(Ordering::Relaxed) {
+        0 => {
+            let pa = super::va_to_pa(hyp_init_entry as *const () as usize) as u32;
+            PA.store(pa, Ordering::Relaxed);
+            pa
+        }
+        pa => pa,
+    }
 }
 
 /// Start the physical CPU `cpu` at the init page (it enters the runtime through phase 1/2),
@@ -203,7 +217,12 @@ fn start_at(cpu: usize, entry: u32) -> Result<(), CpuError> {
     let bi = boot_info();
     match bi.cpu_control {
         CpuControl::Psci => {
-            let mut result = Ok(());
+            // The common case first, without the timed loop: the CPU is off and starts.
+            let mut result = arch::psci::cpu_on(bi.cpus.mpidr[cpu], entry, cpu as u32);
+            if result != Err(arch::psci::Error::AlreadyOn) {
+                return result.map_err(CpuError::Psci);
+            }
+            // Still on its way down from a CPU_OFF: ask again until it is off.
             wait_until(|| {
                 result = arch::psci::cpu_on(bi.cpus.mpidr[cpu], entry, cpu as u32);
                 result != Err(arch::psci::Error::AlreadyOn)

@@ -14,7 +14,7 @@ use crate::arch::{self, regs};
 use crate::shared::{BOOT_INFO, BootInfo, CpuControl, EntryMode, PERCPU, PerCpu, PhaseEvidence};
 use crate::{fatal, log};
 use core::sync::atomic::Ordering;
-use hypfw_core::abi::bits::{ACTLR_SMP, CNTHCTL_PL1_TIMER, HDCR_HPMN, HSCTLR_RUNTIME};
+use hypfw_core::abi::bits::{ACTLR_SMP, CNTHCTL_EVENT_STREAM, CNTHCTL_PL1_TIMER, HDCR_HPMN, HSCTLR_RUNTIME};
 use hypfw_core::mm::layout::{self, MAX_CPUS, RUNTIME_VA};
 use hypfw_core::mm::pgtable;
 
@@ -41,17 +41,19 @@ fn cpu_init() {
     // SAFETY: HYP-only registers, which only configure what PL1 may do: nothing runs at PL1 on
     // this CPU yet. Values per ARM DDI 0406C B4.1: no traps (HCR = 0: no stage 2, interrupts stay
     // with PL1), PL1 may use the physical timer, CNTVOFF = 0, VPIDR/VMPIDR show the real CPU.
+    // One ISB for the batch: none of these affects the HYP code that runs until it.
     unsafe {
-        regs::write::<regs::Hcr>(0);
-        regs::write::<regs::Hstr>(0);
-        regs::write::<regs::Hcptr>(0);
+        regs::write_batched::<regs::Hcr>(0);
+        regs::write_batched::<regs::Hstr>(0);
+        regs::write_batched::<regs::Hcptr>(0);
         let hdcr = regs::read::<regs::Hdcr>();
-        regs::write::<regs::Hdcr>(hdcr & HDCR_HPMN);
-        regs::write::<regs::Cnthctl>(CNTHCTL_PL1_TIMER);
-        regs::write64::<regs::CntVoff>(0);
-        regs::write::<regs::Vpidr>(arch::midr());
-        regs::write::<regs::Vmpidr>(arch::mpidr());
+        regs::write_batched::<regs::Hdcr>(hdcr & HDCR_HPMN);
+        regs::write_batched::<regs::Cnthctl>(CNTHCTL_PL1_TIMER | CNTHCTL_EVENT_STREAM);
+        regs::write64_batched::<regs::CntVoff>(0);
+        regs::write_batched::<regs::Vpidr>(arch::midr());
+        regs::write_batched::<regs::Vmpidr>(arch::mpidr());
     }
+    arch::isb();
 }
 
 /// The physical address of runtime code or data at the runtime VA `va`.
@@ -203,6 +205,8 @@ pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
     let now = arch::cntpct();
     me.ready_at.store(now, Ordering::Release);
     let n = me.inits.fetch_add(1, Ordering::AcqRel) + 1;
+    // The boot CPU may be waiting for this arrival in WFE (hotplug::wait_until).
+    arch::sev();
     report_arrival(cpu, bi, ev, (hvbar, httbr), now, n);
     if bi.payload.is_some() {
         if let Some(ctx) = hotplug::take_resumed_caller(cpu as usize) {

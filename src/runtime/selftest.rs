@@ -340,19 +340,24 @@ fn bench(bi: &BootInfo) {
     let calls = measure(hypfw_pl1_bench);
     log!("bench: hvc-null {N} round trips {calls} ticks, baseline loop {base} ticks, CNTFRQ {} Hz", bi.cntfrq);
     if bi.cpus.count > 1 && PERCPU[1].inits.load(Ordering::Acquire) > 0 {
-        let t0 = arch::cntpct();
-        let off = hotplug::cpu_off(1);
-        let t_on = arch::cntpct();
-        let on = hotplug::cpu_on(1);
-        let t_end = arch::cntpct();
-        if off.is_err() || on.is_err() {
-            fatal!("bench: cpu1 hotplug cycle failed: off {off:?}, on {on:?}");
+        // Summed over several cycles: one cycle's CPU_ON is only about a dozen counter ticks, so
+        // a single reading would carry most of a tick of rounding.
+        const CYCLES: u64 = 16;
+        let (mut on_ticks, mut cycle_ticks) = (0u64, 0u64);
+        for _ in 0..CYCLES {
+            let t0 = arch::cntpct();
+            let off = hotplug::cpu_off(1);
+            let t_on = arch::cntpct();
+            let on = hotplug::cpu_on(1);
+            let t_end = arch::cntpct();
+            if off.is_err() || on.is_err() {
+                fatal!("bench: cpu1 hotplug cycle failed: off {off:?}, on {on:?}");
+            }
+            on_ticks += PERCPU[1].ready_at.load(Ordering::Acquire).wrapping_sub(t_on);
+            cycle_ticks += t_end - t0;
         }
-        let ready = PERCPU[1].ready_at.load(Ordering::Acquire);
         log!(
-            "bench: cpu1 CPU_ON->runtime ready {} ticks, offline+online cycle {} ticks ({:?})",
-            ready.wrapping_sub(t_on),
-            t_end - t0,
+            "bench: cpu1 over {CYCLES} cycles: CPU_ON->runtime ready {on_ticks} ticks, offline+online cycle {cycle_ticks} ticks ({:?})",
             bi.cpu_control
         );
     }

@@ -337,10 +337,10 @@ pub fn measure(print: bool) -> Result<Vec<(&'static str, u64)>, String> {
     q2.smp = 2;
     q2.extra.extend(["-icount".into(), "shift=0".into(), "-append".into(), "hypfw.hotplug=0 hypfw.reinit=0".into()]);
     let o2 = run_captured(&q2, Duration::from_secs(60))?;
-    let l = grab(&o2.output, "bench: cpu1 CPU_ON->runtime ready")
-        .ok_or_else(|| format!("no cpu1 bench line:\n{}", o2.output))?;
+    let l = grab(&o2.output, "bench: cpu1 over").ok_or_else(|| format!("no cpu1 bench line:\n{}", o2.output))?;
+    let cycles = num_after(&l, "over").filter(|&c| c > 0).ok_or("no cycle count")?;
     let on = num_after(&l, "runtime ready").ok_or("no CPU_ON ticks")?;
-    let cycle = num_after(&l, "cycle").ok_or("no cycle ticks")?;
+    let cycle = num_after(&l, "cycle ").ok_or("no cycle ticks")?;
     if print {
         println!("image size: {bin_len} bytes ({})", bin.display());
         println!(
@@ -354,8 +354,8 @@ pub fn measure(print: bool) -> Result<Vec<(&'static str, u64)>, String> {
         );
         println!(
             "secondary (PSCI): CPU_ON -> runtime ready {} instructions, one offline+online hotplug cycle {} instructions",
-            ins(on),
-            ins(cycle)
+            ins(on) / cycles,
+            ins(cycle) / cycles
         );
     }
     Ok(vec![
@@ -363,8 +363,8 @@ pub fn measure(print: bool) -> Result<Vec<(&'static str, u64)>, String> {
         ("boot_instructions", ins(entry_ready)),
         ("boot_instructions_to_phase1", ins(p1)),
         ("hvc_roundtrip_instructions", hvc),
-        ("secondary_on_instructions", ins(on)),
-        ("hotplug_cycle_instructions", ins(cycle)),
+        ("secondary_on_instructions", ins(on) / cycles),
+        ("hotplug_cycle_instructions", ins(cycle) / cycles),
     ])
 }
 

@@ -239,6 +239,12 @@ pub const ACTLR_SMP: u32 = 1 << 6;
 /// CNTHCTL (B4.1.26): PL1 may read the physical counter (PL1PCTEN) and use the physical timer
 /// (PL1PCEN).
 pub const CNTHCTL_PL1_TIMER: u32 = 0b11;
+/// CNTHCTL.EVNTEN with EVNTI = 15 (B4.1.26, B8.1.5): an event each time bit 15 of the physical
+/// count goes 0 -> 1, every 2^16 ticks (about 1 ms at QEMU's 62.5 MHz, 2.7 ms at 24 MHz). It bounds
+/// every WFE of hypfw's waits, so a CPU that never signals cannot keep a waiter asleep past its
+/// timeout. Spurious WFE wake-ups are architecturally allowed at PL1 too, so the payload loses
+/// nothing (Linux sets its own, faster, stream through CNTKCTL).
+pub const CNTHCTL_EVENT_STREAM: u32 = 1 << 2 | 15 << 4;
 /// HDCR.HPMN (B4.1.66): the field kept when every debug and monitor trap is cleared.
 pub const HDCR_HPMN: u32 = 0x1F;
 

@@ -109,6 +109,25 @@ pub unsafe fn write<R: SysRegWrite>(v: u32) {
     }
 }
 
+/// Write a 32-bit register without the ISB: for a batch of writes that the caller ends with one
+/// [`super::isb`] before anything depends on them.
+///
+/// # Safety
+/// As [`write`], and the caller issues an ISB before relying on the new value.
+pub unsafe fn write_batched<R: SysRegWrite>(v: u32) {
+    // SAFETY: the caller's obligations make the write sound and synchronise it.
+    unsafe { R::write_raw(v) }
+}
+
+/// [`write_batched`] for a 64-bit register.
+///
+/// # Safety
+/// As [`write64`], and the caller issues an ISB before relying on the new value.
+pub unsafe fn write64_batched<R: SysRegWrite64>(v: u64) {
+    // SAFETY: the caller's obligations make the write sound and synchronise it.
+    unsafe { R::write_raw(v) }
+}
+
 pub fn read64<R: SysRegRead64>() -> u64 {
     R::read_raw()
 }
