@@ -56,14 +56,15 @@ vec_irq:      unexpected_vector 6
 vec_fiq:      unexpected_vector 7
 
 @ The fast path: HVC #0 calls whose answer is a constant (HYPFW_NULL, HYPFW_VERSION,
-@ SMCCC_VERSION) are answered here, as hvc::answer would (value in r0, r1-r3 zero, every other
-@ register kept), and counted in this CPU's PerCpu.hvcs; the PL1 context is not stored, as nothing
-@ in it changes. Everything else takes the full exit below.
+@ SMCCC_VERSION), and a trapped SMC PSCI_VERSION, are answered here as hvc::answer and the
+@ runtime's psci_call would (value in r0, r1-r3 zero, every other register kept; past the SMC,
+@ whose trap returns to the SMC itself), and counted in this CPU's PerCpu.hvcs or .smcs; the PL1
+@ context is not stored, as nothing in it changes. Everything else takes the full exit below.
 vec_lower_trap:
     push    {{r0, r1}}
     cp15    mrc, r1, HSR
     cmp     r1, #{HSR_HVC0}
-    bne     lower_trap_full
+    bne     lower_trap_not_hvc0
     movw    r1, #:lower16:{FID_HYPFW_NULL}
     movt    r1, #:upper16:{FID_HYPFW_NULL}
     cmp     r0, r1
@@ -81,11 +82,29 @@ lower_trap_answer:
     ldr     r3, [r2, #{PERCPU_HVCS}]
     add     r3, r3, #1
     str     r3, [r2, #{PERCPU_HVCS}]
+lower_trap_return:
     mov     r1, #0
     mov     r2, #0
     mov     r3, #0
     add     sp, sp, #8                  @ drop the saved r0, r1
     eret
+lower_trap_not_hvc0:
+    lsr     r1, r1, #26                 @ the EC only: the ISS of a trapped SMC may carry CV/COND
+    cmp     r1, #{EC_SMC}
+    bne     lower_trap_full
+    movw    r1, #:lower16:{FID_PSCI_VERSION}
+    movt    r1, #:upper16:{FID_PSCI_VERSION}
+    cmp     r0, r1
+    bne     lower_trap_full
+    mov     r0, #{PSCI_VERSION_1_0}
+    mrs     r1, elr_hyp
+    add     r1, r1, #4
+    msr     elr_hyp, r1
+    cp15    mrc, r2, HTPIDR
+    ldr     r3, [r2, #{PERCPU_SMCS}]
+    add     r3, r3, #1
+    str     r3, [r2, #{PERCPU_SMCS}]
+    b       lower_trap_return
 lower_trap_full:
     ldr     r0, [sp, #8]                @ r0 := &Pl1Context saved by hypfw_enter_pl1
     add     r0, r0, #8

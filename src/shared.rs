@@ -6,7 +6,7 @@
 //! This module is the only place the two phases meet: `setup` and `runtime` both import it, and
 //! neither imports the other.
 
-use core::sync::atomic::{AtomicU32, AtomicU64};
+use core::sync::atomic::AtomicU32;
 pub use hypfw_core::abi::{InitParams, PenSlot, PhaseEvidence, ResumeSlot};
 use hypfw_core::mm::layout::{MAX_CPUS, MemRange, ReservedLayout};
 use hypfw_core::platform::dtb::Platform;
@@ -97,8 +97,9 @@ pub struct PerCpu {
     pub dirty_entries: AtomicU32,
     /// A command from the boot CPU (runtime::hotplug::CMD_*).
     pub cmd: AtomicU32,
-    /// CNTPCT when it last became ready in the runtime.
-    pub ready_at: AtomicU64,
+    /// The low word of CNTPCT when it last became ready in the runtime (for differences under
+    /// 2^32 ticks, over a minute at the usual counter rates; a word store, not a 64-bit atomic).
+    pub ready_at: AtomicU32,
     /// The payload's view of this CPU, and where CPU_ON asked it to start.
     pub power: CpuPower,
     pub payload_entry: AtomicU32,
@@ -121,7 +122,7 @@ pub static PERCPU: [PerCpu; MAX_CPUS] = {
         hvcs: AtomicU32::new(0),
         dirty_entries: AtomicU32::new(0),
         cmd: AtomicU32::new(0),
-        ready_at: AtomicU64::new(0),
+        ready_at: AtomicU32::new(0),
         power: CpuPower::new(),
         payload_entry: AtomicU32::new(0),
         payload_context: AtomicU32::new(0),

@@ -91,8 +91,10 @@ impl Write for Console {
 }
 
 macro_rules! say {
-    ($($a:tt)*) => {{ let _ = writeln!(Console, "payload: {}", format_args!($($a)*)); }};
+    ($($a:tt)*) => {{ let _ = writeln!($crate::Console, "payload: {}", format_args!($($a)*)); }};
 }
+
+mod bench;
 
 struct Checks {
     passed: u32,
@@ -222,6 +224,7 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     check_cpus_up_and_cycled(&mut c, &p);
     check_hypfw_out_of_reach(&mut c, &p);
     check_handover(&mut c, &p);
+    bench::exits(p.hypfw.0 as u32 + 0x1000, (&raw const ABORTS) as u32, p.psci);
     finish(c)
 }
 

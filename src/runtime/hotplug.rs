@@ -150,13 +150,15 @@ pub fn secondary_idle() -> ! {
 /// holds. WFE rather than a busy loop: a waiting CPU leaves the bus, and, under `-icount`, the
 /// instructions, to the one it waits for.
 fn wait_until(mut done: impl FnMut() -> bool) -> Result<(), CpuError> {
-    let limit = boot_info().cntfrq.max(1_000_000) as u64;
-    let t0 = arch::cntpct();
+    // The clock starts at the first wake-up: nothing is spent before the first WFE.
+    let mut start = None;
     while !done() {
-        if arch::cntpct().wrapping_sub(t0) > limit {
+        arch::wfe();
+        let now = arch::cntpct();
+        let t0 = *start.get_or_insert(now);
+        if now.wrapping_sub(t0) > boot_info().cntfrq.max(1_000_000) as u64 {
             return Err(CpuError::Timeout);
         }
-        arch::wfe();
     }
     Ok(())
 }

@@ -62,6 +62,8 @@ pub fn va_to_pa(va: usize) -> u64 {
 }
 
 /// Once, on the boot CPU's first arrival: the console at its runtime VA, locking, power-off policy.
+#[cold]
+#[inline(never)]
 fn runtime_init_once(bi: &BootInfo) {
     // This copy of the image began as the boot copy, console state included (a physical address
     // the runtime table does not map): install the console at its runtime VA, or none.
@@ -144,6 +146,7 @@ fn log_placement(bi: &BootInfo) {
 }
 
 /// The milestone lines of a CPU's arrival in the runtime (every 25th re-arrival after the first).
+#[inline(never)]
 fn report_arrival(cpu: u32, bi: &BootInfo, ev: &PhaseEvidence, (hvbar, httbr): (u32, u64), now: u64, n: u32) {
     let first = n == 1;
     let t1 = (ev.t_phase1[1] as u64) << 32 | ev.t_phase1[0] as u64;
@@ -203,7 +206,7 @@ pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
     }
     cpu_init();
     let now = arch::cntpct();
-    me.ready_at.store(now, Ordering::Release);
+    me.ready_at.store(now as u32, Ordering::Relaxed); // published by the inits increment
     let n = me.inits.fetch_add(1, Ordering::AcqRel) + 1;
     // The boot CPU may be waiting for this arrival in WFE (hotplug::wait_until).
     arch::sev();

@@ -341,19 +341,22 @@ fn bench(bi: &BootInfo) {
     log!("bench: hvc-null {N} round trips {calls} ticks, baseline loop {base} ticks, CNTFRQ {} Hz", bi.cntfrq);
     if bi.cpus.count > 1 && PERCPU[1].inits.load(Ordering::Acquire) > 0 {
         // Summed over several cycles: one cycle's CPU_ON is only about a dozen counter ticks, so
-        // a single reading would carry most of a tick of rounding.
+        // a single reading would carry most of a tick of rounding. The cycles would all round
+        // alike, so each starts after a different delay (3 instructions a step, 16 steps: every
+        // phase of the 16-instruction tick once), and the rounding averages out.
         const CYCLES: u64 = 16;
         let (mut on_ticks, mut cycle_ticks) = (0u64, 0u64);
-        for _ in 0..CYCLES {
+        for i in 0..CYCLES {
             let t0 = arch::cntpct();
             let off = hotplug::cpu_off(1);
+            arch::delay_steps(i as u32 + 1);
             let t_on = arch::cntpct();
             let on = hotplug::cpu_on(1);
             let t_end = arch::cntpct();
             if off.is_err() || on.is_err() {
                 fatal!("bench: cpu1 hotplug cycle failed: off {off:?}, on {on:?}");
             }
-            on_ticks += PERCPU[1].ready_at.load(Ordering::Acquire).wrapping_sub(t_on);
+            on_ticks += PERCPU[1].ready_at.load(Ordering::Acquire).wrapping_sub(t_on as u32) as u64;
             cycle_ticks += t_end - t0;
         }
         log!(

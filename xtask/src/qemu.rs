@@ -312,7 +312,8 @@ pub fn bench() -> Result<u8, String> {
 
 /// The deterministic figures, by the keys `docs/performance.md` and the report use.
 pub fn measure(print: bool) -> Result<Vec<(&'static str, u64)>, String> {
-    let bin = images()?.bare;
+    let imgs = images()?;
+    let bin = imgs.bare;
     let bin_len = std::fs::metadata(&bin).map_err(|e| e.to_string())?.len();
     let mut q = Qemu::new("virt,virtualization=on").kernel(&bin);
     q.extra.extend(["-icount".into(), "shift=0".into()]);
@@ -341,6 +342,20 @@ pub fn measure(print: bool) -> Result<Vec<(&'static str, u64)>, String> {
     let cycles = num_after(&l, "over").filter(|&c| c > 0).ok_or("no cycle count")?;
     let on = num_after(&l, "runtime ready").ok_or("no CPU_ON ticks")?;
     let cycle = num_after(&l, "cycle ").ok_or("no cycle ticks")?;
+    // Exits as the payload sees them: the self-test payload's loops (payload/src/bench.rs), each
+    // against the same loop without the call.
+    let mut q3 = Qemu::new("virt,virtualization=on").kernel(&imgs.bin);
+    q3.extra.extend(["-icount".into(), "shift=0".into()]);
+    let o3 = run_captured(&q3, Duration::from_secs(60))?;
+    let l = grab(&o3.output, "payload: bench:").ok_or_else(|| format!("no payload bench line:\n{}", o3.output))?;
+    let iters = num_after(&l, "bench:").filter(|&n| n > 0).ok_or("no iteration count")?;
+    let empty = num_after(&l, "empty loop").ok_or("no empty loop")?;
+    let per_call = |key: &str| -> Result<u64, String> {
+        let t = num_after(&l, key).ok_or_else(|| format!("no {key} in {l}"))?;
+        Ok(ins(t.saturating_sub(empty)) / iters)
+    };
+    let smc = per_call("smc-psci-version")?;
+    let s2 = per_call("stage2-abort")?;
     if print {
         println!("image size: {bin_len} bytes ({})", bin.display());
         println!(
@@ -357,6 +372,9 @@ pub fn measure(print: bool) -> Result<Vec<(&'static str, u64)>, String> {
             ins(on) / cycles,
             ins(cycle) / cycles
         );
+        println!(
+            "from the payload ({iters} calls each): SMC PSCI_VERSION round trip {smc} instructions, stage-2 abort delivered back (the payload's abort handler included) {s2} instructions"
+        );
     }
     Ok(vec![
         ("image_bytes", bin_len),
@@ -365,6 +383,8 @@ pub fn measure(print: bool) -> Result<Vec<(&'static str, u64)>, String> {
         ("hvc_roundtrip_instructions", hvc),
         ("secondary_on_instructions", ins(on) / cycles),
         ("hotplug_cycle_instructions", ins(cycle) / cycles),
+        ("smc_psci_version_instructions", smc),
+        ("stage2_abort_instructions", s2),
     ])
 }
 

@@ -72,6 +72,13 @@ pub fn sev() {
     unsafe { asm!("dsb sy", "sev", options(nostack, preserves_flags)) };
 }
 
+/// Run `n` (at least 1) steps of a three-instruction loop: a delay whose length is known in
+/// instructions, for the bench's dithering.
+pub fn delay_steps(n: u32) {
+    // SAFETY: a register-only countdown loop; it touches no memory.
+    unsafe { asm!("1:", "subs {n}, {n}, #1", "nop", "bhi 1b", n = inout(reg) n.max(1) => _, options(nomem, nostack)) };
+}
+
 pub fn wfi() {
     // SAFETY: WFI only waits for an interrupt; interrupts are masked in HYP, so none is taken.
     unsafe { asm!("wfi", options(nomem, nostack, preserves_flags)) };
