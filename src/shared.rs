@@ -109,8 +109,10 @@ pub struct PerCpu {
     pub s2_aborts: AtomicU32,
 }
 
-// The vectors' HVC fast path counts into `hvcs` through HTPIDR.
+// The vectors' fast path counts HVCs into `hvcs` through HTPIDR ...
 const _: () = assert!(core::mem::offset_of!(PerCpu, hvcs) == hypfw_core::abi::PERCPU_HVCS_OFFSET);
+// ... and trapped PSCI_VERSION SMCs into `smcs`.
+const _: () = assert!(core::mem::offset_of!(PerCpu, smcs) == hypfw_core::abi::PERCPU_SMCS_OFFSET);
 
 /// Every CPU's [`PerCpu`]; phase 2 points HTPIDR at its own element.
 pub static PERCPU: [PerCpu; MAX_CPUS] = {

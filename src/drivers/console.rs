@@ -10,7 +10,7 @@
 use core::cell::UnsafeCell;
 use core::fmt::{self, Write};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use hypfw_core::platform::dtb::UartKind;
 use hypfw_uart::Mmio;
 
@@ -53,6 +53,20 @@ static CONSOLE: Console =
 static LOCKING: AtomicBool = AtomicBool::new(false);
 static LOCK: spin::Mutex<()> = spin::Mutex::new(());
 
+/// Whether detail lines ([`detail!`](crate::detail)) are written: `hypfw.verbose`. Until the device
+/// tree has been read ([`set_verbose`]) it is not known yet: detail lines are kept like the others
+/// and marked in `EARLY_DETAIL`, and `install` leaves them out unless the log is verbose.
+static VERBOSE: AtomicU8 = AtomicU8::new(VERBOSE_UNKNOWN);
+const VERBOSE_UNKNOWN: u8 = 2;
+/// Lines kept in the early buffer so far, and which of the first 32 are detail lines.
+static EARLY_LINES: AtomicU32 = AtomicU32::new(0);
+static EARLY_DETAIL: AtomicU32 = AtomicU32::new(0);
+
+/// The boot options are known: write detail lines from now on only if `verbose`.
+pub fn set_verbose(verbose: bool) {
+    VERBOSE.store(verbose as u8, Ordering::Relaxed);
+}
+
 /// Install the console UART, and write out what was kept while there was none.
 ///
 /// # Safety
@@ -68,7 +82,13 @@ pub unsafe fn install(kind: UartKind, base: usize) -> bool {
         let len = *CONSOLE.early_len.get();
         if len > 0 {
             let kept = &(&*CONSOLE.early.get())[..len];
-            let _ = Writer(u).write_str(core::str::from_utf8(kept).unwrap_or("(early lines lost)\n"));
+            let detail = EARLY_DETAIL.load(Ordering::Relaxed);
+            let all = VERBOSE.load(Ordering::Relaxed) != 0;
+            for (i, line) in kept.split_inclusive(|&b| b == b'\n').enumerate() {
+                if all || i >= 32 || detail & 1 << i == 0 {
+                    let _ = Writer(u).write_str(core::str::from_utf8(line).unwrap_or("(early line lost)\n"));
+                }
+            }
             *CONSOLE.early_len.get() = 0;
             (*CONSOLE.early.get())[0] = 0;
         }
@@ -150,9 +170,26 @@ pub fn print(args: fmt::Arguments) {
             let _ = Writer(u).write_fmt(args);
         }
         None if !LOCKING.load(Ordering::Relaxed) => {
+            EARLY_LINES.fetch_add(1, Ordering::Relaxed);
             let _ = Keeper.write_fmt(args);
         }
         None => {}
+    }
+}
+
+/// Write one detail line: only with `hypfw.verbose` (see [`VERBOSE`]); skipped before any
+/// formatting when the log is short.
+pub fn print_detail(args: fmt::Arguments) {
+    match VERBOSE.load(Ordering::Relaxed) {
+        0 => {}
+        VERBOSE_UNKNOWN if !has_uart() => {
+            let n = EARLY_LINES.load(Ordering::Relaxed);
+            if n < 32 {
+                EARLY_DETAIL.fetch_or(1 << n, Ordering::Relaxed);
+            }
+            print(args)
+        }
+        _ => print(args),
     }
 }
 
@@ -161,5 +198,15 @@ pub fn print(args: fmt::Arguments) {
 macro_rules! log {
     ($($arg:tt)*) => {
         $crate::drivers::console::print(format_args!("hypfw: {}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Print a detail line of the full boot log (`hypfw.verbose`), starting with `hypfw: `. Short
+/// logs (the default) leave these out: what hypfw found and did step by step, not what a user must
+/// see (the summary, warnings and errors, which use [`log!`](crate::log)).
+#[macro_export]
+macro_rules! detail {
+    ($($arg:tt)*) => {
+        $crate::drivers::console::print_detail(format_args!("hypfw: {}\n", format_args!($($arg)*)))
     };
 }

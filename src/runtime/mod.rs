@@ -12,7 +12,7 @@ mod world;
 
 use crate::arch::{self, regs};
 use crate::shared::{BOOT_INFO, BootInfo, CpuControl, EntryMode, PERCPU, PerCpu, PhaseEvidence};
-use crate::{fatal, log};
+use crate::{detail, fatal, log};
 use core::sync::atomic::Ordering;
 use hypfw_core::abi::bits::{ACTLR_SMP, CNTHCTL_EVENT_STREAM, CNTHCTL_PL1_TIMER, HDCR_HPMN, HSCTLR_RUNTIME};
 use hypfw_core::mm::layout::{self, MAX_CPUS, RUNTIME_VA};
@@ -131,7 +131,7 @@ fn check_phases(cpu: u32, bi: &BootInfo, ev: &PhaseEvidence) -> (u32, u64) {
 }
 
 fn log_placement(bi: &BootInfo) {
-    log!(
+    detail!(
         "runtime: entered from {}, image loaded at {:#010x}, runtime at {:#x} (PA {:#x}), {} of {} page-table pool pages used",
         match bi.entry_mode {
             EntryMode::NsHyp => "Non-secure HYP",
@@ -152,12 +152,12 @@ fn report_arrival(cpu: u32, bi: &BootInfo, ev: &PhaseEvidence, (hvbar, httbr): (
     let t1 = (ev.t_phase1[1] as u64) << 32 | ev.t_phase1[0] as u64;
     let t2 = (ev.t_phase2[1] as u64) << 32 | ev.t_phase2[0] as u64;
     if first {
-        log!(
+        detail!(
             "cpu{cpu} phase1 done (boot pgd {:#x}, HSCTLR {:#010x}, MMU on at the identity map)",
             bi.boot_pgd,
             ev.phase1_hsctlr
         );
-        log!(
+        detail!(
             "cpu{cpu} phase2 done (runtime pgd {httbr:#x} via trampoline {:#010x}, HVBAR {hvbar:#010x})",
             layout::TRAMPOLINE_VA
         );
@@ -170,14 +170,14 @@ fn report_arrival(cpu: u32, bi: &BootInfo, ev: &PhaseEvidence, (hvbar, httbr): (
                 bi.cntfrq
             );
         } else {
-            log!(
+            detail!(
                 "cpu{cpu} runtime ready (MPIDR {:#x}, CNTPCT ticks phase1->ready {})",
                 arch::mpidr(),
                 now.wrapping_sub(t1)
             );
         }
     } else if n.is_multiple_of(25) {
-        log!(
+        detail!(
             "cpu{cpu} back in the runtime through phase 1/2 (init #{n}, phase1->ready {} ticks)",
             now.wrapping_sub(t1)
         );

@@ -4,7 +4,7 @@
 use crate::arch::{self, Mode};
 use crate::drivers::console;
 use crate::shared::EntryMode;
-use crate::{fatal, log};
+use crate::{detail, fatal, log};
 use hypfw_core::abi::{ENTRY_DCACHE_WAS_ON, ENTRY_MMU_WAS_ON, EarlyInfo};
 use hypfw_core::mm::layout::MemRange;
 use hypfw_core::platform::cpuid::{IdPfr1, Midr};
@@ -14,7 +14,7 @@ use hypfw_core::platform::options::Options;
 /// The banner and what the bootloader handed over.
 pub fn report_entry(info: &EarlyInfo) {
     log!("hypfw {} (ARMv7 HYP firmware)", env!("CARGO_PKG_VERSION"));
-    log!(
+    detail!(
         "entry: {} mode, load address {:#010x}, r0={:#x} r1={:#x} r2={:#x}",
         arch::mode_name(info.mode_flags),
         info.load_addr,
@@ -48,7 +48,7 @@ pub fn check_mode(mode: u32) -> EntryMode {
              (U-Boot: bootm_boot_mode=nonsec; QEMU: -M virt,virtualization=on) or in Secure SVC"
         ),
         Some(Mode::Svc) => {
-            log!("entry: Secure SVC; will switch to Non-secure HYP through a monitor vector");
+            detail!("entry: Secure SVC; will switch to Non-secure HYP through a monitor vector");
             EntryMode::SecureSvc
         }
         _ => fatal!(
@@ -106,9 +106,9 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
         .unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
     let blob: &'static [u8] = &blob[..total];
     if nops > 0 {
-        log!("platform: removed {nops} FDT_NOP token(s) from the device tree (left by the bootloader's edits)");
+        detail!("platform: removed {nops} FDT_NOP token(s) from the device tree (left by the bootloader's edits)");
     }
-    log!("platform: device tree at {at:#x} from {how}, {total} bytes");
+    detail!("platform: device tree at {at:#x} from {how}, {total} bytes");
     if platform.ram().is_empty() {
         fatal!(
             "the device tree at {at:#x} has no usable /memory (a memory node whose reg has a size): the bootloader \
@@ -121,10 +121,10 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
 /// Say what was found, and switch to the device tree's console.
 pub fn report_platform(p: &Platform) {
     for (i, r) in p.ram().iter().enumerate() {
-        log!("platform: RAM bank {i}: {:#x}..{:#x} ({} MiB)", r.base, r.end(), r.size >> 20);
+        detail!("platform: RAM bank {i}: {:#x}..{:#x} ({} MiB)", r.base, r.end(), r.size >> 20);
     }
     for r in p.reserved() {
-        log!("platform: reserved by the platform (/memreserve/, /reserved-memory): {:#x}..{:#x}", r.base, r.end());
+        detail!("platform: reserved by the platform (/memreserve/, /reserved-memory): {:#x}..{:#x}", r.base, r.end());
     }
     match p.console {
         Some(c) => {
@@ -134,7 +134,7 @@ pub fn report_platform(p: &Platform) {
                 UartKind::Samsung { .. } => "Samsung",
                 UartKind::Unsupported => "unsupported UART (no output after boot)",
             };
-            log!("platform: console {kind} at {:#x} ({})", c.base, c.compatible().unwrap_or("compatible unknown"));
+            detail!("platform: console {kind} at {:#x} ({})", c.base, c.compatible().unwrap_or("compatible unknown"));
             if c.kind != UartKind::Unsupported {
                 // SAFETY: the boot phase: one CPU, MMU off; the device tree names the UART's
                 // physical address, which nothing else drives.
@@ -144,7 +144,7 @@ pub fn report_platform(p: &Platform) {
         None => log!("platform: no console UART found in the device tree"),
     }
     match p.gic {
-        Some(g) => log!(
+        Some(g) => detail!(
             "platform: GIC distributor {:#x}, CPU interface {:#x}, virtual interface control {:#x}, virtual CPU interface {:#x}",
             g.dist.0,
             g.cpu.0,

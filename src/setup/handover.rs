@@ -5,7 +5,7 @@
 use super::relocate::Copy;
 use crate::arch;
 use crate::arch::cache::{self, ArmCache};
-use crate::log;
+use crate::detail;
 use crate::shared::{BOOT_INFO, BootInfo, CpuControl, HYP_INIT_PARAMS, InitParams, percpu_addr};
 use hypfw_core::abi::bits::HSCTLR_RUNTIME;
 use hypfw_core::abi::{FaultRecord, uart};
@@ -117,13 +117,13 @@ pub fn release_parked(copy: &Copy, loaded_at: u32, cpus: &CpuMap, control: CpuCo
     // overwrote (linker.ld asserts it); MMU off, so the store reaches memory, and SEV wakes them.
     unsafe { core::ptr::write_volatile(pen as *mut u32, target) };
     arch::sev();
-    log!("smp: {} secondary CPU(s) released from the entry pen to the resident pen", cpus.count - 1);
+    detail!("smp: {} secondary CPU(s) released from the entry pen to the resident pen", cpus.count - 1);
 }
 
 /// Enter the copy's init page on the boot CPU (logical CPU 0).
 pub fn enter_init_page(copy: &Copy) -> ! {
     let entry = copy.pa(hyp_init_entry as *const () as usize);
-    log!("cpu0 entering the init page at {:#010x}", entry);
+    detail!("cpu0 entering the init page at {:#010x}", entry);
     // SAFETY: the init page of the relocated copy is position independent and starts with the MMU
     // off at its physical address; it never returns (it enters the runtime).
     unsafe { arch::jump(entry, 0) }

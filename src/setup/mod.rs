@@ -21,7 +21,7 @@ mod tables;
 
 use crate::arch;
 use crate::shared::{BootInfo, CpuControl, EntryMode};
-use crate::{fatal, log};
+use crate::{detail, fatal, log};
 use hypfw_core::abi::EarlyInfo;
 use hypfw_core::abi::reloc::RelocError;
 use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
@@ -39,6 +39,11 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     check_image(info);
     let entry_mode = discover::check_mode(info.mode_flags & arch::Mode::MASK);
     let found = discover::platform(info);
+    // The step-by-step log with hypfw.verbose, and by default in test builds (semihosting: QEMU
+    // and the suite) unless hypfw.quiet; otherwise the short summary: from here on detail lines
+    // are skipped, and those kept so far are left out when the console comes up.
+    let o = found.options;
+    crate::drivers::console::set_verbose(o.verbose || (cfg!(feature = "semihosting") && !o.quiet));
     let platform = found.platform;
     discover::report_platform(&platform);
 
@@ -133,7 +138,7 @@ fn reserve_and_copy(platform: &Platform, dtb_range: MemRange) -> Reserved {
     let loaded =
         MemRange { base: image.start as u64, size: image.layout.image_end + pack.map_or(0, |p| p.total_len as u64) };
     match &pack {
-        Some(p) => log!("payload: pack of {} bytes after the image", p.total_len),
+        Some(p) => detail!("payload: pack of {} bytes after the image", p.total_len),
         None => log!("payload: none in the image; the runtime runs its own self-test"),
     }
     let Some(&first_bank) = platform.ram().first() else { fatal!("no RAM bank in the platform description") };
@@ -144,7 +149,7 @@ fn reserve_and_copy(platform: &Platform, dtb_range: MemRange) -> Reserved {
     busy[1] = dtb_range;
     busy[2..2 + platform.nreserved].copy_from_slice(platform.reserved());
     let region = layout::choose_reserved_region(first_bank, &busy).unwrap_or_else(|e| fatal!("{e}"));
-    log!(
+    detail!(
         "relocation: reserved region {}..{:#010x} (top of the first RAM bank below {:#x}), image {:#x} bytes",
         region,
         region.0 + layout::RESERVED_SIZE,
@@ -156,7 +161,7 @@ fn reserve_and_copy(platform: &Platform, dtb_range: MemRange) -> Reserved {
     // SAFETY: the region is RAM that nothing else uses (chosen clear of the loaded file and the
     // DTB); the boot phase runs alone with the MMU off.
     let copy = unsafe { relocate::copy_and_relocate(&image, region, &layout) };
-    log!("relocation: image copied to {} and relocated for HYP VA {:#010x}", region, RUNTIME_VA);
+    detail!("relocation: image copied to {} and relocated for HYP VA {:#010x}", region, RUNTIME_VA);
     Reserved { layout, pack, busy, region, init_page, copy }
 }
 

@@ -6,7 +6,7 @@ use super::tables::{PhysTables, Pool};
 use crate::arch::cache::{self, ArmCache};
 use crate::arch::mem;
 use crate::shared::PayloadInfo;
-use crate::{fatal, log};
+use crate::{detail, fatal, log};
 use hypfw_core::abi::reloc;
 use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
 use hypfw_core::mm::cache::CacheMaintenance;
@@ -92,7 +92,7 @@ pub fn prepare(
         // that memory yet.
         let copy = unsafe { core::slice::from_raw_parts_mut(place.kernel.base as usize as *mut u8, pk.payload.len()) };
         let n = reloc::apply_le(copy, table, bias).unwrap_or_else(|e| fatal!("relocating the payload: {e}"));
-        log!("payload: linked for {link_addr:#x}, relocated to {:#x} ({n} places)", place.kernel.base);
+        detail!("payload: linked for {link_addr:#x}, relocated to {:#x} ({n} places)", place.kernel.base);
     }
     // Written with the MMU off; the payload may read and run them with its caches on.
     coherency::code_written_uncached(&mut cache, place.kernel.base, pk.payload.len() as u64, line);
@@ -133,12 +133,12 @@ pub fn prepare(
         }
     );
     if let Some(i) = place.initrd {
-        log!("payload: initrd of {} bytes at {:#x}..{:#x}", i.size, i.base, i.end());
+        detail!("payload: initrd of {} bytes at {:#x}..{:#x}", i.size, i.base, i.end());
     }
     if let Some(a) = pk.bootargs {
-        log!("payload: command line \"{a}\"");
+        detail!("payload: command line \"{a}\"");
     }
-    log!(
+    detail!(
         "stage 2: IPA space 40 bits identity mapped, holes at {:#x}..{:#x} (hypfw) and {:#x}..{:#x} (GICH); root {root}, VTCR {VTCR_40BIT:#x}",
         holes[0].base,
         holes[0].end(),

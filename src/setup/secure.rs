@@ -4,7 +4,7 @@
 use super::relocate::Copy;
 use crate::arch::{self, Mode};
 use crate::drivers::gic;
-use crate::{fatal, log};
+use crate::{detail, fatal, log};
 use hypfw_core::platform::dtb::Platform;
 
 unsafe extern "C" {
@@ -23,7 +23,7 @@ pub unsafe fn leave(p: &Platform, copy: &Copy) {
             gic::secure_init_distributor(g.dist.0 as usize);
             gic::secure_init_cpu(g.dist.0 as usize, g.cpu.0 as usize);
         }
-        log!("entry: GIC interrupts assigned to Group 1 (Non-secure)");
+        detail!("entry: GIC interrupts assigned to Group 1 (Non-secure)");
     }
     let freq = p.timer_freq.unwrap_or(0);
     if freq == 0 && arch::cntfrq() == 0 {
@@ -42,5 +42,5 @@ pub unsafe fn leave(p: &Platform, copy: &Copy) {
             arch::mode_name(arch::current_mode())
         );
     }
-    log!("entry: switched from Secure SVC to Non-secure HYP through the monitor at {switch:#010x}");
+    detail!("entry: switched from Secure SVC to Non-secure HYP through the monitor at {switch:#010x}");
 }

@@ -3,7 +3,7 @@
 
 use crate::arch::cache::ArmCache;
 use crate::arch::mem;
-use crate::{fatal, log};
+use crate::{detail, fatal};
 use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
 use hypfw_core::mm::audit;
 use hypfw_core::mm::cache::CacheMaintenance;
@@ -98,7 +98,7 @@ pub fn build_hyp(
     let boot_pgd = build(&layout::boot_plan(region, l), pool, &mut cache);
     let runtime_plan = layout::runtime_plan(region, l, devices);
     let runtime_pgd = build(&runtime_plan, pool, &mut cache);
-    log!(
+    detail!(
         "page tables: boot pgd at {} (init page {} at identity and at {:#010x}), runtime pgd at {} ({} of {} pool pages)",
         boot_pgd,
         region.add(l.image.init_page),
@@ -108,7 +108,7 @@ pub fn build_hyp(
         layout::POOL_PAGES
     );
     for r in runtime_plan.iter().filter(|_| verbose) {
-        log!(
+        detail!(
             "  runtime map {:<30} VA {}..{:#010x} -> PA {} {}",
             r.name,
             r.va,
@@ -119,7 +119,7 @@ pub fn build_hyp(
     }
     let init_page = region.add(l.image.init_page);
     match audit::runtime_table(&PhysTables, runtime_pgd, l, region, init_page, ram) {
-        Ok(n) => log!(
+        Ok(n) => detail!(
             "page tables: runtime table audited ({n} mappings): W^X, {} stack guard pages unmapped, no identity map, \
              no payload RAM",
             layout::MAX_CPUS

@@ -1,7 +1,7 @@
 //! `cargo xtask rooms`: the imports between the rooms of hypfw's two crates, and a check that
 //! every arrow points the way `docs/architecture.md` says. A room is a top-level module (a
 //! folder or a file directly under `src/`); an import is any `crate::ROOM` path in its files
-//! (`use` lines and paths in code alike), and `crate::log!`/`crate::fatal!` count as imports of
+//! (`use` lines and paths in code alike), and `crate::log!`/`crate::detail!`/`crate::fatal!` count as imports of
 //! the rooms that define them. `cargo xtask test` runs the check.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,7 +56,7 @@ fn imports(text: &str) -> BTreeSet<String> {
         }
         let name: String = text[i + 7..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         let room = match name.as_str() {
-            "log" => "drivers".to_string(),
+            "log" | "detail" => "drivers".to_string(),
             "fatal" => "base".to_string(),
             "" => continue,
             n => n.to_string(),
@@ -69,7 +69,7 @@ fn imports(text: &str) -> BTreeSet<String> {
         for part in text[i + 8..end].split(',') {
             let name = part.trim().split("::").next().unwrap_or("").trim();
             match name {
-                "log" => out.insert("drivers".to_string()),
+                "log" | "detail" => out.insert("drivers".to_string()),
                 "fatal" => out.insert("base".to_string()),
                 "" | "self" => false,
                 n => out.insert(n.to_string()),

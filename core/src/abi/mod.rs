@@ -13,8 +13,10 @@ use crate::mm::layout::MAX_CPUS;
 /// Offset of the served-HVC counter (a u32) in the firmware's per-CPU record, which HTPIDR points
 /// at: the vector's fast path counts the calls it answers (the firmware asserts the offset).
 pub const PERCPU_HVCS_OFFSET: usize = 12;
+/// Offset of the trapped-SMC counter in the same record (the fast path's PSCI_VERSION counts there).
+pub const PERCPU_SMCS_OFFSET: usize = 40;
 
-/// HSR of `HVC #0` from A32 or T32 (EC 0x12, IL 1, immediate 0): the fast path's only trigger.
+/// HSR of `HVC #0` from A32 or T32 (EC 0x12, IL 1, immediate 0): the fast path's only HVC trigger.
 pub const HSR_HVC0: u32 = 0x4A00_0000;
 
 pub const BOOT_STACK_SIZE: u32 = 32 * 1024;

@@ -14,9 +14,13 @@ pub struct Options {
     pub hvc_teardown_cycles: u32,
     /// A payload may take HYP over with HYPFW_TEARDOWN (`hypfw.handover=allow`); off by default.
     pub handover: bool,
-    /// The full boot log (`hypfw.verbose`): every runtime mapping too. Off by default, as each
-    /// line costs about a millisecond at 115200 baud on a board.
+    /// The full boot log (`hypfw.verbose`): every step, and every runtime mapping too. Off by
+    /// default on boards, where the short summary is printed, as each line costs about a
+    /// millisecond at 115200 baud.
     pub verbose: bool,
+    /// The short summary even in a test build, whose default is the step-by-step log
+    /// (`hypfw.quiet`).
+    pub quiet: bool,
 }
 
 impl Default for Options {
@@ -28,6 +32,7 @@ impl Default for Options {
             hvc_teardown_cycles: 20,
             handover: false,
             verbose: false,
+            quiet: false,
         }
     }
 }
@@ -50,6 +55,9 @@ impl Options {
             }
             if w == "hypfw.verbose" {
                 o.verbose = true;
+            }
+            if w == "hypfw.quiet" {
+                o.quiet = true;
             }
         }
         o
@@ -106,5 +114,8 @@ mod tests {
         assert!(!o.verbose, "the short log unless asked");
         assert!(Options::from_bootargs("console=ttyS0 hypfw.verbose").verbose);
         assert!(!Options::from_bootargs("hypfw.verbose=0 hypfw.verbosely").verbose);
+        assert!(!o.quiet);
+        assert!(Options::from_bootargs("hypfw.quiet quiet").quiet);
+        assert!(!Options::from_bootargs("quiet hypfw.quieter").quiet);
     }
 }

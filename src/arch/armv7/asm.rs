@@ -154,7 +154,7 @@ core::arch::global_asm!(
     FID_SMCCC_VERSION = const hvc::SMCCC_VERSION,
     HYPFW_API_VERSION = const hvc::HYPFW_API_VERSION,
     SMCCC_VERSION_1_1 = const hvc::SMCCC_VERSION_1_1,
-    PERCPU_SMCS = const offset_of!(crate::shared::PerCpu, smcs),
+    PERCPU_SMCS = const abi::PERCPU_SMCS_OFFSET,
     EC_SMC = const hsr::EC_SMC,
     FID_PSCI_VERSION = const psci::PSCI_VERSION,
     PSCI_VERSION_1_0 = const psci::VERSION_1_0,
