@@ -94,6 +94,8 @@ macro_rules! say {
     ($($a:tt)*) => {{ let _ = writeln!(Console, "payload: {}", format_args!($($a)*)); }};
 }
 
+mod fwcfg;
+
 struct Checks {
     passed: u32,
     failed: u32,
@@ -221,6 +223,7 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     check_psci_proxy(&mut c, &p);
     check_cpus_up_and_cycled(&mut c, &p);
     check_hypfw_out_of_reach(&mut c, &p);
+    fwcfg::check(&mut c, dtb, p.hypfw);
     check_handover(&mut c, &p);
     finish(c)
 }
