@@ -44,8 +44,8 @@ pub fn check(c: &mut Checks, dtb: usize, hypfw: (u64, u64)) {
     select(reg(SELECTOR), KEY_SIGNATURE);
     let mut sig = [0u8; 4];
     for b in &mut sig {
-        // SAFETY: fw_cfg's data register (device tree); byte reads are what hypfw carries out.
-        *b = unsafe { read_volatile(reg(DATA) as *const u8) };
+        // SAFETY: fw_cfg's data register (device tree), which accepts byte reads.
+        *b = unsafe { read8(reg(DATA)) };
     }
     c.check(
         "fw_cfg signature through the data register",
@@ -54,12 +54,34 @@ pub fn check(c: &mut Checks, dtb: usize, hypfw: (u64, u64)) {
     );
     select(reg(SELECTOR), KEY_ID);
     // SAFETY: the data register again, one 32-bit read (FW_CFG_ID is a little-endian word).
-    let id = unsafe { read_volatile(reg(DATA) as *const u32) };
+    let id = unsafe { read32(reg(DATA)) };
     c.check(
         "fw_cfg FW_CFG_ID: traditional interface, DMA hidden",
         id as u8 & (ID_TRADITIONAL | ID_DMA) == ID_TRADITIONAL,
         format_args!("{id:#x}"),
     );
+
+    // The same through LR, which SVC mode banks: hypfw must take the selector from LR_svc and
+    // load the data into LR_svc, not into the registers its world switch saves.
+    let id_lr: u32;
+    // SAFETY: a 16-bit big-endian selector write and a 32-bit data read of fw_cfg (device tree),
+    // both through LR, which is declared clobbered.
+    unsafe {
+        core::arch::asm!(
+            "mov lr, {key}",
+            "strh lr, [{sel}]",
+            "mov lr, #0",
+            "ldr lr, [{data}]",
+            "mov {out}, lr",
+            key = in(reg) KEY_ID.to_be() as u32,
+            sel = in(reg) reg(SELECTOR),
+            data = in(reg) reg(DATA),
+            out = out(reg) id_lr,
+            out("lr") _,
+            options(nostack),
+        )
+    };
+    c.check("fw_cfg FW_CFG_ID through LR_svc", id_lr == id, format_args!("{id_lr:#x}"));
 
     let buffer = (&raw const BUFFER) as usize;
     for (what, target) in [
@@ -82,7 +104,31 @@ pub fn check(c: &mut Checks, dtb: usize, hypfw: (u64, u64)) {
 
 fn select(selector: usize, key: u16) {
     // SAFETY: fw_cfg's selector register: one big-endian 16-bit write.
-    unsafe { write_volatile(selector as *mut u16, key.to_be()) };
+    unsafe {
+        core::arch::asm!("strh {v}, [{a}]", a = in(reg) selector, v = in(reg) key.to_be() as u32, options(nostack))
+    };
+}
+
+// fw_cfg's registers are reached only with single loads and stores without writeback, as Linux's
+// MMIO accessors do: those are the accesses whose syndrome lets hypfw carry them out (a compiler
+// may otherwise pick a writeback form such as `strh r0, [r1, #8]!`, which hypfw must refuse).
+
+/// # Safety
+/// `at` is a device register that accepts a byte read.
+unsafe fn read8(at: usize) -> u8 {
+    let v: u32;
+    // SAFETY: the caller's obligation; LDRB only reads `at`.
+    unsafe { core::arch::asm!("ldrb {v}, [{a}]", a = in(reg) at, v = out(reg) v, options(nostack)) };
+    v as u8
+}
+
+/// # Safety
+/// `at` is a device register that accepts a word read.
+unsafe fn read32(at: usize) -> u32 {
+    let v: u32;
+    // SAFETY: the caller's obligation; LDR only reads `at`.
+    unsafe { core::arch::asm!("ldr {v}, [{a}]", a = in(reg) at, v = out(reg) v, options(nostack)) };
+    v
 }
 
 /// Ask the device to copy the signature (4 bytes) to `target`: a descriptor in this payload's
@@ -105,7 +151,7 @@ fn dma_request(dma: usize, target: u64) -> (bool, u32, impl core::fmt::Display) 
     // SAFETY: the DMA address register's low half (offset 4 of it). Under hypfw the write must
     // abort, and the data-abort handler steps over it; were it carried out, the device would
     // copy 4 bytes to `target` and clear the descriptor's control word.
-    unsafe { write_volatile((dma + 4) as *mut u32, desc.to_be()) };
+    unsafe { core::arch::asm!("str {v}, [{a}]", a = in(reg) dma + 4, v = in(reg) desc.to_be(), options(nostack)) };
     let aborted = aborts() == before + 1;
     // SAFETY: plain words this CPU's data-abort handler wrote, and the descriptor.
     let (dfsr, dfar, ctl) = unsafe {
