@@ -79,8 +79,20 @@ pub struct PayloadInfo {
     pub entry: u32,
     pub dtb: u32,
     pub vttbr: u64,
-    /// IPA ranges the payload must never reach (hypfw's region, GICH).
-    pub holes: [MemRange; 2],
+    /// IPA ranges the payload must never reach (hypfw's region, GICH, fw_cfg's page).
+    pub holes: [MemRange; 3],
+    /// QEMU's fw_cfg, whose page is one of the holes and whose registers the runtime emulates.
+    pub fw_cfg: Option<FwCfgInfo>,
+}
+
+/// Where QEMU's fw_cfg registers are: their base, IPA = PA (the `reg` of `qemu,fw-cfg-mmio`),
+/// and the same address in the runtime table.
+#[derive(Clone, Copy, Debug)]
+pub struct FwCfgInfo {
+    pub base: u64,
+    pub va: u32,
+    /// The stage-2 hole around the registers (whole pages).
+    pub page: MemRange,
 }
 
 /// Per-CPU runtime state, reached through HTPIDR without a lock.

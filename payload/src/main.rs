@@ -95,6 +95,7 @@ macro_rules! say {
 }
 
 mod bench;
+mod fwcfg;
 
 struct Checks {
     passed: u32,
@@ -223,6 +224,7 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     check_psci_proxy(&mut c, &p);
     check_cpus_up_and_cycled(&mut c, &p);
     check_hypfw_out_of_reach(&mut c, &p);
+    fwcfg::check(&mut c, dtb, p.hypfw);
     check_handover(&mut c, &p);
     bench::exits(p.hypfw.0 as u32 + 0x1000, (&raw const ABORTS) as u32, p.psci);
     finish(c)

@@ -2,6 +2,7 @@
 //! HVCs go to the SMCCC dispatcher, trapped SMCs to the PSCI proxy, stage-2 aborts become external
 //! aborts in the payload, anything else is reported and stops hypfw.
 
+use super::fwcfg;
 use super::hotplug;
 use super::this_cpu;
 use super::world::{self, Pl1Context};
@@ -43,6 +44,9 @@ fn enter_stage2(p: &PayloadInfo, fresh: bool) {
 /// The boot CPU enters the payload (Linux boot protocol: r0 = 0, r1 = ~0, r2 = DTB).
 pub fn start_boot_cpu(bi: &BootInfo) -> ! {
     let p = payload(bi);
+    if let Some(f) = &p.fw_cfg {
+        fwcfg::reset(f);
+    }
     PERCPU[0].power.set_on();
     log!("payload: cpu0 enters it at {:#x} in SVC, r2 = device tree {:#x}", p.entry, p.dtb);
     let mut ctx = Pl1Context { elr: p.entry, spsr: SPSR_SVC_MASKED, ..Default::default() };
@@ -122,7 +126,7 @@ fn handle_exit(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
             let out = psci_call(bi, ctx);
             ctx.r[..4].copy_from_slice(&[out, 0, 0, 0]);
         }
-        hsr::EC_DABT_LOWER | hsr::EC_PABT_LOWER => stage2_abort(ctx, h),
+        hsr::EC_DABT_LOWER | hsr::EC_PABT_LOWER => stage2_abort(bi, ctx, h),
         _ => {
             log!(
                 "cpu{}: payload trapped with {} (HSR {:#010x}, ISS {:#x}) at {:#x}, SPSR {:#x}",
@@ -142,12 +146,17 @@ fn handle_exit(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
     }
 }
 
-fn stage2_abort(ctx: &mut Pl1Context, h: Hsr) {
+fn stage2_abort(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
     let me = this_cpu();
-    let n = me.s2_aborts.fetch_add(1, Ordering::Relaxed) + 1;
     let data = h.ec() == hsr::EC_DABT_LOWER;
     let far = if data { regs::read::<regs::Hdfar>() } else { regs::read::<regs::Hifar>() };
     let ipa = hsr::fault_ipa(regs::read::<regs::Hpfar>(), far);
+    if let Some(f) = payload(bi).fw_cfg.as_ref().filter(|_| data)
+        && fwcfg::data_abort(f, ctx, h, ipa, me.index)
+    {
+        return;
+    }
+    let n = me.s2_aborts.fetch_add(1, Ordering::Relaxed) + 1;
     let write = data && h.is_write();
     if n <= 16 || n.is_multiple_of(256) {
         log!(
@@ -253,4 +262,7 @@ fn affinity_info(bi: &BootInfo, cpu: usize) -> u32 {
 fn report_counts(bi: &BootInfo, why: &str) {
     log!("{why}; exits per CPU:");
     super::report_cpus(bi);
+    if let Some(f) = &payload(bi).fw_cfg {
+        fwcfg::report(f);
+    }
 }

@@ -1,11 +1,13 @@
 //! The resident HYP runtime: entered by every CPU at its runtime VA from phase 2 of the init page,
 //! with the runtime page table live, its own guarded stack, HTPIDR = its per-CPU data and HVBAR =
 //! the runtime vectors. Rooms: this file (the entry and per-CPU set-up), [`world`] (the switch to
-//! PL1 and back), [`exits`] (the payload's exits), [`hotplug`] (starting, stopping, re-initialising
-//! CPUs), [`exceptions`] (anything unexpected in HYP), [`selftest`] (the bare image's own test).
+//! PL1 and back), [`exits`] (the payload's exits), [`fwcfg`] (QEMU fw_cfg's registers, carried out
+//! for the payload), [`hotplug`] (starting, stopping, re-initialising CPUs), [`exceptions`]
+//! (anything unexpected in HYP), [`selftest`] (the bare image's own test).
 
 mod exceptions;
 mod exits;
+mod fwcfg;
 mod hotplug;
 mod selftest;
 mod world;

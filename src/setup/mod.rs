@@ -57,8 +57,10 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     }
 
     let cpu_control = cpu_control(entry_mode, platform.psci);
-    let (devices, ndev) = tables::devices(&platform);
+    let (devices, ndev) = tables::devices(&platform, pack.is_some());
     let devices = &devices[..ndev];
+    let device_vas = layout::device_vas(devices);
+    let fw_cfg_va = devices.iter().zip(device_vas).find(|(d, _)| d.name == tables::FW_CFG).and_then(|(_, va)| va);
     let mut pool = tables::Pool::new(region, &layout);
     let payload = pack.map(|pk| {
         let reserved = MemRange { base: region.0, size: layout::RESERVED_SIZE };
@@ -67,7 +69,9 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
             CpuControl::None => PsciNode::ProvideHvc,
             CpuControl::Psci => PsciNode::Keep,
         };
-        payload::prepare(&platform, &pk, reserved, &busy, found.dtb_blob, psci, &mut pool)
+        let mut info = payload::prepare(&platform, &pk, reserved, &busy, found.dtb_blob, psci, &mut pool);
+        info.fw_cfg = payload::fw_cfg(&platform, &info, fw_cfg_va);
+        info
     });
     let (boot_pgd, runtime_pgd) =
         tables::build_hyp(region, &layout, devices, platform.ram(), &mut pool, found.options.verbose);
@@ -90,7 +94,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
             }
         );
     }
-    let console_va = layout::device_vas(devices)[0].map(|v| v.0).filter(|_| platform.console.is_some()).unwrap_or(0);
+    let console_va = device_vas[0].map(|v| v.0).filter(|_| platform.console.is_some()).unwrap_or(0);
     let boot_info = BootInfo {
         platform,
         options: found.options,

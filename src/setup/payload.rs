@@ -5,10 +5,10 @@
 use super::tables::{PhysTables, Pool};
 use crate::arch::cache::{self, ArmCache};
 use crate::arch::mem;
-use crate::shared::PayloadInfo;
+use crate::shared::{FwCfgInfo, PayloadInfo};
 use crate::{detail, fatal, log};
 use hypfw_core::abi::reloc;
-use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
+use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr, VirtAddr, align_down, align_up};
 use hypfw_core::mm::cache::CacheMaintenance;
 use hypfw_core::mm::coherency;
 use hypfw_core::mm::layout::MemRange;
@@ -49,11 +49,18 @@ pub fn find_pack(load: usize, image_end: u64, file_size: u64) -> Option<Pack<'st
     }
 }
 
-/// Stage-2 holes: hypfw's region, and the GIC virtual interface control block.
-pub fn holes(p: &Platform, region: MemRange) -> [MemRange; 2] {
+/// Stage-2 holes: hypfw's region, the GIC virtual interface control block, and QEMU's fw_cfg
+/// (its DMA register would let the payload's requests write anywhere, stage 2 or not; the DMA
+/// register shares a page with the selector and data registers, so the whole page is left out and
+/// the runtime carries out the accesses to those two: `hypfw_core::services::fwcfg`).
+pub fn holes(p: &Platform, region: MemRange) -> [MemRange; 3] {
     let gich =
         p.gic.and_then(|g| g.hyp).map_or(MemRange::default(), |(b, s)| MemRange { base: b, size: s.max(PAGE_SIZE) });
-    [region, gich]
+    let fw_cfg = p.fw_cfg.map_or(MemRange::default(), |(b, s)| {
+        let start = align_down(b, PAGE_SIZE);
+        MemRange { base: start, size: align_up(b + s.max(1), PAGE_SIZE) - start }
+    });
+    [region, gich, fw_cfg]
 }
 
 /// Place the payload, write its device tree and build its stage-2 tables.
@@ -145,5 +152,30 @@ pub fn prepare(
         holes[1].base,
         holes[1].end()
     );
-    PayloadInfo { entry: place.entry as u32, dtb: place.dtb.base as u32, vttbr: vttbr(root, PAYLOAD_VMID), holes }
+    PayloadInfo {
+        entry: place.entry as u32,
+        dtb: place.dtb.base as u32,
+        vttbr: vttbr(root, PAYLOAD_VMID),
+        holes,
+        fw_cfg: None,
+    }
+}
+
+/// QEMU's fw_cfg for the runtime, when the platform has one: its registers, their VA in the
+/// runtime table (`va`, from the device list), and the stage-2 hole `prepare` left around them.
+pub fn fw_cfg(p: &Platform, info: &PayloadInfo, va: Option<VirtAddr>) -> Option<FwCfgInfo> {
+    let page = info.holes[2];
+    match (p.fw_cfg, va) {
+        (Some((base, _)), Some(va)) => {
+            log!(
+                "stage 2: fw_cfg at {base:#x} left out with its page {:#x}..{:#x}: hypfw carries out the payload's \
+                 selector and data accesses, hides the DMA feature, and refuses DMA requests",
+                page.base,
+                page.end()
+            );
+            Some(FwCfgInfo { base, va: va.0, page })
+        }
+        (Some((base, _)), None) => fatal!("fw_cfg at {base:#x}: no room for it in the runtime's device window"),
+        (None, _) => None,
+    }
 }

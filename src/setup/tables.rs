@@ -54,8 +54,13 @@ impl TableMemory for PhysTables {
     }
 }
 
-/// The devices the runtime maps: the console and the GIC's parts, in that order.
-pub fn devices(p: &Platform) -> ([Device; layout::MAX_DEVICES], usize) {
+/// Name of QEMU's fw_cfg among the devices (mapped only for a payload, whose accesses to its
+/// registers the runtime carries out: `runtime::fwcfg`).
+pub const FW_CFG: &str = "fw_cfg";
+
+/// The devices the runtime maps: the console, the GIC's parts, and (`payload`) fw_cfg, in that
+/// order.
+pub fn devices(p: &Platform, payload: bool) -> ([Device; layout::MAX_DEVICES], usize) {
     let mut devices = [Device { name: "", pa: 0, size: 0 }; layout::MAX_DEVICES];
     let mut n = 0;
     let mut add = |name, r: Option<(u64, u64)>| {
@@ -70,6 +75,9 @@ pub fn devices(p: &Platform) -> ([Device; layout::MAX_DEVICES], usize) {
         add("GIC CPU interface", Some(g.cpu));
         add("GIC virtual interface control", g.hyp);
         add("GIC virtual CPU interface", g.vcpu);
+    }
+    if payload {
+        add(FW_CFG, p.fw_cfg);
     }
     (devices, n)
 }

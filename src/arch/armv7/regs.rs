@@ -167,6 +167,75 @@ pub unsafe fn set_abt_banked(spsr: u32, lr: u32) {
     };
 }
 
+macro_rules! banked {
+    ($($variant:ident => $name:literal),* $(,)?) => {
+        /// Read a register of another mode (MRS banked, ARM DDI 0406C B9.3.9): a payload's
+        /// register that the world switch does not save because HYP never uses it.
+        pub fn read_banked(r: Banked) -> u32 {
+            let v: u32;
+            match r {
+                $(Banked::$variant => {
+                    // SAFETY: only copies another mode's banked register into a general one;
+                    // MRS (banked) is defined from HYP for every mode but HYP and Monitor.
+                    unsafe {
+                        core::arch::asm!(
+                            ".arch_extension virt",
+                            concat!("mrs {v}, ", $name),
+                            v = out(reg) v,
+                            options(nomem, nostack, preserves_flags)
+                        )
+                    }
+                })*
+            }
+            v
+        }
+
+        /// Write a register of another mode (MSR banked, B9.3.12).
+        ///
+        /// # Safety
+        /// 1. only called from HYP;
+        /// 2. `v` is what the PL1 code that runs next on this CPU must find in that register
+        ///    (e.g. the result of a load it made that the runtime carried out).
+        pub unsafe fn write_banked(r: Banked, v: u32) {
+            match r {
+                $(Banked::$variant => {
+                    // SAFETY: obligation 1 makes MSR (banked) defined; obligation 2 is the PL1
+                    // code's own register state. No HYP state changes.
+                    unsafe {
+                        core::arch::asm!(
+                            ".arch_extension virt",
+                            concat!("msr ", $name, ", {v}"),
+                            v = in(reg) v,
+                            options(nomem, nostack, preserves_flags)
+                        )
+                    }
+                })*
+            }
+        }
+    };
+}
+
+pub use hypfw_core::services::mmio::Banked;
+
+banked! {
+    SpUsr => "sp_usr",
+    R8Fiq => "r8_fiq",
+    R9Fiq => "r9_fiq",
+    R10Fiq => "r10_fiq",
+    R11Fiq => "r11_fiq",
+    R12Fiq => "r12_fiq",
+    SpFiq => "sp_fiq",
+    LrFiq => "lr_fiq",
+    SpIrq => "sp_irq",
+    LrIrq => "lr_irq",
+    SpSvc => "sp_svc",
+    LrSvc => "lr_svc",
+    SpAbt => "sp_abt",
+    LrAbt => "lr_abt",
+    SpUnd => "sp_und",
+    LrUnd => "lr_und",
+}
+
 /// Invalidate the TLB entries of the Non-secure PL1&0 regime (both stages) on this CPU, and wait
 /// until that is done: after VTTBR, VTCR or HCR.VM change under the payload.
 pub fn tlbi_all_pl1() {

@@ -410,6 +410,9 @@ pub struct Platform {
     pub nreserved: usize,
     pub psci: Option<PsciMethod>,
     pub timer_freq: Option<u32>,
+    /// QEMU's fw_cfg device (`qemu,fw-cfg-mmio`: data, selector and DMA address registers in one
+    /// page), which QEMU virt has and boards do not.
+    pub fw_cfg: Option<(u64, u64)>,
     /// True when this came from the built-in QEMU virt description, not a DTB.
     pub fallback: bool,
 }
@@ -450,6 +453,7 @@ impl Platform {
             nreserved: 0,
             psci: Some(PsciMethod::Smc),
             timer_freq: None,
+            fw_cfg: None,
             fallback: true,
         }
     }
@@ -668,6 +672,9 @@ fn visit<'a, const N: usize>(np: &NodePath<'a>, wanted: &[Wanted; N], lens: &[u6
     }
 }
 
+/// QEMU's firmware configuration device on MMIO (QEMU docs/specs/fw_cfg.rst).
+pub const FW_CFG_COMPATIBLE: &str = "qemu,fw-cfg-mmio";
+
 const GICV2: &[&str] = &["arm,cortex-a15-gic", "arm,cortex-a7-gic", "arm,gic-400", "arm,cortex-a9-gic"];
 
 /// The console a UART node describes: a kind hypfw drives, or `Unsupported` for any other node
@@ -743,9 +750,10 @@ fn describe_valid(blob: &[u8]) -> Result<Description, DtbError> {
             Wanted { compatible: GICV2, enabled: true },
             Wanted { compatible: &["arm,psci", "arm,psci-0.2", "arm,psci-1.0"], enabled: false },
             Wanted { compatible: &["arm,armv7-timer"], enabled: false },
+            Wanted { compatible: &[FW_CFG_COMPATIBLE], enabled: true },
         ],
     );
-    let [uart, gic, psci, timer] = &found.matches;
+    let [uart, gic, psci, timer, fw_cfg] = &found.matches;
     let mut p = Platform::qemu_virt_fallback();
     p.fallback = false;
     read_ram(&mut p, root, &found)?;
@@ -767,6 +775,10 @@ fn describe_valid(blob: &[u8]) -> Result<Description, DtbError> {
         b"hvc\0" => Some(PsciMethod::Hvc),
         _ => None,
     });
+    p.fw_cfg = match fw_cfg {
+        Some(np) => reg_of(np, 0)?,
+        None => None,
+    };
     p.timer_freq = timer.as_ref().and_then(|np| np.last().property("clock-frequency").and_then(|f| be32(f.value, 0)));
     let options = found
         .chosen

@@ -26,6 +26,7 @@ fn qemu_virt_platform() {
     assert_eq!(p.cpus().iter().map(|c| c.mpidr).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
     assert!(p.cpus().iter().all(|c| c.psci));
     assert_eq!(p.psci, Some(PsciMethod::Smc));
+    assert_eq!(p.fw_cfg, Some((0x0902_0000, 0x18)), "QEMU's fw_cfg: data, selector, DMA address");
 }
 
 #[test]
@@ -37,6 +38,7 @@ fn qemu_virt_ram_above_4g_is_64_bit() {
 #[test]
 fn board_console_through_alias_and_nested_ranges() {
     let p = parse(BOARD).unwrap();
+    assert_eq!(p.fw_cfg, None, "boards have no fw_cfg");
     assert_eq!(
         p.console,
         Some(Console {

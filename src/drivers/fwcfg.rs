@@ -1,0 +1,45 @@
+//! QEMU's fw_cfg registers as the runtime touches them on the payload's behalf (the policy, what
+//! is passed on and what is refused, is `hypfw_core::services::fwcfg`): reads of the data
+//! register and writes of the selector, at the device's runtime VA. The DMA address register is
+//! never touched.
+
+use hypfw_core::services::fwcfg::{DATA, SELECTOR};
+
+/// The device at its HYP VA.
+#[derive(Clone, Copy)]
+pub struct FwCfg {
+    va: usize,
+}
+
+impl FwCfg {
+    /// # Safety
+    /// `va` is the device's base (data register) in the runtime table, mapped as device memory
+    /// for the life of the runtime.
+    pub const unsafe fn new(va: usize) -> Self {
+        FwCfg { va }
+    }
+
+    /// Read `size` (1, 2 or 4) bytes from the data register, in address order (the register is
+    /// string-preserving: byte i of the result is the item's next byte i).
+    pub fn read_data(self, size: u32) -> [u8; 4] {
+        let at = self.va + DATA as usize;
+        // SAFETY: `new`'s obligation: the data register is mapped at `at` as device memory; one
+        // volatile access of the payload's own width, which the device accepts at offset 0.
+        let v = unsafe {
+            match size {
+                1 => core::ptr::read_volatile(at as *const u8) as u32,
+                2 => core::ptr::read_volatile(at as *const u16) as u32,
+                _ => core::ptr::read_volatile(at as *const u32),
+            }
+        };
+        v.to_le_bytes()
+    }
+
+    /// Write the selector with `bytes` in address order (the big-endian key).
+    pub fn select(self, bytes: [u8; 2]) {
+        let at = self.va + SELECTOR as usize;
+        // SAFETY: `new`'s obligation: the selector register is mapped at `at` as device memory; a
+        // 16-bit write is the one access it accepts.
+        unsafe { core::ptr::write_volatile(at as *mut u16, u16::from_le_bytes(bytes)) };
+    }
+}
