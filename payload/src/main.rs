@@ -96,6 +96,8 @@ macro_rules! say {
 
 mod bench;
 mod fwcfg;
+/// `payload.hostile` in the bootargs: what a hostile payload would try (hostile.rs).
+mod hostile;
 
 struct Checks {
     passed: u32,
@@ -220,6 +222,10 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     let mut c = Checks { passed: 0, failed: 0 };
     c.check("mode", mode == 0x13, format_args!("CPSR {:#x}", cpsr()));
     say!("{} CPUs, hypfw region {:#x}..{:#x}", p.ncpus, p.hypfw.0, p.hypfw.0 + p.hypfw.1);
+    if let Some(o) = hostile::requested(dtb) {
+        hostile::run(&mut c, &p, &o, dtb);
+        finish(c)
+    }
     check_hvc_interface(&mut c);
     check_psci_proxy(&mut c, &p);
     check_cpus_up_and_cycled(&mut c, &p);

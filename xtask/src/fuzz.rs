@@ -183,16 +183,16 @@ fn services_target(input: &[u8]) -> bool {
         assert_eq!(&out[1..], &[0, 0, 0], "nothing leaks in r1-r3");
     }
     let _ = hvc::dispatch(regs, imm);
-    // PSCI: a CPU_ON that gets through names a real CPU and an entry in RAM outside the holes;
-    // target_cpu bits [31:24] are always refused.
+    // PSCI: a CPU_ON that gets through names a real CPU and an entry whose first instruction word
+    // is in RAM outside the holes; target_cpu bits [31:24] are always refused.
     let cpus = CpuMap::new(&[0u32, 1, 2, 3].map(|m| dtb::Cpu { mpidr: m, psci: true }), 0);
     let ram = [MemRange { base: 0x4000_0000, size: 1 << 30 }];
     let holes = [MemRange { base: 0x7FE0_0000, size: 2 << 20 }];
     match psci::decode(regs, &cpus, &ram, &holes) {
         psci::Request::CpuOn { cpu, entry, .. } => {
             assert!(cpu < 4 && regs[1] & 0xFF00_0000 == 0);
-            let e = entry as u64;
-            assert!(ram[0].base <= e && e < ram[0].end() && !(holes[0].base <= e && e < holes[0].end()));
+            let word = MemRange { base: (entry & !1) as u64, size: 4 };
+            assert!(ram[0].base <= word.base && word.end() <= ram[0].end() && !holes[0].overlaps(&word));
             true
         }
         psci::Request::AffinityInfo { cpu } => {

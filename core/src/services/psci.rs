@@ -85,6 +85,17 @@ pub fn features(fid: u32) -> u32 {
     if SUPPORTED.contains(&fid) { 0 } else { NOT_SUPPORTED }
 }
 
+/// May a CPU start at this CPU_ON entry point? Its first instruction word, at `entry` (ARM: word
+/// aligned) or `entry & !1` (Thumb: bit 0 set), must lie in one RAM bank and overlap no hole: an
+/// entry whose word only starts below hypfw's region is refused too.
+fn entry_valid(entry: u32, ram: &[MemRange], holes: &[MemRange]) -> bool {
+    let word = MemRange { base: (entry & !1) as u64, size: 4 };
+    let aligned = entry & 1 != 0 || entry.is_multiple_of(4);
+    aligned
+        && ram.iter().any(|m| m.base <= word.base && word.end() <= m.end())
+        && !holes.iter().any(|h| h.overlaps(&word))
+}
+
 /// Decode the payload's r0-r3. `ram` is the payload's RAM (an entry point must be in it).
 pub fn decode(r: [u32; 4], cpus: &CpuMap, ram: &[MemRange], holes: &[MemRange]) -> Request {
     let cpu_of = |mpidr: u32| {
@@ -105,10 +116,7 @@ pub fn decode(r: [u32; 4], cpus: &CpuMap, ram: &[MemRange], holes: &[MemRange]) 
         crate::services::hvc::SMCCC_ARCH_FEATURES => Request::SmcccArchFeatures(r[1]),
         CPU_ON => {
             let Some(cpu) = cpu_of(r[1]) else { return Request::Error(INVALID_PARAMETERS) };
-            let entry = r[2] as u64;
-            let in_ram = ram.iter().any(|m| m.base <= entry && entry + 4 <= m.end());
-            let in_hole = holes.iter().any(|h| h.base <= entry && entry < h.end());
-            if !in_ram || in_hole || !entry.is_multiple_of(4) && entry & 1 == 0 {
+            if !entry_valid(r[2], ram, holes) {
                 return Request::Error(INVALID_ADDRESS);
             }
             Request::CpuOn { cpu, entry: r[2], context: r[3] }
@@ -161,6 +169,25 @@ mod tests {
         assert_eq!(d([CPU_ON, 1, 0x4200_0002, 0]), Request::Error(INVALID_ADDRESS), "misaligned ARM entry");
     }
 
+    /// The entry's first instruction word, not only its first byte, must be the payload's: at the
+    /// edges of hypfw's region and of RAM (found by the hostile payload: a Thumb entry at
+    /// 0x7fdfffff was accepted, and started a CPU whose first word overlapped hypfw's region).
+    #[test]
+    fn cpu_on_entry_edges() {
+        let on = |e: u32| d([CPU_ON, 1, e, 0]) != Request::Error(INVALID_ADDRESS);
+        assert!(on(0x7FDF_FFFC), "ARM, the last word below hypfw's region");
+        assert!(on(0x7FDF_FFFD), "Thumb, the last word below hypfw's region");
+        assert!(!on(0x7FDF_FFFF), "Thumb, the word overlaps hypfw's region");
+        assert!(!on(0x7FDF_FFFE), "ARM, misaligned");
+        assert!(!on(0x7FE0_0001), "Thumb, inside hypfw's region");
+        assert!(on(0x4000_0000) && on(0x4000_0001), "the first word of RAM");
+        assert!(!on(0x3FFF_FFFD), "Thumb, below RAM");
+        let ram = [MemRange { base: 0x4000_0000, size: 0x1000 }];
+        let on = |e: u32| decode([CPU_ON, 1, e, 0], &map(), &ram, &[]) != Request::Error(INVALID_ADDRESS);
+        assert!(on(0x4000_0FFC) && on(0x4000_0FFD), "the last word of RAM, ARM and Thumb");
+        assert!(!on(0x4000_0FFF) && !on(0x4000_1000), "past the end of RAM");
+    }
+
     #[test]
     fn other_calls() {
         assert_eq!(d([AFFINITY_INFO, 3, 0, 0]), Request::AffinityInfo { cpu: 3 });
@@ -182,8 +209,10 @@ mod tests {
             r[0] = [CPU_ON, AFFINITY_INFO, r[0]][fid];
             if let Request::CpuOn { cpu, entry, .. } = d(r) {
                 prop_assert!(cpu < 4);
-                prop_assert!(RAM[0].base <= entry as u64 && (entry as u64) < RAM[0].end());
-                prop_assert!(!(HOLES[0].base <= entry as u64 && (entry as u64) < HOLES[0].end()));
+                // The whole first instruction word is in RAM and outside hypfw's region.
+                let (first, last) = ((entry & !1) as u64, (entry & !1) as u64 + 3);
+                prop_assert!(RAM[0].base <= first && last < RAM[0].end());
+                prop_assert!(last < HOLES[0].base || first >= HOLES[0].end());
             }
         }
     }
