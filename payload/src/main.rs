@@ -37,7 +37,9 @@ fn psci_raw(function: u32, args: [u32; 7]) -> [u32; 8] {
 }
 
 const MAX_CPUS: usize = 8;
-const STACK_SIZE: usize = 8192;
+/// Per CPU; the device-tree reading and the hostile mode need over 6 KiB, and an overflow here
+/// would corrupt the next CPU's stack silently (the MMU is off: no guard page).
+const STACK_SIZE: usize = 16384;
 
 core::arch::global_asm!(include_str!("entry.S"), STACK_SIZE = const STACK_SIZE);
 

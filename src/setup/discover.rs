@@ -8,7 +8,7 @@ use crate::{detail, fatal, log};
 use hypfw_core::abi::{ENTRY_DCACHE_WAS_ON, ENTRY_MMU_WAS_ON, EarlyInfo};
 use hypfw_core::mm::layout::MemRange;
 use hypfw_core::platform::cpuid::{IdPfr1, Midr};
-use hypfw_core::platform::dtb::{self, Description, Platform, PsciMethod, UartKind};
+use hypfw_core::platform::dtb::{self, Checked, Description, Platform, PsciMethod, UartKind};
 use hypfw_core::platform::options::Options;
 
 /// The banner and what the bootloader handed over.
@@ -101,10 +101,37 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
     let used = dtb::header_total_size(header)
         .unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
     // SAFETY: as above, for the `used` bytes the checked header gives.
-    let blob = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, used) };
-    let (total, nops, Description { platform, options }) = dtb::tidy_and_describe(blob)
-        .unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
-    let blob: &'static [u8] = &blob[..total];
+    let view = unsafe { core::slice::from_raw_parts(at as *const u8, used) };
+    let st =
+        dtb::struct_block(view).unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
+    // The structure block's tokens as aligned words, where the blob is 4-byte aligned (the
+    // Devicetree Specification asks for 8; the header check made its offset a multiple of 4).
+    let words: &[u32] = if at % 4 == 0 {
+        // SAFETY: `st` lies inside the `used` bytes (checked by struct_block), starts 4-byte
+        // aligned (at and its offset are), and is read only, like `view`, while both exist.
+        unsafe { core::slice::from_raw_parts((at as usize + st.start) as *const u32, st.len() / 4) }
+    } else {
+        &[]
+    };
+    let (total, nops, Description { platform, options }) = match dtb::check_and_describe(view, words) {
+        Ok(Checked::Ready(d)) => {
+            // SAFETY: the header's 40 bytes, which `view` and `words` (no longer used) only read;
+            // the free space after the blocks leaves `totalsize`, as tidying would drop it.
+            dtb::shrink_total_size(unsafe { core::slice::from_raw_parts_mut(at as *mut u8, dtb::HEADER_LEN) }, used);
+            (used, 0, d)
+        }
+        Ok(Checked::NeedsTidy) => {
+            // SAFETY: as above; `view` and `words` are not used any more, so this is the only
+            // reference to the blob while it is tidied in place.
+            let blob = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, used) };
+            dtb::tidy_and_describe(blob)
+                .unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"))
+        }
+        Err(e) => fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"),
+    };
+    // SAFETY: as above: the blob's first `total` bytes, read only from here on.
+    let blob = unsafe { core::slice::from_raw_parts(at as *const u8, total) };
+    let blob: &'static [u8] = blob;
     if nops > 0 {
         detail!("platform: removed {nops} FDT_NOP token(s) from the device tree (left by the bootloader's edits)");
     }

@@ -8,7 +8,7 @@
 
 use crate::platform::options::Options;
 use crate::platform::uart::{self, Family};
-use node::{Blocks, Node};
+use node::{Blocks, Node, word_at};
 
 mod node;
 
@@ -188,12 +188,64 @@ fn validate_with(blob: &[u8], nops_anywhere: bool) -> Result<usize, DtbError> {
 
 /// As [`validate_with`], also returning how many FDT_NOP tokens the structure block holds.
 fn validate_counting(blob: &[u8], nops_anywhere: bool) -> Result<(usize, usize), DtbError> {
+    validate_tokens(blob, &[], nops_anywhere)
+}
+
+/// As [`validate_counting`], reading the structure block's tokens from `words` when given
+/// (non-empty): the same bytes as `blob[struct_block(blob)]`, seen as 32-bit words (see
+/// [`node::word_at`]).
+fn validate_tokens(blob: &[u8], words: &[u32], nops_anywhere: bool) -> Result<(usize, usize), DtbError> {
     let h = check_header(blob)?;
     check_reservations(blob, &h)?;
     let s = &blob[h.off_struct..h.off_struct + h.size_struct];
     let strings = &blob[h.off_strings..h.off_strings + h.size_strings];
-    let nops = check_structure(s, strings, nops_anywhere)?;
+    let nops = check_structure(s, covering(s, words), strings, nops_anywhere)?;
     Ok((h.total, nops))
+}
+
+/// `words` if it covers the structure block `s`, else no view (bytes are read).
+fn covering<'a>(s: &[u8], words: &'a [u32]) -> &'a [u32] {
+    if words.len() * 4 >= s.len() { words } else { &[] }
+}
+
+/// Where the structure block lies in a blob whose header [`header_total_size`] accepted: the
+/// caller may make a word view of those bytes for [`check_and_describe`].
+pub fn struct_block(blob: &[u8]) -> Result<core::ops::Range<usize>, DtbError> {
+    let h = check_header(blob)?;
+    Ok(h.off_struct..h.off_struct + h.size_struct)
+}
+
+/// What [`check_and_describe`] found.
+#[allow(clippy::large_enum_variant)] // no heap to box into; returned once per boot
+pub enum Checked {
+    /// The tree is valid and needs no change: its description.
+    Ready(Description),
+    /// The tree is valid but holds FDT_NOP tokens: the caller tidies it in place
+    /// ([`tidy_and_describe`]).
+    NeedsTidy,
+}
+
+/// Make the header's `totalsize` the `used` bytes [`header_total_size`] gave (dropping free space
+/// after the blocks, as [`tidy`] does) without touching anything else: `header` is the blob's
+/// first [`HEADER_LEN`] bytes or more.
+pub fn shrink_total_size(header: &mut [u8], used: usize) {
+    if let Some(t) = header.get_mut(4..8) {
+        t.copy_from_slice(&(used as u32).to_be_bytes());
+    }
+}
+
+/// The boot path's read of the tree the bootloader gave: validate (NOPs allowed) and describe in
+/// one call, with the structure block's tokens read through `words` (see [`node::word_at`]) when
+/// the caller has a word view of it (empty otherwise). A tree that must be changed first is only reported
+/// ([`Checked::NeedsTidy`]), so that the common case needs no mutable access.
+pub fn check_and_describe(blob: &[u8], words: &[u32]) -> Result<Checked, DtbError> {
+    let used = header_total_size(blob)?;
+    let blob = blob.get(..used).ok_or(DtbError::BadHeader("totalsize (blob truncated)"))?;
+    let (_, nops) = validate_tokens(blob, words, true)?;
+    if nops > 0 {
+        return Ok(Checked::NeedsTidy);
+    }
+    describe_with(blob, words).map(Checked::Ready)
 }
 
 /// The header: size, version, and every block inside the blob.
@@ -243,7 +295,7 @@ fn is_utf8(b: &[u8]) -> bool {
 
 /// The structure block `s`, token by token, with property names in `strings`. Returns the
 /// number of FDT_NOP tokens.
-fn check_structure(s: &[u8], strings: &[u8], nops_anywhere: bool) -> Result<usize, DtbError> {
+fn check_structure(s: &[u8], words: &[u32], strings: &[u8], nops_anywhere: bool) -> Result<usize, DtbError> {
     let bad = |offset, what| Err(DtbError::BadStructure { offset, what });
     let mut p = 0usize;
     let mut depth = 0usize;
@@ -259,7 +311,7 @@ fn check_structure(s: &[u8], strings: &[u8], nops_anywhere: bool) -> Result<usiz
     // instead of scanning each property's name.
     let ascii_until = strings.is_ascii().then(|| strings.iter().rposition(|&b| b == 0)).flatten();
     loop {
-        let Some(tok) = be32(s, p) else { return bad(p, "runs past the end without FDT_END") };
+        let Some(tok) = word_at(s, words, p) else { return bad(p, "runs past the end without FDT_END") };
         let at = p;
         p += 4;
         match tok {
@@ -296,7 +348,7 @@ fn check_structure(s: &[u8], strings: &[u8], nops_anywhere: bool) -> Result<usiz
                 if phase[depth] != 0 {
                     return bad(at, "property after a child node or FDT_NOP");
                 }
-                let (Some(len), Some(nameoff)) = (be32(s, p), be32(s, p + 4)) else {
+                let (Some(len), Some(nameoff)) = (word_at(s, words, p), word_at(s, words, p + 4)) else {
                     return bad(at, "truncated property header");
                 };
                 let (len, nameoff) = (len as usize, nameoff as usize);
@@ -605,7 +657,7 @@ fn walk<'a, const N: usize>(b: Blocks<'a>, root: Node<'a>, wanted: [Wanted; N]) 
     np.nodes[0] = Some(root);
     let mut off = root.props_at();
     while np.len > 0 {
-        match be32(b.st, off) {
+        match word_at(b.st, b.words, off) {
             Some(FDT_BEGIN_NODE) => {
                 let Some(n) = b.node_at(off) else { break };
                 if np.len == PATH_MAX {
@@ -736,11 +788,14 @@ pub fn describe(blob: &[u8]) -> Result<Description, DtbError> {
 
 /// [`describe`] of a blob that passed [`validate`] (or [`tidy`]).
 fn describe_valid(blob: &[u8]) -> Result<Description, DtbError> {
+    describe_with(blob, &[])
+}
+
+/// [`describe_valid`], reading tokens through `words` when given (see [`node::word_at`]).
+fn describe_with(blob: &[u8], words: &[u32]) -> Result<Description, DtbError> {
     let h = check_header(blob)?;
-    let b = Blocks {
-        st: &blob[h.off_struct..h.off_struct + h.size_struct],
-        strings: &blob[h.off_strings..h.off_strings + h.size_strings],
-    };
+    let st = &blob[h.off_struct..h.off_struct + h.size_struct];
+    let b = Blocks { st, words: covering(st, words), strings: &blob[h.off_strings..h.off_strings + h.size_strings] };
     let root = b.root().ok_or(DtbError::Parse)?;
     let found = walk(
         b,

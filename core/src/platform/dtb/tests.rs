@@ -134,3 +134,57 @@ fn secure_only_nodes_are_skipped() {
     assert_eq!(p.ncpus, 4);
     assert_eq!(p.psci, None);
 }
+
+/// The structure block of `blob` as the firmware sees it: 32-bit words in memory order.
+fn struct_words(blob: &[u8]) -> Vec<u32> {
+    let r = struct_block(blob).unwrap();
+    blob[r].chunks(4).map(|c| u32::from_ne_bytes(c.try_into().unwrap())).collect()
+}
+
+/// The boot path (tokens through the word view) describes every fixture exactly as the byte
+/// reader does, and a corrupt tree fails the same way.
+#[test]
+fn word_view_reads_as_the_bytes_do() {
+    for blob in [VIRT_SMP4, VIRT_4G, VIRT_SECURE, BOARD] {
+        let words = struct_words(blob);
+        let used = header_total_size(blob).unwrap();
+        match check_and_describe(blob, &words).unwrap() {
+            Checked::Ready(d) => {
+                let mut b = blob[..used].to_vec();
+                shrink_total_size(&mut b, used);
+                assert_eq!(d, describe(&b).unwrap());
+            }
+            Checked::NeedsTidy => {
+                let mut b = blob.to_vec();
+                let (len, _, d) = tidy_and_describe(&mut b).unwrap();
+                let words = struct_words(&b[..len]);
+                match check_and_describe(&b[..len], &words).unwrap() {
+                    Checked::Ready(d2) => assert_eq!(d, d2),
+                    Checked::NeedsTidy => panic!("a tidied tree needs no more tidying"),
+                }
+            }
+        }
+        // A token broken in the middle of the structure block: both views refuse it alike.
+        let mut bad = blob[..used].to_vec();
+        let r = struct_block(&bad).unwrap();
+        let mid = r.start + (r.len() / 2 & !3);
+        bad[mid..mid + 4].copy_from_slice(&0x77u32.to_be_bytes());
+        let words = struct_words(&bad);
+        assert_eq!(
+            check_and_describe(&bad, &words).err(),
+            validate_allowing_nops(&bad).err(),
+            "the word view must reject what the byte view rejects"
+        );
+    }
+}
+
+/// A word view too short for the structure block is not used (bytes are read instead).
+#[test]
+fn short_word_view_falls_back_to_bytes() {
+    let words = struct_words(VIRT_SMP4);
+    let used = header_total_size(VIRT_SMP4).unwrap();
+    let blob = &VIRT_SMP4[..used];
+    if let Ok(Checked::Ready(d)) = check_and_describe(blob, &words[..words.len() / 2]) {
+        assert_eq!(d, describe(blob).unwrap());
+    }
+}
