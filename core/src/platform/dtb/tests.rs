@@ -167,7 +167,7 @@ fn word_view_reads_as_the_bytes_do() {
         // A token broken in the middle of the structure block: both views refuse it alike.
         let mut bad = blob[..used].to_vec();
         let r = struct_block(&bad).unwrap();
-        let mid = r.start + (r.len() / 2 & !3);
+        let mid = r.start + ((r.len() / 2) & !3);
         bad[mid..mid + 4].copy_from_slice(&0x77u32.to_be_bytes());
         let words = struct_words(&bad);
         assert_eq!(
