@@ -19,6 +19,8 @@
 //!                             the parsers and decoders on mutated inputs (see xtask/src/fuzz.rs)
 //! sweep [--quick] [--jobs N] [FILTER...]
 //!                             the packed image started at many load addresses (xtask/src/sweep.rs)
+//! soak [--cycles N]           Linux on 4 CPUs, N (1,000) CPU offline/online cycles, hypfw's
+//!                             counters and memory figures checked (xtask/src/linux.rs)
 //! qemu-elf ELF                cargo runner: post-process a linked ELF and boot it
 //! ```
 
@@ -320,6 +322,7 @@ fn main() -> ExitCode {
         Some("inspect") => inspect::cmd(&args[1..]),
         Some("fuzz") => fuzz::cmd(&args[1..]),
         Some("sweep") => sweep::cmd(&args[1..]),
+        Some("soak") => linux::soak(&args[1..]),
         _ => {
             eprintln!("usage: cargo xtask build|pack|run|test|bench|rooms|qemu-elf (see xtask/src/main.rs)");
             Ok(2)
