@@ -10,7 +10,8 @@
 @   2. park secondary CPUs that were started at the entry too (Secure SVC entry starts them all);
 @   3. if the MMU or D-cache of the current mode is on, clean+invalidate the D-cache, turn both
 @      off and invalidate once more, so everything below sees memory as it is;
-@   4. move to a 64 KiB-aligned address if needed, apply our relocation table (hypfw_core::abi::reloc) for
+@   4. move to a 64 KiB-aligned address if needed (never by less than a page: see keep_below_4g
+@      for the top of the address space), apply our relocation table (hypfw_core::abi::reloc) for
 @      the load address, zero .bss, take the boot stack;
 @   5. call boot_main(&EarlyInfo) in Rust, still at the physical load address.
 @
@@ -114,7 +115,7 @@ entry_relocate:
     @ cover the device tree the bootloader passed (a FIT's tree left in place right after it).
     rsbne   r0, r0, #{RELOC_GRANULE}    @ r0 := distance to the next 64 KiB multiple, or 0
     @ The copy loop below and the entry pen run from the image's first page: a move by less than
-    @ a page would overwrite them while they run, so such a move goes 64 KiB further.
+    @ a page would overwrite them while they run, so a move of at most a page goes 64 KiB further.
     sub     r1, r0, #1
     cmp     r1, #0x1000
     addlo   r0, r0, #{RELOC_GRANULE}    @ r0 := 0, or a distance of at least 4 KiB
