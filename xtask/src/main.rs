@@ -9,8 +9,7 @@
 //! run [--gdb] [--elf] [--smp N] [-m MiB] [--secure] [--cpu NAME] [-- QEMU ARGS]
 //!                             build and boot under QEMU virt (cortex-a15)
 //! test [SCENARIO...]          host unit tests, then every QEMU scenario in tests/qemu/ and the
-//!                             quick load-address sweep (or
-//!                             only the named scenarios)
+//!                             quick load-address sweep (or only the named scenarios)
 //! bench                       instruction counts under -icount shift=0
 //! bench --linux               Linux boot time under hypfw vs direct, exits per CPU
 //! rooms                       the imports between the crates' rooms, checked against the rules
