@@ -10,7 +10,8 @@
 @   2. park secondary CPUs that were started at the entry too (Secure SVC entry starts them all);
 @   3. if the MMU or D-cache of the current mode is on, clean+invalidate the D-cache, turn both
 @      off and invalidate once more, so everything below sees memory as it is;
-@   4. move to a 64 KiB-aligned address if needed, apply our relocation table (hypfw_core::abi::reloc) for
+@   4. move to a 64 KiB-aligned address if needed (never by less than a page: see keep_below_4g
+@      for the top of the address space), apply our relocation table (hypfw_core::abi::reloc) for
 @      the load address, zero .bss, take the boot stack;
 @   5. call boot_main(&EarlyInfo) in Rust, still at the physical load address.
 @
@@ -113,17 +114,24 @@ entry_relocate:
     @ and start this path again there. Move further when the image (its .bss included) would
     @ cover the device tree the bootloader passed (a FIT's tree left in place right after it).
     rsbne   r0, r0, #{RELOC_GRANULE}    @ r0 := distance to the next 64 KiB multiple, or 0
+    @ The copy loop below and the entry pen run from the image's first page: a move by less than
+    @ a page would overwrite them while they run, so a move of at most a page goes 64 KiB further.
+    sub     r1, r0, #1
+    cmp     r1, #0x1000
+    addlo   r0, r0, #{RELOC_GRANULE}    @ r0 := 0, or a distance of at least 4 KiB
     bl      clear_of_dtb                @ r0 := a distance that also keeps the image off the DTB
     cmp     r0, #0
     beq     relocate
     add     r1, r4, r0                  @ r1 := new start
-    adr_far r2, __data_end              @ r2 := end of the image's own bytes
+    bl      keep_below_4g               @ r1 := a start below the image when above would wrap
+    adr_far r2, __data_end
+    sub     r2, r2, r4                  @ r2 := size of the image's own bytes
     ldr     r3, [r4, #{ZIMAGE_END}]     @ r3 := zImage size: the whole file, pack included
-    add     r3, r3, r4
     cmp     r3, r2
-    movhi   r2, r3                      @ r2 := source cursor (from the end)
-    sub     r3, r2, r4
-    add     r12, r1, r3                 @ r12 := destination cursor
+    movhi   r2, r3                      @ r2 := bytes to copy (sizes compared, not ends: a file
+                                        @ that ends at 4 GiB ends at address 0)
+    add     r12, r1, r2                 @ r12 := destination cursor (from the end)
+    add     r2, r4, r2                  @ r2 := source cursor
 1:  ldr     lr, [r2, #-4]!
     str     lr, [r12, #-4]!
     cmp     r2, r4
@@ -180,6 +188,37 @@ clear_of_dtb:
     add     r2, r2, r3
     bic     r2, r2, r3                  @ r2 := the next 64 KiB multiple above the DTB
     sub     r0, r2, r4
+    bx      lr
+
+@ keep_below_4g: r1 = the start the image would move up to, r4 = its start, r10 = the DTB
+@ pointer from the bootloader. When the image there (file or .bss, whichever ends later) would
+@ reach past 4 GiB (a load at the very top of a RAM that ends there, as QEMU virt's 3 GiB does),
+@ returns in r1 instead a 64 KiB multiple low enough that the copy ends below the image as loaded
+@ (and below a DTB that lies under the image: the DTB's own size is not read, so MAX_SIZE bytes
+@ are kept clear): a move down whose source and destination do not overlap, so the first page
+@ (copy loop, entry pen) stays intact. No stack; clobbers r2, r3.
+keep_below_4g:
+    adr_far r2, __image_end
+    sub     r2, r2, r4                  @ r2 := image size with .bss
+    ldr     r3, [r4, #{ZIMAGE_END}]     @ r3 := file size (pack included)
+    cmp     r3, r2
+    movhi   r2, r3                      @ r2 := span
+    sub     r3, r2, #1
+    adds    r3, r3, r1                  @ C := the last byte would lie past 4 GiB
+    bxcc    lr
+    sub     r1, r4, r2                  @ r1 := a start whose copy ends at the image's start
+    cmp     r10, #0
+    beq     1f
+    cmp     r10, r4
+    bhs     1f                          @ a DTB above the image's start is not in the way
+    cmp     r10, r1
+    bhs     2f                          @ the DTB starts inside the destination
+    sub     r3, r1, r10
+    cmp     r3, #{DTB_MAX_SIZE}
+    bhs     1f                          @ it ends (at the latest) below the destination
+2:  sub     r1, r10, r2                 @ r1 := a start whose copy ends at the DTB's start
+1:  lsr     r1, r1, #16
+    lsl     r1, r1, #16                 @ r1 := rounded down to a 64 KiB multiple
     bx      lr
 
 relocate:

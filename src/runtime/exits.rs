@@ -9,9 +9,10 @@ use super::world::{self, Pl1Context};
 use crate::arch::{self, regs};
 use crate::shared::{BootInfo, CpuControl, PERCPU, PayloadInfo};
 use crate::{fatal, log};
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU32, Ordering};
 use hypfw_core::abi::bits::{HCR_PAYLOAD, Psr, SPSR_SVC_MASKED, Sctlr};
-use hypfw_core::mm::layout::MemRange;
+use hypfw_core::mm::addr::PAGE_SIZE;
+use hypfw_core::mm::layout::{self, MemRange, ReservedLayout};
 use hypfw_core::mm::pgtable::VTCR_40BIT;
 use hypfw_core::services::hsr::{self, Hsr};
 use hypfw_core::services::psci::{self, Request};
@@ -41,12 +42,28 @@ fn enter_stage2(p: &PayloadInfo, fresh: bool) {
     }
 }
 
+/// The fingerprint of the page-table pages in use (HYP boot and runtime tables, stage 2) when cpu0
+/// entered the payload: nothing the payload does (hotplug, PSCI, aborts) may change them.
+static TABLES_AT_START: AtomicU32 = AtomicU32::new(0);
+
+/// A fingerprint of the page pool's pages in use, word by word: h := rotl(h, 7) + word is a
+/// bijection of h for each word, so any one changed word changes the result.
+fn tables_fingerprint(bi: &BootInfo) -> u32 {
+    let base = ReservedLayout::va(bi.layout.pool_off).0 as usize;
+    let words = (bi.pool_pages_used * PAGE_SIZE / 4) as usize;
+    // SAFETY: the pool's pages (bi.pool_pages_used of them from pool_off, all within the
+    // POOL_PAGES the runtime table maps RW at this VA, layout::runtime_plan) are only read here.
+    let s = unsafe { core::slice::from_raw_parts(base as *const u32, words) };
+    s.iter().fold(0u32, |h, w| h.rotate_left(7).wrapping_add(*w))
+}
+
 /// The boot CPU enters the payload (Linux boot protocol: r0 = 0, r1 = ~0, r2 = DTB).
 pub fn start_boot_cpu(bi: &BootInfo) -> ! {
     let p = payload(bi);
     if let Some(f) = &p.fw_cfg {
         fwcfg::reset(f);
     }
+    TABLES_AT_START.store(tables_fingerprint(bi), Ordering::Relaxed);
     PERCPU[0].power.set_on();
     log!("payload: cpu0 enters it at {:#x} in SVC, r2 = device tree {:#x}", p.entry, p.dtb);
     let mut ctx = Pl1Context { elr: p.entry, spsr: SPSR_SVC_MASKED, ..Default::default() };
@@ -265,4 +282,11 @@ fn report_counts(bi: &BootInfo, why: &str) {
     if let Some(f) = &payload(bi).fw_cfg {
         fwcfg::report(f);
     }
+    let (start, now) = (TABLES_AT_START.load(Ordering::Relaxed), tables_fingerprint(bi));
+    log!(
+        "memory: page pool {} of {} pages used, no heap; page tables {} since cpu0 entered the payload (fingerprint {start:#010x}, now {now:#010x})",
+        bi.pool_pages_used,
+        layout::POOL_PAGES,
+        if start == now { "unchanged" } else { "CHANGED" }
+    );
 }

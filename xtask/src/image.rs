@@ -61,6 +61,13 @@ fn sym_addr(f: &ElfFile32<Endianness>, name: &str) -> Result<u64, String> {
     f.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address()).ok_or(format!("symbol {name} missing"))
 }
 
+/// The addresses of `names` in the ELF at `elf_path`, in that order.
+pub fn symbols(elf_path: &Path, names: &[&str]) -> Result<Vec<u64>, String> {
+    let data = std::fs::read(elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
+    let f = ElfFile32::<Endianness>::parse(&*data).map_err(|e| e.to_string())?;
+    names.iter().map(|n| sym_addr(&f, n)).collect()
+}
+
 /// Collect (absolute words, MOVT instructions) that hold image addresses.
 fn collect_relocs(data: &[u8], image_start: u64, image_end: u64) -> Result<(Vec<u32>, Vec<u32>), String> {
     let f = ElfFile32::<Endianness>::parse(data).map_err(|e| e.to_string())?;

@@ -151,6 +151,7 @@ for i in $(seq 1 $cycles); do
     [ "$(cat /sys/devices/system/cpu/cpu$c/online)" = 1 ] || fail=$((fail+1))
   done
   n=$i
+  [ $((i % 100)) = 0 ] && echo "init: $i rounds done, $fail failures, uptime $(cut -d' ' -f1 /proc/uptime) s"
 done
 echo "init: $n offline/online cycles of CPUs $(echo $secondaries), $fail failures; online now $(cat /sys/devices/system/cpu/online)"
 if [ $fail = 0 ] && [ "$(cat /sys/devices/system/cpu/online)" = "$present" ]; then echo "init: PASS"; else echo "init: FAIL"; fi
@@ -197,10 +198,176 @@ pub fn prepare() -> Result<LinuxFiles, String> {
     Ok(LinuxFiles { kernel, initrd })
 }
 
+/// `cargo xtask soak [--cycles N]`: Linux on hypfw at -smp 4 takes CPUs 1-3 offline and online
+/// in turn until at least N (default 1,000) CPU offline/online cycles are done, then powers off;
+/// hypfw's per-CPU counters must match the cycles (each secondary: one init more than its
+/// teardowns, a teardown per cycle; no stage-2 aborts or dirty arrivals) and its memory figures at
+/// the end must equal those at the start (page pool use; the page tables unchanged).
+pub fn soak(args: &[String]) -> Result<u8, String> {
+    let mut cycles = 1000u64;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--cycles" => cycles = it.next().and_then(|v| v.parse().ok()).filter(|&n| n > 0).ok_or("--cycles N")?,
+            o => return Err(format!("unknown option {o}")),
+        }
+    }
+    const SECONDARIES: u64 = 3;
+    let rounds = cycles.div_ceil(SECONDARIES);
+    let f = prepare()?;
+    let out = crate::image_dir().join("hypfw-linux-soak.bin");
+    let args = format!("console=ttyAMA0 rdinit=/init panic=-1 hypfw_test.cycles={rounds}");
+    crate::pack_linux(&f.kernel, Some(&f.initrd), Some(&args), &out)?;
+    let mut q = crate::qemu::Qemu::new("virt,virtualization=on").kernel(&out);
+    q.smp = 4;
+    let timeout = std::time::Duration::from_secs(120 + rounds * 3);
+    eprintln!(
+        "xtask: soak: {rounds} rounds over CPUs 1-3 = {} offline/online cycles (timeout {} s)",
+        rounds * SECONDARIES,
+        timeout.as_secs()
+    );
+    let start = std::time::Instant::now();
+    let o = crate::qemu::run_captured(&q, timeout)?;
+    let secs = start.elapsed().as_secs_f64();
+    let problems = soak_problems(&o.output, o.status, rounds);
+    let log = crate::root().join("target/soak.log");
+    std::fs::write(&log, &o.output).map_err(|e| e.to_string())?;
+    for l in o.output.lines().filter(|l| {
+        l.starts_with("init: ")
+            || l.contains("exits per CPU")
+            || l.contains("hypfw:   cpu")
+            || l.contains("pool pages used")
+            || l.contains("hypfw: memory:")
+    }) {
+        println!("  {l}");
+    }
+    println!(
+        "soak: {} CPU offline/online cycles ({rounds} rounds over CPUs 1-3) in {secs:.1} s wall ({:.1} ms per cycle); console in {}",
+        rounds * SECONDARIES,
+        secs * 1000.0 / (rounds * SECONDARIES) as f64,
+        log.display()
+    );
+    if problems.is_empty() {
+        println!("soak: ok (counters consistent, memory figures unchanged)");
+        Ok(0)
+    } else {
+        for p in &problems {
+            println!("soak: FAILED: {p}");
+        }
+        Ok(1)
+    }
+}
+
+/// The numbers of a `hypfw:   cpuN: ...` counter line: (inits, teardowns, HVCs, SMCs, stage-2
+/// aborts, dirty arrivals).
+fn counters(line: &str) -> Option<[u64; 6]> {
+    let rest = line.split_once(": ").map(|(_, r)| r)?.split_once(": ")?.1;
+    let v: Vec<u64> = rest.split(", ").filter_map(|p| p.split_whitespace().next()?.parse().ok()).collect();
+    v.try_into().ok()
+}
+
+/// What is wrong with a soak run's console (empty: nothing).
+fn soak_problems(out: &str, status: Option<i32>, rounds: u64) -> Vec<String> {
+    let mut p = Vec::new();
+    match status {
+        None => p.push("timed out".to_string()),
+        Some(0) => {}
+        Some(c) => p.push(format!("QEMU exit status {c}, expected 0")),
+    }
+    let has = |t: &str| out.lines().any(|l| l.contains(t));
+    for t in [
+        format!("init: {rounds} offline/online cycles of CPUs 1 2 3, 0 failures; online now 0-3"),
+        "init: PASS".to_string(),
+        "hypfw: the payload powered the system off".to_string(),
+    ] {
+        if !has(&t) {
+            p.push(format!("missing line: {t}"));
+        }
+    }
+    for bad in ["fatal", "Kernel panic", "init: FAIL"] {
+        if let Some(l) = out.lines().find(|l| l.contains(bad)) {
+            p.push(format!("unwanted line: {l}"));
+        }
+    }
+    for cpu in 0..4u64 {
+        let tag = format!("hypfw:   cpu{cpu}: ");
+        let Some(c) = out.lines().find(|l| l.starts_with(&tag)).and_then(counters) else {
+            p.push(format!("no counter line for cpu{cpu}"));
+            continue;
+        };
+        // cpu0 never leaves; each secondary: started once by Linux at boot, then once per round.
+        let (inits, teardowns) = if cpu == 0 { (1, 0) } else { (rounds + 1, rounds) };
+        if c[0] != inits || c[1] != teardowns {
+            p.push(format!("cpu{cpu}: {} inits, {} teardowns, expected {inits} and {teardowns}", c[0], c[1]));
+        }
+        if c[4] != 0 || c[5] != 0 {
+            p.push(format!("cpu{cpu}: {} stage-2 aborts, {} dirty arrivals, expected none", c[4], c[5]));
+        }
+        // Each CPU_OFF of a secondary is one SMC on it; cpu0 issues the CPU_ONs.
+        let smcs_min = if cpu == 0 { rounds * 3 } else { rounds };
+        if c[3] < smcs_min {
+            p.push(format!("cpu{cpu}: {} SMCs, fewer than the {smcs_min} the cycles need", c[3]));
+        }
+    }
+    // Memory: the pool use the runtime reported when it started equals the figure at power-off,
+    // and the page tables are as they were when the payload started.
+    let start = out
+        .lines()
+        .find(|l| l.contains("page-table pool pages used"))
+        .and_then(|l| l.rsplit_once(", ")?.1.split_whitespace().next()?.parse::<u64>().ok());
+    let end_line = out.lines().find(|l| l.contains("hypfw: memory: page pool"));
+    let end = end_line.and_then(|l| l.split("page pool ").nth(1)?.split_whitespace().next()?.parse::<u64>().ok());
+    match (start, end) {
+        (Some(s), Some(e)) if s == e => {}
+        (s, e) => p.push(format!("page pool use at the start {s:?}, at the end {e:?}")),
+    }
+    if !end_line.is_some_and(|l| l.contains("page tables unchanged")) {
+        p.push(format!("memory line: {}", end_line.unwrap_or("missing")));
+    }
+    p
+}
+
 /// hypfw + kernel + initramfs in one image; returns its path.
 pub fn packed_image() -> Result<(PathBuf, LinuxFiles), String> {
     let f = prepare()?;
     let out = crate::image_dir().join("hypfw-linux.bin");
     crate::pack_linux(&f.kernel, Some(&f.initrd), Some(BOOTARGS), &out)?;
     Ok((out, f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "hypfw: runtime: entered from Non-secure HYP, image loaded at 0x40010000, runtime at 0xc0000000 (PA 0x7fe00000), 16 of 32 page-table pool pages used
+init: 2 offline/online cycles of CPUs 1 2 3, 0 failures; online now 0-3
+init: PASS
+hypfw: the payload powered the system off; exits per CPU:
+hypfw:   cpu0: 1 inits, 0 teardowns, 0 HVCs, 20 SMCs (PSCI), 0 stage-2 aborts, 0 dirty arrivals
+hypfw:   cpu1: 3 inits, 2 teardowns, 0 HVCs, 5 SMCs (PSCI), 0 stage-2 aborts, 0 dirty arrivals
+hypfw:   cpu2: 3 inits, 2 teardowns, 0 HVCs, 5 SMCs (PSCI), 0 stage-2 aborts, 0 dirty arrivals
+hypfw:   cpu3: 3 inits, 2 teardowns, 0 HVCs, 5 SMCs (PSCI), 0 stage-2 aborts, 0 dirty arrivals
+hypfw: memory: page pool 16 of 32 pages used, no heap; page tables unchanged since cpu0 entered the payload (fingerprint 0x1, now 0x1)
+";
+
+    /// The soak's checks pass a consistent log and catch each kind of inconsistency.
+    #[test]
+    fn soak_checks() {
+        assert_eq!(soak_problems(GOOD, Some(0), 2), Vec::<String>::new());
+        assert!(!soak_problems(GOOD, Some(0), 3).is_empty(), "cycle count");
+        let bad = [
+            ("cpu2: 3 inits, 2 teardowns", "cpu2: 4 inits, 2 teardowns"),
+            (
+                "cpu1: 3 inits, 2 teardowns, 0 HVCs, 5 SMCs (PSCI), 0 stage",
+                "cpu1: 3 inits, 2 teardowns, 0 HVCs, 5 SMCs (PSCI), 1 stage",
+            ),
+            ("page pool 16 of", "page pool 17 of"),
+            ("tables unchanged", "tables CHANGED"),
+            ("init: PASS", "init: FAIL"),
+        ];
+        for (from, to) in bad {
+            assert!(!soak_problems(&GOOD.replace(from, to), Some(0), 2).is_empty(), "{to}");
+        }
+        assert!(!soak_problems(GOOD, None, 2).is_empty());
+    }
 }

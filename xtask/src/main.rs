@@ -8,14 +8,18 @@
 //!                             hypfw + a payload (+ initrd, command line) in one file
 //! run [--gdb] [--elf] [--smp N] [-m MiB] [--secure] [--cpu NAME] [-- QEMU ARGS]
 //!                             build and boot under QEMU virt (cortex-a15)
-//! test [SCENARIO...]          host unit tests, then every QEMU scenario in tests/qemu/ (or
-//!                             only the named scenarios)
+//! test [SCENARIO...]          host unit tests, then every QEMU scenario in tests/qemu/ and the
+//!                             quick load-address sweep (or only the named scenarios)
 //! bench                       instruction counts under -icount shift=0
 //! bench --linux               Linux boot time under hypfw vs direct, exits per CPU
 //! rooms                       the imports between the crates' rooms, checked against the rules
 //! inspect FILE.dtb...         what hypfw would use on that board, as JSON
 //! fuzz [--execs N] [--seed S] [--target NAME]
 //!                             the parsers and decoders on mutated inputs (see xtask/src/fuzz.rs)
+//! sweep [--quick] [--jobs N] [FILTER...]
+//!                             the packed image started at many load addresses (xtask/src/sweep.rs)
+//! soak [--cycles N]           Linux on 4 CPUs, N (1,000) CPU offline/online cycles, hypfw's
+//!                             counters and memory figures checked (xtask/src/linux.rs)
 //! qemu-elf ELF                cargo runner: post-process a linked ELF and boot it
 //! ```
 
@@ -26,6 +30,7 @@ mod linux;
 mod qemu;
 mod rooms;
 mod scenarios;
+mod sweep;
 mod uboot;
 
 use std::path::{Path, PathBuf};
@@ -315,6 +320,8 @@ fn main() -> ExitCode {
         Some("rooms") => rooms::check(&root(), true).map(|()| 0),
         Some("inspect") => inspect::cmd(&args[1..]),
         Some("fuzz") => fuzz::cmd(&args[1..]),
+        Some("sweep") => sweep::cmd(&args[1..]),
+        Some("soak") => linux::soak(&args[1..]),
         _ => {
             eprintln!("usage: cargo xtask build|pack|run|test|bench|rooms|qemu-elf (see xtask/src/main.rs)");
             Ok(2)

@@ -53,7 +53,7 @@ const DTB_ADDR: u64 = 0x4400_0000;
 
 /// A boot shim in A32 machine code: r0 = 0, r1 = ~0, r2 = DTB, jump to the image (what U-Boot's
 /// bootz does). Encodings: ARM DDI 0406C A8.8.102 (MOV), A8.8.116 (MVN), A8.8.64 (LDR literal).
-fn shim(dtb: u32, entry: u32) -> Vec<u8> {
+pub(crate) fn shim(dtb: u32, entry: u32) -> Vec<u8> {
     shim_with(&[], dtb, entry)
 }
 
@@ -120,7 +120,7 @@ fn corrupt(mut b: Vec<u8>, how: &str) -> Result<Vec<u8>, String> {
 }
 
 /// (text to wait for, line to type) pairs, for a firmware's interactive prompt.
-type PromptScript = Vec<(String, String)>;
+pub(crate) type PromptScript = Vec<(String, String)>;
 
 /// The scenario keys that choose what QEMU boots, before they are turned into QEMU arguments.
 struct Boot {
@@ -261,6 +261,17 @@ fn loader_args(name: &str, boot: &Boot, file: &str, at: &str, tmp: &std::path::P
 /// tree (`qemu-virt-smp4.dtb`), which U-Boot leaves inside the FIT (`fdt_high` = ~0), wherever
 /// that puts it. Returns the QEMU arguments and what to type at U-Boot's prompts.
 fn uboot_args(name: &str, bin: &str, how: &str, tmp: &std::path::Path) -> Result<(Vec<String>, PromptScript), String> {
+    uboot_args_at(name, bin, how, tmp, 0x4020_0000)
+}
+
+/// As [`uboot_args`], with the image read to and started at `addr`.
+pub(crate) fn uboot_args_at(
+    name: &str,
+    bin: &str,
+    how: &str,
+    tmp: &std::path::Path,
+    addr: u32,
+) -> Result<(Vec<String>, PromptScript), String> {
     let uboot = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
     if !std::path::Path::new(uboot).exists() {
         return Err(format!("{name}: {uboot} missing; install Debian's u-boot-qemu"));
@@ -268,9 +279,11 @@ fn uboot_args(name: &str, bin: &str, how: &str, tmp: &std::path::Path) -> Result
     let disk = tmp.join(format!("{name}.disk"));
     std::fs::copy(bin, &disk).map_err(|e| e.to_string())?;
     let (wrap, boot_cmd) = match how {
-        "u-boot-bootm" => (crate::Wrap::UImage, "bootm 0x40200000 - ${fdtcontroladdr}"),
-        "u-boot-fit" => (crate::Wrap::Fit(root().join("tests/fixtures/qemu-virt-smp4.dtb")), "bootm 0x40200000"),
-        _ => (crate::Wrap::None, "bootz 0x40200000 - ${fdtcontroladdr}"),
+        "u-boot-bootm" => (crate::Wrap::UImage, format!("bootm {addr:#x} - ${{fdtcontroladdr}}")),
+        "u-boot-fit" => {
+            (crate::Wrap::Fit(root().join("tests/fixtures/qemu-virt-smp4.dtb")), format!("bootm {addr:#x}"))
+        }
+        _ => (crate::Wrap::None, format!("bootz {addr:#x} - ${{fdtcontroladdr}}")),
     };
     crate::wrap_for_bootm(&disk, &wrap)?;
     let mut img = std::fs::read(&disk).map_err(|e| e.to_string())?;
@@ -288,18 +301,18 @@ fn uboot_args(name: &str, bin: &str, how: &str, tmp: &std::path::Path) -> Result
     let mut script = vec![
         ("Hit any key to stop autoboot".to_string(), String::new()),
         ("=> ".to_string(), "virtio scan".to_string()),
-        ("=> ".to_string(), format!("virtio read 0x40200000 0 {sectors:#x}")),
+        ("=> ".to_string(), format!("virtio read {addr:#x} 0 {sectors:#x}")),
     ];
     if how == "u-boot-fit" {
         script.push(("=> ".to_string(), "setenv fdt_high 0xffffffff".to_string()));
     }
-    script.push(("=> ".to_string(), boot_cmd.to_string()));
+    script.push(("=> ".to_string(), boot_cmd));
     Ok((load, script))
 }
 
 /// `image: bios@ADDR`: firmware-style boot, a shim in flash (where every CPU starts, in Secure
 /// SVC with secure=on) passes r2 = QEMU's DTB at the start of RAM and jumps to the image at ADDR.
-fn bios_args(name: &str, bin: &str, image: &str, tmp: &std::path::Path) -> Result<Vec<String>, String> {
+pub(crate) fn bios_args(name: &str, bin: &str, image: &str, tmp: &std::path::Path) -> Result<Vec<String>, String> {
     let addr = u64::from_str_radix(image.trim_start_matches("bios@0x"), 16).map_err(|_| "bios address")?;
     let shim_path = tmp.join(format!("{name}.bios"));
     std::fs::write(&shim_path, shim(0x4000_0000, addr as u32)).map_err(|e| e.to_string())?;
@@ -383,6 +396,10 @@ pub fn test_all(only: &[String]) -> Result<u8, String> {
         }
     }
     println!("qemu boot tests: {passed} passed, {failed} failed");
+    // The load-address sweep's quick subset (a whole run only; `cargo xtask sweep`: all of it).
+    if only.is_empty() {
+        failed += crate::sweep::run(true, 2, &[], &imgs)?.1;
+    }
     // The deterministic figures against docs/performance.md (a whole run only).
     let perf_ok = !only.is_empty() || crate::qemu::guard()?;
     Ok(if failed == 0 && perf_ok { 0 } else { 1 })

@@ -58,6 +58,7 @@ core::arch::global_asm!(
     RELOC_GRANULE_MASK = const reloc::GRANULE - 1,
     FDT_MAGIC_LO = const hypfw_core::platform::dtb::FDT_MAGIC & 0xFFFF,
     FDT_MAGIC_HI = const hypfw_core::platform::dtb::FDT_MAGIC >> 16,
+    DTB_MAX_SIZE = const hypfw_core::platform::dtb::MAX_SIZE,
     BOOT_STACK_SIZE = const abi::BOOT_STACK_SIZE,
     EI_SIZE = const size_of::<EarlyInfo>(),
     EI_R0 = const offset_of!(EarlyInfo, r0),
