@@ -139,6 +139,10 @@ struct Platform {
     handover: bool,
     /// The tree describes PSCI by SMC (so CPU_ON must work).
     psci: bool,
+    /// RAM banks of /memory, as many as fit, and how many overlap hypfw's region (0 expected: a
+    /// payload that reads only /memory must never meet the hole in its stage 2).
+    ram_banks: usize,
+    ram_over_hypfw: usize,
 }
 
 fn read_platform(dtb: usize) -> Option<Platform> {
@@ -159,8 +163,17 @@ fn read_platform(dtb: usize) -> Option<Platform> {
         // SAFETY: single writer, before any secondary runs.
         unsafe { write_volatile(&raw mut UART_BASE, c.base as usize) };
     }
-    let mut p =
-        Platform { cpus: [0; MAX_CPUS], ncpus: 0, hypfw: (0, 0), gic: None, cycles: 24, handover: false, psci: false };
+    let mut p = Platform {
+        cpus: [0; MAX_CPUS],
+        ncpus: 0,
+        hypfw: (0, 0),
+        gic: None,
+        cycles: 24,
+        handover: false,
+        psci: false,
+        ram_banks: 0,
+        ram_over_hypfw: 0,
+    };
     for c in fdt.find_node("/cpus")?.children().filter(|c| c.name.starts_with("cpu@")) {
         if p.ncpus < MAX_CPUS {
             p.cpus[p.ncpus] = be32(c.property("reg")?.value, 0) as u32;
@@ -176,6 +189,11 @@ fn read_platform(dtb: usize) -> Option<Platform> {
     if let Some(n) = fdt.chosen().bootargs().and_then(|a| a.split(' ').find_map(|w| w.strip_prefix("payload.cycles=")))
     {
         p.cycles = n.parse().unwrap_or(p.cycles);
+    }
+    if let Ok(d) = hypfw_core::platform::dtb::describe(blob) {
+        let (base, size) = p.hypfw;
+        p.ram_banks = d.platform.ram().len();
+        p.ram_over_hypfw = d.platform.ram().iter().filter(|r| r.base < base + size && base < r.end()).count();
     }
     p.gic = hypfw_core::platform::dtb::describe(blob)
         .ok()
@@ -228,6 +246,17 @@ extern "C" fn payload_main(dtb: usize) -> ! {
         hostile::run(&mut c, &p, &o, dtb);
         finish(c)
     }
+    c.check(
+        "/memory leaves hypfw's region out",
+        p.ram_banks > 0 && p.ram_over_hypfw == 0,
+        format_args!(
+            "{} RAM bank(s), {} overlapping {:#x}..{:#x}",
+            p.ram_banks,
+            p.ram_over_hypfw,
+            p.hypfw.0,
+            p.hypfw.0 + p.hypfw.1
+        ),
+    );
     check_hvc_interface(&mut c);
     check_psci_proxy(&mut c, &p);
     check_cpus_up_and_cycled(&mut c, &p);

@@ -102,6 +102,21 @@ fn dtb_target(input: &[u8]) -> bool {
     // The firmware's one-validation path must read exactly what tidy + describe read.
     let one_pass = dtb::tidy_and_describe(&mut c).map(|(_, _, d)| d);
     assert_eq!(one_pass.ok(), d.ok(), "tidy_and_describe agrees with tidy + describe");
+    // The boot path reads tokens through a word view of the structure block: it must accept and
+    // describe exactly what the byte reader does (a tree with NOPs is handed to tidying).
+    if let Ok(used) = dtb::header_total_size(input)
+        && let Some(raw) = input.get(..used)
+        && let Ok(r) = dtb::struct_block(raw)
+    {
+        let words: Vec<u32> = raw[r].chunks_exact(4).map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let mut shrunk = raw.to_vec();
+        dtb::shrink_total_size(&mut shrunk, used);
+        match dtb::check_and_describe(raw, &words) {
+            Ok(dtb::Checked::Ready(w)) => assert_eq!(Ok(w), dtb::describe(&shrunk), "word view agrees with bytes"),
+            Ok(dtb::Checked::NeedsTidy) => assert!(dtb::validate_allowing_nops(raw).is_ok()),
+            Err(e) => assert_eq!(Err(e), dtb::describe(&shrunk), "word view refuses only what bytes refuse"),
+        }
+    }
     let described = d.is_ok();
     {
         let e = rewrite::Edits {
