@@ -19,6 +19,7 @@ unsafe extern "C" {
     static __image_end: u8;
     static __init_page_start: u8;
     static __relocs_start: u32;
+    static __relocs_end: u8;
 }
 
 fn addr_of<T>(r: &T) -> usize {
@@ -88,7 +89,10 @@ pub unsafe fn copy_and_relocate(img: &Image, region: PhysAddr, layout: &Reserved
         mem::copy(dst, img.start as *const u8, file_len);
         // The boot stack (.noinit, after .bss) is not zeroed: the runtime never runs on it.
         mem::zero(dst.add(bss_off), addr_of(&__bss_end) - img.start - bss_off);
-        let words = core::slice::from_raw_parts(&raw const __relocs_start, reloc::TABLE_BYTES / 4);
+        let words = core::slice::from_raw_parts(
+            &raw const __relocs_start,
+            (addr_of(&__relocs_end) - addr_of(&__relocs_start)) / 4,
+        );
         // The region is page aligned, so the copy can be patched a word at a time.
         let copy = core::slice::from_raw_parts_mut(dst as *mut u32, layout.image.image_end as usize / 4);
         let bias = RUNTIME_VA.wrapping_sub(img.start as u32);

@@ -130,6 +130,19 @@ fn collect_relocs(data: &[u8], image_start: u64, image_end: u64) -> Result<(Vec<
     Ok((abs, movt))
 }
 
+/// Bytes the relocation table of the linked image at `elf_path` needs, and the bytes the image
+/// has for it (the `.hypfw_relocs` section).
+pub fn reloc_table_fit(elf_path: &Path) -> Result<(usize, usize), String> {
+    let data = std::fs::read(elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
+    let (start, image_end, have) = {
+        let f = ElfFile32::<Endianness>::parse(&*data).map_err(|e| e.to_string())?;
+        let sec = f.section_by_name(".hypfw_relocs").ok_or(".hypfw_relocs section missing")?;
+        (sym_addr(&f, "__image_start")?, sym_addr(&f, "__image_end")?, sec.size() as usize)
+    };
+    let (abs, movt) = collect_relocs(&data, start, image_end)?;
+    Ok((4 * (3 + abs.len() + movt.len()), have))
+}
+
 pub fn make(elf_path: &Path) -> Result<Image, String> {
     let mut data = std::fs::read(elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
     let (start, data_end, image_end, table_off, table_len) = {

@@ -110,11 +110,29 @@ pub fn build(o: &BuildOpts) -> Result<Images, String> {
     if o.semihosting {
         c.args(["--features", "hypfw/semihosting"]);
     }
-    let st = c.status().map_err(|e| format!("cargo: {e}"))?;
-    if !st.success() {
-        return Err("firmware build failed".into());
-    }
     let dir = target_dir.join("armv7a-none-eabi").join(if o.release { "release" } else { "debug" });
+    // The relocation table is sized to what the link needs (plus slack, so that small changes do
+    // not relink twice): build with the size that fitted last time, and relink once more when the
+    // table would not fit or would waste more than a KiB. The size is kept per target directory.
+    let size_file = target_dir.join(if o.release { "reloc-table-bytes" } else { "reloc-table-bytes-debug" });
+    let mut size: usize = std::fs::read_to_string(&size_file).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(8192);
+    for attempt in 0.. {
+        c.env("HYPFW_RELOC_TABLE_BYTES", size.to_string());
+        let st = c.status().map_err(|e| format!("cargo: {e}"))?;
+        if !st.success() {
+            return Err("firmware build failed".into());
+        }
+        let (need, have) = image::reloc_table_fit(&dir.join("hypfw"))?;
+        if need <= have && have - need <= 1024 {
+            break;
+        }
+        if attempt == 3 {
+            return Err(format!("relocation table: needs {need} bytes, the image has {have} after 3 relinks"));
+        }
+        size = (need + 256).next_multiple_of(256);
+        std::fs::create_dir_all(&target_dir).map_err(|e| e.to_string())?;
+        std::fs::write(&size_file, size.to_string()).map_err(|e| e.to_string())?;
+    }
     let out_dir = if o.semihosting { image_dir() } else { image_dir().join("board") };
     let (elf, bare, img) = write_bare(&dir.join("hypfw"), &out_dir)?;
     let (payload, load, entry, relocs) = image::relocatable_payload(&dir.join("hypfw-selftest-payload"))?;

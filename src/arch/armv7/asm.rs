@@ -27,6 +27,20 @@ const SYS_EXIT: u32 = 0x18;
 const ADP_STOPPED_INTERNAL_ERROR: u32 = 0x2_0024;
 const SEMIHOSTING_SVC: u32 = 0x12_3456;
 
+/// Bytes of the image's relocation table (`.hypfw_relocs`), from the build: `cargo xtask build`
+/// sizes it to the table the link needs plus a little slack, instead of a fixed 16 KiB.
+const RELOC_TABLE_BYTES: usize = parse_bytes(env!("HYPFW_RELOC_TABLE_BYTES"));
+
+const fn parse_bytes(s: &str) -> usize {
+    let (b, mut i, mut n) = (s.as_bytes(), 0, 0);
+    while i < b.len() {
+        assert!(b[i].is_ascii_digit(), "HYPFW_RELOC_TABLE_BYTES is a decimal number");
+        n = n * 10 + (b[i] - b'0') as usize;
+        i += 1;
+    }
+    n
+}
+
 core::arch::global_asm!(
     concat!(
         include_str!("../../../boot/macros.S"),
@@ -53,7 +67,7 @@ core::arch::global_asm!(
     ENTRY_DCACHE_WAS_ON = const abi::ENTRY_DCACHE_WAS_ON,
     ZIMAGE_END = const zimage::END_OFFSET,
     RELOC_MAGIC = const reloc::MAGIC,
-    RELOC_TABLE_BYTES = const reloc::TABLE_BYTES,
+    RELOC_TABLE_BYTES = const RELOC_TABLE_BYTES,
     RELOC_GRANULE = const reloc::GRANULE,
     RELOC_GRANULE_MASK = const reloc::GRANULE - 1,
     FDT_MAGIC_LO = const hypfw_core::platform::dtb::FDT_MAGIC & 0xFFFF,
