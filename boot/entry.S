@@ -117,7 +117,7 @@ entry_relocate:
     cmp     r0, #0
     beq     relocate
     add     r1, r4, r0                  @ r1 := new start
-    adr_far r2, __data_end              @ r2 := end of the image's own bytes
+    adr_far r2, __file_end              @ r2 := end of the image's own bytes
     ldr     r3, [r4, #{ZIMAGE_END}]     @ r3 := zImage size: the whole file, pack included
     add     r3, r3, r4
     cmp     r3, r2

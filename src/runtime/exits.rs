@@ -262,6 +262,7 @@ fn affinity_info(bi: &BootInfo, cpu: usize) -> u32 {
 fn report_counts(bi: &BootInfo, why: &str) {
     log!("{why}; exits per CPU:");
     super::report_cpus(bi);
+    let _ = super::report_stacks(bi);
     if let Some(f) = &payload(bi).fw_cfg {
         fwcfg::report(f);
     }
