@@ -4,7 +4,7 @@
 @ through it. linker.ld asserts that it fits one page; it only ever uses PC-relative addresses.
 @
 @ hyp_init_entry, registers on entry:
-@   r0 = logical CPU index (< MAX_CPUS)
+@   r0 = logical CPU index (< InitParams.ncpus, the CPUs of the device tree)
 @   CPU in HYP, MMU off, at the physical address of this page, interrupts masked.
 @ Register use:
 @   r12 = PA of HYP_INIT_PARAMS (struct InitParams in src/shared.rs)
@@ -44,10 +44,11 @@ hypfw_init_vectors:
     .global hyp_init_entry
     .type hyp_init_entry, %function
 hyp_init_entry:
-    cmp     r0, #{MAX_CPUS}             @ the index selects this CPU's stack: a bad context id
-    bhs     init_fault                  @ must stop here, not become a stack pointer
-    cp15    mrc, lr, HSCTLR  @ lr := HSCTLR as this CPU arrived (should have M = 0)
     adr_far r12, HYP_INIT_PARAMS
+    ldr     r1, [r12, #{IP_NCPUS}]
+    cmp     r0, r1                      @ the index selects this CPU's stack, which only the device
+    bhs     init_fault                  @ tree's CPUs have: a bad context id must stop here
+    cp15    mrc, lr, HSCTLR  @ lr := HSCTLR as this CPU arrived (should have M = 0)
     adr     r1, hypfw_init_vectors
     cp15    mcr, r1, HVBAR  @ HVBAR := init vectors (identity)
     @ Take part in coherency before any cache or the MMU comes on (Cortex-A15/A7 TRMs, ACTLR):

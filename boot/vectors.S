@@ -9,9 +9,9 @@
 @
 @ Every other vector is unexpected: it pushes r0-r12 and lr as a TrapFrame and calls
 @ hypfw_hyp_unexpected(frame, vector offset / 4), which reports and stops. Stack slots are
-@ STACK_SLOT aligned with an unmapped guard page at the bottom; a fault with SP in that guard page,
-@ or close enough above it that the push would fault (a stack overflow), first moves SP back into
-@ the stack so the report can be written.
+@ STACK_SLOT aligned with an unmapped guard at the bottom; a fault with SP in that guard, or close
+@ enough above it that the push would fault (a stack overflow), first moves SP back into the stack
+@ so the report can be written.
 
     .syntax unified
     .arm
@@ -19,13 +19,16 @@
     .arch_extension virt
 
 .macro unexpected_vector kind
-    @ Escape when the 56-byte push below would reach the guard page, not only when SP is already
-    @ in it: a push that overflowed leaves SP just above the guard, and pushing there again would
-    @ fault in this same vector forever. (SUB/ADD without S keep the flags of the TST.)
-    sub     sp, sp, #64
-    tst     sp, #{GUARD_TEST_MASK}
-    add     sp, sp, #64
-    addeq   sp, sp, #{GUARD_ESCAPE}
+    @ Escape when SP is in the guard, or when the 56-byte push below would reach it: a push that
+    @ overflowed leaves SP just above the guard, and pushing there again would fault in this same
+    @ vector forever. The escape ORs the slot's offset bits into SP, which puts it in the top 256
+    @ bytes of the same slot's stack (the stack may be as small as the guard, so no fixed
+    @ distance would do). (SUB/ADD without S keep the flags of the TST.)
+    tst     sp, #{GUARD_TEST_MASK}      @ Z: SP in the guard
+    subne   sp, sp, #64
+    tstne   sp, #{GUARD_TEST_MASK}      @ Z: SP - 64 in the guard
+    addne   sp, sp, #64                 @ not near the guard: SP as it was
+    orreq   sp, sp, #{GUARD_ESCAPE}
     push    {{r0-r12, lr}}
     mov     r0, sp
     bic     sp, sp, #7                  @ the fault may have come at any SP: AAPCS alignment

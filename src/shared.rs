@@ -26,6 +26,11 @@ pub static mut HYP_INIT_PARAMS: InitParams = InitParams::ZERO;
 #[unsafe(no_mangle)]
 pub static mut BOOT_INFO: Option<BootInfo> = None;
 
+/// The boot stack's high-water mark in bytes, written by the boot CPU last thing before it enters
+/// the init page (the boot stack is not part of the resident copy; the runtime reports the mark).
+#[unsafe(no_mangle)]
+pub static mut BOOT_STACK_PEAK: u32 = 0;
+
 /// PL1 callers saved across a teardown (HYPFW_TEARDOWN / HYPFW_REINIT), one slot per CPU.
 #[unsafe(no_mangle)]
 pub static mut HYP_RESUME: [ResumeSlot; MAX_CPUS] = [ResumeSlot::ZERO; MAX_CPUS];

@@ -45,9 +45,7 @@ extern "C" fn hypfw_hyp_unexpected(frame: &TrapFrame, vector: u32) -> ! {
             if h.ec() == hsr::EC_DABT_HYP && h.is_write() { ", on a write" } else { "" }
         );
         let l = &super::boot_info().layout;
-        let stacks = layout::RUNTIME_VA + l.stacks_off as u32;
-        let stacks_end = stacks + (layout::MAX_CPUS as u64 * layout::STACK_SLOT) as u32;
-        if h.ec() == hsr::EC_DABT_HYP && (stacks..stacks_end).contains(&hdfar) && hdfar & layout::GUARD_TEST_MASK == 0 {
+        if h.ec() == hsr::EC_DABT_HYP && l.stack_window().contains(&hdfar) && hdfar & layout::GUARD_TEST_MASK == 0 {
             crate::log!("  HDFAR is in a stack guard page: HYP stack overflow");
         }
     }
@@ -70,5 +68,6 @@ extern "C" fn hypfw_hyp_unexpected(frame: &TrapFrame, vector: u32) -> ! {
         }
         crate::drivers::console::print(format_args!("\n"));
     }
+    let _ = super::report_stacks(super::boot_info());
     fatal!("unexpected {} on cpu{cpu}", VECTOR_NAMES.get(vector as usize).unwrap_or(&"exception"))
 }

@@ -12,7 +12,7 @@ use crate::{fatal, log};
 use core::sync::atomic::{AtomicU32, Ordering};
 use hypfw_core::abi::bits::{HCR_PAYLOAD, Psr, SPSR_SVC_MASKED, Sctlr};
 use hypfw_core::mm::addr::PAGE_SIZE;
-use hypfw_core::mm::layout::{self, MemRange, ReservedLayout};
+use hypfw_core::mm::layout::{MemRange, ReservedLayout};
 use hypfw_core::mm::pgtable::VTCR_40BIT;
 use hypfw_core::services::hsr::{self, Hsr};
 use hypfw_core::services::psci::{self, Request};
@@ -52,7 +52,7 @@ fn tables_fingerprint(bi: &BootInfo) -> u32 {
     let base = ReservedLayout::va(bi.layout.pool_off).0 as usize;
     let words = (bi.pool_pages_used * PAGE_SIZE / 4) as usize;
     // SAFETY: the pool's pages (bi.pool_pages_used of them from pool_off, all within the
-    // POOL_PAGES the runtime table maps RW at this VA, layout::runtime_plan) are only read here.
+    // pool pages the runtime table maps RW at this VA, layout::runtime_plan) are only read here.
     let s = unsafe { core::slice::from_raw_parts(base as *const u32, words) };
     s.iter().fold(0u32, |h, w| h.rotate_left(7).wrapping_add(*w))
 }
@@ -279,6 +279,7 @@ fn affinity_info(bi: &BootInfo, cpu: usize) -> u32 {
 fn report_counts(bi: &BootInfo, why: &str) {
     log!("{why}; exits per CPU:");
     super::report_cpus(bi);
+    let _ = super::report_stacks(bi);
     if let Some(f) = &payload(bi).fw_cfg {
         fwcfg::report(f);
     }
@@ -286,7 +287,7 @@ fn report_counts(bi: &BootInfo, why: &str) {
     log!(
         "memory: page pool {} of {} pages used, no heap; page tables {} since cpu0 entered the payload (fingerprint {start:#010x}, now {now:#010x})",
         bi.pool_pages_used,
-        layout::POOL_PAGES,
+        bi.layout.pool_pages,
         if start == now { "unchanged" } else { "CHANGED" }
     );
 }

@@ -106,6 +106,39 @@ pub fn report_cpus(bi: &BootInfo) {
     }
 }
 
+/// The stacks' high-water marks: the boot stack's (taken as the boot phase ended) and every
+/// runtime stack's so far (each painted by the boot phase; a re-initialised CPU starts on the same
+/// stack, so the mark covers every arrival).
+pub fn report_stacks(bi: &BootInfo) -> bool {
+    // SAFETY: written once by the boot phase before any CPU entered the runtime.
+    let boot = unsafe { core::ptr::read_volatile(&raw const crate::shared::BOOT_STACK_PEAK) };
+    let mut max = 0;
+    let mut marks = [0u64; MAX_CPUS];
+    for (cpu, m) in marks.iter_mut().enumerate().take(bi.cpus.count) {
+        let bottom = bi.layout.stack_bottom(cpu).0 as usize as *const u32;
+        let words = (layout::STACK_SIZE / 4) as usize;
+        // SAFETY: the mapped stack of `cpu` (STACK_SIZE bytes from its bottom, RW in the runtime
+        // table); only read, word by word, volatile (another CPU may be running on it).
+        *m = layout::stack_high_water(
+            layout::STACK_SIZE,
+            (0..words).map(|i| unsafe { bottom.add(i).read_volatile() }),
+            layout::STACK_PAINT,
+        );
+        max = max.max(*m);
+    }
+    // The stacks are sized at twice the deepest use measured: more than half used means the
+    // margin is gone, and the size needs a new measurement.
+    let ok = max * 2 <= layout::STACK_SIZE && boot * 2 <= hypfw_core::abi::BOOT_STACK_SIZE;
+    log!(
+        "stack high-water: boot {boot} of {} bytes; runtime {max} of {} bytes (per CPU {:?}): {}",
+        hypfw_core::abi::BOOT_STACK_SIZE,
+        layout::STACK_SIZE,
+        &marks[..bi.cpus.count],
+        if ok { "within half, ok" } else { "more than half used: FAILED (the stack sizes need a new measurement)" }
+    );
+    ok
+}
+
 /// Check what the init page observed against what must hold; stops on a mismatch.
 fn check_phases(cpu: u32, bi: &BootInfo, ev: &PhaseEvidence) -> (u32, u64) {
     let boot_lo = bi.boot_pgd as u32;
@@ -143,7 +176,7 @@ fn log_placement(bi: &BootInfo) {
         RUNTIME_VA,
         bi.region_pa,
         bi.pool_pages_used,
-        layout::POOL_PAGES
+        bi.layout.pool_pages
     );
 }
 

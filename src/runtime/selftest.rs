@@ -13,8 +13,7 @@ use crate::{fatal, log};
 use core::sync::atomic::{AtomicU32, Ordering};
 use hypfw_core::abi::bits::{SPSR_SVC_MASKED, Sctlr};
 use hypfw_core::abi::teardown;
-use hypfw_core::mm::addr::PAGE_SIZE;
-use hypfw_core::mm::layout::{MAX_CPUS, STACK_SLOT};
+use hypfw_core::mm::layout::{GUARD_SIZE, MAX_CPUS, STACK_SLOT};
 use hypfw_core::platform::options::SelfTest;
 use hypfw_core::services::hsr::{self, Hsr};
 use hypfw_core::services::hvc;
@@ -280,12 +279,11 @@ pub fn resume(bi: &BootInfo) -> ! {
 fn finish(bi: &BootInfo) -> ! {
     log!("per-CPU counts:");
     super::report_cpus(bi);
+    if !super::report_stacks(bi) {
+        FAILED.fetch_add(1, Ordering::Relaxed);
+    }
     // The boot phase built every table; the runtime allocates nothing (there is no heap).
-    log!(
-        "memory: page pool {} of {} pages used, no heap",
-        super::boot_info().pool_pages_used,
-        hypfw_core::mm::layout::POOL_PAGES
-    );
+    log!("memory: page pool {} of {} pages used, no heap", bi.pool_pages_used, bi.layout.pool_pages);
     let failed = FAILED.load(Ordering::Relaxed);
     if failed != 0 {
         fatal!("self-test failed: {failed} check(s) failed");
@@ -299,7 +297,7 @@ fn finish(bi: &BootInfo) -> ! {
         }
         SelfTest::PushOverflow => {
             log!("self-test: pushing from 8 bytes above the stack guard page (hypfw.selftest=push-overflow)");
-            let guard_top = (arch::sp() & !(STACK_SLOT as usize - 1)) + PAGE_SIZE as usize;
+            let guard_top = (arch::sp() & !(STACK_SLOT as usize - 1)) + GUARD_SIZE as usize;
             arch::faults::push_at(guard_top + 8)
         }
         SelfTest::InitFault => {

@@ -6,7 +6,7 @@ use super::relocate::Copy;
 use crate::arch;
 use crate::arch::cache::{self, ArmCache};
 use crate::detail;
-use crate::shared::{BOOT_INFO, BootInfo, CpuControl, HYP_INIT_PARAMS, InitParams, percpu_addr};
+use crate::shared::{BOOT_INFO, BOOT_STACK_PEAK, BootInfo, CpuControl, HYP_INIT_PARAMS, InitParams, percpu_addr};
 use hypfw_core::abi::bits::HSCTLR_RUNTIME;
 use hypfw_core::abi::{FaultRecord, uart};
 use hypfw_core::mm::addr::PhysAddr;
@@ -92,8 +92,11 @@ pub fn write(copy: &Copy, h: Handover) {
     ip.gicd = p.gic.map_or(0, |g| g.dist.0 as u32);
     ip.gicc = p.gic.map_or(0, |g| g.cpu.0 as u32);
     ip.cntfrq = p.timer_freq.unwrap_or(0);
-    for cpu in 0..layout::MAX_CPUS {
+    // Only the CPUs of the device tree have a stack; the init page refuses any other index.
+    for cpu in 0..h.layout.ncpus {
         ip.stack_top_va[cpu] = h.layout.stack_top(cpu).0;
+    }
+    for cpu in 0..layout::MAX_CPUS {
         ip.percpu_va[cpu] = copy.va(percpu_addr(cpu));
     }
     // SAFETY: HYP_INIT_PARAMS is an InitParams and BOOT_INFO an Option<BootInfo> of this image;
@@ -124,6 +127,11 @@ pub fn release_parked(copy: &Copy, loaded_at: u32, cpus: &CpuMap, control: CpuCo
 pub fn enter_init_page(copy: &Copy) -> ! {
     let entry = copy.pa(hyp_init_entry as *const () as usize);
     detail!("cpu0 entering the init page at {:#010x}", entry);
+    // The boot stack's mark, taken after the last line the boot phase prints.
+    let peak = super::stack::boot_high_water() as u32;
+    // SAFETY: BOOT_STACK_PEAK is a u32 of this image; the boot phase runs alone with the MMU off
+    // and no CPU has entered the copy yet.
+    unsafe { write_in_copy(copy, (&raw const BOOT_STACK_PEAK) as usize, peak) };
     // SAFETY: the init page of the relocated copy is position independent and starts with the MMU
     // off at its physical address; it never returns (it enters the runtime).
     unsafe { arch::jump(entry, 0) }

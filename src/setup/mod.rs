@@ -47,7 +47,8 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     let platform = found.platform;
     discover::report_platform(&platform);
 
-    let Reserved { layout, pack, busy, region, init_page, copy } = reserve_and_copy(&platform, found.dtb_range);
+    let cpus = CpuMap::new(platform.cpus(), arch::mpidr());
+    let Reserved { layout, pack, busy, region, init_page, copy } = reserve_and_copy(&platform, found.dtb_range, &cpus);
     handover::write_fault_record(&copy, &platform, None, init_page);
 
     if entry_mode == EntryMode::SecureSvc {
@@ -63,7 +64,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     let fw_cfg_va = devices.iter().zip(device_vas).find(|(d, _)| d.name == tables::FW_CFG).and_then(|(_, va)| va);
     let mut pool = tables::Pool::new(region, &layout);
     let payload = pack.map(|pk| {
-        let reserved = MemRange { base: region.0, size: layout::RESERVED_SIZE };
+        let reserved = MemRange { base: region.0, size: layout.size() };
         let psci = match cpu_control {
             CpuControl::Pen => PsciNode::ProvideSmc,
             CpuControl::None => PsciNode::ProvideHvc,
@@ -76,8 +77,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     let (boot_pgd, runtime_pgd) =
         tables::build_hyp(region, &layout, devices, platform.ram(), &mut pool, found.options.verbose);
     handover::write_fault_record(&copy, &platform, Some(boot_pgd), init_page);
-
-    let cpus = CpuMap::new(platform.cpus(), arch::mpidr());
+    stack::paint_runtime(region, &layout);
     if cpus.boot_not_listed {
         log!("smp: the boot CPU (MPIDR {:#x}) is not in the device tree's /cpus", arch::mpidr());
     }
@@ -132,10 +132,10 @@ struct Reserved {
     copy: relocate::Copy,
 }
 
-/// Find the payload pack, choose the reserved region, and copy and relocate the image there.
-fn reserve_and_copy(platform: &Platform, dtb_range: MemRange) -> Reserved {
+/// Find the payload pack, size and choose the reserved region, and copy and relocate the image
+/// there.
+fn reserve_and_copy(platform: &Platform, dtb_range: MemRange, cpus: &CpuMap) -> Reserved {
     let image = relocate::Image::this();
-    let layout = ReservedLayout::new(image.layout).unwrap_or_else(|e| fatal!("{e}"));
     // SAFETY: the zImage header's size word, in the first page of the loaded image (boot/entry.S).
     let file_size = unsafe { core::ptr::read_volatile((image.start + zimage::END_OFFSET) as *const u32) };
     let pack = payload::find_pack(image.start, image.layout.image_end, file_size as u64);
@@ -152,14 +152,29 @@ fn reserve_and_copy(platform: &Platform, dtb_range: MemRange) -> Reserved {
     busy[0] = loaded;
     busy[1] = dtb_range;
     busy[2..2 + platform.nreserved].copy_from_slice(platform.reserved());
-    let region = layout::choose_reserved_region(first_bank, &busy).unwrap_or_else(|e| fatal!("{e}"));
-    detail!(
-        "relocation: reserved region {}..{:#010x} (top of the first RAM bank below {:#x}), image {:#x} bytes",
+    let (devices, ndev) = tables::devices(platform, pack.is_some());
+    let device_holes = payload::device_holes(platform);
+    let inputs = layout::RegionInputs {
+        ncpus: cpus.count,
+        first_bank,
+        ram: platform.ram(),
+        avoid: &busy,
+        devices: &devices[..ndev],
+        payload_holes: pack.map(|_| &device_holes[..]),
+    };
+    let (region, layout) = layout::plan_region(image.layout, &inputs).unwrap_or_else(|e| fatal!("{e}"));
+    log!(
+        "memory: hypfw's region {}..{:#010x}, {} bytes withheld from the payload: image {} bytes, page tables {} \
+         pages, stacks {} x {} bytes",
         region,
-        region.0 + layout::RESERVED_SIZE,
-        RUNTIME_VA,
-        image.layout.image_end
+        region.0 + layout.size(),
+        layout.size(),
+        layout.image.resident_end,
+        layout.pool_pages,
+        layout.ncpus,
+        layout::STACK_SIZE
     );
+    detail!("relocation: the region is the top of the first RAM bank below {:#x}", RUNTIME_VA);
     let init_page = region.add(image.layout.init_page);
     layout::check_identity_collision(init_page).unwrap_or_else(|e| fatal!("{e}"));
     // SAFETY: the region is RAM that nothing else uses (chosen clear of the loaded file and the

@@ -49,17 +49,23 @@ pub fn find_pack(load: usize, image_end: u64, file_size: u64) -> Option<Pack<'st
     }
 }
 
-/// Stage-2 holes: hypfw's region, the GIC virtual interface control block, and QEMU's fw_cfg
-/// (its DMA register would let the payload's requests write anywhere, stage 2 or not; the DMA
-/// register shares a page with the selector and data registers, so the whole page is left out and
-/// the runtime carries out the accesses to those two: `hypfw_core::services::fwcfg`).
-pub fn holes(p: &Platform, region: MemRange) -> [MemRange; 3] {
+/// Stage-2 holes besides hypfw's own region: the GIC virtual interface control block, and QEMU's
+/// fw_cfg (its DMA register would let the payload's requests write anywhere, stage 2 or not; the
+/// DMA register shares a page with the selector and data registers, so the whole page is left out
+/// and the runtime carries out the accesses to those two: `hypfw_core::services::fwcfg`).
+pub fn device_holes(p: &Platform) -> [MemRange; 2] {
     let gich =
         p.gic.and_then(|g| g.hyp).map_or(MemRange::default(), |(b, s)| MemRange { base: b, size: s.max(PAGE_SIZE) });
     let fw_cfg = p.fw_cfg.map_or(MemRange::default(), |(b, s)| {
         let start = align_down(b, PAGE_SIZE);
         MemRange { base: start, size: align_up(b + s.max(1), PAGE_SIZE) - start }
     });
+    [gich, fw_cfg]
+}
+
+/// Stage-2 holes: hypfw's region, then [`device_holes`].
+pub fn holes(p: &Platform, region: MemRange) -> [MemRange; 3] {
+    let [gich, fw_cfg] = device_holes(p);
     [region, gich, fw_cfg]
 }
 

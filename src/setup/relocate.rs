@@ -5,7 +5,7 @@ use crate::arch::cache::{self, ArmCache};
 use crate::arch::mem;
 use crate::fatal;
 use hypfw_core::abi::reloc;
-use hypfw_core::mm::addr::PhysAddr;
+use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr, align_up};
 use hypfw_core::mm::coherency;
 use hypfw_core::mm::layout::{ImageLayout, RUNTIME_VA, ReservedLayout};
 
@@ -43,6 +43,8 @@ impl Image {
                 layout: ImageLayout {
                     text_end: (addr_of(&__text_end) - s) as u64,
                     rodata_end: (addr_of(&__rodata_end) - s) as u64,
+                    // The copy ends at the page boundary after .bss.
+                    resident_end: align_up((addr_of(&__bss_end) - s) as u64, PAGE_SIZE),
                     image_end: (addr_of(&__image_end) - s) as u64,
                     init_page: (addr_of(&__init_page_start) - s) as u64,
                 },
@@ -70,8 +72,9 @@ impl Copy {
     }
 }
 
-/// Copy the image (text..data) into the region, zero the copy's .bss, and relocate the copy for
-/// the runtime VA; then make the new code visible to instruction fetch.
+/// Copy the image (text..data) into the region, zero the copy's .bss up to the end of its page, and
+/// relocate the copy for the runtime VA; then make the new code visible to instruction fetch.
+/// The relocation table and the boot stack, after .bss, are not copied.
 ///
 /// # Safety
 /// 1. `region` is RAM of at least `layout.end_off` bytes that nothing else uses;
@@ -83,24 +86,24 @@ pub unsafe fn copy_and_relocate(img: &Image, region: PhysAddr, layout: &Reserved
     // the region's physical address a valid pointer, and the region is page aligned (so the
     // copy is word aligned as a `[u32]`). The relocation table lies within .rodata.
     unsafe {
-        let file_len = addr_of(&__data_end) - img.start;
+        let data_len = addr_of(&__data_end) - img.start;
         let bss_off = addr_of(&__bss_start) - img.start;
+        let resident = layout.image.resident_end as usize;
         let dst = region.0 as usize as *mut u8;
-        mem::copy(dst, img.start as *const u8, file_len);
-        // The boot stack (.noinit, after .bss) is not zeroed: the runtime never runs on it.
-        mem::zero(dst.add(bss_off), addr_of(&__bss_end) - img.start - bss_off);
+        mem::copy(dst, img.start as *const u8, data_len);
+        mem::zero(dst.add(bss_off), resident - bss_off);
         let words = core::slice::from_raw_parts(
             &raw const __relocs_start,
             (addr_of(&__relocs_end) - addr_of(&__relocs_start)) / 4,
         );
         // The region is page aligned, so the copy can be patched a word at a time.
-        let copy = core::slice::from_raw_parts_mut(dst as *mut u32, layout.image.image_end as usize / 4);
+        let copy = core::slice::from_raw_parts_mut(dst as *mut u32, resident / 4);
         let bias = RUNTIME_VA.wrapping_sub(img.start as u32);
         if let Err(e) = reloc::parse(words).and_then(|t| reloc::apply_words(copy, &t, bias)) {
             fatal!("relocating the runtime copy: {e}");
         }
     }
     // Written with the MMU off, run (and read) through the runtime's cacheable mappings.
-    coherency::code_written_uncached(&mut ArmCache, region.0, layout.image.image_end, cache::dcache_line());
+    coherency::code_written_uncached(&mut ArmCache, region.0, layout.image.resident_end, cache::dcache_line());
     Copy { image_start: img.start, region }
 }

@@ -18,7 +18,7 @@ pub struct Pool(PagePool);
 
 impl Pool {
     pub fn new(region: PhysAddr, l: &ReservedLayout) -> Self {
-        Pool(PagePool::new(region.0 + l.pool_off, layout::POOL_PAGES))
+        Pool(PagePool::new(region.0 + l.pool_off, l.pool_pages))
     }
     pub fn pages_used(&self) -> u64 {
         self.0.pages_used()
@@ -113,7 +113,7 @@ pub fn build_hyp(
         layout::TRAMPOLINE_VA,
         runtime_pgd,
         pool.pages_used(),
-        layout::POOL_PAGES
+        l.pool_pages
     );
     for r in runtime_plan.iter().filter(|_| verbose) {
         detail!(
@@ -128,7 +128,7 @@ pub fn build_hyp(
     let init_page = region.add(l.image.init_page);
     match audit::runtime_table(&PhysTables, runtime_pgd, l, region, init_page, ram) {
         Ok(n) => detail!(
-            "page tables: runtime table audited ({n} mappings): W^X, {} stack guard pages unmapped, no identity map, \
+            "page tables: runtime table audited ({n} mappings): W^X, {} stack guards unmapped, no identity map, \
              no payload RAM",
             layout::MAX_CPUS
         ),

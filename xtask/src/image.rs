@@ -145,24 +145,29 @@ pub fn reloc_table_fit(elf_path: &Path) -> Result<(usize, usize), String> {
 
 pub fn make(elf_path: &Path) -> Result<Image, String> {
     let mut data = std::fs::read(elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
-    let (start, data_end, image_end, table_off, table_len) = {
+    let (start, data_end, image_end, table_off, table_len, relocs_va) = {
         let f = ElfFile32::<Endianness>::parse(&*data).map_err(|e| e.to_string())?;
         let sec = f.section_by_name(".hypfw_relocs").ok_or(".hypfw_relocs section missing")?;
         let (off, len) = sec.file_range().ok_or(".hypfw_relocs has no file data")?;
         (
             sym_addr(&f, "__image_start")?,
-            sym_addr(&f, "__data_end")?,
+            sym_addr(&f, "__file_end")?,
             sym_addr(&f, "__image_end")?,
             off as usize,
             len as usize,
+            sym_addr(&f, "__relocs_start")?,
         )
     };
     let (abs, movt) = collect_relocs(&data, start, image_end)?;
     hypfw_core::abi::reloc::encode(&abs, &movt, &mut data[table_off..table_off + table_len])
         .map_err(|e| format!("{e} ({} + {} entries)", abs.len(), movt.len()))?;
 
-    // Raw image: the loadable segments laid out from the image start to the end of .data.
-    let mut bin = vec![0u8; (data_end - start) as usize];
+    // Raw image: the loadable segments laid out from the image start to the end of the relocation
+    // table's entries (after .bss, which stays zero here). The table is the file's last part, so
+    // its unused room is left out: nothing reads past its counted entries.
+    let table_used = 4 * (3 + abs.len() + movt.len()) as u64;
+    let file_end = (relocs_va + table_used).min(data_end);
+    let mut bin = vec![0u8; (file_end - start) as usize];
     {
         let f = ElfFile32::<Endianness>::parse(&*data).map_err(|e| e.to_string())?;
         let endian = f.endian();

@@ -3,7 +3,7 @@
 //! report is what hypfw would do, not a second opinion; only strings hypfw keeps no copy of (a
 //! CPU's enable-method, an unknown console's compatible) are read here with the `fdt` crate.
 
-use hypfw_core::mm::layout::{RESERVED_SIZE, choose_reserved_region};
+use hypfw_core::mm::layout::{RESERVED_BUDGET, choose_reserved_region};
 use hypfw_core::platform::dtb::{self, Description, PsciMethod, UartKind};
 use std::fmt::Write;
 
@@ -153,10 +153,12 @@ pub fn report(blob: &[u8]) -> String {
             j.push_str("  \"psci\": null,\n");
         }
     }
-    let region = p.ram().first().and_then(|b| choose_reserved_region(*b, p.reserved()).ok());
+    // hypfw sizes its region at boot (image, page tables, a stack per CPU); this places the most it
+    // takes, its budget, and the region starts at or above this base.
+    let region = p.ram().first().and_then(|b| choose_reserved_region(*b, RESERVED_BUDGET, p.reserved()).ok());
     match region {
         Some(r) => {
-            let _ = writeln!(j, "  \"hyp_region\": {{\"base\": {}, \"size\": {}}},", hex(r.0), hex(RESERVED_SIZE));
+            let _ = writeln!(j, "  \"hyp_region\": {{\"base\": {}, \"size\": {}}},", hex(r.0), hex(RESERVED_BUDGET));
         }
         None => {
             if !p.ram().is_empty() {
@@ -223,7 +225,8 @@ fn check_rewrite(blob: &[u8]) -> Result<(), String> {
     use hypfw_core::mm::layout::MemRange;
     use hypfw_core::payload::rewrite::{Edits, rewrite};
     let e = Edits {
-        reserved: MemRange { base: 0xBFE0_0000, size: RESERVED_SIZE },
+        // A region as hypfw sizes it: page aligned, not 2 MiB aligned.
+        reserved: MemRange { base: 0xBFFC_3000, size: 0x3_D000 },
         bootargs: Some("console=ttyS0,115200 earlyprintk"),
         initrd: Some(MemRange { base: 0x9000_0000, size: 0x10_0000 }),
         psci: hypfw_core::payload::rewrite::PsciNode::Keep,
@@ -259,7 +262,7 @@ fn check_rewrite(blob: &[u8]) -> Result<(), String> {
         return Err(format!("reads differently: {before:?} vs {after:?}"));
     }
     let fdt = fdt::Fdt::new(out).map_err(|e| format!("{e:?}"))?;
-    fdt.find_node("/reserved-memory/hypfw@bfe00000").ok_or("no /reserved-memory/hypfw@bfe00000")?;
+    fdt.find_node("/reserved-memory/hypfw@bffc3000").ok_or("no /reserved-memory/hypfw@bffc3000")?;
     let args = fdt.chosen().bootargs().ok_or("no bootargs")?;
     if args != "console=ttyS0,115200 earlyprintk" {
         return Err(format!("bootargs {args:?}"));

@@ -363,6 +363,18 @@ pub fn measure(print: bool) -> Result<Vec<(&'static str, u64)>, String> {
     let ready4 = grab(&o4.output, "cpu0 runtime ready").ok_or("no runtime ready line (full log)")?;
     let verbose = ins(num_after(&ready4, "entry->ready").ok_or("no entry->ready (full log)")?);
     let s2 = per_call("stage2-abort")?;
+    // hypfw's memory: its region as the payload's device tree and stage 2 leave it out, from the
+    // boot line that states it, with one CPU (the run above) and with eight (stopped at the line).
+    let withheld = |out: &str| -> Result<u64, String> {
+        let l = grab(out, "bytes withheld from the payload").ok_or_else(|| format!("no region line:\n{out}"))?;
+        let head = &l[..l.find(" bytes withheld").unwrap()];
+        head.rsplit(' ').next().and_then(|n| n.parse().ok()).ok_or_else(|| format!("no byte count in {l}"))
+    };
+    let mem1 = withheld(&o3.output)?;
+    let mut q8 = Qemu::new("virt,virtualization=on").kernel(&imgs.bin);
+    q8.smp = 8;
+    let (_, o8) = time_to_line(&q8, "bytes withheld from the payload", Duration::from_secs(60))?;
+    let mem8 = withheld(&o8)?;
     if print {
         println!("image size: {bin_len} bytes ({})", bin.display());
         println!(
@@ -383,6 +395,7 @@ pub fn measure(print: bool) -> Result<Vec<(&'static str, u64)>, String> {
         println!(
             "from the payload ({iters} calls each): SMC PSCI_VERSION round trip {smc} instructions, stage-2 abort delivered back (the payload's abort handler included) {s2} instructions"
         );
+        println!("hypfw's memory (withheld from the payload): {mem1} bytes with 1 CPU, {mem8} bytes with 8");
     }
     Ok(vec![
         ("image_bytes", bin_len),
@@ -394,6 +407,8 @@ pub fn measure(print: bool) -> Result<Vec<(&'static str, u64)>, String> {
         ("hotplug_cycle_instructions", ins(cycle) / cycles),
         ("smc_psci_version_instructions", smc),
         ("stage2_abort_instructions", s2),
+        ("hyp_memory_bytes_smp1", mem1),
+        ("hyp_memory_bytes_smp8", mem8),
     ])
 }
 

@@ -1,21 +1,28 @@
 //! Where everything lives: the reserved physical region, the HYP VA layout, and the list of
 //! mappings that make up the boot and runtime page tables (`docs/architecture.md` draws it).
 //!
-//! The reserved region is 2 MiB, 2 MiB aligned, taken from the top of the first RAM bank below the
-//! runtime VA window. It is mapped linearly: runtime VA = RUNTIME_VA + (PA - region base).
+//! The reserved region holds exactly what the runtime needs and is withheld from the payload: the
+//! resident image (without the boot stack and the relocation table, which only the boot phase
+//! uses), the page-table pool sized to what the tables take, and one stack per CPU of the device
+//! tree. Its size is computed at boot ([`plan_region`]), page aligned, and it is taken from the
+//! top of the first RAM bank below the runtime VA window. The image and the pool are mapped
+//! linearly (runtime VA = RUNTIME_VA + region offset); the stacks are packed in the region without
+//! guard pages, and mapped into a window of STACK_SLOT-aligned slots whose unmapped lower part is
+//! the guard (VA costs no memory).
 //!
 //! ```text
-//! region offset  contents                          runtime mapping
+//! region offset  contents                          runtime mapping (VA = RUNTIME_VA + offset)
 //! 0              image .text (init page inside)    RX
-//!                image .rodata, .rel.dyn, .got     R, XN
+//!                image .rodata, .got               R, XN
 //!                image .data, .bss                 RW, XN
-//! pool_off       page-table pool (POOL_PAGES)      RW, XN
-//! stacks_off     MAX_CPUS x STACK_SLOT:            first page of each slot unmapped (guard),
-//!                  [guard 4K][stack]               rest RW, XN
+//! pool_off       page-table pool (pool_pages)      RW, XN
+//! stacks_off     ncpus x STACK_SIZE                each at its slot in the stack window:
+//!                                                  [guard GUARD_SIZE, unmapped][stack RW, XN]
 //! ```
 
 use crate::mm::addr::{PAGE_SIZE, PhysAddr, VirtAddr, align_down, align_up};
 use crate::mm::pgtable::MapAttrs;
+use crate::mm::stage2::{self, Piece};
 
 pub const RUNTIME_VA: u32 = 0xC000_0000;
 /// Device mappings (console, GIC) are placed from here upwards.
@@ -24,23 +31,43 @@ pub const DEVICE_VA_END: u32 = 0xFFF0_0000;
 /// The ARM "vectors page" VA: the init page is mapped here in both tables.
 pub const TRAMPOLINE_VA: u32 = 0xFFFF_0000;
 
-pub const RESERVED_SIZE: u64 = 2 << 20;
-pub const RESERVED_ALIGN: u64 = 2 << 20;
+/// hypfw's memory budget at MAX_CPUS (issue 10): what `cargo xtask inspect` sets aside for it on a
+/// board, and what `docs/performance.md` guards.
+pub const RESERVED_BUDGET: u64 = 256 << 10;
+/// A region larger than this is refused: only a broken image or platform description needs it.
+pub const RESERVED_LIMIT: u64 = 2 << 20;
 pub const MAX_CPUS: usize = 8;
 /// RAM banks hypfw keeps track of (the device tree may list more; the rest are ignored).
 pub const MAX_RAM_BANKS: usize = 4;
-pub const POOL_PAGES: u64 = 32;
-/// One CPU's stack slot: a guard page at the bottom, then the stack. Slots are STACK_SLOT aligned
-/// so the exception vectors can recognise an SP inside a guard page with a single TST.
-pub const STACK_SLOT: u64 = 32 << 10;
+/// One CPU's runtime stack. The deepest use measured (`stack high-water`, printed by the
+/// self-test, the payload's power-off and every HYP fault report) was 1,284 bytes, in the fault
+/// report that prints registers; the stack is at least twice that, in whole pages.
+pub const STACK_SIZE: u64 = 4 << 10;
+/// The unmapped part of a stack slot below the stack.
 pub const GUARD_SIZE: u64 = PAGE_SIZE;
+/// One CPU's slot in the stack window: the guard, then the stack. Slots are STACK_SLOT aligned so
+/// the exception vectors can recognise an SP inside a guard with a single TST.
+pub const STACK_SLOT: u64 = GUARD_SIZE + STACK_SIZE;
+const _: () = assert!(STACK_SLOT.is_power_of_two() && GUARD_SIZE.is_power_of_two() && GUARD_SIZE >= PAGE_SIZE);
 /// Bytes left unused at the top of each slot, so that an empty stack's SP is not slot aligned
-/// (which the guard-page test would mistake for an overflow).
+/// (which the guard test would mistake for an overflow).
 pub const STACK_TOP_GAP: u64 = 64;
-/// `tst sp, #GUARD_TEST_MASK` is zero exactly when SP is in the guard page (or on a slot base).
+/// `tst sp, #GUARD_TEST_MASK` is zero exactly when SP is in the guard (or on a slot base).
 pub const GUARD_TEST_MASK: u32 = (STACK_SLOT as u32 - 1) & !(GUARD_SIZE as u32 - 1);
-/// How far the vectors move an SP found in the guard page, to report the overflow.
-pub const GUARD_ESCAPE: u32 = (STACK_SLOT / 2) as u32;
+/// The vectors OR this into an SP found in (or within a push of) the guard: it lands in the top
+/// 256 bytes of the same slot's stack, from where the overflow is reported.
+pub const GUARD_ESCAPE: u32 = (STACK_SLOT as u32 - 1) & !0xFF;
+const _: () = assert!(STACK_SIZE >= 512, "GUARD_ESCAPE must land inside the stack with room for the report's push");
+/// The word the boot phase paints every stack with: the high-water mark is where it stops.
+pub const STACK_PAINT: u32 = 0x57AC_C0DE;
+
+/// Bytes of a stack of `size` bytes that were ever used: `words` is the stack from its lowest
+/// address up, painted with `paint` before first use; a stack grows down, so the untouched words
+/// are the lowest ones, and the scan stops at the first word that is not paint.
+pub fn stack_high_water(size: u64, words: impl IntoIterator<Item = u32>, paint: u32) -> u64 {
+    let untouched = words.into_iter().take_while(|&w| w == paint).count() as u64;
+    size.saturating_sub(untouched * 4)
+}
 
 /// Sizes of the image's sections, from the linker symbols (all page aligned).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,29 +76,39 @@ pub struct ImageLayout {
     pub text_end: u64,
     /// End of .rodata/.got (start of .data).
     pub rodata_end: u64,
-    /// End of .bss: the whole image.
+    /// End of .bss: what the resident copy holds.
+    pub resident_end: u64,
+    /// End of the image as loaded, with what only the boot phase uses (the relocation table, the
+    /// boot stack): where a payload pack starts.
     pub image_end: u64,
     /// Offset of the init page.
     pub init_page: u64,
 }
 
-/// Offsets inside the reserved region.
+/// Offsets inside the reserved region, and where the stacks are in the runtime VA space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReservedLayout {
     pub image: ImageLayout,
+    /// CPUs with a stack: those of the device tree (hotplug only ever starts those).
+    pub ncpus: usize,
     pub pool_off: u64,
+    pub pool_pages: u64,
+    /// Region offset of cpu0's stack; the others follow, STACK_SIZE apart.
     pub stacks_off: u64,
+    /// Offset from RUNTIME_VA of the stack window (MAX_CPUS slots, STACK_SLOT aligned).
+    pub stack_window_off: u64,
+    /// The region's size.
     pub end_off: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayoutError {
-    /// The image and runtime memory do not fit the reserved region.
+    /// The image and runtime memory need more than RESERVED_LIMIT.
     TooBig { needed: u64 },
-    /// Image sections are not page aligned or out of order.
+    /// Image sections are not page aligned or out of order, or no CPU (or too many) to lay out.
     BadImage,
-    /// No RAM bank has a 2 MiB-aligned free region below the runtime VA window.
-    NoRegion,
+    /// No RAM bank has a free region of the size below the runtime VA window.
+    NoRegion { size: u64 },
     /// The identity map of the init page would overlap the runtime window or the trampoline.
     IdentityCollision { init_page: PhysAddr, with: &'static str },
 }
@@ -81,13 +118,12 @@ impl core::fmt::Display for LayoutError {
         match *self {
             LayoutError::TooBig { needed } => write!(
                 f,
-                "image and runtime memory need {needed:#x} bytes, more than the {RESERVED_SIZE:#x}-byte reserved region"
+                "image and runtime memory need {needed:#x} bytes, more than the {RESERVED_LIMIT:#x} bytes hypfw allows itself"
             ),
             LayoutError::BadImage => write!(f, "image sections are not page aligned (linker script)"),
-            LayoutError::NoRegion => write!(
-                f,
-                "no free 2 MiB-aligned region of {RESERVED_SIZE:#x} bytes in the first RAM bank below {RUNTIME_VA:#x}"
-            ),
+            LayoutError::NoRegion { size } => {
+                write!(f, "no free region of {size:#x} bytes in the first RAM bank below {RUNTIME_VA:#x} for hypfw")
+            }
             LayoutError::IdentityCollision { init_page, with } => write!(
                 f,
                 "the identity map of the init page at {init_page} collides with the {with}; it must lie below {RUNTIME_VA:#x}"
@@ -97,40 +133,179 @@ impl core::fmt::Display for LayoutError {
 }
 
 impl ReservedLayout {
-    pub fn new(image: ImageLayout) -> Result<Self, LayoutError> {
+    /// The region for `image`, stacks for `ncpus` CPUs and a pool of `pool_pages`.
+    pub fn new(image: ImageLayout, ncpus: usize, pool_pages: u64) -> Result<Self, LayoutError> {
         let aligned = |v: u64| v.is_multiple_of(PAGE_SIZE);
         if !(aligned(image.text_end)
             && aligned(image.rodata_end)
+            && aligned(image.resident_end)
             && aligned(image.image_end)
             && aligned(image.init_page))
             || !(image.init_page < image.text_end
                 && image.text_end <= image.rodata_end
-                && image.rodata_end <= image.image_end)
+                && image.rodata_end <= image.resident_end
+                && image.resident_end <= image.image_end)
+            || !(1..=MAX_CPUS).contains(&ncpus)
         {
             return Err(LayoutError::BadImage);
         }
-        let pool_off = image.image_end;
         // No heap: nothing in hypfw allocates (the payload's tree is spliced in place).
-        let stacks_off = align_up(pool_off + POOL_PAGES * PAGE_SIZE, STACK_SLOT);
-        let end_off = stacks_off + MAX_CPUS as u64 * STACK_SLOT;
-        if end_off > RESERVED_SIZE {
+        let pool_off = image.resident_end;
+        let stacks_off = pool_off + pool_pages * PAGE_SIZE;
+        let end_off = stacks_off + ncpus as u64 * STACK_SIZE;
+        if end_off > RESERVED_LIMIT {
             return Err(LayoutError::TooBig { needed: end_off });
         }
-        Ok(Self { image, pool_off, stacks_off, end_off })
+        let stack_window_off = align_up(stacks_off, STACK_SLOT);
+        Ok(Self { image, ncpus, pool_off, pool_pages, stacks_off, stack_window_off, end_off })
     }
 
-    /// Runtime VA of a region offset.
+    /// The region's size: what the payload does not get.
+    pub fn size(&self) -> u64 {
+        self.end_off
+    }
+
+    /// Runtime VA of a region offset (the linear part: image and pool).
     pub const fn va(off: u64) -> VirtAddr {
         VirtAddr(RUNTIME_VA + off as u32)
     }
 
+    fn slot(&self, cpu: usize) -> u64 {
+        self.stack_window_off + cpu as u64 * STACK_SLOT
+    }
     /// Top of CPU `cpu`'s stack (runtime VA).
     pub fn stack_top(&self, cpu: usize) -> VirtAddr {
-        Self::va(self.stacks_off + (cpu as u64 + 1) * STACK_SLOT - STACK_TOP_GAP)
+        Self::va(self.slot(cpu) + STACK_SLOT - STACK_TOP_GAP)
     }
-    /// The guard page of CPU `cpu`'s stack (runtime VA): never mapped.
+    /// The lowest byte of CPU `cpu`'s stack (runtime VA): STACK_SIZE bytes from here are mapped.
+    pub fn stack_bottom(&self, cpu: usize) -> VirtAddr {
+        Self::va(self.slot(cpu) + GUARD_SIZE)
+    }
+    /// The guard of CPU `cpu`'s stack (runtime VA, GUARD_SIZE bytes): never mapped.
     pub fn guard_page(&self, cpu: usize) -> VirtAddr {
-        Self::va(self.stacks_off + cpu as u64 * STACK_SLOT)
+        Self::va(self.slot(cpu))
+    }
+    /// Region offset of CPU `cpu`'s stack.
+    pub fn stack_off(&self, cpu: usize) -> u64 {
+        self.stacks_off + cpu as u64 * STACK_SIZE
+    }
+    /// The stack window (runtime VA): MAX_CPUS slots, whether or not the CPU exists.
+    pub fn stack_window(&self) -> core::ops::Range<u32> {
+        let start = Self::va(self.stack_window_off).0;
+        start..start + (MAX_CPUS as u64 * STACK_SLOT) as u32
+    }
+}
+
+/// Distinct table indices, counted without an allocator (an overflow counts every later key as
+/// new: still an upper bound).
+struct Keys {
+    k: [u64; 48],
+    n: usize,
+    extra: u64,
+}
+
+impl Keys {
+    fn new() -> Self {
+        Keys { k: [0; 48], n: 0, extra: 0 }
+    }
+    fn insert(&mut self, key: u64) {
+        if self.k[..self.n].contains(&key) {
+            return;
+        }
+        if self.n < self.k.len() {
+            self.k[self.n] = key;
+            self.n += 1;
+        } else {
+            self.extra += 1;
+        }
+    }
+    fn len(&self) -> u64 {
+        self.n as u64 + self.extra
+    }
+}
+
+const L2_SPAN_SHIFT: u32 = 30;
+const L3_SPAN_SHIFT: u32 = 21;
+
+/// Table pages the builder takes for a HYP stage-1 plan, at most: the root, a level-2 table for
+/// every 1 GiB the plan touches and a level-3 table for every 2 MiB block it touches (the builder
+/// uses no 1 GiB blocks in stage 1, and 2 MiB blocks only where VA and PA both align).
+pub fn stage1_table_pages(plan: &Plan) -> u64 {
+    let (mut l2, mut l3) = (Keys::new(), Keys::new());
+    for r in plan.iter() {
+        let (s, e) = (r.va.0 as u64, r.va.0 as u64 + r.size - 1);
+        for g in s >> L2_SPAN_SHIFT..=e >> L2_SPAN_SHIFT {
+            l2.insert(g);
+        }
+        for b in s >> L3_SPAN_SHIFT..=e >> L3_SPAN_SHIFT {
+            l3.insert(b);
+        }
+    }
+    1 + l2.len() + l3.len()
+}
+
+/// Table pages the payload's stage 2 takes, at most: the two-page root (and one page the pool may
+/// skip to align it), a level-2 table for every 1 GiB and a level-3 table for every 2 MiB block
+/// that a boundary of the identity map (a RAM bank's or a hole's edge) does not align to.
+pub fn stage2_table_pages(ram: &[MemRange], holes: &[MemRange]) -> u64 {
+    let (mut l2, mut l3) = (Keys::new(), Keys::new());
+    stage2::partition(ram, holes, |s, e, k| {
+        if k == Piece::Hole {
+            return;
+        }
+        for x in [s, e] {
+            if !x.is_multiple_of(1 << L2_SPAN_SHIFT) {
+                l2.insert(x >> L2_SPAN_SHIFT);
+            }
+            if !x.is_multiple_of(1 << L3_SPAN_SHIFT) {
+                l3.insert(x >> L3_SPAN_SHIFT);
+            }
+        }
+    });
+    3 + l2.len() + l3.len()
+}
+
+/// What decides the region's size besides the image.
+pub struct RegionInputs<'a> {
+    /// CPUs of the device tree (each gets a stack).
+    pub ncpus: usize,
+    /// The first RAM bank (the region is taken from its top) and every bank (stage 2 maps them).
+    pub first_bank: MemRange,
+    pub ram: &'a [MemRange],
+    /// What the region must not overlap (the loaded file, the device tree, reservations).
+    pub avoid: &'a [MemRange],
+    /// The devices the runtime table maps.
+    pub devices: &'a [Device],
+    /// With a payload: the stage-2 holes besides hypfw's own region.
+    pub payload_holes: Option<&'a [MemRange]>,
+}
+
+/// Page-table pages the boot phase takes from the pool for a region at `base` laid out as `l`.
+pub fn pool_need(base: PhysAddr, l: &ReservedLayout, inp: &RegionInputs) -> u64 {
+    let hyp = stage1_table_pages(&boot_plan(base, l)) + stage1_table_pages(&runtime_plan(base, l, inp.devices));
+    let s2 = inp.payload_holes.map_or(0, |other| {
+        let mut holes = [MemRange::default(); stage2::MAX_HOLES];
+        holes[0] = MemRange { base: base.0, size: l.size() };
+        let n = other.len().min(stage2::MAX_HOLES - 1);
+        holes[1..1 + n].copy_from_slice(&other[..n]);
+        stage2_table_pages(inp.ram, &holes[..1 + n])
+    });
+    hyp + s2
+}
+
+/// The region: its layout (pool sized to what the tables need at its place) and its base. The
+/// pool's size moves the base, and the base can change what the tables need (another 2 MiB block
+/// or GiB), so this settles both together; the pool only grows, and the need is bounded.
+pub fn plan_region(image: ImageLayout, inp: &RegionInputs) -> Result<(PhysAddr, ReservedLayout), LayoutError> {
+    let mut pool = 0;
+    loop {
+        let l = ReservedLayout::new(image, inp.ncpus, pool)?;
+        let base = choose_reserved_region(inp.first_bank, l.size(), inp.avoid)?;
+        let need = pool_need(base, &l, inp);
+        if need <= pool {
+            return Ok((base, l));
+        }
+        pool = need;
     }
 }
 
@@ -150,26 +325,23 @@ impl MemRange {
     }
 }
 
-/// Pick the reserved region: the highest RESERVED_ALIGN-aligned block of RESERVED_SIZE bytes in
-/// `first_bank` that ends at or below RUNTIME_VA (so its identity map cannot collide with the
-/// runtime window) and overlaps none of `avoid` (the loaded image, the DTB, ...).
-pub fn choose_reserved_region(first_bank: MemRange, avoid: &[MemRange]) -> Result<PhysAddr, LayoutError> {
-    let limit = first_bank.end().min(RUNTIME_VA as u64);
-    if limit < RESERVED_SIZE {
-        return Err(LayoutError::NoRegion);
-    }
-    let mut base = align_down(limit - RESERVED_SIZE, RESERVED_ALIGN);
-    while base >= first_bank.base {
-        let cand = MemRange { base, size: RESERVED_SIZE };
-        if !avoid.iter().any(|a| a.size != 0 && a.overlaps(&cand)) {
-            return Ok(PhysAddr(base));
+/// Pick the reserved region: the highest page-aligned `size` bytes in `first_bank` that end at or
+/// below RUNTIME_VA (so its identity map cannot collide with the runtime window) and overlap none
+/// of `avoid` (the loaded image, the DTB, ...).
+pub fn choose_reserved_region(first_bank: MemRange, size: u64, avoid: &[MemRange]) -> Result<PhysAddr, LayoutError> {
+    let size = align_up(size.max(PAGE_SIZE), PAGE_SIZE);
+    let limit = align_down(first_bank.end().min(RUNTIME_VA as u64), PAGE_SIZE);
+    let lowest = align_up(first_bank.base, PAGE_SIZE);
+    let mut end = limit;
+    while end >= lowest + size {
+        let cand = MemRange { base: end - size, size };
+        match avoid.iter().filter(|a| a.size != 0 && a.overlaps(&cand)).map(|a| a.base).min() {
+            None => return Ok(PhysAddr(cand.base)),
+            // Below the lowest thing in the way.
+            Some(b) => end = align_down(b, PAGE_SIZE),
         }
-        if base < RESERVED_ALIGN {
-            break;
-        }
-        base -= RESERVED_ALIGN;
     }
-    Err(LayoutError::NoRegion)
+    Err(LayoutError::NoRegion { size })
 }
 
 /// The identity map of the init page must not land inside the runtime window, the device window
@@ -278,8 +450,9 @@ pub fn device_vas(devices: &[Device]) -> [Option<VirtAddr>; MAX_DEVICES] {
     out
 }
 
-/// The runtime table: the reserved region by section with W^X, heap, guarded stacks, devices,
-/// and the init page at the trampoline VA. No identity map.
+/// The runtime table: the reserved region by section with W^X, the pool, the stacks of the CPUs
+/// in their slots (guards unmapped), devices, and the init page at the trampoline VA. No identity
+/// map.
 pub fn runtime_plan(region: PhysAddr, l: &ReservedLayout, devices: &[Device]) -> Plan {
     let mut p = Plan::new();
     let img = &l.image;
@@ -292,11 +465,16 @@ pub fn runtime_plan(region: PhysAddr, l: &ReservedLayout, devices: &[Device]) ->
     };
     p.push(r("text", 0, img.text_end, MapAttrs::TEXT));
     p.push(r("rodata", img.text_end, img.rodata_end, MapAttrs::RODATA));
-    p.push(r("data+bss", img.rodata_end, img.image_end, MapAttrs::DATA));
-    p.push(r("page pool", l.pool_off, l.pool_off + POOL_PAGES * PAGE_SIZE, MapAttrs::DATA));
-    for cpu in 0..MAX_CPUS {
-        let slot = l.stacks_off + cpu as u64 * STACK_SLOT;
-        p.push(r("stack", slot + GUARD_SIZE, slot + STACK_SLOT, MapAttrs::DATA));
+    p.push(r("data+bss", img.rodata_end, img.resident_end, MapAttrs::DATA));
+    p.push(r("page pool", l.pool_off, l.pool_off + l.pool_pages * PAGE_SIZE, MapAttrs::DATA));
+    for cpu in 0..l.ncpus {
+        p.push(Region {
+            name: "stack",
+            va: l.stack_bottom(cpu),
+            pa: region.add(l.stack_off(cpu)),
+            size: STACK_SIZE,
+            attrs: MapAttrs::DATA,
+        });
     }
     let vas = device_vas(devices);
     for (d, va) in devices.iter().zip(vas.iter()) {
@@ -322,60 +500,146 @@ mod tests {
     use super::*;
 
     pub(crate) fn image() -> ImageLayout {
-        ImageLayout { text_end: 0x10000, rodata_end: 0x18000, image_end: 0x20000, init_page: 0x1000 }
+        ImageLayout {
+            text_end: 0x10000,
+            rodata_end: 0x18000,
+            resident_end: 0x20000,
+            image_end: 0x2C000,
+            init_page: 0x1000,
+        }
     }
 
     #[test]
-    fn layout_fits_and_stacks_are_slot_aligned() {
-        let l = ReservedLayout::new(image()).unwrap();
-        assert!(l.end_off <= RESERVED_SIZE);
-        assert_eq!(l.stacks_off % STACK_SLOT, 0);
-        assert_eq!((RUNTIME_VA as u64 + l.stacks_off) % STACK_SLOT, 0);
+    fn layout_packs_the_region_and_guards_the_stack_slots() {
+        let l = ReservedLayout::new(image(), MAX_CPUS, 18).unwrap();
+        assert_eq!(l.pool_off, 0x20000, "the pool follows .bss: no boot stack, no relocation table");
+        assert_eq!(l.stacks_off, 0x20000 + 18 * PAGE_SIZE);
+        assert_eq!(l.size(), 0x20000 + 18 * PAGE_SIZE + MAX_CPUS as u64 * STACK_SIZE, "no guard pages in the region");
+        assert_eq!((RUNTIME_VA as u64 + l.stack_window_off) % STACK_SLOT, 0);
+        assert!(l.stack_window_off >= l.stacks_off, "the window lies above the linear part");
         for cpu in 0..MAX_CPUS {
             let g = l.guard_page(cpu).0;
-            assert_eq!(g & GUARD_TEST_MASK, 0, "guard page detected by TST");
+            for off in (0..GUARD_SIZE as u32).step_by(4) {
+                assert_eq!((g + off) & GUARD_TEST_MASK, 0, "every guard byte is detected by TST");
+            }
             assert_ne!(l.stack_top(cpu).0 & GUARD_TEST_MASK, 0, "empty stack not taken for overflow");
-            assert_ne!((g + GUARD_SIZE as u32) & GUARD_TEST_MASK, 0, "lowest stack byte is not guard");
+            assert_eq!(l.stack_bottom(cpu).0, g + GUARD_SIZE as u32);
+            assert_ne!(l.stack_bottom(cpu).0 & GUARD_TEST_MASK, 0, "lowest stack byte is not guard");
+            assert_eq!(l.stack_top(cpu).0 + STACK_TOP_GAP as u32 - l.stack_bottom(cpu).0, STACK_SIZE as u32);
+            // The vectors' escape: from any SP in the guard, or within a 64-byte push above it,
+            // into this slot's stack with room for the 56-byte push.
+            for sp in (g..g + GUARD_SIZE as u32 + 64).step_by(4) {
+                let flagged = sp & GUARD_TEST_MASK == 0 || (sp - 64) & GUARD_TEST_MASK == 0;
+                assert!(flagged, "SP {sp:#x} near the guard is caught");
+                let esc = sp | GUARD_ESCAPE;
+                assert!(esc - 56 >= l.stack_bottom(cpu).0 && esc <= g + STACK_SLOT as u32, "escape {esc:#x}");
+            }
         }
+        assert_eq!(l.stack_window(), l.guard_page(0).0..l.guard_page(0).0 + (MAX_CPUS as u64 * STACK_SLOT) as u32);
+    }
+
+    #[test]
+    fn fewer_cpus_take_fewer_stacks() {
+        let one = ReservedLayout::new(image(), 1, 10).unwrap();
+        let eight = ReservedLayout::new(image(), 8, 10).unwrap();
+        assert_eq!(eight.size() - one.size(), 7 * STACK_SIZE);
+        assert_eq!(ReservedLayout::new(image(), 0, 10), Err(LayoutError::BadImage));
+        assert_eq!(ReservedLayout::new(image(), MAX_CPUS + 1, 10), Err(LayoutError::BadImage));
+    }
+
+    #[test]
+    fn stack_high_water_counts_from_the_first_overwritten_word() {
+        let p = STACK_PAINT;
+        assert_eq!(stack_high_water(16, [p, p, p, p], p), 0);
+        assert_eq!(stack_high_water(16, [p, p, 0, p], p), 8, "a painted-looking word above the mark counts as used");
+        assert_eq!(stack_high_water(16, [1, p, p, p], p), 16);
+        assert_eq!(stack_high_water(0, [], p), 0);
     }
 
     #[test]
     fn too_big_image_is_refused() {
         let mut i = image();
+        i.resident_end = 0x1F0000;
         i.image_end = 0x1F0000;
-        assert!(matches!(ReservedLayout::new(i), Err(LayoutError::TooBig { .. })));
+        assert!(matches!(ReservedLayout::new(i, 8, 32), Err(LayoutError::TooBig { .. })));
     }
 
     #[test]
     fn region_is_top_of_bank_below_window() {
+        let sz = 0x3C000;
         let qemu_128m = MemRange { base: 0x4000_0000, size: 128 << 20 };
-        assert_eq!(choose_reserved_region(qemu_128m, &[]), Ok(PhysAddr(0x47E0_0000)));
+        assert_eq!(choose_reserved_region(qemu_128m, sz, &[]), Ok(PhysAddr(0x4800_0000 - sz)));
         let qemu_2g = MemRange { base: 0x4000_0000, size: 2 << 30 };
-        assert_eq!(choose_reserved_region(qemu_2g, &[]), Ok(PhysAddr(0xBFE0_0000)));
+        assert_eq!(choose_reserved_region(qemu_2g, sz, &[]), Ok(PhysAddr(0xC000_0000 - sz)));
         let qemu_4g = MemRange { base: 0x4000_0000, size: 4 << 30 };
-        assert_eq!(choose_reserved_region(qemu_4g, &[]), Ok(PhysAddr(0xBFE0_0000)));
+        assert_eq!(choose_reserved_region(qemu_4g, sz, &[]), Ok(PhysAddr(0xC000_0000 - sz)));
         let board = MemRange { base: 0x8000_0000, size: 2 << 30 };
-        assert_eq!(choose_reserved_region(board, &[]), Ok(PhysAddr(0xBFE0_0000)));
+        assert_eq!(choose_reserved_region(board, sz, &[]), Ok(PhysAddr(0xC000_0000 - sz)));
+        // A size that is not whole pages is rounded up; a bank end that is not, down.
+        let odd = MemRange { base: 0x4000_0000, size: (64 << 20) + 0x800 };
+        assert_eq!(choose_reserved_region(odd, sz - 0x10, &[]), Ok(PhysAddr(0x4400_0000 - sz)));
     }
 
     #[test]
     fn region_avoids_image_and_dtb() {
         let bank = MemRange { base: 0x4000_0000, size: 128 << 20 };
         let dtb = MemRange { base: 0x47F0_0000, size: 0x10_0000 };
-        let img = MemRange { base: 0x47C0_0000, size: 0x4_0000 };
-        assert_eq!(choose_reserved_region(bank, &[dtb, img]), Ok(PhysAddr(0x47A0_0000)));
+        let img = MemRange { base: 0x47EE_0000, size: 0x1_0000 };
+        let sz = 0x3C000;
+        // Below the DTB, then below the image, which the first try under the DTB still overlaps.
+        assert_eq!(choose_reserved_region(bank, sz, &[dtb, img]), Ok(PhysAddr(0x47EE_0000 - sz)));
+        // A gap between them big enough is used.
+        let img = MemRange { base: 0x47A0_0000, size: 0x4_0000 };
+        assert_eq!(choose_reserved_region(bank, sz, &[dtb, img]), Ok(PhysAddr(0x47F0_0000 - sz)));
     }
 
     #[test]
     fn no_region_when_bank_is_above_window_or_tiny() {
         assert_eq!(
-            choose_reserved_region(MemRange { base: 0xC000_0000, size: 1 << 30 }, &[]),
-            Err(LayoutError::NoRegion)
+            choose_reserved_region(MemRange { base: 0xC000_0000, size: 1 << 30 }, 0x40000, &[]),
+            Err(LayoutError::NoRegion { size: 0x40000 })
         );
         assert_eq!(
-            choose_reserved_region(MemRange { base: 0x4000_0000, size: 1 << 20 }, &[]),
-            Err(LayoutError::NoRegion)
+            choose_reserved_region(MemRange { base: 0x4000_0000, size: 0x3F000 }, 0x40000, &[]),
+            Err(LayoutError::NoRegion { size: 0x40000 })
         );
+        let bank = MemRange { base: 0x4000_0000, size: 0x80000 };
+        let busy = MemRange { base: 0x4002_0000, size: 0x30000 };
+        assert_eq!(choose_reserved_region(bank, 0x40000, &[busy]), Err(LayoutError::NoRegion { size: 0x40000 }));
+    }
+
+    fn qemu_inputs<'a>(
+        devices: &'a [Device],
+        holes: Option<&'a [MemRange]>,
+        ram: &'a [MemRange],
+        ncpus: usize,
+    ) -> RegionInputs<'a> {
+        RegionInputs { ncpus, first_bank: ram[0], ram, avoid: &[], devices, payload_holes: holes }
+    }
+
+    const QEMU_DEVICES: [Device; 5] = [
+        Device { name: "console", pa: 0x0900_0000, size: 0x1000 },
+        Device { name: "gicd", pa: 0x0800_0000, size: 0x10000 },
+        Device { name: "gicc", pa: 0x0801_0000, size: 0x10000 },
+        Device { name: "gich", pa: 0x0803_0000, size: 0x10000 },
+        Device { name: "gicv", pa: 0x0804_0000, size: 0x10000 },
+    ];
+    const QEMU_HOLES: [MemRange; 2] =
+        [MemRange { base: 0x0803_0000, size: 0x10000 }, MemRange { base: 0x0902_0000, size: 0x1000 }];
+
+    /// QEMU virt with 1 GiB: the region ends at the top of RAM; the pool holds the boot table
+    /// (5 pages), the runtime table (5) and, with a payload, stage 2 (8 at most).
+    #[test]
+    fn region_plan_for_qemu_virt() {
+        let ram = [MemRange { base: 0x4000_0000, size: 1 << 30 }];
+        let (base, l) = plan_region(image(), &qemu_inputs(&QEMU_DEVICES, None, &ram, 1)).unwrap();
+        assert_eq!(l.pool_pages, 10);
+        assert_eq!(base.0 + l.size(), 0x8000_0000);
+        let (base8, l8) = plan_region(image(), &qemu_inputs(&QEMU_DEVICES, Some(&QEMU_HOLES), &ram, 8)).unwrap();
+        assert_eq!(l8.pool_pages, 10 + 8);
+        assert_eq!(l8.size(), 0x20000 + 18 * PAGE_SIZE + 8 * STACK_SIZE);
+        assert_eq!(base8.0 + l8.size(), 0x8000_0000);
+        assert!(pool_need(base8, &l8, &qemu_inputs(&QEMU_DEVICES, Some(&QEMU_HOLES), &ram, 8)) <= l8.pool_pages);
     }
 
     #[test]
@@ -429,7 +693,8 @@ mod table_props {
         (1u64..40, 1u64..30, 1u64..30, 0u64..8).prop_map(|(t, r, d, i)| ImageLayout {
             text_end: (t + i + 1) * PAGE_SIZE,
             rodata_end: (t + i + 1 + r) * PAGE_SIZE,
-            image_end: (t + i + 1 + r + d) * PAGE_SIZE,
+            resident_end: (t + i + 1 + r + d) * PAGE_SIZE,
+            image_end: (t + i + 1 + r + d + 8) * PAGE_SIZE,
             init_page: (i + 1) * PAGE_SIZE,
         })
     }
@@ -449,10 +714,11 @@ mod table_props {
         #![proptest_config(ProptestConfig::with_cases(200))]
         #[test]
         fn boot_and_runtime_tables(image in arb_image(), bank_mib in 16u64..3072, base_sel in 0usize..3,
-                                   devices in arb_devices()) {
+                                   devices in arb_devices(), ncpus in 1usize..=MAX_CPUS) {
             let base = [0x4000_0000u64, 0x8000_0000, 0x2000_0000][base_sel];
-            let l = ReservedLayout::new(image).unwrap();
-            let Ok(region) = choose_reserved_region(MemRange { base, size: bank_mib << 20 }, &[]) else {
+            let bank = MemRange { base, size: bank_mib << 20 };
+            let inputs = RegionInputs { ncpus, first_bank: bank, ram: &[bank], avoid: &[], devices: &devices, payload_holes: None };
+            let Ok((region, l)) = plan_region(image, &inputs) else {
                 prop_assume!(false);
                 unreachable!()
             };
@@ -461,6 +727,9 @@ mod table_props {
             let boot = build(&boot_plan(region, &l), &mut pool, &mut mem);
             let rplan = runtime_plan(region, &l, &devices);
             let rt = build(&rplan, &mut pool, &mut mem);
+            // The pool the region was sized with holds both tables.
+            prop_assert!(pool.handed_out.len() as u64 <= l.pool_pages, "{} pages used, pool {}", pool.handed_out.len(), l.pool_pages);
+            prop_assert!(region.0 + l.size() <= bank.end().min(RUNTIME_VA as u64) && region.0 >= bank.base);
 
             // Every requested range is mapped with the requested attributes, page by page.
             for r in rplan.iter() {
@@ -489,10 +758,20 @@ mod table_props {
             // The boot table maps nothing else: the init page's neighbours are unmapped.
             prop_assert!(translate(&mem, boot, VirtAddr(init.0 as u32 + PAGE_SIZE as u32)).is_none());
             prop_assert!(translate(&mem, boot, VirtAddr(RUNTIME_VA)).is_none());
-            // Guard pages are never mapped; the stack right above them is.
+            // Guards are never mapped; the stack right above them is, for the CPUs that exist; the
+            // other slots are not mapped at all. Each stack has its own page of the region.
             for cpu in 0..MAX_CPUS {
-                prop_assert!(translate(&mem, rt, l.guard_page(cpu)).is_none());
-                prop_assert!(translate(&mem, rt, VirtAddr(l.stack_top(cpu).0 - 4)).is_some());
+                for off in (0..GUARD_SIZE).step_by(PAGE_SIZE as usize) {
+                    prop_assert!(translate(&mem, rt, VirtAddr(l.guard_page(cpu).0 + off as u32)).is_none());
+                }
+                let top = translate(&mem, rt, VirtAddr(l.stack_top(cpu).0 - 4));
+                let bottom = translate(&mem, rt, l.stack_bottom(cpu));
+                if cpu < ncpus {
+                    prop_assert_eq!(bottom.map(|t| t.pa), Some(region.add(l.stack_off(cpu))));
+                    prop_assert_eq!(top.map(|t| t.pa.0), Some(region.0 + l.stack_off(cpu) + STACK_SIZE - STACK_TOP_GAP - 4));
+                } else {
+                    prop_assert!(top.is_none() && bottom.is_none());
+                }
             }
         }
     }

@@ -140,6 +140,14 @@ mod tests {
         assert_eq!((ecam.level, ecam.desc.s2_attrs()), (1, Some(S2Attrs::DEVICE)));
         assert!(t(1 << 40).is_none());
         assert!(used <= 8, "stage 2 for QEMU virt takes {used} pages");
+        // The bound the region is sized with: the root (2), one page of alignment, two level-2
+        // tables (GiB 0 for GICH, GiB 1 for the region), two level-3 tables (GICH's 2 MiB, the
+        // region's 2 MiB, whose edge 0x7FE0_0000 is 2 MiB aligned: one).
+        assert_eq!(crate::mm::layout::stage2_table_pages(&ram, &holes), 3 + 2 + 1);
+        assert!(
+            (used as u64) < crate::mm::layout::stage2_table_pages(&ram, &holes),
+            "one page spare for the root's alignment"
+        );
     }
 
     /// The 40-bit VTCR, and VTTBR's base alignment (x = 5 - T0SZ = 13: 8 KiB).
@@ -163,7 +171,9 @@ mod tests {
         #[test]
         fn identity_with_holes(ram in proptest::collection::vec(arb_range(1 << 36), 1..4),
                                holes in proptest::collection::vec(arb_range(1 << 36), 0..3)) {
-            let (mem, root, _) = build(&ram, &holes);
+            let (mem, root, used) = build(&ram, &holes);
+            let bound = crate::mm::layout::stage2_table_pages(&ram, &holes);
+            prop_assert!((used as u64) < bound, "{used} pages used, bound {bound} (one spare for the root's alignment)");
             let mut probes = vec![0u64, (1 << 40) - 0x1000];
             for r in ram.iter().chain(holes.iter()) {
                 for p in [r.base, r.end()] {

@@ -185,8 +185,9 @@ mod tests {
         #[test]
         fn placements_are_disjoint_and_inside(mib in 64u64..3072, plen in 1u64..(40 << 20), ilen in 0u64..(64 << 20)) {
             let bank = MemRange { base: 0x4000_0000, size: mib << 20 };
-            let res = crate::mm::layout::choose_reserved_region(bank, &[]).unwrap();
-            let res = MemRange { base: res.0, size: crate::mm::layout::RESERVED_SIZE };
+            let size = crate::mm::layout::RESERVED_BUDGET;
+            let res = crate::mm::layout::choose_reserved_region(bank, size, &[]).unwrap();
+            let res = MemRange { base: res.0, size };
             if let Ok(p) = place(bank, res, &[], Kind::ZImage, plen, ilen) {
                 let parts = [Some(p.kernel), p.initrd, Some(p.dtb)];
                 for a in parts.iter().flatten() {

@@ -53,15 +53,24 @@ pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) {
 /// # Safety
 /// As [`core::ptr::write_bytes`]: the range is valid for writes.
 pub unsafe fn zero(dst: *mut u8, len: usize) {
+    // SAFETY: the caller's obligation.
+    unsafe { fill(dst, len, 0) }
+}
+
+/// Fill `len` bytes at `dst` with copies of `word` (the stacks' paint); `dst` and `len` are whole
+/// words, or the tail is written bytewise with `word`'s low byte.
+///
+/// # Safety
+/// As [`core::ptr::write_bytes`]: the range is valid for writes.
+pub unsafe fn fill(dst: *mut u8, len: usize, word: u32) {
     let bulk = bulk_len(dst as usize, len);
     if bulk != 0 {
         // SAFETY: the caller's obligation covers [dst, dst + bulk), word aligned.
         unsafe {
             asm!(
-                "mov r3, #0",
-                "mov r4, #0",
-                "mov r5, #0",
-                "mov r12, #0",
+                "mov r4, r3",
+                "mov r5, r3",
+                "mov r12, r3",
                 "2:",
                 "stmia {d}!, {{r3, r4, r5, r12}}",
                 "stmia {d}!, {{r3, r4, r5, r12}}",
@@ -69,13 +78,21 @@ pub unsafe fn zero(dst: *mut u8, len: usize) {
                 "bne 2b",
                 d = inout(reg) dst => _,
                 n = inout(reg) bulk => _,
-                out("r3") _, out("r4") _, out("r5") _, out("r12") _,
+                inout("r3") word => _, out("r4") _, out("r5") _, out("r12") _,
                 options(nostack),
             );
         }
     }
-    // SAFETY: the rest of the caller's range.
-    unsafe { core::ptr::write_bytes(dst.add(bulk), 0, len - bulk) };
+    let rest = len - bulk;
+    if rest.is_multiple_of(4) && (dst as usize).is_multiple_of(4) {
+        for i in 0..rest / 4 {
+            // SAFETY: the rest of the caller's range, word aligned.
+            unsafe { (dst.add(bulk) as *mut u32).add(i).write_volatile(word) };
+        }
+    } else {
+        // SAFETY: the rest of the caller's range.
+        unsafe { core::ptr::write_bytes(dst.add(bulk), word as u8, rest) };
+    }
 }
 
 /// [`copy`], summing what it copies as the pack's checksum does (`hypfw_core::payload::checksum`):
@@ -123,4 +140,47 @@ pub unsafe fn copy_sum(dst: *mut u8, src: *const u8, len: usize) -> Sum {
         core::ptr::copy_nonoverlapping(src.add(bulk), dst.add(bulk), len - bulk);
         Sum { a, b }.bytes(core::slice::from_raw_parts(src.add(bulk), len - bulk))
     }
+}
+
+/// How many of the `words` words from `p` up equal `value` before the first that does not (the
+/// stacks' high-water marks): four words per step through LDM, the rest one by one.
+///
+/// # Safety
+/// `p` is word aligned and `words` words from it are readable.
+pub unsafe fn count_leading(p: *const u32, words: usize, value: u32) -> usize {
+    let mut cur = p;
+    let groups = words / 4;
+    if groups != 0 {
+        // SAFETY: the caller's obligation covers the `groups * 4` words read here, word aligned.
+        // Stops at the group holding the first mismatch (the cursor is moved back to it).
+        unsafe {
+            asm!(
+                "2:",
+                "ldmia {c}!, {{r3, r4, r5, r12}}",
+                "cmp r3, {v}",
+                "cmpeq r4, {v}",
+                "cmpeq r5, {v}",
+                "cmpeq r12, {v}",
+                "bne 3f",
+                "subs {n}, {n}, #1",
+                "bne 2b",
+                "b 4f",
+                "3:",
+                "sub {c}, {c}, #16",
+                "4:",
+                c = inout(reg) cur,
+                n = inout(reg) groups => _,
+                v = in(reg) value,
+                out("r3") _, out("r4") _, out("r5") _, out("r12") _,
+                options(nostack, readonly),
+            );
+        }
+    }
+    // SAFETY: `cur` lies within the caller's range (at the group with the mismatch, or at the tail).
+    let mut n = unsafe { cur.offset_from(p) } as usize;
+    // SAFETY: words below `p + words`, within the caller's range.
+    while n < words && unsafe { p.add(n).read_volatile() } == value {
+        n += 1;
+    }
+    n
 }
