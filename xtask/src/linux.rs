@@ -153,7 +153,7 @@ for i in $(seq 1 $cycles); do
   n=$i
   [ $((i % 100)) = 0 ] && echo "init: $i rounds done, $fail failures, uptime $(cut -d' ' -f1 /proc/uptime) s"
 done
-echo "init: $n offline/online cycles of CPUs $(echo $secondaries), $fail failures; online now $(cat /sys/devices/system/cpu/online)"
+echo "init: $n offline/online cycles of CPUs $(echo $secondaries), $fail failures; online now $(cat /sys/devices/system/cpu/online); uptime $(cut -d' ' -f1 /proc/uptime) s"
 if [ $fail = 0 ] && [ "$(cat /sys/devices/system/cpu/online)" = "$present" ]; then echo "init: PASS"; else echo "init: FAIL"; fi
 poweroff -f
 "#;

@@ -11,7 +11,9 @@
 //! test [SCENARIO...]          host unit tests, then every QEMU scenario in tests/qemu/ and the
 //!                             quick load-address sweep (or only the named scenarios)
 //! bench                       instruction counts under -icount shift=0
-//! bench --linux               Linux boot time under hypfw vs direct, exits per CPU
+//! bench --linux [--pairs N] [--image PACKED.bin]
+//!                             Linux under hypfw vs booted directly: boot and hotplug QEMU CPU
+//!                             time ratios, hypfw's instructions before the kernel, exits per CPU
 //! rooms                       the imports between the crates' rooms, checked against the rules
 //! inspect FILE.dtb...         what hypfw would use on that board, as JSON
 //! fuzz [--execs N] [--seed S] [--target NAME]
@@ -27,6 +29,7 @@ mod fuzz;
 mod image;
 mod inspect;
 mod linux;
+mod linuxbench;
 mod qemu;
 mod rooms;
 mod scenarios;
@@ -333,7 +336,9 @@ fn main() -> ExitCode {
         Some("run") => qemu::run_cmd(&args[1..]),
         Some("qemu-elf") => qemu::runner(&args[1..]),
         Some("test") => scenarios::test_all(&args[1..]),
-        Some("bench") if args.iter().any(|a| a == "--linux") => qemu::bench_linux(),
+        Some("bench") if args.iter().any(|a| a == "--linux") => {
+            linuxbench::parse(&args[1..]).and_then(|o| linuxbench::bench_linux(&o))
+        }
         Some("bench") => qemu::bench(),
         Some("rooms") => rooms::check(&root(), true).map(|()| 0),
         Some("inspect") => inspect::cmd(&args[1..]),

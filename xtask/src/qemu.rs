@@ -182,118 +182,27 @@ pub fn runner(args: &[String]) -> Result<u8, String> {
     Ok(st.code().unwrap_or(1) as u8)
 }
 
-fn grab(out: &str, prefix: &str) -> Option<String> {
+pub(crate) fn grab(out: &str, prefix: &str) -> Option<String> {
     out.lines().find(|l| l.contains(prefix)).map(str::to_string)
 }
 
-fn num_after(s: &str, key: &str) -> Option<u64> {
+pub(crate) fn num_after(s: &str, key: &str) -> Option<u64> {
     let i = s.find(key)? + key.len();
     s[i..].trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
 /// CPU seconds (user + system, all threads) process `pid` has used so far, from /proc.
-fn cpu_seconds(pid: u32) -> Option<f64> {
+pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
+    static CLK_TCK: std::sync::OnceLock<Option<f64>> = std::sync::OnceLock::new();
+    let hz = (*CLK_TCK.get_or_init(|| {
+        let out = Command::new("getconf").arg("CLK_TCK").output().ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }))?;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let mut f = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
     let ticks: u64 = f.next()?.parse::<u64>().ok()? + f.next()?.parse::<u64>().ok()?;
-    let hz = Command::new("getconf").arg("CLK_TCK").output().ok()?;
-    let hz: f64 = String::from_utf8_lossy(&hz.stdout).trim().parse().ok()?;
     Some(ticks as f64 / hz)
-}
-
-/// Start QEMU and return the seconds until a console line contains `marker` (then stop it), and
-/// the whole console output.
-fn time_to_line(q: &Qemu, marker: &str, timeout: Duration) -> Result<(f64, String), String> {
-    time_and_cpu_to_line(q, marker, timeout).map(|(t, _, o)| (t, o))
-}
-
-/// As [`time_to_line`], also with the CPU seconds QEMU had used by then (less sensitive than wall
-/// time to other load on a 2-core machine).
-fn time_and_cpu_to_line(q: &Qemu, marker: &str, timeout: Duration) -> Result<(f64, f64, String), String> {
-    use std::io::BufRead;
-    let mut child = q
-        .command()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let start = Instant::now();
-    let out = child.stdout.take().unwrap();
-    let mut text = String::new();
-    let mut found = None;
-    for line in std::io::BufReader::new(out).lines() {
-        let Ok(line) = line else { break };
-        text.push_str(&line);
-        text.push('\n');
-        if line.contains(marker) {
-            found = Some((start.elapsed().as_secs_f64(), cpu_seconds(child.id()).unwrap_or(f64::NAN)));
-            break;
-        }
-        if start.elapsed() > timeout {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    found.map(|(t, c)| (t, c, text)).ok_or(format!("never saw \"{marker}\""))
-}
-
-/// `cargo xtask bench --linux`: Linux boot-to-userspace wall time under hypfw against the same
-/// kernel and initramfs booted by QEMU directly, alternating runs in one session; and hypfw's
-/// exits per CPU during a boot that powers off right after reaching userspace.
-pub fn bench_linux() -> Result<u8, String> {
-    let f = crate::linux::prepare()?;
-    let args = "console=ttyAMA0 rdinit=/init panic=-1 hypfw_test.cycles=0";
-    let img = crate::image_dir().join("hypfw-linux-bench.bin");
-    crate::pack_linux(&f.kernel, Some(&f.initrd), Some(args), &img)?;
-    let mut hyp = Qemu::new("virt,virtualization=on").kernel(&img);
-    hyp.smp = 4;
-    let mut direct = Qemu::new("virt,virtualization=on").kernel(&f.kernel);
-    direct.smp = 4;
-    direct.extra.extend(["-initrd".into(), f.initrd.display().to_string(), "-append".into(), args.into()]);
-    let marker = "init: userspace reached";
-    const RUNS: usize = 5;
-    let (mut th, mut td, mut ch, mut cd) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..RUNS {
-        let (t, c, _) = time_and_cpu_to_line(&hyp, marker, Duration::from_secs(120))?;
-        th.push(t);
-        ch.push(c);
-        let (t, c, _) = time_and_cpu_to_line(&direct, marker, Duration::from_secs(120))?;
-        td.push(t);
-        cd.push(c);
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (h, d, hc, dc) = (median(&mut th), median(&mut td), median(&mut ch), median(&mut cd));
-    println!("Linux boot to userspace, 4 CPUs, 1 GiB, {RUNS} runs each alternating (median, all runs):");
-    println!("  under hypfw: wall {h:.2} s {th:.2?}; QEMU CPU time {hc:.2} s {ch:.2?}");
-    println!("  QEMU direct: wall {d:.2} s {td:.2?}; QEMU CPU time {dc:.2} s {cd:.2?}");
-    println!("  ratio hypfw/direct: wall {:.3}, CPU time {:.3}", h / d, hc / dc);
-    // Deterministic: under -icount one instruction is one virtual nanosecond, so hypfw's own work
-    // before the kernel runs is an instruction count. (Booting the kernel itself under -icount is
-    // far too slow to be a routine benchmark; after the hand-over hypfw only runs on exits, counted
-    // below.)
-    let mut q = hyp.clone();
-    q.extra.extend(["-icount".into(), "shift=0".into()]);
-    let (_, oh) = time_to_line(&q, "cpu0 enters it at", Duration::from_secs(120))?;
-    let ready = grab(&oh, "cpu0 runtime ready").ok_or("no runtime ready line")?;
-    let hz = num_after(&ready, " at ").ok_or("no CNTFRQ")?;
-    let ticks = num_after(&ready, "entry->ready").ok_or("no entry->ready")?;
-    println!(
-        "hypfw entry -> hand-over to the kernel (-icount shift=0): {} instructions, including copying and checksumming the {} byte image",
-        ticks * 1_000_000_000 / hz,
-        std::fs::metadata(&img).map_err(|e| e.to_string())?.len()
-    );
-    let o = run_captured(&hyp, Duration::from_secs(120))?;
-    println!("hypfw's exits per CPU during that boot (to poweroff):");
-    for l in o.output.lines().filter(|l| l.contains("inits,") && l.contains("SMCs")) {
-        println!("  {}", l.trim_start_matches("hypfw:").trim());
-    }
-    Ok(0)
 }
 
 /// `cargo xtask bench`: deterministic instruction counts (QEMU -icount shift=0: one instruction
@@ -301,13 +210,39 @@ pub fn bench_linux() -> Result<u8, String> {
 /// and writes `target/bench/report.json`.
 pub fn bench() -> Result<u8, String> {
     let figures = measure(true)?;
-    let dir = crate::root().join("target/bench");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let body: Vec<String> = figures.iter().map(|(k, v)| format!("  \"{k}\": {v}")).collect();
-    let report = dir.join("report.json");
-    std::fs::write(&report, format!("{{\n{}\n}}\n", body.join(",\n"))).map_err(|e| e.to_string())?;
+    let entries: Vec<(&str, String)> = figures.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    let report = merge_report(&entries)?;
     println!("report: {}", report.display());
     Ok(0)
+}
+
+/// Set `entries` in `target/bench/report.json` (a flat JSON object of numbers), keeping the keys
+/// another command wrote there (`bench` and `bench --linux` each write their own). Returns its
+/// path.
+pub fn merge_report(entries: &[(&str, String)]) -> Result<std::path::PathBuf, String> {
+    let dir = crate::root().join("target/bench");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let path = dir.join("report.json");
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let text = merged_report(&old, entries);
+    std::fs::write(&path, text).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// The report `old` with `entries` replaced or added (in their order, after the kept keys).
+fn merged_report(old: &str, entries: &[(&str, String)]) -> String {
+    let mut rows: Vec<(String, String)> = old
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.trim().trim_end_matches(',').split_once(':')?;
+            let k = k.trim().strip_prefix('"')?.strip_suffix('"')?;
+            Some((k.to_string(), v.trim().to_string()))
+        })
+        .filter(|(k, _)| !entries.iter().any(|(e, _)| e == k))
+        .collect();
+    rows.extend(entries.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let body: Vec<String> = rows.iter().map(|(k, v)| format!("  \"{k}\": {v}")).collect();
+    format!("{{\n{}\n}}\n", body.join(",\n"))
 }
 
 /// The deterministic figures, by the keys `docs/performance.md` and the report use.
@@ -449,11 +384,57 @@ pub fn guard() -> Result<bool, String> {
     Ok(ok)
 }
 
+
+/// Start QEMU, read its console until a line contains `marker` (then stop it); returns the wall
+/// seconds it took and the console output.
+fn time_to_line(q: &Qemu, marker: &str, timeout: Duration) -> Result<(f64, String), String> {
+    use std::io::BufRead;
+    let mut child = q
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let out = child.stdout.take().unwrap();
+    let mut text = String::new();
+    let mut found = None;
+    for line in std::io::BufReader::new(out).lines() {
+        let Ok(line) = line else { break };
+        text.push_str(&line);
+        text.push('\n');
+        if line.contains(marker) {
+            found = Some(start.elapsed().as_secs_f64());
+            break;
+        }
+        if start.elapsed() > timeout {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    found.map(|t| (t, text)).ok_or(format!("never saw \"{marker}\""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Only rows with a key in backticks and a number are committed figures.
+    /// A command's keys replace its own old values; the other command's keys stay.
+    #[test]
+    fn report_merges_keys() {
+        let old = merged_report("", &[("boot_instructions", "400".into()), ("image_bytes", "1".into())]);
+        assert_eq!(old, "{\n  \"boot_instructions\": 400,\n  \"image_bytes\": 1\n}\n");
+        let both = merged_report(&old, &[("linux_boot_ratio", "1.010".into())]);
+        let again = merged_report(&both, &[("boot_instructions", "390".into()), ("image_bytes", "2".into())]);
+        assert_eq!(
+            again,
+            "{\n  \"linux_boot_ratio\": 1.010,\n  \"boot_instructions\": 390,\n  \"image_bytes\": 2\n}\n"
+        );
+    }
+
     #[test]
     fn committed_figures_are_read_from_the_table() {
         let doc = "| figure | key | committed | target |\n|---|---|---|---|\n\

@@ -51,9 +51,19 @@ bitflags! {
 }
 
 /// HCR while the payload runs: stage 2, set/way invalidation upgraded to clean+invalidate, SMC
-/// trapped for the PSCI proxy, TLB maintenance and barriers broadcast inner shareable. IMO, FMO
-/// and AMO stay clear: the payload owns the GIC and its interrupts go straight to it.
-pub const HCR_PAYLOAD: Hcr = Hcr::VM.union(Hcr::SWIO).union(Hcr::FB).union(Hcr::BSU_INNER).union(Hcr::TSC);
+/// trapped for the PSCI proxy. IMO, FMO and AMO stay clear: the payload owns the GIC and its
+/// interrupts go straight to it.
+///
+/// FB and BSU stay clear too. They exist for hypervisors that move a virtual CPU from one physical
+/// CPU to another: its stale TLB entries are then left on the CPU it ran on before, so its local
+/// TLB and branch-predictor maintenance must reach every CPU (FB), and its barriers must cover
+/// the CPUs it may share data with (BSU). hypfw never moves one: the payload's CPU n is physical
+/// CPU n for its whole life (CPU_ON starts the very CPU it names), and every entry into the
+/// payload starts from a TLB invalidated for the payload's regime on that CPU. Forcing the
+/// broadcast only costs: on hardware every local invalidation becomes an Inner Shareable one,
+/// and under QEMU (multi-threaded TCG) each becomes a flush synchronised across every vCPU
+/// (docs/performance.md, "Linux under hypfw vs direct", has what that measured to).
+pub const HCR_PAYLOAD: Hcr = Hcr::VM.union(Hcr::SWIO).union(Hcr::TSC);
 
 bitflags! {
     /// HSCTLR, Hyp System Control Register (B4.1.67).
@@ -255,7 +265,7 @@ mod tests {
     /// The values the runtime used to spell as literals, bit for bit.
     #[test]
     fn derived_values_are_the_architectural_ones() {
-        assert_eq!(HCR_PAYLOAD.bits(), 0x0008_0603);
+        assert_eq!(HCR_PAYLOAD.bits(), 0x0008_0003);
         assert_eq!(HSCTLR_RUNTIME.bits(), 0x30CD_187D);
         assert_eq!(SPSR_SVC_MASKED, 0x1D3);
         assert_eq!(SPSR_HYP_MASKED, 0x1DA);
