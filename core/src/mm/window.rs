@@ -215,8 +215,7 @@ pub fn plan(
         push(*r, MapAttrs::DATA);
     }
     let mut devs = [MemRange::default(); MAX_DEVICES];
-    let mut k = 0;
-    for r in devices.iter().filter(|r| r.size != 0) {
+    for (k, r) in devices.iter().filter(|r| r.size != 0).enumerate() {
         let r = page_round(*r);
         if let Some(o) = devs[..k].iter().find(|o| o.overlaps(&r)) {
             return Err(WindowError::Overlap(r, *o));
@@ -225,7 +224,6 @@ pub fn plan(
             return Err(WindowError::Overlap(r, text));
         }
         devs[k] = r;
-        k += 1;
         push(r, MapAttrs::DEVICE);
     }
     Ok(plan)
@@ -309,11 +307,11 @@ mod tests {
     }
     impl CacheMaintenance for Model {
         fn clean_line_to_poc(&mut self, a: u64) {
-            if let Some((v, dirty)) = self.lines.get_mut(&a) {
-                if *dirty {
-                    self.mem.insert(a, *v);
-                    *dirty = false;
-                }
+            if let Some((v, dirty)) = self.lines.get_mut(&a)
+                && *dirty
+            {
+                self.mem.insert(a, *v);
+                *dirty = false;
             }
         }
         fn invalidate_line_to_poc(&mut self, a: u64) {
