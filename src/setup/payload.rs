@@ -217,7 +217,7 @@ fn window_table(
     region: MemRange,
     busy: &[MemRange],
     pool: &Pool,
-) -> Result<(PhysAddr, u64), WindowFailure> {
+) -> Result<(PhysAddr, u64), window::WindowError> {
     let image = super::relocate::Image::this();
     let text = MemRange { base: image.start as u64, size: image.layout.text_end };
     let loaded = busy[0];
@@ -232,34 +232,19 @@ fn window_table(
     let n = busy.len().min(avoid.len() - 1);
     avoid[..n].copy_from_slice(&busy[..n]);
     avoid[n] = region;
-    let plan = window::plan(text, &data, &[console], p.ram(), &avoid[..=n]).map_err(WindowFailure::Plan)?;
-    let mut scratch = pool.scratch().ok_or(WindowFailure::PoolInUse)?;
+    let plan = window::plan(text, &data, &[console], p.ram(), &avoid[..=n])?;
+    let mut scratch = pool.scratch().ok_or(window::WindowError::NoPages)?;
     let mut mem = PhysTables;
     let mut cache = ArmCache;
-    let mut b = TableBuilder::new(&mut scratch, &mut mem, &mut cache).map_err(WindowFailure::Map)?;
+    let mut b = TableBuilder::new(&mut scratch, &mut mem, &mut cache).map_err(|_| window::WindowError::NoPages)?;
     for (r, a) in plan.iter() {
-        b.map(VirtAddr(r.base as u32), PhysAddr(r.base), r.size, *a).map_err(WindowFailure::Map)?;
+        b.map(VirtAddr(r.base as u32), PhysAddr(r.base), r.size, *a).map_err(|e| match e {
+            MapError::OutOfTables => window::WindowError::NoPages,
+            _ => window::WindowError::Refused(*r),
+        })?;
     }
     let root = b.publish();
     Ok((root, scratch.pages_used()))
-}
-
-/// Why the payload is copied with the caches off.
-#[derive(Clone, Copy, Debug)]
-enum WindowFailure {
-    Plan(window::WindowError),
-    PoolInUse,
-    Map(MapError),
-}
-
-impl core::fmt::Display for WindowFailure {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            WindowFailure::Plan(e) => write!(f, "{e}"),
-            WindowFailure::PoolInUse => write!(f, "the page pool is in use"),
-            WindowFailure::Map(e) => write!(f, "its map: {e}"),
-        }
-    }
 }
 
 /// QEMU's fw_cfg for the runtime, when the platform has one: its registers, their VA in the

@@ -93,19 +93,23 @@ pub enum WindowError {
     NotInRam(MemRange),
     /// Two ranges of different kinds share a page.
     Overlap(MemRange, MemRange),
+    /// No scratch pages for the table (in use already, or too few).
+    NoPages,
+    /// The table builder refused a range of the plan.
+    Refused(MemRange),
 }
 
 impl core::fmt::Display for WindowError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let r = |r: &MemRange| (r.base, r.end());
-        match self {
-            WindowError::TooMany => write!(f, "more ranges than the window's map holds"),
-            WindowError::Above4G(m) => write!(f, "{:#x}..{:#x} is above 4 GiB", r(m).0, r(m).1),
-            WindowError::NotInRam(m) => write!(f, "{:#x}..{:#x} is not in one RAM bank", r(m).0, r(m).1),
-            WindowError::Overlap(a, b) => {
-                write!(f, "{:#x}..{:#x} and {:#x}..{:#x} share a page", r(a).0, r(a).1, r(b).0, r(b).1)
-            }
-        }
+        let (what, r) = match self {
+            WindowError::TooMany => ("more ranges than its map holds", MemRange::default()),
+            WindowError::Above4G(r) => ("a range above 4 GiB", *r),
+            WindowError::NotInRam(r) => ("a range in no single RAM bank", *r),
+            WindowError::Overlap(r, _) => ("a range sharing a page with another kind", *r),
+            WindowError::NoPages => ("no scratch pages for its table", MemRange::default()),
+            WindowError::Refused(r) => ("its table refused a range", *r),
+        };
+        write!(f, "{what}: {:#x}..{:#x}", r.base, r.end())
     }
 }
 
@@ -190,7 +194,14 @@ pub fn plan(
         n += 1;
     }
     let d = &mut d[..n];
-    d.sort_unstable_by_key(|r| r.base);
+    // Insertion sort: a handful of ranges, and no generic sort in the boot image.
+    for i in 1..d.len() {
+        let mut j = i;
+        while j > 0 && d[j - 1].base > d[j].base {
+            d.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     let mut merged = [MemRange::default(); MAX_DATA];
     let mut m = 0;
     for r in d.iter() {
