@@ -117,7 +117,13 @@ pub fn prepare(
     };
     let (_, ks, is, relocated) = match window {
         Ok((root, pages)) => {
+            let vectors = arch::regs::read::<arch::regs::Hvbar>();
+            // SAFETY: the window's vectors are in the image's code, which its map keeps
+            // executable at the same address; the previous value is restored after it.
+            unsafe { arch::regs::write::<arch::regs::Hvbar>(&raw const hypfw_window_vectors as u32) };
             let r = window::run(&mut cache, root, work);
+            // SAFETY: the value the bootloader left, as before the window.
+            unsafe { arch::regs::write::<arch::regs::Hvbar>(vectors) };
             // What the copy ran with, read inside the window: a window that did not turn them
             // on is a bug to stop on, not a slow boot to live with.
             let on = (HsctlrBits::M | HsctlrBits::C | HsctlrBits::I).bits();
@@ -206,6 +212,17 @@ pub fn prepare(
         holes,
         fw_cfg: None,
     }
+}
+
+unsafe extern "C" {
+    /// The vectors while the window is open (boot/entry.S).
+    static hypfw_window_vectors: u8;
+}
+
+/// An exception inside the cached window, after `hypfw_window_vectors` closed it (MMU off again).
+#[unsafe(no_mangle)]
+extern "C" fn hypfw_window_fault(hsr: u32, elr: u32, hdfar: u32) -> ! {
+    fatal!("exception in the payload copy's cached window: HSR {hsr:#x} at {elr:#x} (HDFAR {hdfar:#x})")
 }
 
 /// The cached window's identity map (`hypfw_core::mm::window`), built with the MMU off in the

@@ -13,8 +13,8 @@
 //!
 //! The order ([`open`], [`close`]), checked below through the recorder and a small write-back cache
 //! model (ARM DDI 0406C B2.2 caches and their maintenance, B3 VMSA, B4.1.67 HSCTLR):
-//! - open: DSB (the table, written with the MMU off and published, is complete); HMAIR0/1, HTCR,
-//!   HTTBR; ISB; TLBIALLH + ICIALLU/BPIALL (nothing stale from before); DSB; ISB; HSCTLR.M|C|I;
+//! - open: DSB (the table, written with the MMU off and published, is complete); ACTLR.SMP,
+//!   HMAIR0/1, HTCR, HTTBR; ISB; TLBIALLH + ICIALLU/BPIALL (nothing stale from before); DSB; ISB; HSCTLR.M|C|I;
 //!   ISB. No data line can be stale at that point: entry cleaned and invalidated every level when
 //!   it found the caches on, and from then on HSCTLR.C was 0, so nothing was allocated.
 //! - work: ordinary loads and stores; **no invalidation by address** (DCIMVAC would discard
@@ -36,7 +36,8 @@ use crate::mm::pgtable::{L2_BLOCK, MapAttrs};
 
 /// The operations the window needs besides [`CacheMaintenance`].
 pub trait WindowControl: CacheMaintenance {
-    /// HMAIR0/1 and HTCR to hypfw's values and HTTBR := `root`; the MMU state is not changed.
+    /// ACTLR.SMP set (as the init page does, before any cache comes on), HMAIR0/1 and HTCR to
+    /// hypfw's values and HTTBR := `root`; the MMU state is not changed.
     fn load_tables(&mut self, root: PhysAddr);
     /// HSCTLR.M, C and I := 1.
     fn mmu_caches_on(&mut self);

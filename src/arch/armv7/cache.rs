@@ -3,7 +3,7 @@
 use super::regs::{Hmair0, Hmair1, Hsctlr, Htcr, Httbr, Tlbiallh, read, write, write64};
 use aarch32_cpu::register::{BpIAll, Ctr, Dccmvac, Dcimvac, Iciallu};
 use core::arch::asm;
-use hypfw_core::abi::bits::Hsctlr as HsctlrBits;
+use hypfw_core::abi::bits::{ACTLR_SMP, Hsctlr as HsctlrBits};
 use hypfw_core::mm::addr::PhysAddr;
 use hypfw_core::mm::cache::CacheMaintenance;
 use hypfw_core::mm::pgtable::{HMAIR0, HMAIR1, HTCR};
@@ -60,6 +60,19 @@ impl CacheMaintenance for ArmCache {
 /// identity addresses of its code, stack and data.
 impl WindowControl for ArmCache {
     fn load_tables(&mut self, root: PhysAddr) {
+        // ACTLR.SMP before any cache comes on, as the init page does (Cortex-A15/A7 TRMs); a
+        // write the Secure firmware does not allow (NSACR.NS_SMP clear) is ignored.
+        // SAFETY: sets only the coherency bit, which the init page sets on every CPU anyway.
+        unsafe {
+            asm!(
+                "mrc p15, 0, {t}, c1, c0, 1",
+                "orr {t}, {t}, #{smp}",
+                "mcr p15, 0, {t}, c1, c0, 1",
+                t = out(reg) _,
+                smp = const ACTLR_SMP,
+                options(nostack, preserves_flags),
+            )
+        };
         // SAFETY: with HSCTLR.M = 0 these only take effect when the MMU is switched on, which
         // the window does with `root` a published identity map of what it runs and touches.
         unsafe {
