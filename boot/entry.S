@@ -362,6 +362,47 @@ dcache_clean_inv_levels:                @ r0 = CLIDR, r3 = number of levels to c
     .size dcache_clean_inv_all, . - dcache_clean_inv_all
     .size dcache_clean_inv_louis, . - dcache_clean_inv_louis
 
+@ hypfw_window_off_clean(): the end of the boot phase's cached window (hypfw_core::mm::window).
+@ HSCTLR.M, C, I := 0, then every data and unified cache level cleaned and invalidated by
+@ set/way up to the LoC. Between switching C off and the end of the clean this makes no load or
+@ store (with C = 0 a load need not look up a dirty line): the registers are pushed before, into
+@ a cached line the clean writes back, and popped after, from memory. Identity mapped, so the
+@ next fetch after M = 0 is the same address. Only while no other CPU runs hypfw code.
+    .section .text.boot.window, "ax"
+    .global hypfw_window_off_clean
+    .type hypfw_window_off_clean, %function
+hypfw_window_off_clean:
+    push    {{r4-r7, lr}}
+    dsb
+    cp15    mrc, r0, HSCTLR
+    bic     r0, r0, #{CTRL_M_C}
+    bic     r0, r0, #{CTRL_I}
+    cp15    mcr, r0, HSCTLR            @ M = C = I = 0
+    isb
+    bl      dcache_clean_inv_all        @ ends with DSB, ISB
+    pop     {{r4-r7, pc}}
+    .size hypfw_window_off_clean, . - hypfw_window_off_clean
+
+@ HVBAR while the window is open: any exception there (a range missing from its map, a bug)
+@ closes the window as above and stops with a `fatal:` line (setup::payload::window_fault)
+@ instead of jumping to whatever vectors the bootloader left. r4-r6 := HSR, ELR_hyp, HDFAR, kept
+@ across the close (callee-saved in it).
+    .balign 32
+    .global hypfw_window_vectors
+hypfw_window_vectors:
+    .rept 8
+    b       hypfw_window_exception
+    .endr
+hypfw_window_exception:
+    cp15    mrc, r4, HSR
+    mrs     r5, elr_hyp
+    mrc     p15, 4, r6, c6, c0, 0       @ HDFAR
+    bl      hypfw_window_off_clean
+    mov     r0, r4
+    mov     r1, r5
+    mov     r2, r6
+    b       hypfw_window_fault
+
     .section .noinit.boot_stack, "aw", %nobits
     .balign 16
     .global __boot_stack

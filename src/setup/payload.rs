@@ -4,16 +4,18 @@
 
 use super::tables::{PhysTables, Pool};
 use crate::arch::cache::{self, ArmCache};
-use crate::arch::mem;
+use crate::arch::{self, mem};
 use crate::shared::{FwCfgInfo, PayloadInfo};
 use crate::{detail, fatal, log};
+use hypfw_core::abi::bits::Hsctlr as HsctlrBits;
 use hypfw_core::abi::reloc;
 use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr, VirtAddr, align_down, align_up};
 use hypfw_core::mm::cache::CacheMaintenance;
 use hypfw_core::mm::coherency;
 use hypfw_core::mm::layout::MemRange;
-use hypfw_core::mm::pgtable::{Regime, TableBuilder, VTCR_40BIT, vttbr};
+use hypfw_core::mm::pgtable::{MapError, Regime, TableBuilder, VTCR_40BIT, vttbr};
 use hypfw_core::mm::stage2;
+use hypfw_core::mm::window;
 use hypfw_core::payload::pack::{self, Kind, Pack};
 use hypfw_core::payload::{placement, rewrite};
 use hypfw_core::platform::dtb::Platform;
@@ -86,31 +88,76 @@ pub fn prepare(
         .unwrap_or_else(|e| fatal!("placing the payload: {e}"));
     let mut cache = ArmCache;
     let line = cache::dcache_line();
-    // SAFETY: MMU off (PA = pointer), one CPU; the placement checked that the destinations are
-    // RAM, outside hypfw's region, and clear of everything still in use (the loaded file, the DTB),
-    // and the sources are the pack's checked slices.
-    unsafe {
-        let s = mem::copy_sum(place.kernel.base as usize as *mut u8, pk.payload.as_ptr(), pk.payload.len());
-        pack::check_copied("payload", s, pk.payload_sum)
-            .unwrap_or_else(|e| fatal!("payload pack (payload at {:#x}): {e}", pk.payload.as_ptr() as usize));
-        if let (Some(src), Some(dst)) = (pk.initrd, place.initrd) {
-            let s = mem::copy_sum(dst.base as usize as *mut u8, src.as_ptr(), src.len());
-            pack::check_copied("initrd", s, pk.initrd_sum)
-                .unwrap_or_else(|e| fatal!("payload pack (initrd at {:#x}): {e}", src.as_ptr() as usize));
+    let window = window_table(p, pk, &place, region, busy, pool);
+    // The bulk work: the copies with their sums, and the payload's own relocation. Failures are
+    // reported after the window has closed (MMU off again).
+    let work = || {
+        let hsctlr = arch::regs::read::<arch::regs::Hsctlr>();
+        // SAFETY: one CPU; physical addresses are pointers (MMU off, or the window's identity map,
+        // which maps these ranges read/write); the placement checked that the destinations are
+        // RAM, outside hypfw's region, and clear of everything still in use (the loaded file, the
+        // DTB), and the sources are the pack's checked slices.
+        unsafe {
+            let ks = mem::copy_sum(place.kernel.base as usize as *mut u8, pk.payload.as_ptr(), pk.payload.len());
+            let is = match (pk.initrd, place.initrd) {
+                (Some(src), Some(dst)) => Some(mem::copy_sum(dst.base as usize as *mut u8, src.as_ptr(), src.len())),
+                _ => None,
+            };
+            let relocated = match (pk.kind, pk.relocs) {
+                (Kind::Relocatable { link_addr, .. }, Some(table)) => {
+                    let bias = (place.kernel.base as u32).wrapping_sub(link_addr);
+                    // The payload was just copied there and nothing else uses that memory yet.
+                    let copy = core::slice::from_raw_parts_mut(place.kernel.base as usize as *mut u8, pk.payload.len());
+                    Some((link_addr, reloc::apply_le(copy, table, bias)))
+                }
+                _ => None,
+            };
+            (hsctlr, ks, is, relocated)
         }
+    };
+    let (_, ks, is, relocated) = match window {
+        Ok((root, pages)) => {
+            let vectors = arch::regs::read::<arch::regs::Hvbar>();
+            // SAFETY: the window's vectors are in the image's code, which its map keeps
+            // executable at the same address; the previous value is restored after it.
+            unsafe { arch::regs::write::<arch::regs::Hvbar>(&raw const hypfw_window_vectors as u32) };
+            let r = window::run(&mut cache, root, work);
+            // SAFETY: the value the bootloader left, as before the window.
+            unsafe { arch::regs::write::<arch::regs::Hvbar>(vectors) };
+            // What the copy ran with, read inside the window: a window that did not turn them
+            // on is a bug to stop on, not a slow boot to live with.
+            let on = (HsctlrBits::M | HsctlrBits::C | HsctlrBits::I).bits();
+            if r.0 & on != on {
+                fatal!("payload: the cached window ran with HSCTLR {:#x}: the MMU or a cache was off", r.0);
+            }
+            detail!(
+                "payload: copied with the MMU and caches on (HSCTLR {:#x}; window map of {pages} table pages at {root})",
+                r.0
+            );
+            r
+        }
+        Err(e) => {
+            log!("payload: copied with the caches off: no cached window ({e})");
+            work()
+        }
+    };
+    pack::check_copied("payload", ks, pk.payload_sum)
+        .unwrap_or_else(|e| fatal!("payload pack (payload at {:#x}): {e}", pk.payload.as_ptr() as usize));
+    if let (Some(s), Some(src)) = (is, pk.initrd) {
+        pack::check_copied("initrd", s, pk.initrd_sum)
+            .unwrap_or_else(|e| fatal!("payload pack (initrd at {:#x}): {e}", src.as_ptr() as usize));
     }
-    if let (Kind::Relocatable { link_addr, .. }, Some(table)) = (pk.kind, pk.relocs) {
-        let bias = (place.kernel.base as u32).wrapping_sub(link_addr);
-        // SAFETY: the payload was just copied there (MMU off, PA = pointer) and nothing else uses
-        // that memory yet.
-        let copy = unsafe { core::slice::from_raw_parts_mut(place.kernel.base as usize as *mut u8, pk.payload.len()) };
-        let n = reloc::apply_le(copy, table, bias).unwrap_or_else(|e| fatal!("relocating the payload: {e}"));
+    if let Some((link_addr, r)) = relocated {
+        let n = r.unwrap_or_else(|e| fatal!("relocating the payload: {e}"));
         detail!("payload: linked for {link_addr:#x}, relocated to {:#x} ({n} places)", place.kernel.base);
     }
-    // Written with the MMU off; the payload may read and run them with its caches on.
-    coherency::code_written_uncached(&mut cache, place.kernel.base, pk.payload.len() as u64, line);
-    if let Some(i) = place.initrd {
-        coherency::written_uncached(&mut cache, i.base, i.size, line);
+    if window.is_err() {
+        // Written with the MMU off; the payload may read and run them with its caches on. (The
+        // window's close leaves no line in any cache and the I-cache invalidated: nothing to do.)
+        coherency::code_written_uncached(&mut cache, place.kernel.base, pk.payload.len() as u64, line);
+        if let Some(i) = place.initrd {
+            coherency::written_uncached(&mut cache, i.base, i.size, line);
+        }
     }
     let edits = rewrite::Edits { reserved: region, bootargs: pk.bootargs, initrd: place.initrd, psci };
     // SAFETY: MMU off, one CPU; the placement put the tree's room in RAM outside hypfw's region
@@ -165,6 +212,56 @@ pub fn prepare(
         holes,
         fw_cfg: None,
     }
+}
+
+unsafe extern "C" {
+    /// The vectors while the window is open (boot/entry.S).
+    static hypfw_window_vectors: u8;
+}
+
+/// An exception inside the cached window, after `hypfw_window_vectors` closed it (MMU off again).
+#[unsafe(no_mangle)]
+extern "C" fn hypfw_window_fault(hsr: u32, elr: u32, hdfar: u32) -> ! {
+    fatal!("exception in the payload copy's cached window: HSR {hsr:#x} at {elr:#x} (HDFAR {hdfar:#x})")
+}
+
+/// The cached window's identity map (`hypfw_core::mm::window`), built with the MMU off in the
+/// scratch pages of the region (nothing is built there yet); returns its root and page count.
+fn window_table(
+    p: &Platform,
+    pk: &Pack,
+    place: &placement::Placement,
+    region: MemRange,
+    busy: &[MemRange],
+    pool: &Pool,
+) -> Result<(PhysAddr, u64), window::WindowError> {
+    let image = super::relocate::Image::this();
+    let text = MemRange { base: image.start as u64, size: image.layout.text_end };
+    let loaded = busy[0];
+    let data = [
+        // The rest of the loaded file: rodata, data, bss, the boot stack, the pack.
+        MemRange { base: text.end(), size: loaded.end() - text.end() },
+        MemRange { base: place.kernel.base, size: pk.payload.len() as u64 },
+        place.initrd.unwrap_or_default(),
+    ];
+    let console = p.console.map_or(MemRange::default(), |c| MemRange { base: c.base, size: c.size.max(1) });
+    let mut avoid = [MemRange::default(); 8];
+    let n = busy.len().min(avoid.len() - 1);
+    avoid[..n].copy_from_slice(&busy[..n]);
+    avoid[n] = region;
+    let plan = window::plan(text, &data, &[console], p.ram(), &avoid[..=n])?;
+    let mut scratch = pool.scratch().ok_or(window::WindowError::NoPages)?;
+    let mut mem = PhysTables;
+    let mut cache = ArmCache;
+    let mut b = TableBuilder::new(&mut scratch, &mut mem, &mut cache).map_err(|_| window::WindowError::NoPages)?;
+    for (r, a) in plan.iter() {
+        b.map(VirtAddr(r.base as u32), PhysAddr(r.base), r.size, *a).map_err(|e| match e {
+            MapError::OutOfTables => window::WindowError::NoPages,
+            _ => window::WindowError::Refused(*r),
+        })?;
+    }
+    let root = b.publish();
+    Ok((root, scratch.pages_used()))
 }
 
 /// QEMU's fw_cfg for the runtime, when the platform has one: its registers, their VA in the

@@ -13,15 +13,23 @@ use hypfw_core::mm::pgtable::{FrameAllocator, MapAttrs, MemType, TableBuilder, T
 use hypfw_core::platform::dtb::Platform;
 
 /// The page pool in the reserved region, handed out with the MMU off (PA = pointer): the tested
-/// allocator, with each page zeroed as it is handed out.
-pub struct Pool(PagePool);
+/// allocator, with each page zeroed as it is handed out. The second allocator is the scratch
+/// view of the same memory (`scratch`).
+pub struct Pool(PagePool, PagePool);
 
 impl Pool {
     pub fn new(region: PhysAddr, l: &ReservedLayout) -> Self {
-        Pool(PagePool::new(region.0 + l.pool_off, l.pool_pages))
+        let start = region.0 + l.pool_off;
+        Pool(PagePool::new(start, l.pool_pages), PagePool::new(start, (l.size() - l.pool_off) / PAGE_SIZE))
     }
     pub fn pages_used(&self) -> u64 {
         self.0.pages_used()
+    }
+    /// Pages for a table used only until the next allocation from this pool: the whole region
+    /// after the image (the pool, then the stacks, which are painted later). None once this pool
+    /// has handed out a page. The pool zeroes a page again when it hands it out.
+    pub fn scratch(&self) -> Option<Pool> {
+        (self.0.pages_used() == 0).then_some(Pool(self.1, self.1))
     }
 }
 

@@ -46,6 +46,12 @@ pub enum Op {
     Isb,
     ICacheInval,
     TlbiAllHyp,
+    /// `mm::window::WindowControl`: HMAIR0/1, HTCR, HTTBR := root.
+    LoadTables(u64),
+    /// HSCTLR.M|C|I := 1.
+    MmuCachesOn,
+    /// HSCTLR.M|C|I := 0, then clean+invalidate all levels by set/way, in one sequence.
+    MmuCachesOffCleanAll,
 }
 
 #[cfg(test)]

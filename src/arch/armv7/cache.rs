@@ -1,9 +1,19 @@
 //! The real cache and TLB maintenance, implementing `hypfw_core::mm::cache::CacheMaintenance`.
 
-use super::regs::{Tlbiallh, write};
+use super::regs::{Hmair0, Hmair1, Hsctlr, Htcr, Httbr, Tlbiallh, read, write, write64};
 use aarch32_cpu::register::{BpIAll, Ctr, Dccmvac, Dcimvac, Iciallu};
 use core::arch::asm;
+use hypfw_core::abi::bits::{ACTLR_SMP, Hsctlr as HsctlrBits};
+use hypfw_core::mm::addr::PhysAddr;
 use hypfw_core::mm::cache::CacheMaintenance;
+use hypfw_core::mm::pgtable::{HMAIR0, HMAIR1, HTCR};
+use hypfw_core::mm::window::WindowControl;
+
+unsafe extern "C" {
+    /// HSCTLR.M, C, I := 0, then every data/unified level cleaned and invalidated by set/way to
+    /// the LoC, with no other memory access in between (boot/entry.S).
+    fn hypfw_window_off_clean();
+}
 
 pub struct ArmCache;
 
@@ -43,5 +53,45 @@ impl CacheMaintenance for ArmCache {
         // SAFETY: invalidating HYP TLB entries never changes a translation (the tables stay in
         // memory), it only forces new walks.
         unsafe { write::<Tlbiallh>(0) };
+    }
+}
+
+/// The boot phase's cached window (`hypfw_core::mm::window`): only the boot CPU, in HYP, at the
+/// identity addresses of its code, stack and data.
+impl WindowControl for ArmCache {
+    fn load_tables(&mut self, root: PhysAddr) {
+        // ACTLR.SMP before any cache comes on, as the init page does (Cortex-A15/A7 TRMs); a
+        // write the Secure firmware does not allow (NSACR.NS_SMP clear) is ignored.
+        // SAFETY: sets only the coherency bit, which the init page sets on every CPU anyway.
+        unsafe {
+            asm!(
+                "mrc p15, 0, {t}, c1, c0, 1",
+                "orr {t}, {t}, #{smp}",
+                "mcr p15, 0, {t}, c1, c0, 1",
+                t = out(reg) _,
+                smp = const ACTLR_SMP,
+                options(nostack, preserves_flags),
+            )
+        };
+        // SAFETY: with HSCTLR.M = 0 these only take effect when the MMU is switched on, which
+        // the window does with `root` a published identity map of what it runs and touches.
+        unsafe {
+            write::<Hmair0>(HMAIR0);
+            write::<Hmair1>(HMAIR1);
+            write::<Htcr>(HTCR);
+            write64::<Httbr>(root.0);
+        }
+    }
+    fn mmu_caches_on(&mut self) {
+        let v = read::<Hsctlr>() | (HsctlrBits::M | HsctlrBits::C | HsctlrBits::I).bits();
+        // SAFETY: HTTBR holds an identity map of the code, stack and data in use (`open`), so
+        // every address means the same before and after; nothing cached is stale (window doc).
+        unsafe { write::<Hsctlr>(v) };
+    }
+    fn mmu_caches_off_clean_all(&mut self) {
+        // SAFETY: only the boot CPU runs hypfw code (set/way maintenance is then complete); the
+        // routine saves what it clobbers beyond the AAPCS scratch registers and returns at the
+        // identity address it was called from.
+        unsafe { hypfw_window_off_clean() };
     }
 }

@@ -54,6 +54,14 @@ sysreg32!(
     Htcr, 4, 2, 0, 2
 );
 sysreg32!(
+    /// Hyp Memory Attribute Indirection Register 0.
+    Hmair0, 4, 10, 2, 0
+);
+sysreg32!(
+    /// Hyp Memory Attribute Indirection Register 1.
+    Hmair1, 4, 10, 2, 1
+);
+sysreg32!(
     /// Virtualization Translation Control Register.
     Vtcr, 4, 2, 1, 2
 );
