@@ -102,26 +102,43 @@ pub fn apply_words(image: &mut [u32], table: &Table, bias: u32) -> Result<usize,
     if !bias.is_multiple_of(GRANULE) {
         return Err(RelocError::BadBias(bias));
     }
-    let idx = |o: u32| (o.is_multiple_of(4) && ((o / 4) as usize) < image.len()).then_some((o / 4) as usize);
-    for &o in table.abs {
-        idx(o).ok_or(RelocError::OutOfImage { offset: o })?;
+    // One compare per entry: an offset is good iff it is word aligned and below the image's
+    // byte length (which cannot wrap: a slice of u32 spans less than the address space).
+    let limit = image.len().saturating_mul(4);
+    let bad = |o: u32| o & 3 != 0 || o as usize >= limit;
+    if let Some(&o) = table.abs.iter().find(|&&o| bad(o)) {
+        return Err(RelocError::OutOfImage { offset: o });
     }
     for &o in table.movt {
-        let i = idx(o).ok_or(RelocError::OutOfImage { offset: o })?;
-        let insn = u32::from_le(image[i]);
+        let Some(&w) = image.get((o / 4) as usize).filter(|_| o & 3 == 0) else {
+            return Err(RelocError::OutOfImage { offset: o });
+        };
+        let insn = u32::from_le(w);
         if !is_movt(insn) {
             return Err(RelocError::NotMovt { offset: o, insn });
         }
     }
+    // Every entry is now known to index the image.
     for &o in table.abs {
-        let w = &mut image[(o / 4) as usize];
-        *w = u32::from_le(*w).wrapping_add(bias).to_le();
+        if let Some(w) = image.get_mut((o / 4) as usize) {
+            *w = u32::from_le(*w).wrapping_add(bias).to_le();
+        }
     }
+    let delta = bias >> 16;
     for &o in table.movt {
-        let w = &mut image[(o / 4) as usize];
-        *w = movt_add(u32::from_le(*w), bias).to_le();
+        if let Some(w) = image.get_mut((o / 4) as usize) {
+            *w = movt_add_high(u32::from_le(*w), delta).to_le();
+        }
     }
     Ok(table.abs.len() + table.movt.len())
+}
+
+/// [`movt_add`] with the high half of the bias already taken (`delta` < 2^16).
+#[inline(always)]
+fn movt_add_high(insn: u32, delta: u32) -> u32 {
+    let imm = ((insn >> 4) & 0xF000) | (insn & 0xFFF);
+    let new = imm.wrapping_add(delta);
+    (insn & 0xFFF0_F000) | ((new & 0xF000) << 4) | (new & 0xFFF)
 }
 
 /// As [`apply`], with the table as little-endian bytes (a payload's table inside a pack, which
@@ -224,6 +241,35 @@ mod tests {
             let a = apply(&mut bytes, &t, bias);
             let b = apply_words(&mut as_words, &t, bias);
             prop_assert_eq!(a, b);
+            let back: Vec<u8> = as_words.iter().flat_map(|w| u32::from_le(*w).to_le_bytes()).collect();
+            prop_assert_eq!(bytes, back);
+        }
+    }
+
+    proptest! {
+        /// On tables whose every entry is good (where the refusals above rarely let a random
+        /// table through), the word form relocates exactly as the byte form.
+        #[test]
+        fn word_form_relocates_like_byte_form(
+            words in proptest::collection::vec(any::<u32>(), 1..64),
+            abs in proptest::collection::vec(any::<prop::sample::Index>(), 0..16),
+            movt in proptest::collection::vec(any::<prop::sample::Index>(), 0..16),
+            bias_granules in 0u32..0x1_0000,
+        ) {
+            let mut words = words;
+            let abs: Vec<u32> = abs.iter().map(|i| 4 * i.index(words.len()) as u32).collect();
+            let movt: Vec<u32> = movt.iter().map(|i| 4 * i.index(words.len()) as u32).collect();
+            for &o in &movt {
+                let w = &mut words[o as usize / 4];
+                *w = 0x0340_0000 | (*w & 0xF00F_FFFF); // a MOVT with a random immediate
+            }
+            let abs: Vec<u32> = abs.into_iter().filter(|o| !movt.contains(o)).collect();
+            let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+            let mut as_words: Vec<u32> = words.iter().map(|w| w.to_le()).collect();
+            let t = Table { abs: &abs, movt: &movt };
+            let bias = bias_granules.wrapping_mul(GRANULE);
+            prop_assert_eq!(apply(&mut bytes, &t, bias), Ok(abs.len() + movt.len()));
+            prop_assert_eq!(apply_words(&mut as_words, &t, bias), Ok(abs.len() + movt.len()));
             let back: Vec<u8> = as_words.iter().flat_map(|w| u32::from_le(*w).to_le_bytes()).collect();
             prop_assert_eq!(bytes, back);
         }
