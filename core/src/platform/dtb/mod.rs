@@ -324,7 +324,7 @@ fn check_structure(s: &[u8], words: &[u32], strings: &[u8], nops_anywhere: bool)
                 }
                 phase[depth] = 1;
                 seen_root = true;
-                let Some(n) = s[p..].iter().position(|&b| b == 0) else { return bad(at, "unterminated node name") };
+                let Some(n) = node::nul_at(s, words, p) else { return bad(at, "unterminated node name") };
                 if !is_utf8(&s[p..p + n]) {
                     return bad(at, "node name is not UTF-8");
                 }

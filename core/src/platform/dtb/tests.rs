@@ -188,3 +188,28 @@ fn short_word_view_falls_back_to_bytes() {
         assert_eq!(d, describe(blob).unwrap());
     }
 }
+
+proptest! {
+    /// The word-at-a-time NUL search finds what a byte search finds, wherever the bytes hold
+    /// zeros, 0x01 or 0x80 (the values the bit trick could confuse), and whether the view is
+    /// longer than the block, covers it exactly, or is too short (then bytes are read).
+    #[test]
+    fn word_nul_search_matches_bytes(
+        bytes in proptest::collection::vec(prop_oneof![Just(0u8), Just(1u8), Just(0x80u8), Just(0x81u8), any::<u8>()], 0..40),
+        from_word in 0usize..12,
+        cut in 0usize..4,
+        extra in proptest::collection::vec(any::<u8>(), 0..8),
+    ) {
+        let st_len = bytes.len().saturating_sub(cut);
+        let mut padded = bytes.clone();
+        padded.extend_from_slice(&extra);
+        padded.resize(padded.len().div_ceil(4) * 4, 0);
+        let words: Vec<u32> = padded.chunks(4).map(|c| u32::from_ne_bytes(c.try_into().unwrap())).collect();
+        let st = &bytes[..st_len];
+        let from = from_word * 4;
+        let want = st.get(from..).and_then(|t| t.iter().position(|&b| b == 0));
+        prop_assert_eq!(node::nul_at(st, &words, from), want);
+        prop_assert_eq!(node::nul_at(st, &[], from), want);
+        prop_assert_eq!(node::nul_at(st, &words[..words.len() / 2], from), want);
+    }
+}
