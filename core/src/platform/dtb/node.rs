@@ -66,6 +66,8 @@ pub(super) struct Node<'a> {
 #[derive(Clone, Copy)]
 pub(super) struct Prop<'a> {
     names: &'a [u8],
+    /// Where the name lies in the strings block: equal offsets, equal names.
+    pub nameoff: u32,
     pub value: &'a [u8],
 }
 
@@ -112,8 +114,9 @@ impl<'a> Blocks<'a> {
     pub fn prop_at(self, off: usize) -> Option<(Prop<'a>, usize)> {
         let len = self.tok(off + 4)? as usize;
         let value = self.st.get(off + 12..(off + 12).checked_add(len)?)?;
-        let names = self.strings.get(self.tok(off + 8)? as usize..)?;
-        Some((Prop { names, value }, align4(off + 12 + len)))
+        let nameoff = self.tok(off + 8)?;
+        let names = self.strings.get(nameoff as usize..)?;
+        Some((Prop { names, nameoff, value }, align4(off + 12 + len)))
     }
 
     /// The offset after the property whose FDT_PROP token is at `off`.
