@@ -251,3 +251,61 @@ pub unsafe fn count_leading(p: *const u32, words: usize, value: u32) -> usize {
     }
     n
 }
+
+/// `__aeabi_memcpy4` and `__aeabi_memcpy8` (ARM IHI 0043 4.3.4: both pointers word or
+/// doubleword aligned), which LLVM calls for struct copies (the page-table plans, the device
+/// tree walk's answers): `compiler_builtins` moves one word per five instructions there; this
+/// moves 32 bytes per seven, then words, then bytes. Pure assembly, so the compiler cannot turn
+/// the loop back into a call to itself.
+///
+/// # Safety
+/// The AEABI contract: `dst` and `src` are word aligned, `n` bytes are valid at each, and the
+/// ranges do not overlap.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __aeabi_memcpy4(dst: *mut u8, src: *const u8, n: usize) {
+    // SAFETY: the caller's contract; LDM/STM and LDR/STR on word aligned addresses.
+    unsafe {
+        asm!(
+            "cmp {n}, #32",
+            "blo 2f",
+            "1:",
+            "ldmia {s}!, {{r3, r4, r5, r12}}",
+            "stmia {d}!, {{r3, r4, r5, r12}}",
+            "ldmia {s}!, {{r3, r4, r5, r12}}",
+            "stmia {d}!, {{r3, r4, r5, r12}}",
+            "sub {n}, {n}, #32",
+            "cmp {n}, #32",
+            "bhs 1b",
+            "2:",
+            "cmp {n}, #4",
+            "blo 3f",
+            "ldr r3, [{s}], #4",
+            "str r3, [{d}], #4",
+            "sub {n}, {n}, #4",
+            "b 2b",
+            "3:",
+            "cmp {n}, #0",
+            "beq 4f",
+            "ldrb r3, [{s}], #1",
+            "strb r3, [{d}], #1",
+            "sub {n}, {n}, #1",
+            "b 3b",
+            "4:",
+            s = inout(reg) src => _,
+            d = inout(reg) dst => _,
+            n = inout(reg) n => _,
+            out("r3") _, out("r4") _, out("r5") _, out("r12") _,
+            options(nostack),
+        );
+    }
+}
+
+/// See [`__aeabi_memcpy4`] (doubleword alignment implies word alignment).
+///
+/// # Safety
+/// As [`__aeabi_memcpy4`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __aeabi_memcpy8(dst: *mut u8, src: *const u8, n: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { __aeabi_memcpy4(dst, src, n) }
+}
