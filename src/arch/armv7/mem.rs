@@ -309,3 +309,58 @@ pub unsafe extern "C" fn __aeabi_memcpy8(dst: *mut u8, src: *const u8, n: usize)
     // SAFETY: the caller's contract.
     unsafe { __aeabi_memcpy4(dst, src, n) }
 }
+
+/// `__aeabi_memclr4` and `__aeabi_memclr8` (ARM IHI 0043 4.3.4: `dst` word or doubleword
+/// aligned), which LLVM calls to zero structs (the device tree walk's state, the page-table
+/// sizing's keys): 32 bytes per four instructions, then words, then bytes, in pure assembly as
+/// [`__aeabi_memcpy4`].
+///
+/// # Safety
+/// The AEABI contract: `dst` is word aligned and `n` bytes at it are valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __aeabi_memclr4(dst: *mut u8, n: usize) {
+    // SAFETY: the caller's contract; STM and STR on word aligned addresses.
+    unsafe {
+        asm!(
+            "mov r3, #0",
+            "mov r4, #0",
+            "mov r5, #0",
+            "mov r12, #0",
+            "cmp {n}, #32",
+            "blo 2f",
+            "1:",
+            "stmia {d}!, {{r3, r4, r5, r12}}",
+            "stmia {d}!, {{r3, r4, r5, r12}}",
+            "sub {n}, {n}, #32",
+            "cmp {n}, #32",
+            "bhs 1b",
+            "2:",
+            "cmp {n}, #4",
+            "blo 3f",
+            "str r3, [{d}], #4",
+            "sub {n}, {n}, #4",
+            "b 2b",
+            "3:",
+            "cmp {n}, #0",
+            "beq 4f",
+            "strb r3, [{d}], #1",
+            "sub {n}, {n}, #1",
+            "b 3b",
+            "4:",
+            d = inout(reg) dst => _,
+            n = inout(reg) n => _,
+            out("r3") _, out("r4") _, out("r5") _, out("r12") _,
+            options(nostack),
+        );
+    }
+}
+
+/// See [`__aeabi_memclr4`].
+///
+/// # Safety
+/// As [`__aeabi_memclr4`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __aeabi_memclr8(dst: *mut u8, n: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { __aeabi_memclr4(dst, n) }
+}
