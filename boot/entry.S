@@ -232,27 +232,33 @@ relocate:
     bne     2f
     ldr     r1, [r0], #4                @ r1 := number of absolute words
     ldr     r2, [r0], #4                @ r2 := number of MOVT instructions
-1:  subs    r1, r1, #1
-    blt     1f
-    ldr     r12, [r0], #4
+    cmp     r1, #0
+    ble     5f
+1:  ldr     r12, [r0], #4
     ldr     lr, [r4, r12]
     add     lr, lr, r5
     str     lr, [r4, r12]
-    b       1b
-1:  subs    r2, r2, #1
-    blt     1f
-    ldr     r12, [r0], #4
+    subs    r1, r1, #1
+    bgt     1b
+5:  @ A MOVT's imm16 is imm4 (bits 19:16) : imm12 (bits 11:0), Rd between them. With bits 15:12
+    @ set to ones, one ADD of the bias's high half spread the same way (r1) carries from imm12
+    @ through Rd into imm4; bits 11:0 and 19:16 of the sum are the new immediate.
+    lsr     r3, r5, #28
+    ubfx    r1, r5, #16, #12
+    orr     r1, r1, r3, lsl #16         @ r1 := bias bits 27:16 at 11:0, bits 31:28 at 19:16
+    cmp     r2, #0
+    ble     1f
+6:  ldr     r12, [r0], #4
     add     r12, r4, r12                @ r12 := address of the MOVT
     ldr     lr, [r12]
-    ubfx    r3, lr, #16, #4
-    ubfx    r1, lr, #0, #12
-    orr     r3, r1, r3, lsl #12         @ r3 := imm16 (high half of the address)
-    add     r3, r3, r5, lsr #16
+    orr     r3, lr, #0xF000
+    add     r3, r3, r1
     bfi     lr, r3, #0, #12
-    lsr     r3, r3, #12
+    lsr     r3, r3, #16
     bfi     lr, r3, #16, #4
     str     lr, [r12]
-    b       1b
+    subs    r2, r2, #1
+    bgt     6b
 1:  mov     r3, #0
     dsb                                 @ the patched words are written before the invalidate
     cp15    mcr, r3, ICIALLU  @ ICIALLU: instructions were patched

@@ -17,6 +17,17 @@ pub trait CacheMaintenance {
     /// next read goes to memory. Dirty data in the line is discarded: only for lines whose memory
     /// is the truth (written with the MMU off, or by another CPU with its MMU off).
     fn invalidate_line_to_poc(&mut self, addr: u64);
+    /// [`Self::clean_line_to_poc`] for every line of `line` bytes (a power of two) that
+    /// `[start, start + len)` touches, in ascending order. An implementation may loop on its own
+    /// (the firmware does it in a few instructions per line) but must do exactly this.
+    fn clean_range_to_poc(&mut self, start: u64, len: u64, line: u64) {
+        each_line(start, len, line, |a| self.clean_line_to_poc(a));
+    }
+    /// [`Self::invalidate_line_to_poc`] for every line `[start, start + len)` touches, in
+    /// ascending order (as [`Self::clean_range_to_poc`]).
+    fn invalidate_range_to_poc(&mut self, start: u64, len: u64, line: u64) {
+        each_line(start, len, line, |a| self.invalidate_line_to_poc(a));
+    }
     /// Data memory barrier (full system): earlier accesses are observed before later ones.
     fn dmb(&mut self);
     /// Data synchronisation barrier (full system).
@@ -27,6 +38,16 @@ pub trait CacheMaintenance {
     fn invalidate_icache(&mut self);
     /// Invalidate all HYP TLB entries on this CPU (TLBIALLH).
     fn tlbi_all_hyp(&mut self);
+}
+
+/// The start of every line of `line` bytes (a power of two) that `[start, start + len)` touches,
+/// in ascending order.
+pub fn each_line(start: u64, len: u64, line: u64, mut f: impl FnMut(u64)) {
+    let mut a = start & !(line - 1);
+    while a < start + len {
+        f(a);
+        a += line;
+    }
 }
 
 /// Records operations instead of performing them, for tests.

@@ -13,20 +13,12 @@
 
 use crate::mm::cache::CacheMaintenance;
 
-fn each_line(start: u64, len: u64, line: u64, mut f: impl FnMut(u64)) {
-    let mut a = start & !(line - 1);
-    while a < start + len {
-        f(a);
-        a += line;
-    }
-}
-
 /// Data written with the MMU off (so straight to memory) that will be read through a cacheable
 /// mapping: a stale line for the same address (a bootloader's leftover, a speculative fill) would
 /// hide it. DMB (the writes are complete), invalidate every line to the PoC, DSB.
 pub fn written_uncached<C: CacheMaintenance + ?Sized>(c: &mut C, start: u64, len: u64, line: u64) {
     c.dmb();
-    each_line(start, len, line, |a| c.invalidate_line_to_poc(a));
+    c.invalidate_range_to_poc(start, len, line);
     c.dsb();
 }
 
@@ -43,14 +35,14 @@ pub fn code_written_uncached<C: CacheMaintenance + ?Sized>(c: &mut C, start: u64
 /// Data written with the caches on that a CPU will read with its MMU off: clean every line to the
 /// PoC, DSB.
 pub fn publish<C: CacheMaintenance + ?Sized>(c: &mut C, start: u64, len: u64, line: u64) {
-    each_line(start, len, line, |a| c.clean_line_to_poc(a));
+    c.clean_range_to_poc(start, len, line);
     c.dsb();
 }
 
 /// About to read, with the caches on, data a CPU wrote with its MMU off: invalidate every line
 /// first (memory is the truth; the caller has no dirty data of its own in them), DSB.
 pub fn before_read<C: CacheMaintenance + ?Sized>(c: &mut C, start: u64, len: u64, line: u64) {
-    each_line(start, len, line, |a| c.invalidate_line_to_poc(a));
+    c.invalidate_range_to_poc(start, len, line);
     c.dsb();
 }
 

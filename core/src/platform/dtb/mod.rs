@@ -8,7 +8,7 @@
 
 use crate::platform::options::Options;
 use crate::platform::uart::{self, Family};
-use node::{Blocks, Node, word_at};
+use node::{Blocks, Node, Prop, word_at};
 
 mod node;
 
@@ -324,7 +324,7 @@ fn check_structure(s: &[u8], words: &[u32], strings: &[u8], nops_anywhere: bool)
                 }
                 phase[depth] = 1;
                 seen_root = true;
-                let Some(n) = s[p..].iter().position(|&b| b == 0) else { return bad(at, "unterminated node name") };
+                let Some(n) = node::nul_at(s, words, p) else { return bad(at, "unterminated node name") };
                 if !is_utf8(&s[p..p + n]) {
                     return bad(at, "node name is not UTF-8");
                 }
@@ -611,13 +611,63 @@ fn is_enabled(status: Option<&[u8]>) -> bool {
 /// The values of the properties `names` of `node`, read in one pass over its properties (each
 /// `property` lookup is a pass of its own).
 fn props<'a, const N: usize>(node: Node<'a>, names: [&str; N]) -> [Option<&'a [u8]>; N] {
+    props_by(node, &mut Names::new(names))
+}
+
+/// [`props`] with the names' offsets remembered across nodes (`walk` reads every node's).
+fn props_by<'a, const N: usize>(node: Node<'a>, names: &mut Names<N>) -> [Option<&'a [u8]>; N] {
     let mut out = [None; N];
     for p in node.properties() {
-        if let Some(i) = names.iter().position(|&n| p.is(n.as_bytes())) {
+        if let Some(i) = names.which(&p) {
             out[i] = Some(p.value);
         }
     }
     out
+}
+
+/// Which of N property names a property has, answered by its name offset once that offset has
+/// been compared: the name at an offset of the strings block never changes, so an offset found
+/// to hold name `i` (`hit`), or none of the names (`miss`, a small direct-mapped memory), answers
+/// every later property with that offset without reading the strings (dtc stores each name once,
+/// so a tree's few dozen names are compared once each instead of once per property).
+struct Names<'n, const N: usize> {
+    names: [&'n str; N],
+    /// For each name, the last offset found to hold it.
+    hit: [u32; N],
+    /// Offsets found to hold none of the names, at `offset % MISS_SLOTS`.
+    miss: [u32; MISS_SLOTS],
+}
+
+const MISS_SLOTS: usize = 32;
+/// No offset yet (a property with this name offset is compared every time).
+const NO_OFFSET: u32 = u32::MAX;
+
+impl<'n, const N: usize> Names<'n, N> {
+    fn new(names: [&'n str; N]) -> Self {
+        Names { names, hit: [NO_OFFSET; N], miss: [NO_OFFSET; MISS_SLOTS] }
+    }
+
+    /// The index of `p`'s name among the names (the first, if some are equal), as
+    /// `names.iter().position(|n| p.is(n))` answers it.
+    fn which(&mut self, p: &Prop) -> Option<usize> {
+        let off = p.nameoff;
+        if off == NO_OFFSET {
+            return self.names.iter().position(|&n| p.is(n.as_bytes()));
+        }
+        if let Some(i) = self.hit.iter().position(|&h| h == off) {
+            return Some(i);
+        }
+        let slot = off as usize % MISS_SLOTS;
+        if self.miss[slot] == off {
+            return None;
+        }
+        let found = self.names.iter().position(|&n| p.is(n.as_bytes()));
+        match found {
+            Some(i) => self.hit[i] = off,
+            None => self.miss[slot] = off,
+        }
+        found
+    }
 }
 
 /// A question for [`walk`]: a node compatible with any of `compatible`, optionally enabled.
@@ -653,6 +703,7 @@ fn walk<'a, const N: usize>(b: Blocks<'a>, root: Node<'a>, wanted: [Wanted; N]) 
     // Which string lengths each question's compatibles have: most of a tree's compatible strings
     // are ruled out by their length alone, before any comparison.
     let lens = wanted.each_ref().map(|w| w.compatible.iter().fold(0, |m, x| m | len_bit(x.len())));
+    let mut names = Names::new(["compatible", "device_type", "status"]);
     let mut np = NodePath { nodes: [None; PATH_MAX], len: 1 };
     np.nodes[0] = Some(root);
     let mut off = root.props_at();
@@ -668,7 +719,7 @@ fn walk<'a, const N: usize>(b: Blocks<'a>, root: Node<'a>, wanted: [Wanted; N]) 
                 }
                 np.nodes[np.len] = Some(n);
                 np.len += 1;
-                visit(&np, &wanted, &lens, &mut f);
+                visit(&np, &wanted, &lens, &mut f, &mut names);
                 off = n.props_at();
             }
             Some(FDT_PROP) => match b.skip_prop(off) {
@@ -692,18 +743,28 @@ fn len_bit(len: usize) -> u64 {
 }
 
 /// What one node (below the root) answers.
-fn visit<'a, const N: usize>(np: &NodePath<'a>, wanted: &[Wanted; N], lens: &[u64; N], f: &mut Found<'a, N>) {
+fn visit<'a, const N: usize>(
+    np: &NodePath<'a>,
+    wanted: &[Wanted; N],
+    lens: &[u64; N],
+    f: &mut Found<'a, N>,
+    names: &mut Names<3>,
+) {
     let cur = np.last();
-    let [compatible, device_type, status] = props(cur, ["compatible", "device_type", "status"]);
+    let [compatible, device_type, status] = props_by(cur, names);
     let enabled = is_enabled(status);
-    if let Some(c) = compatible {
-        for ((w, m), &lens) in wanted.iter().zip(f.matches.iter_mut()).zip(lens) {
-            if m.is_none()
-                && (!w.enabled || enabled)
-                && c.split(|&b| b == 0)
-                    .any(|s| lens & len_bit(s.len()) != 0 && w.compatible.iter().any(|x| x.as_bytes() == s))
-            {
-                *m = Some(*np);
+    // The compatible list is split once, each string asked of every question still open (a
+    // split per question was a fifth of reading the tree).
+    let open = |m: &Option<NodePath>, w: &Wanted| m.is_none() && (!w.enabled || enabled);
+    if let Some(c) = compatible
+        && f.matches.iter().zip(wanted).any(|(m, w)| open(m, w))
+    {
+        for s in c.split(|&b| b == 0) {
+            let bit = len_bit(s.len());
+            for ((w, m), &lens) in wanted.iter().zip(f.matches.iter_mut()).zip(lens) {
+                if lens & bit != 0 && open(m, w) && w.compatible.iter().any(|x| x.as_bytes() == s) {
+                    *m = Some(*np);
+                }
             }
         }
     }

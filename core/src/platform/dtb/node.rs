@@ -22,6 +22,28 @@ pub fn word_at(st: &[u8], words: &[u32], off: usize) -> Option<u32> {
     if words.is_empty() { be32(st, off) } else { words.get(off / 4).map(|&x| u32::from_be(x)) }
 }
 
+/// Where the first NUL byte of `st[from..]` lies, counted from `from` (a multiple of 4: a node
+/// name's start), as `st[from..].iter().position(|&b| b == 0)` answers it. Through the word view
+/// (see [`word_at`]) four bytes are tested at a time: `(w - 0x0101_0101) & !w & 0x8080_8080` has
+/// its lowest set bit in the first zero byte of `w` (bytes in memory order from the least
+/// significant end, whatever the host's order), and a zero found past `st`'s end is none. A view
+/// that does not cover `st` (or none) is not used.
+#[inline(always)]
+pub fn nul_at(st: &[u8], words: &[u32], from: usize) -> Option<usize> {
+    if words.len() * 4 < st.len() || !from.is_multiple_of(4) {
+        return st.get(from..)?.iter().position(|&b| b == 0);
+    }
+    let first = from / 4;
+    let rel = words.get(first..)?.iter().position(|&w| {
+        let w = u32::from_le(w);
+        w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080 != 0
+    })?;
+    let w = u32::from_le(words[first + rel]);
+    let z = (w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080).trailing_zeros() as usize / 8;
+    let at = rel * 4 + z;
+    (from + at < st.len()).then_some(at)
+}
+
 /// The two blocks a node's bytes live in, and the structure block's words.
 #[derive(Clone, Copy)]
 pub(super) struct Blocks<'a> {
@@ -44,6 +66,8 @@ pub(super) struct Node<'a> {
 #[derive(Clone, Copy)]
 pub(super) struct Prop<'a> {
     names: &'a [u8],
+    /// Where the name lies in the strings block: equal offsets, equal names.
+    pub nameoff: u32,
     pub value: &'a [u8],
 }
 
@@ -72,9 +96,9 @@ impl<'a> Blocks<'a> {
         if self.tok(off)? != FDT_BEGIN_NODE {
             return None;
         }
-        let rest = self.st.get(off + 4..)?;
-        let len = rest.iter().position(|&c| c == 0)?;
-        Some(Node { b: self, props_at: align4(off + 4 + len + 1), name: &rest[..len] })
+        let len = nul_at(self.st, self.words, off + 4)?;
+        let name = self.st.get(off + 4..off + 4 + len)?;
+        Some(Node { b: self, props_at: align4(off + 4 + len + 1), name })
     }
 
     /// The root: the first node token, NOPs skipped.
@@ -90,8 +114,9 @@ impl<'a> Blocks<'a> {
     pub fn prop_at(self, off: usize) -> Option<(Prop<'a>, usize)> {
         let len = self.tok(off + 4)? as usize;
         let value = self.st.get(off + 12..(off + 12).checked_add(len)?)?;
-        let names = self.strings.get(self.tok(off + 8)? as usize..)?;
-        Some((Prop { names, value }, align4(off + 12 + len)))
+        let nameoff = self.tok(off + 8)?;
+        let names = self.strings.get(nameoff as usize..)?;
+        Some((Prop { names, nameoff, value }, align4(off + 12 + len)))
     }
 
     /// The offset after the property whose FDT_PROP token is at `off`.

@@ -188,3 +188,136 @@ fn short_word_view_falls_back_to_bytes() {
         assert_eq!(d, describe(blob).unwrap());
     }
 }
+
+proptest! {
+    /// The word-at-a-time NUL search finds what a byte search finds, wherever the bytes hold
+    /// zeros, 0x01 or 0x80 (the values the bit trick could confuse), and whether the view is
+    /// longer than the block, covers it exactly, or is too short (then bytes are read).
+    #[test]
+    fn word_nul_search_matches_bytes(
+        bytes in proptest::collection::vec(prop_oneof![Just(0u8), Just(1u8), Just(0x80u8), Just(0x81u8), any::<u8>()], 0..40),
+        from_word in 0usize..12,
+        cut in 0usize..4,
+        extra in proptest::collection::vec(any::<u8>(), 0..8),
+    ) {
+        let st_len = bytes.len().saturating_sub(cut);
+        let mut padded = bytes.clone();
+        padded.extend_from_slice(&extra);
+        padded.resize(padded.len().div_ceil(4) * 4, 0);
+        let words: Vec<u32> = padded.chunks(4).map(|c| u32::from_ne_bytes(c.try_into().unwrap())).collect();
+        let st = &bytes[..st_len];
+        let from = from_word * 4;
+        let want = st.get(from..).and_then(|t| t.iter().position(|&b| b == 0));
+        prop_assert_eq!(node::nul_at(st, &words, from), want);
+        prop_assert_eq!(node::nul_at(st, &[], from), want);
+        prop_assert_eq!(node::nul_at(st, &words[..words.len() / 2], from), want);
+    }
+}
+
+proptest! {
+    /// Name lookups by remembered offset answer as comparing the strings does, on strings blocks
+    /// with repeated names, names that are suffixes of others ("linux,compatible" holds
+    /// "compatible"), offsets into the middle of names and offsets that share a miss slot.
+    #[test]
+    fn names_by_offset_match_string_compares(
+        parts in proptest::collection::vec(0usize..8, 1..24),
+        picks in proptest::collection::vec(any::<prop::sample::Index>(), 1..200),
+    ) {
+        const POOL: [&str; 8] =
+            ["compatible", "status", "device_type", "linux,compatible", "statusx", "reg", "compatible", "tatus"];
+        let mut strings = Vec::new();
+        for &i in &parts {
+            strings.extend_from_slice(POOL[i].as_bytes());
+            strings.push(0);
+        }
+        // Structure block: one empty-valued FDT_PROP per pick, naming any offset of the block.
+        let mut st = Vec::new();
+        for p in &picks {
+            for w in [FDT_PROP, 0, p.index(strings.len()) as u32] {
+                st.extend_from_slice(&w.to_be_bytes());
+            }
+        }
+        let b = node::Blocks { st: &st, words: &[], strings: &strings };
+        let wanted = ["compatible", "device_type", "status"];
+        let mut names = Names::new(wanted);
+        let mut off = 0;
+        while let Some((p, next)) = b.prop_at(off) {
+            prop_assert_eq!(names.which(&p), wanted.iter().position(|n| p.is(n.as_bytes())));
+            off = next;
+        }
+        prop_assert_eq!(off, st.len());
+    }
+}
+
+/// A node's properties, for [`build_tree`].
+type Props<'a> = &'a [(&'a str, &'a [u8])];
+
+/// A flattened tree built from `(name, properties, nodes closed after it)` steps: a small writer
+/// for trees the fixtures do not have.
+fn build_tree(nodes: &[(&str, Props, usize)]) -> Vec<u8> {
+    let (mut st, mut strings) = (Vec::new(), Vec::<u8>::new());
+    let mut depth = 0;
+    for &(name, props, close_after) in nodes {
+        st.extend_from_slice(&FDT_BEGIN_NODE.to_be_bytes());
+        st.extend_from_slice(name.as_bytes());
+        st.push(0);
+        st.resize(st.len().div_ceil(4) * 4, 0);
+        for &(pname, value) in props {
+            let off = strings
+                .windows(pname.len() + 1)
+                .position(|w| &w[..pname.len()] == pname.as_bytes() && w[pname.len()] == 0);
+            let off = off.unwrap_or_else(|| {
+                strings.extend_from_slice(pname.as_bytes());
+                strings.push(0);
+                strings.len() - pname.len() - 1
+            });
+            for w in [FDT_PROP, value.len() as u32, off as u32] {
+                st.extend_from_slice(&w.to_be_bytes());
+            }
+            st.extend_from_slice(value);
+            st.resize(st.len().div_ceil(4) * 4, 0);
+        }
+        depth += 1;
+        for _ in 0..close_after {
+            st.extend_from_slice(&FDT_END_NODE.to_be_bytes());
+            depth -= 1;
+        }
+    }
+    assert_eq!(depth, 0, "every node closed");
+    st.extend_from_slice(&FDT_END.to_be_bytes());
+    let (off_rsv, off_struct) = (40usize, 56usize);
+    let off_strings = off_struct + st.len();
+    let total = off_strings + strings.len();
+    let mut blob = Vec::new();
+    for w in [0xd00d_feedu32, total as u32, off_struct as u32, off_strings as u32, off_rsv as u32, 17, 16, 0]
+        .into_iter()
+        .chain([strings.len() as u32, st.len() as u32])
+    {
+        blob.extend_from_slice(&w.to_be_bytes());
+    }
+    blob.extend_from_slice(&[0; 16]);
+    blob.extend_from_slice(&st);
+    blob.extend_from_slice(&strings);
+    blob
+}
+
+/// Each question of the walk takes the first node in document order that answers it: a UART
+/// only when enabled (a disabled one first, then two enabled ones, the first wins, whichever of
+/// its compatible strings matches), PSCI whatever its status; later matches change nothing.
+#[test]
+fn walk_takes_the_first_match_in_document_order() {
+    let reg = |a: u32| [a.to_be_bytes(), 0x100u32.to_be_bytes()].concat();
+    let (r1, r2, r3) = (reg(0x1000), reg(0x2000), reg(0x3000));
+    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let blob = build_tree(&[
+        ("", cells, 0),
+        ("serial@1000", &[("compatible", b"foo\0arm,pl011\0"), ("reg", &r1), ("status", b"disabled\0")], 1),
+        ("serial@2000", &[("compatible", b"vendor,uart\0arm,pl011\0"), ("reg", &r2)], 1),
+        ("serial@3000", &[("compatible", b"arm,pl011\0"), ("reg", &r3)], 1),
+        ("psci", &[("compatible", b"arm,psci-0.2\0"), ("method", b"hvc\0"), ("status", b"disabled\0")], 1),
+        ("psci2", &[("compatible", b"arm,psci\0"), ("method", b"smc\0")], 2),
+    ]);
+    let p = parse(&blob).unwrap();
+    assert_eq!(p.console.map(|c| c.base), Some(0x2000));
+    assert_eq!(p.psci, Some(PsciMethod::Hvc));
+}
