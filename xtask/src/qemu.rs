@@ -384,7 +384,6 @@ pub fn guard() -> Result<bool, String> {
     Ok(ok)
 }
 
-
 /// Start QEMU, read its console until a line contains `marker` (then stop it); returns the wall
 /// seconds it took and the console output.
 fn time_to_line(q: &Qemu, marker: &str, timeout: Duration) -> Result<(f64, String), String> {
