@@ -210,3 +210,36 @@ macro_rules! detail {
         $crate::drivers::console::print_detail(format_args!("hypfw: {}\n", format_args!($($arg)*)))
     };
 }
+
+/// How [`List`] writes each number.
+#[derive(Clone, Copy)]
+pub enum Radix {
+    /// `12`
+    Dec,
+    /// `c`
+    BareHex,
+    /// `0000000c`
+    Hex08,
+}
+
+/// A list of numbers as `[a, b, c]`, for console lines. Written here rather than with `{:?}`:
+/// the debug formatting of slices and `Result`s pulls `core::fmt`'s builders into the image.
+pub struct List<'a, T>(pub &'a [T], pub Radix);
+
+impl<T: Copy + Into<u64>> fmt::Display for List<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, &v) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            let v: u64 = v.into();
+            match self.1 {
+                Radix::Dec => write!(f, "{v}")?,
+                Radix::BareHex => write!(f, "{v:x}")?,
+                Radix::Hex08 => write!(f, "{v:08x}")?,
+            }
+        }
+        f.write_str("]")
+    }
+}

@@ -155,7 +155,7 @@ fn handle_exit(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
                 ctx.spsr
             );
             for (i, pair) in ctx.r.chunks(4).enumerate() {
-                log!("  r{}..: {:08x?}", i * 4, pair);
+                log!("  r{}..: {}", i * 4, crate::drivers::console::List(pair, crate::drivers::console::Radix::Hex08));
             }
             log!("  lr_usr {:#010x}", ctx.lr_usr);
             fatal!("unexpected trap from the payload: {} (HSR {:#010x})", h.ec_name(), h.0)

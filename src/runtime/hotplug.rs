@@ -31,7 +31,22 @@ pub enum CpuError {
 impl core::fmt::Display for CpuError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            CpuError::Psci(e) => write!(f, "PSCI error {e:?}"),
+            CpuError::Psci(e) => {
+                use arch::psci::Error as E;
+                let name = match e {
+                    E::NotSupported => "NOT_SUPPORTED",
+                    E::InvalidParameters => "INVALID_PARAMETERS",
+                    E::Denied => "DENIED",
+                    E::AlreadyOn => "ALREADY_ON",
+                    E::OnPending => "ON_PENDING",
+                    E::InternalFailure => "INTERNAL_FAILURE",
+                    E::NotPresent => "NOT_PRESENT",
+                    E::Disabled => "DISABLED",
+                    E::InvalidAddress => "INVALID_ADDRESS",
+                    E::Unknown(n) => return write!(f, "PSCI error {n}"),
+                };
+                write!(f, "PSCI error {name}")
+            }
             CpuError::Timeout => write!(f, "timeout (1 s of CNTPCT)"),
             CpuError::NoControl => write!(f, "no PSCI and no pen to start CPUs with"),
         }

@@ -130,10 +130,10 @@ pub fn report_stacks(bi: &BootInfo) -> bool {
     // margin is gone, and the size needs a new measurement.
     let ok = max * 2 <= layout::STACK_SIZE && boot * 2 <= hypfw_core::abi::BOOT_STACK_SIZE;
     log!(
-        "stack high-water: boot {boot} of {} bytes; runtime {max} of {} bytes (per CPU {:?}): {}",
+        "stack high-water: boot {boot} of {} bytes; runtime {max} of {} bytes (per CPU {}): {}",
         hypfw_core::abi::BOOT_STACK_SIZE,
         layout::STACK_SIZE,
-        &marks[..bi.cpus.count],
+        crate::drivers::console::List(&marks[..bi.cpus.count], crate::drivers::console::Radix::Dec),
         if ok { "within half, ok" } else { "more than half used: FAILED (the stack sizes need a new measurement)" }
     );
     ok

@@ -8,6 +8,7 @@
 use super::hotplug;
 use super::world::{self, Pl1Context};
 use crate::arch::{self, regs};
+use crate::drivers::console::{List, Radix};
 use crate::shared::{BootInfo, CpuControl, PERCPU};
 use crate::{fatal, log};
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -121,11 +122,11 @@ fn hvc_checks() -> u32 {
             log!("self-test: HVC {} from SVC -> {:#x}: ok", c.name, got[0]);
         } else {
             log!(
-                "self-test: HVC {} from SVC -> {:x?} (r12 {:#x}), expected {:x?}: FAILED",
+                "self-test: HVC {} from SVC -> {} (r12 {:#x}), expected {}: FAILED",
                 c.name,
-                got,
+                List(&got, Radix::BareHex),
                 ctx.r[12],
-                c.expect
+                List(&c.expect, Radix::BareHex)
             );
             failed += 1;
         }
@@ -199,7 +200,8 @@ fn dirty_arrival_check(bi: &BootInfo) {
         }
         _ => {
             log!(
-                "self-test: cpu{cpu} came back with its HYP caches on: {r:?}, dirty arrivals {before} -> {after}: FAILED"
+                "self-test: cpu{cpu} came back with its HYP caches on: {}, dirty arrivals {before} -> {after}: FAILED",
+                Outcome(&r)
             );
             FAILED.fetch_add(1, Ordering::Relaxed);
         }
@@ -352,7 +354,7 @@ fn bench(bi: &BootInfo) {
             let on = hotplug::cpu_on(1);
             let t_end = arch::cntpct();
             if off.is_err() || on.is_err() {
-                fatal!("bench: cpu1 hotplug cycle failed: off {off:?}, on {on:?}");
+                fatal!("bench: cpu1 hotplug cycle failed: off {}, on {}", Outcome(&off), Outcome(&on));
             }
             on_ticks += PERCPU[1].ready_at.load(Ordering::Acquire).wrapping_sub(t_on as u32) as u64;
             cycle_ticks += t_end - t0;
@@ -370,4 +372,17 @@ fn bench(bi: &BootInfo) {
 fn recurse(depth: u32) -> u32 {
     let buf = core::hint::black_box([depth; 64]);
     recurse(depth + 1).wrapping_add(buf[depth as usize % 64])
+}
+
+/// A hotplug step's result for a console line (`ok` or the error), without `Result`'s debug
+/// formatting.
+struct Outcome<'a>(&'a Result<(), hotplug::CpuError>);
+
+impl core::fmt::Display for Outcome<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Ok(()) => f.write_str("ok"),
+            Err(e) => write!(f, "{e}"),
+        }
+    }
 }

@@ -181,7 +181,7 @@ pub fn report_platform(p: &Platform) {
         None => log!("platform: no GICv2 in the device tree"),
     }
     log!(
-        "platform: {} CPU(s) (MPIDR {:?}){}, PSCI {}",
+        "platform: {} CPU(s) (MPIDR {}){}, PSCI {}",
         p.ncpus,
         MpidrList(p),
         if p.cpus_ignored > 0 { " more CPUs ignored" } else { "" },
@@ -194,14 +194,12 @@ pub fn report_platform(p: &Platform) {
 }
 
 struct MpidrList<'a>(&'a Platform);
-impl core::fmt::Debug for MpidrList<'_> {
+impl core::fmt::Display for MpidrList<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_list().entries(self.0.cpus().iter().map(|c| Hex(c.mpidr))).finish()
-    }
-}
-struct Hex(u32);
-impl core::fmt::Debug for Hex {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{:#x}", self.0)
+        f.write_str("[")?;
+        for (i, c) in self.0.cpus().iter().enumerate() {
+            write!(f, "{}{:#x}", if i > 0 { ", " } else { "" }, c.mpidr)?;
+        }
+        f.write_str("]")
     }
 }
