@@ -281,7 +281,8 @@ pub fn cpu_on(cpu: usize) -> Result<(), CpuError> {
 /// As [`cpu_on`], with the CPU started by PSCI at `entry` (a PA; code that ends up in the init
 /// page), for the self-test of the dirty-arrival check.
 pub fn cpu_on_at(cpu: usize, entry: u32) -> Result<(), CpuError> {
-    let before = PERCPU[cpu].inits.load(Ordering::Acquire);
+    // A snapshot to compare with: the wait below reads the counter with Acquire.
+    let before = PERCPU[cpu].inits.load(Ordering::Relaxed);
     start_at(cpu, entry)?;
     wait_until(|| PERCPU[cpu].inits.load(Ordering::Acquire) != before)
 }
