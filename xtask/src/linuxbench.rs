@@ -24,15 +24,15 @@ const HOTPLUG_DONE: &str = "offline/online cycles";
 const CYCLES: u32 = 50;
 
 /// Wall and CPU seconds at which each marker line appeared, and the console.
-struct Marks {
+pub(crate) struct Marks {
     at: Vec<Option<(f64, f64)>>,
-    console: String,
+    pub(crate) console: String,
 }
 
 /// Start QEMU and note the wall and CPU seconds at the first line holding each of `marks`. Stops
 /// QEMU once every marker was seen (or, with `to_end`, waits for it to exit: the exit summary
 /// hypfw prints at power-off), or at `timeout`.
-fn run_marks(q: &Qemu, marks: &[&str], to_end: bool, timeout: Duration) -> Result<Marks, String> {
+pub(crate) fn run_marks(q: &Qemu, marks: &[&str], to_end: bool, timeout: Duration) -> Result<Marks, String> {
     use std::io::BufRead;
     let mut child = q
         .command()

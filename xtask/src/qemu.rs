@@ -308,8 +308,8 @@ pub fn measure(print: bool) -> Result<Vec<(&'static str, u64)>, String> {
     let mem1 = withheld(&o3.output)?;
     let mut q8 = Qemu::new("virt,virtualization=on").kernel(&imgs.bin);
     q8.smp = 8;
-    let (_, o8) = time_to_line(&q8, "bytes withheld from the payload", Duration::from_secs(60))?;
-    let mem8 = withheld(&o8)?;
+    let o8 = crate::linuxbench::run_marks(&q8, &["bytes withheld from the payload"], false, Duration::from_secs(60))?;
+    let mem8 = withheld(&o8.console)?;
     if print {
         println!("image size: {bin_len} bytes ({})", bin.display());
         println!(
@@ -382,38 +382,6 @@ pub fn guard() -> Result<bool, String> {
         }
     }
     Ok(ok)
-}
-
-/// Start QEMU, read its console until a line contains `marker` (then stop it); returns the wall
-/// seconds it took and the console output.
-fn time_to_line(q: &Qemu, marker: &str, timeout: Duration) -> Result<(f64, String), String> {
-    use std::io::BufRead;
-    let mut child = q
-        .command()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let start = Instant::now();
-    let out = child.stdout.take().unwrap();
-    let mut text = String::new();
-    let mut found = None;
-    for line in std::io::BufReader::new(out).lines() {
-        let Ok(line) = line else { break };
-        text.push_str(&line);
-        text.push('\n');
-        if line.contains(marker) {
-            found = Some(start.elapsed().as_secs_f64());
-            break;
-        }
-        if start.elapsed() > timeout {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    found.map(|t| (t, text)).ok_or(format!("never saw \"{marker}\""))
 }
 
 #[cfg(test)]
