@@ -18,8 +18,6 @@
 //! therefore first moves the image to a 64 KiB-aligned address if it was loaded elsewhere.
 
 pub const MAGIC: u32 = 0x4352_4C48; // "HLRC"
-/// Bytes reserved for the table in the image.
-pub const TABLE_BYTES: usize = 16 * 1024;
 /// Relocation bias granule: a bias must be a multiple of this.
 pub const GRANULE: u32 = 0x1_0000;
 
