@@ -314,7 +314,8 @@ hypfw_park_end:
 
 @ Clean and invalidate every data/unified cache level up to the Point of Coherency, by set/way:
 @ for leaving the caches of the whole system clean (entry with the caches on).
-@ Runs without a stack; clobbers r0-r7 and r12.
+@ Runs without a stack; clobbers r0-r7 and r12. Resident: hyp_teardown uses it at runtime.
+    .section .text.cache_setway, "ax"
     .global dcache_clean_inv_all
     .type dcache_clean_inv_all, %function
 dcache_clean_inv_all:

@@ -12,7 +12,7 @@ use crate::{fatal, log};
 use core::sync::atomic::{AtomicU32, Ordering};
 use hypfw_core::abi::bits::{HCR_PAYLOAD, Psr, SPSR_SVC_MASKED, Sctlr};
 use hypfw_core::mm::addr::PAGE_SIZE;
-use hypfw_core::mm::layout::{MemRange, ReservedLayout};
+use hypfw_core::mm::layout::MemRange;
 use hypfw_core::mm::pgtable::VTCR_40BIT;
 use hypfw_core::services::hsr::{self, Hsr};
 use hypfw_core::services::psci::{self, Request};
@@ -49,7 +49,7 @@ static TABLES_AT_START: AtomicU32 = AtomicU32::new(0);
 /// A fingerprint of the page pool's pages in use, word by word: h := rotl(h, 7) + word is a
 /// bijection of h for each word, so any one changed word changes the result.
 fn tables_fingerprint(bi: &BootInfo) -> u32 {
-    let base = ReservedLayout::va(bi.layout.pool_off).0 as usize;
+    let base = bi.layout.va(bi.layout.pool_off).0 as usize;
     let words = (bi.pool_pages_used * PAGE_SIZE / 4) as usize;
     // SAFETY: the pool's pages (bi.pool_pages_used of them from pool_off, all within the
     // pool pages the runtime table maps RW at this VA, layout::runtime_plan) are only read here.

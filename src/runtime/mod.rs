@@ -17,7 +17,7 @@ use crate::shared::{BOOT_INFO, BootInfo, CpuControl, EntryMode, PERCPU, PerCpu, 
 use crate::{detail, fatal, log};
 use core::sync::atomic::Ordering;
 use hypfw_core::abi::bits::{ACTLR_SMP, CNTHCTL_EVENT_STREAM, CNTHCTL_PL1_TIMER, HDCR_HPMN, HSCTLR_RUNTIME};
-use hypfw_core::mm::layout::{self, MAX_CPUS, RUNTIME_VA};
+use hypfw_core::mm::layout::{self, MAX_CPUS};
 use hypfw_core::mm::pgtable;
 
 /// This CPU's per-CPU data (from HTPIDR, set by phase 2).
@@ -60,7 +60,8 @@ fn cpu_init() {
 
 /// The physical address of runtime code or data at the runtime VA `va`.
 pub fn va_to_pa(va: usize) -> u64 {
-    boot_info().region_pa + (va as u64 - RUNTIME_VA as u64)
+    let bi = boot_info();
+    bi.region_pa + (va as u64 - bi.layout.va(0).0 as u64)
 }
 
 /// Once, on the boot CPU's first arrival: the console at its runtime VA, locking, power-off policy.
@@ -173,7 +174,7 @@ fn log_placement(bi: &BootInfo) {
             EntryMode::SecureSvc => "Secure SVC",
         },
         bi.load_addr,
-        RUNTIME_VA,
+        bi.layout.va(0).0,
         bi.region_pa,
         bi.pool_pages_used,
         bi.layout.pool_pages

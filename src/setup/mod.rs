@@ -169,13 +169,13 @@ fn reserve_and_copy(platform: &Platform, dtb_range: MemRange, cpus: &CpuMap) -> 
         region,
         region.0 + layout.size(),
         layout.size(),
-        layout.image.resident_end,
+        layout.image.resident_len(),
         layout.pool_pages,
         layout.ncpus,
         layout::STACK_SIZE
     );
     detail!("relocation: the region is the top of the first RAM bank below {:#x}", RUNTIME_VA);
-    let init_page = region.add(image.layout.init_page);
+    let init_page = region.add(layout.init_page_off());
     layout::check_identity_collision(init_page).unwrap_or_else(|e| fatal!("{e}"));
     // SAFETY: the region is RAM that nothing else uses (chosen clear of the loaded file and the
     // DTB); the boot phase runs alone with the MMU off.

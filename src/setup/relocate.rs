@@ -11,6 +11,7 @@ use hypfw_core::mm::layout::{ImageLayout, RUNTIME_VA, ReservedLayout};
 
 unsafe extern "C" {
     static __image_start: u8;
+    static __resident_start: u8;
     static __text_end: u8;
     static __rodata_end: u8;
     static __data_end: u8;
@@ -41,6 +42,7 @@ impl Image {
             Image {
                 start: s,
                 layout: ImageLayout {
+                    resident_start: (addr_of(&__resident_start) - s) as u64,
                     text_end: (addr_of(&__text_end) - s) as u64,
                     rodata_end: (addr_of(&__rodata_end) - s) as u64,
                     // The copy ends at the page boundary after .bss.
@@ -58,13 +60,15 @@ impl Image {
 #[derive(Clone, Copy)]
 pub struct Copy {
     pub image_start: usize,
+    /// Where the copy starts in this image: the text below only the boot phase runs.
+    pub resident_start: usize,
     pub region: PhysAddr,
 }
 
 impl Copy {
     /// The physical address in the copy of the symbol at `sym` in this image.
     pub fn pa(&self, sym: usize) -> usize {
-        self.region.0 as usize + (sym - self.image_start)
+        self.region.0 as usize + (sym - self.resident_start)
     }
     /// The runtime VA of the symbol at `sym` in this image.
     pub fn va(&self, sym: usize) -> u32 {
@@ -72,9 +76,11 @@ impl Copy {
     }
 }
 
-/// Copy the image (text..data) into the region, zero the copy's .bss up to the end of its page, and
-/// relocate the copy for the runtime VA; then make the new code visible to instruction fetch.
-/// The relocation table and the boot stack, after .bss, are not copied.
+/// Copy the resident part of the image (from the init page to .data) into the region, zero the
+/// copy's .bss up to the end of its page, and relocate the copy for the runtime VA; then make the
+/// new code visible to instruction fetch. What only the boot phase uses is not copied: the entry
+/// code and the boot phase's own text before the init page (`cargo xtask build` checks that
+/// nothing resident refers to it), and the relocation table and the boot stack after .bss.
 ///
 /// # Safety
 /// 1. `region` is RAM of at least `layout.end_off` bytes that nothing else uses;
@@ -86,11 +92,12 @@ pub unsafe fn copy_and_relocate(img: &Image, region: PhysAddr, layout: &Reserved
     // the region's physical address a valid pointer, and the region is page aligned (so the
     // copy is word aligned as a `[u32]`). The relocation table lies within .rodata.
     unsafe {
-        let data_len = addr_of(&__data_end) - img.start;
-        let bss_off = addr_of(&__bss_start) - img.start;
-        let resident = layout.image.resident_end as usize;
+        let from = layout.image.resident_start as usize;
+        let data_len = addr_of(&__data_end) - img.start - from;
+        let bss_off = addr_of(&__bss_start) - img.start - from;
+        let resident = layout.image.resident_len() as usize;
         let dst = region.0 as usize as *mut u8;
-        mem::copy(dst, img.start as *const u8, data_len);
+        mem::copy(dst, (img.start + from) as *const u8, data_len);
         mem::zero(dst.add(bss_off), resident - bss_off);
         let words = core::slice::from_raw_parts(
             &raw const __relocs_start,
@@ -99,11 +106,12 @@ pub unsafe fn copy_and_relocate(img: &Image, region: PhysAddr, layout: &Reserved
         // The region is page aligned, so the copy can be patched a word at a time.
         let copy = core::slice::from_raw_parts_mut(dst as *mut u32, resident / 4);
         let bias = RUNTIME_VA.wrapping_sub(img.start as u32);
-        if let Err(e) = reloc::parse(words).and_then(|t| reloc::apply_words(copy, &t, bias)) {
+        let from = from as u32;
+        if let Err(e) = reloc::parse(words).and_then(|t| reloc::apply_words(copy, from, &t.from_offset(from), bias)) {
             fatal!("relocating the runtime copy: {e}");
         }
     }
     // Written with the MMU off, run (and read) through the runtime's cacheable mappings.
-    coherency::code_written_uncached(&mut ArmCache, region.0, layout.image.resident_end, cache::dcache_line());
-    Copy { image_start: img.start, region }
+    coherency::code_written_uncached(&mut ArmCache, region.0, layout.image.resident_len(), cache::dcache_line());
+    Copy { image_start: img.start, resident_start: img.start + layout.image.resident_start as usize, region }
 }

@@ -117,7 +117,7 @@ pub fn build_hyp(
     detail!(
         "page tables: boot pgd at {} (init page {} at identity and at {:#010x}), runtime pgd at {} ({} of {} pool pages)",
         boot_pgd,
-        region.add(l.image.init_page),
+        region.add(l.init_page_off()),
         layout::TRAMPOLINE_VA,
         runtime_pgd,
         pool.pages_used(),
@@ -133,7 +133,7 @@ pub fn build_hyp(
             attrs_name(r.attrs)
         );
     }
-    let init_page = region.add(l.image.init_page);
+    let init_page = region.add(l.init_page_off());
     match audit::runtime_table(&PhysTables, runtime_pgd, l, region, init_page, ram) {
         Ok(n) => detail!(
             "page tables: runtime table audited ({n} mappings): W^X, {} stack guards unmapped, no identity map, \

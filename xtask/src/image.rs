@@ -130,6 +130,100 @@ fn collect_relocs(data: &[u8], image_start: u64, image_end: u64) -> Result<(Vec<
     Ok((abs, movt))
 }
 
+/// References from the resident copy to the boot-only text: relocations placed in `resident`
+/// whose target lies in `boot_only`, as (place, target). The resident copy leaves the boot-only
+/// text out and its VAs unmapped, so such a reference would fault when the runtime follows it.
+/// Targets are read from the linked instructions: a branch's offset, an absolute word's value, a
+/// MOVT's high half joined with the low half of the MOVW that loads the same register before it
+/// (or, with no such MOVW, the relocation's symbol).
+fn boot_only_refs(
+    data: &[u8],
+    resident: std::ops::Range<u64>,
+    boot_only: std::ops::Range<u64>,
+) -> Result<Vec<(u64, u64)>, String> {
+    let f = ElfFile32::<Endianness>::parse(data).map_err(|e| e.to_string())?;
+    let endian = f.endian();
+    let header = f.elf_header();
+    let sections = header.sections(endian, data).map_err(|e| e.to_string())?;
+    let symbols = sections.symbols(endian, data, elf::SHT_SYMTAB).map_err(|e| e.to_string())?;
+    // The linked bytes at an address of a loaded section.
+    let word = |addr: u64| -> Option<u32> {
+        sections.iter().find_map(|sh| {
+            let (base, size) = (sh.sh_addr(endian) as u64, sh.sh_size(endian) as u64);
+            let loaded = sh.sh_flags(endian) & elf::SHF_ALLOC != 0 && sh.sh_type(endian) == elf::SHT_PROGBITS;
+            (loaded && (base..base + size).contains(&addr)).then(|| {
+                let at = sh.sh_offset(endian) as usize + (addr - base) as usize;
+                data.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            })?
+        })
+    };
+    let mut movw_places = std::collections::BTreeSet::new();
+    let mut rels = Vec::new();
+    for sh in sections.iter() {
+        if sh.sh_type(endian) != elf::SHT_REL {
+            continue;
+        }
+        let target = sections.section(SectionIndex(sh.sh_info(endian) as usize)).map_err(|e| e.to_string())?;
+        if target.sh_flags(endian) & elf::SHF_ALLOC == 0 {
+            continue;
+        }
+        let Some((list, _)) = sh.rel(endian, data).map_err(|e| e.to_string())? else { continue };
+        for r in list {
+            let (ty, place) = (r.r_type(endian), r.r_offset(endian) as u64);
+            if ty == elf::R_ARM_MOVW_ABS_NC {
+                movw_places.insert(place);
+            }
+            let sym = symbols.symbol(object::SymbolIndex(r.r_sym(endian) as usize)).map_err(|e| e.to_string())?;
+            rels.push((ty, place, sym.st_value(endian) as u64, sym.st_type() == elf::STT_SECTION));
+        }
+    }
+    let imm16 = |insn: u32| ((insn >> 4) & 0xF000) | (insn & 0xFFF);
+    let mut out = Vec::new();
+    for (ty, place, sym_value, section_sym) in rels {
+        if !resident.contains(&place) {
+            continue;
+        }
+        let Some(insn) = word(place) else { continue };
+        let target = match ty {
+            elf::R_ARM_CALL | elf::R_ARM_JUMP24 => {
+                Some(place.wrapping_add(8).wrapping_add((((insn << 8) as i32 >> 6) as i64) as u64) & 0xFFFF_FFFF)
+            }
+            elf::R_ARM_ABS32 | elf::R_ARM_TARGET1 => Some(insn as u64),
+            elf::R_ARM_REL32 => Some(place.wrapping_add(insn as u64) & 0xFFFF_FFFF),
+            elf::R_ARM_MOVT_ABS => {
+                let rd = (insn >> 12) & 0xF;
+                // The MOVW of the same register, at most 64 instructions before.
+                let low = (1..=64u64)
+                    .filter_map(|k| place.checked_sub(4 * k))
+                    .filter(|p| movw_places.contains(p))
+                    .filter_map(&word)
+                    .find(|w| (w >> 12) & 0xF == rd)
+                    .map(imm16);
+                match low {
+                    Some(lo) => Some(((imm16(insn) as u64) << 16) | lo as u64),
+                    None if !section_sym => Some(sym_value),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(t) = target.filter(|t| boot_only.contains(t)) {
+            out.push((place, t));
+        }
+    }
+    Ok(out)
+}
+
+/// The name of the function symbol that holds `addr`, for messages.
+fn function_at(data: &[u8], addr: u64) -> String {
+    let Ok(f) = ElfFile32::<Endianness>::parse(data) else { return format!("{addr:#x}") };
+    f.symbols()
+        .filter(|s| s.kind() == object::SymbolKind::Text && s.address() <= addr && addr < s.address() + s.size().max(1))
+        .max_by_key(|s| s.address())
+        .and_then(|s| s.name().ok().map(|n| format!("{n}+{:#x}", addr - s.address())))
+        .unwrap_or_else(|| format!("{addr:#x}"))
+}
+
 /// Bytes the relocation table of the linked image at `elf_path` needs, and the bytes the image
 /// has for it (the `.hypfw_relocs` section).
 pub fn reloc_table_fit(elf_path: &Path) -> Result<(usize, usize), String> {
@@ -145,7 +239,7 @@ pub fn reloc_table_fit(elf_path: &Path) -> Result<(usize, usize), String> {
 
 pub fn make(elf_path: &Path) -> Result<Image, String> {
     let mut data = std::fs::read(elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
-    let (start, data_end, image_end, table_off, table_len, relocs_va) = {
+    let (start, data_end, image_end, table_off, table_len, relocs_va, resident_start) = {
         let f = ElfFile32::<Endianness>::parse(&*data).map_err(|e| e.to_string())?;
         let sec = f.section_by_name(".hypfw_relocs").ok_or(".hypfw_relocs section missing")?;
         let (off, len) = sec.file_range().ok_or(".hypfw_relocs has no file data")?;
@@ -156,9 +250,24 @@ pub fn make(elf_path: &Path) -> Result<Image, String> {
             off as usize,
             len as usize,
             sym_addr(&f, "__relocs_start")?,
+            sym_addr(&f, "__resident_start")?,
         )
     };
     let (abs, movt) = collect_relocs(&data, start, image_end)?;
+    let bad = boot_only_refs(&data, resident_start..data_end, start..resident_start)?;
+    if let Some(&(place, target)) = bad.first() {
+        let list: Vec<String> = bad
+            .iter()
+            .take(8)
+            .map(|&(p, t)| format!("  {} -> {}", function_at(&data, p), function_at(&data, t)))
+            .collect();
+        return Err(format!(
+            "{} reference(s) from the resident copy to the boot-only text (first at {place:#x} -> {target:#x}); \
+             move the target out of the boot-only sections in linker.ld, or the caller into them:\n{}",
+            bad.len(),
+            list.join("\n")
+        ));
+    }
     hypfw_core::abi::reloc::encode(&abs, &movt, &mut data[table_off..table_off + table_len])
         .map_err(|e| format!("{e} ({} + {} entries)", abs.len(), movt.len()))?;
 
@@ -207,9 +316,13 @@ mod tests {
 
     impl Elf {
         fn new() -> Self {
+            Self::with_text(&[0u8; 0x100])
+        }
+
+        fn with_text(code: &[u8]) -> Self {
             let mut obj = Object::new(BinaryFormat::Elf, Architecture::Arm, Endianness::Little);
             let text = obj.add_section(Vec::new(), b".text".to_vec(), SectionKind::Text);
-            obj.append_section_data(text, &[0u8; 0x100], 4);
+            obj.append_section_data(text, code, 4);
             let debug = obj.add_section(Vec::new(), b".debug_info".to_vec(), SectionKind::Debug);
             obj.append_section_data(debug, &[0u8; 0x20], 4);
             let sym = |obj: &mut Object, name: &[u8], section, value| {
@@ -279,6 +392,39 @@ mod tests {
         e.reloc(text, 0x80, local, elf::R_ARM_ABS32);
         let err = collect_relocs(&e.bytes(), 0, 0x40).unwrap_err();
         assert!(err.contains("outside the image"), "{err}");
+    }
+
+    /// A branch, a MOVW/MOVT pair and an absolute word placed in the resident part and aimed at the
+    /// boot-only part are each found; the same aimed at the resident part, or placed in the
+    /// boot-only part, are not.
+    #[test]
+    fn references_into_the_boot_only_text_are_found() {
+        let mut code = vec![0u8; 0x100];
+        let mut put = |at: usize, w: u32| code[at..at + 4].copy_from_slice(&w.to_le_bytes());
+        put(0x80, 0xEBFF_FFE2); // bl 0x10 (0x88 - 30 * 4)
+        put(0x84, 0xEB00_0000); // bl 0x8c: resident
+        put(0x90, 0xE300_5010); // movw r5, #0x10
+        put(0x94, 0xE340_5000); // movt r5, #0 -> 0x10
+        put(0x98, 0xE300_6090); // movw r6, #0x90
+        put(0x9C, 0xE340_6000); // movt r6, #0 -> 0x90: resident
+        put(0xA0, 0x0000_0020); // .word 0x20
+        put(0x20, 0xEBFF_FFFE); // bl 0x20: placed in the boot-only part
+        let mut e = Elf::with_text(&code);
+        let (text, local) = (e.text, e.local);
+        for (at, ty) in [
+            (0x80, elf::R_ARM_CALL),
+            (0x84, elf::R_ARM_CALL),
+            (0x90, elf::R_ARM_MOVW_ABS_NC),
+            (0x94, elf::R_ARM_MOVT_ABS),
+            (0x98, elf::R_ARM_MOVW_ABS_NC),
+            (0x9C, elf::R_ARM_MOVT_ABS),
+            (0xA0, elf::R_ARM_ABS32),
+            (0x20, elf::R_ARM_CALL),
+        ] {
+            e.reloc(text, at, local, ty);
+        }
+        let found = boot_only_refs(&e.bytes(), 0x40..0x100, 0..0x40).unwrap();
+        assert_eq!(found, vec![(0x80, 0x10), (0x94, 0x10), (0xA0, 0x20)]);
     }
 
     /// Offsets are from the image start, not from address 0.

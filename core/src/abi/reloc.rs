@@ -33,6 +33,8 @@ pub enum RelocError {
     NotMovt { offset: u32, insn: u32 },
     /// The bias is not a multiple of 64 KiB.
     BadBias(u32),
+    /// A list of offsets given to [`encode`] is not strictly ascending.
+    Unsorted,
 }
 
 impl core::fmt::Display for RelocError {
@@ -45,6 +47,7 @@ impl core::fmt::Display for RelocError {
                 write!(f, "relocation at {offset:#x} expects a MOVT, found {insn:#010x}")
             }
             RelocError::BadBias(b) => write!(f, "relocation bias {b:#x} is not a multiple of 64 KiB"),
+            RelocError::Unsorted => write!(f, "relocation offsets are not in ascending order"),
         }
     }
 }
@@ -53,6 +56,17 @@ impl core::fmt::Display for RelocError {
 pub struct Table<'a> {
     pub abs: &'a [u32],
     pub movt: &'a [u32],
+}
+
+impl<'a> Table<'a> {
+    /// The entries at or above image offset `from`: both lists are strictly ascending, as
+    /// [`encode`] writes them.
+    pub fn from_offset(&self, from: u32) -> Table<'a> {
+        Table {
+            abs: &self.abs[self.abs.partition_point(|&o| o < from)..],
+            movt: &self.movt[self.movt.partition_point(|&o| o < from)..],
+        }
+    }
 }
 
 /// Parse the table words.
@@ -100,25 +114,30 @@ pub fn apply(image: &mut [u8], table: &Table, bias: u32) -> Result<usize, RelocE
 /// load and one store per entry, where byte access costs four of each on a target with strict
 /// alignment. The MOVT entries are read once (checked and patched together): a check pass of
 /// their own was a third of the boot's relocation cost.
-pub fn apply_words(image: &mut [u32], table: &Table, bias: u32) -> Result<usize, RelocError> {
+///
+/// `image` holds the image from byte offset `from` on (a multiple of 4): pass
+/// `table.from_offset(from)`; an entry below `from` is out of the image.
+pub fn apply_words(image: &mut [u32], from: u32, table: &Table, bias: u32) -> Result<usize, RelocError> {
     if !bias.is_multiple_of(GRANULE) {
         return Err(RelocError::BadBias(bias));
     }
-    // One compare per entry: an offset is good iff it is word aligned and below the image's
-    // byte length (which cannot wrap: a slice of u32 spans less than the address space).
+    // One compare per entry: an offset is good iff it is word aligned and, less `from`, below the
+    // image's byte length (which cannot wrap: a slice of u32 spans less than the address space;
+    // an offset below `from` wraps to a large one).
     let limit = image.len().saturating_mul(4);
-    if let Some(&o) = table.abs.iter().find(|&&o| o & 3 != 0 || o as usize >= limit) {
+    let at = |o: u32| o.wrapping_sub(from) as usize;
+    if let Some(&o) = table.abs.iter().find(|&&o| o & 3 != 0 || at(o) >= limit) {
         return Err(RelocError::OutOfImage { offset: o });
     }
     // Every absolute entry is now known to index the image.
     for &o in table.abs {
-        if let Some(w) = image.get_mut((o / 4) as usize) {
+        if let Some(w) = image.get_mut(at(o) / 4) {
             *w = u32::from_le(*w).wrapping_add(bias).to_le();
         }
     }
     let delta = bias >> 16;
     for (k, &o) in table.movt.iter().enumerate() {
-        let err = match image.get_mut((o / 4) as usize).filter(|_| o & 3 == 0) {
+        let err = match image.get_mut(at(o) / 4).filter(|_| o & 3 == 0) {
             None => RelocError::OutOfImage { offset: o },
             Some(w) => {
                 let insn = u32::from_le(*w);
@@ -133,12 +152,12 @@ pub fn apply_words(image: &mut [u32], table: &Table, bias: u32) -> Result<usize,
         // patched as an address first, so it is restored in the other order).
         let back = delta.wrapping_neg() & 0xFFFF;
         for &o in table.movt[..k].iter().rev() {
-            if let Some(w) = image.get_mut((o / 4) as usize) {
+            if let Some(w) = image.get_mut(at(o) / 4) {
                 *w = movt_add_high(u32::from_le(*w), back).to_le();
             }
         }
         for &o in table.abs.iter().rev() {
-            if let Some(w) = image.get_mut((o / 4) as usize) {
+            if let Some(w) = image.get_mut(at(o) / 4) {
                 *w = u32::from_le(*w).wrapping_sub(bias).to_le();
             }
         }
@@ -224,6 +243,9 @@ fn apply_offsets(
 
 /// Encode a table (used by `cargo xtask build`).
 pub fn encode(abs: &[u32], movt: &[u32], out: &mut [u8]) -> Result<usize, RelocError> {
+    if !(abs.is_sorted_by(|a, b| a < b) && movt.is_sorted_by(|a, b| a < b)) {
+        return Err(RelocError::Unsorted);
+    }
     let words = 3 + abs.len() + movt.len();
     if words * 4 > out.len() {
         return Err(RelocError::Truncated);
@@ -266,7 +288,7 @@ mod tests {
             let bias = bias_granules.wrapping_mul(GRANULE);
             let before = bytes.clone();
             let a = apply(&mut bytes, &t, bias);
-            let b = apply_words(&mut as_words, &t, bias);
+            let b = apply_words(&mut as_words, 0, &t, bias);
             prop_assert_eq!(a, b);
             let back: Vec<u8> = as_words.iter().flat_map(|w| u32::from_le(*w).to_le_bytes()).collect();
             if a.is_err() {
@@ -299,10 +321,61 @@ mod tests {
             let t = Table { abs: &abs, movt: &movt };
             let bias = bias_granules.wrapping_mul(GRANULE);
             prop_assert_eq!(apply(&mut bytes, &t, bias), Ok(abs.len() + movt.len()));
-            prop_assert_eq!(apply_words(&mut as_words, &t, bias), Ok(abs.len() + movt.len()));
+            prop_assert_eq!(apply_words(&mut as_words, 0, &t, bias), Ok(abs.len() + movt.len()));
             let back: Vec<u8> = as_words.iter().flat_map(|w| u32::from_le(*w).to_le_bytes()).collect();
             prop_assert_eq!(bytes, back);
         }
+    }
+
+    proptest! {
+        /// Relocating only the image's tail from offset `from` (the resident copy leaves the
+        /// boot-only text out) patches the tail exactly as relocating the whole image does.
+        #[test]
+        fn a_tail_relocates_like_the_whole(
+            words in proptest::collection::vec(any::<u32>(), 1..64),
+            entries in proptest::collection::btree_set(0u32..64, 0..24),
+            split in any::<prop::sample::Index>(),
+            from_word in any::<prop::sample::Index>(),
+            bias_granules in 0u32..0x1_0000,
+        ) {
+            let mut words = words;
+            let entries: Vec<u32> = entries.into_iter().filter(|&i| (i as usize) < words.len()).map(|i| 4 * i).collect();
+            let (abs, movt) = entries.split_at(split.index(entries.len() + 1));
+            for &o in movt {
+                let w = &mut words[o as usize / 4];
+                *w = 0x0340_0000 | (*w & 0xF00F_FFFF);
+            }
+            let (mut abs, mut movt) = (abs.to_vec(), movt.to_vec());
+            abs.sort_unstable();
+            movt.sort_unstable();
+            let mut raw = vec![0u8; 4 * (3 + abs.len() + movt.len())];
+            encode(&abs, &movt, &mut raw).unwrap();
+            let table_words: Vec<u32> = raw.chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+            let t = parse(&table_words).unwrap();
+            let bias = bias_granules.wrapping_mul(GRANULE);
+            let from = 4 * from_word.index(words.len()) as u32;
+            let mut whole = words.clone();
+            prop_assert!(apply_words(&mut whole, 0, &t, bias).is_ok());
+            let mut tail = words[from as usize / 4..].to_vec();
+            let sub = t.from_offset(from);
+            prop_assert_eq!(apply_words(&mut tail, from, &sub, bias), Ok(sub.abs.len() + sub.movt.len()));
+            prop_assert_eq!(&tail[..], &whole[from as usize / 4..]);
+            // The whole table on the tail alone: the entries below `from` are out of it.
+            let mut tail2 = words[from as usize / 4..].to_vec();
+            if sub.abs.len() + sub.movt.len() < abs.len() + movt.len() {
+                let refused = matches!(apply_words(&mut tail2, from, &t, bias), Err(RelocError::OutOfImage { .. }));
+                prop_assert!(refused);
+                prop_assert_eq!(&tail2[..], &words[from as usize / 4..], "left as it was");
+            }
+        }
+    }
+
+    #[test]
+    fn encode_wants_ascending_offsets() {
+        let mut t = [0u8; 32];
+        assert_eq!(encode(&[8, 4], &[], &mut t), Err(RelocError::Unsorted));
+        assert_eq!(encode(&[], &[4, 4], &mut t), Err(RelocError::Unsorted));
+        assert_eq!(encode(&[4, 8], &[0, 12], &mut t), Ok(28));
     }
 
     /// The byte form reads the same table as the word form, wherever it lies.

@@ -180,6 +180,7 @@ mod tests {
     fn layout() -> ReservedLayout {
         ReservedLayout::new(
             ImageLayout {
+                resident_start: 0,
                 text_end: 0x10000,
                 rodata_end: 0x18000,
                 resident_end: 0x20000,

@@ -72,6 +72,11 @@ pub fn stack_high_water(size: u64, words: impl IntoIterator<Item = u32>, paint: 
 /// Sizes of the image's sections, from the linker symbols (all page aligned).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ImageLayout {
+    /// Start of the resident copy, offset from the image start: the text below it (the entry code
+    /// and the boot phase's own code) runs only at the load address and is not copied. The copy
+    /// keeps the image's runtime VAs (`RUNTIME_VA` + image offset), so the VAs below this offset
+    /// are left unmapped in the runtime table.
+    pub resident_start: u64,
     /// End of .text (start of .rodata), offset from the image start.
     pub text_end: u64,
     /// End of .rodata/.got (start of .data).
@@ -83,6 +88,13 @@ pub struct ImageLayout {
     pub image_end: u64,
     /// Offset of the init page.
     pub init_page: u64,
+}
+
+impl ImageLayout {
+    /// Bytes of the resident copy.
+    pub const fn resident_len(&self) -> u64 {
+        self.resident_end - self.resident_start
+    }
 }
 
 /// Offsets inside the reserved region, and where the stacks are in the runtime VA space.
@@ -136,12 +148,14 @@ impl ReservedLayout {
     /// The region for `image`, stacks for `ncpus` CPUs and a pool of `pool_pages`.
     pub fn new(image: ImageLayout, ncpus: usize, pool_pages: u64) -> Result<Self, LayoutError> {
         let aligned = |v: u64| v.is_multiple_of(PAGE_SIZE);
-        if !(aligned(image.text_end)
+        if !(aligned(image.resident_start)
+            && aligned(image.text_end)
             && aligned(image.rodata_end)
             && aligned(image.resident_end)
             && aligned(image.image_end)
             && aligned(image.init_page))
-            || !(image.init_page < image.text_end
+            || !(image.resident_start <= image.init_page
+                && image.init_page < image.text_end
                 && image.text_end <= image.rodata_end
                 && image.rodata_end <= image.resident_end
                 && image.resident_end <= image.image_end)
@@ -150,13 +164,15 @@ impl ReservedLayout {
             return Err(LayoutError::BadImage);
         }
         // No heap: nothing in hypfw allocates (the payload's tree is spliced in place).
-        let pool_off = image.resident_end;
+        let pool_off = image.resident_len();
         let stacks_off = pool_off + pool_pages * PAGE_SIZE;
         let end_off = stacks_off + ncpus as u64 * STACK_SIZE;
         if end_off > RESERVED_LIMIT {
             return Err(LayoutError::TooBig { needed: end_off });
         }
-        let stack_window_off = align_up(stacks_off, STACK_SLOT);
+        // Aligned as a VA: the region's VAs start at the copy's first image offset.
+        let base = RUNTIME_VA as u64 + image.resident_start;
+        let stack_window_off = align_up(base + stacks_off, STACK_SLOT) - base;
         Ok(Self { image, ncpus, pool_off, pool_pages, stacks_off, stack_window_off, end_off })
     }
 
@@ -165,9 +181,20 @@ impl ReservedLayout {
         self.end_off
     }
 
-    /// Runtime VA of a region offset (the linear part: image and pool).
-    pub const fn va(off: u64) -> VirtAddr {
-        VirtAddr(RUNTIME_VA + off as u32)
+    /// Runtime VA of a region offset (the linear part: image and pool). The region holds the
+    /// image from `image.resident_start` on, at the VAs the image was relocated for.
+    pub const fn va(&self, off: u64) -> VirtAddr {
+        VirtAddr(RUNTIME_VA + (self.image.resident_start + off) as u32)
+    }
+
+    /// Region offset of an image offset at or above `image.resident_start`.
+    pub const fn image_off(&self, image_off: u64) -> u64 {
+        image_off - self.image.resident_start
+    }
+
+    /// Region offset of the init page.
+    pub const fn init_page_off(&self) -> u64 {
+        self.image_off(self.image.init_page)
     }
 
     fn slot(&self, cpu: usize) -> u64 {
@@ -175,15 +202,15 @@ impl ReservedLayout {
     }
     /// Top of CPU `cpu`'s stack (runtime VA).
     pub fn stack_top(&self, cpu: usize) -> VirtAddr {
-        Self::va(self.slot(cpu) + STACK_SLOT - STACK_TOP_GAP)
+        self.va(self.slot(cpu) + STACK_SLOT - STACK_TOP_GAP)
     }
     /// The lowest byte of CPU `cpu`'s stack (runtime VA): STACK_SIZE bytes from here are mapped.
     pub fn stack_bottom(&self, cpu: usize) -> VirtAddr {
-        Self::va(self.slot(cpu) + GUARD_SIZE)
+        self.va(self.slot(cpu) + GUARD_SIZE)
     }
     /// The guard of CPU `cpu`'s stack (runtime VA, GUARD_SIZE bytes): never mapped.
     pub fn guard_page(&self, cpu: usize) -> VirtAddr {
-        Self::va(self.slot(cpu))
+        self.va(self.slot(cpu))
     }
     /// Region offset of CPU `cpu`'s stack.
     pub fn stack_off(&self, cpu: usize) -> u64 {
@@ -191,7 +218,7 @@ impl ReservedLayout {
     }
     /// The stack window (runtime VA): MAX_CPUS slots, whether or not the CPU exists.
     pub fn stack_window(&self) -> core::ops::Range<u32> {
-        let start = Self::va(self.stack_window_off).0;
+        let start = self.va(self.stack_window_off).0;
         start..start + (MAX_CPUS as u64 * STACK_SLOT) as u32
     }
 }
@@ -420,7 +447,7 @@ fn trampoline(init: PhysAddr) -> Region {
 
 /// The boot table: the init page at its identity address and at the trampoline VA. Nothing else.
 pub fn boot_plan(region: PhysAddr, l: &ReservedLayout) -> Plan {
-    let init = region.add(l.image.init_page);
+    let init = region.add(l.init_page_off());
     let mut p = Plan::new();
     p.push(Region {
         name: "init page (identity)",
@@ -456,16 +483,12 @@ pub fn device_vas(devices: &[Device]) -> [Option<VirtAddr>; MAX_DEVICES] {
 pub fn runtime_plan(region: PhysAddr, l: &ReservedLayout, devices: &[Device]) -> Plan {
     let mut p = Plan::new();
     let img = &l.image;
-    let r = |name, off: u64, end: u64, attrs| Region {
-        name,
-        va: ReservedLayout::va(off),
-        pa: region.add(off),
-        size: end - off,
-        attrs,
-    };
-    p.push(r("text", 0, img.text_end, MapAttrs::TEXT));
-    p.push(r("rodata", img.text_end, img.rodata_end, MapAttrs::RODATA));
-    p.push(r("data+bss", img.rodata_end, img.resident_end, MapAttrs::DATA));
+    let r =
+        |name, off: u64, end: u64, attrs| Region { name, va: l.va(off), pa: region.add(off), size: end - off, attrs };
+    let (text_end, rodata_end) = (l.image_off(img.text_end), l.image_off(img.rodata_end));
+    p.push(r("text", 0, text_end, MapAttrs::TEXT));
+    p.push(r("rodata", text_end, rodata_end, MapAttrs::RODATA));
+    p.push(r("data+bss", rodata_end, img.resident_len(), MapAttrs::DATA));
     p.push(r("page pool", l.pool_off, l.pool_off + l.pool_pages * PAGE_SIZE, MapAttrs::DATA));
     for cpu in 0..l.ncpus {
         p.push(Region {
@@ -490,7 +513,7 @@ pub fn runtime_plan(region: PhysAddr, l: &ReservedLayout, devices: &[Device]) ->
             });
         }
     }
-    let init = region.add(img.init_page);
+    let init = region.add(l.init_page_off());
     p.push(trampoline(init));
     p
 }
@@ -501,6 +524,7 @@ mod tests {
 
     pub(crate) fn image() -> ImageLayout {
         ImageLayout {
+            resident_start: 0,
             text_end: 0x10000,
             rodata_end: 0x18000,
             resident_end: 0x20000,
@@ -536,6 +560,27 @@ mod tests {
             }
         }
         assert_eq!(l.stack_window(), l.guard_page(0).0..l.guard_page(0).0 + (MAX_CPUS as u64 * STACK_SLOT) as u32);
+    }
+
+    #[test]
+    fn boot_only_text_stays_out_of_the_region_and_its_vas_unmapped() {
+        let img = ImageLayout { resident_start: 0x8000, init_page: 0x8000, ..image() };
+        let l = ReservedLayout::new(img, 2, 10).unwrap();
+        assert_eq!(l.pool_off, 0x18000, "the region holds the image from its resident start");
+        assert_eq!(l.init_page_off(), 0, "the init page is the copy's first page");
+        assert_eq!(l.va(0).0, RUNTIME_VA + 0x8000, "the copy keeps the image's VAs");
+        assert_eq!((RUNTIME_VA as u64 + 0x8000 + l.stack_window_off) % STACK_SLOT, 0);
+        assert!(l.stack_window_off >= l.stacks_off);
+        let region = PhysAddr(0x4700_0000);
+        let plan = runtime_plan(region, &l, &[]);
+        let text = plan.find("text").unwrap();
+        assert_eq!((text.va.0, text.pa, text.size), (RUNTIME_VA + 0x8000, region, 0x8000));
+        let data = plan.find("data+bss").unwrap();
+        assert_eq!((data.va.0, data.pa, data.size), (RUNTIME_VA + 0x18000, region.add(0x10000), 0x8000));
+        assert!(plan.iter().all(|r| !(RUNTIME_VA..RUNTIME_VA + 0x8000).contains(&r.va.0)), "boot-only VAs unmapped");
+        assert_eq!(boot_plan(region, &l).find("init page (identity)").unwrap().pa, region);
+        let bad = ImageLayout { resident_start: 0x9000, ..img };
+        assert_eq!(ReservedLayout::new(bad, 1, 10), Err(LayoutError::BadImage), "the init page must be resident");
     }
 
     #[test]
@@ -690,7 +735,9 @@ mod table_props {
     }
 
     fn arb_image() -> impl Strategy<Value = ImageLayout> {
-        (1u64..40, 1u64..30, 1u64..30, 0u64..8).prop_map(|(t, r, d, i)| ImageLayout {
+        (1u64..40, 1u64..30, 1u64..30, 0u64..8, 0u64..20).prop_map(|(t, r, d, i, b)| ImageLayout {
+            // The boot-only text: the first `b` of the `i` + `b` pages below the init page.
+            resident_start: i.min(b) * PAGE_SIZE,
             text_end: (t + i + 1) * PAGE_SIZE,
             rodata_end: (t + i + 1 + r) * PAGE_SIZE,
             resident_end: (t + i + 1 + r + d) * PAGE_SIZE,
@@ -747,7 +794,7 @@ mod table_props {
                 }
             }
             // The trampoline maps the same PA (the init page) in both tables.
-            let init = region.add(l.image.init_page);
+            let init = region.add(l.init_page_off());
             let tb = translate(&mem, boot, VirtAddr(TRAMPOLINE_VA)).unwrap();
             let tr = translate(&mem, rt, VirtAddr(TRAMPOLINE_VA)).unwrap();
             prop_assert_eq!(tb.pa, init);
