@@ -22,13 +22,12 @@ pub static mut HYP_PEN: [PenSlot; MAX_CPUS] = [PenSlot::ZERO; MAX_CPUS];
 #[unsafe(no_mangle)]
 pub static mut HYP_INIT_PARAMS: InitParams = InitParams::ZERO;
 
-/// Everything the runtime needs from the boot phase, written once by the boot CPU.
-#[unsafe(no_mangle)]
+/// Everything the runtime needs from the boot phase, written once by the boot CPU. (Not
+/// `no_mangle`: no assembly reads it, and an exported symbol would be reached through the GOT.)
 pub static mut BOOT_INFO: Option<BootInfo> = None;
 
 /// The boot stack's high-water mark in bytes, written by the boot CPU last thing before it enters
 /// the init page (the boot stack is not part of the resident copy; the runtime reports the mark).
-#[unsafe(no_mangle)]
 pub static mut BOOT_STACK_PEAK: u32 = 0;
 
 /// PL1 callers saved across a teardown (HYPFW_TEARDOWN / HYPFW_REINIT), one slot per CPU.

@@ -76,6 +76,8 @@ fn collect_relocs(data: &[u8], image_start: u64, image_end: u64) -> Result<(Vec<
     let sections = header.sections(endian, data).map_err(|e| e.to_string())?;
     let symbols = sections.symbols(endian, data, elf::SHT_SYMTAB).map_err(|e| e.to_string())?;
     let (mut abs, mut movt) = (Vec::new(), Vec::new());
+    // Symbols reached through the GOT: (value, moves with the image).
+    let mut got_syms: Vec<(u64, bool)> = Vec::new();
     for sh in sections.iter() {
         if sh.sh_type(endian) != elf::SHT_REL {
             continue;
@@ -91,7 +93,11 @@ fn collect_relocs(data: &[u8], image_start: u64, image_end: u64) -> Result<(Vec<
             let sym_index = r.r_sym(endian);
             let sym = symbols.symbol(object::SymbolIndex(sym_index as usize)).map_err(|e| e.to_string())?;
             let shndx = sym.st_shndx(endian);
-            if shndx == elf::SHN_ABS || shndx == elf::SHN_UNDEF {
+            let moves = shndx != elf::SHN_ABS && shndx != elf::SHN_UNDEF;
+            if ty == elf::R_ARM_GOT_PREL {
+                got_syms.push((sym.st_value(endian) as u64, moves));
+            }
+            if !moves {
                 continue; // constants and undefined weak symbols do not move with the image
             }
             if !(image_start..image_end).contains(&off) {
@@ -103,7 +109,9 @@ fn collect_relocs(data: &[u8], image_start: u64, image_end: u64) -> Result<(Vec<
                 elf::R_ARM_MOVT_ABS => movt.push(o),
                 // MOVW holds the low half, unchanged by a 64 KiB-multiple bias; the rest are
                 // PC-relative.
-                elf::R_ARM_MOVW_ABS_NC
+                // PC-relative, to the symbol or to its GOT entry (whose word is listed below).
+                elf::R_ARM_GOT_PREL
+                | elf::R_ARM_MOVW_ABS_NC
                 | elf::R_ARM_CALL
                 | elf::R_ARM_JUMP24
                 | elf::R_ARM_REL32
@@ -120,6 +128,43 @@ fn collect_relocs(data: &[u8], image_start: u64, image_end: u64) -> Result<(Vec<
                 | elf::R_ARM_NONE
                 | elf::R_ARM_V4BX => {}
                 t => return Err(format!("unsupported relocation type {t} at {off:#x}: hypfw cannot relocate it")),
+            }
+        }
+    }
+    // The GOT (code built for the PIE relocation model reaches symbols defined outside Rust through
+    // it) holds link-time addresses that the linker gives no relocation for in a static link: each
+    // word moves with the image iff the symbol it holds does. Two symbols at one address, one
+    // moving and one not, would leave a word undecided.
+    // The linker scripts merge the GOT into .rodata between __got_start and __got_end.
+    let bound = |name: &str| f.symbols().find(|s| s.name() == Ok(name)).map(|s| s.address());
+    if let (Some(base), Some(end)) = (bound("__got_start"), bound("__got_end")) {
+        let sec = f
+            .sections()
+            .find(|s| s.address() <= base && end <= s.address() + s.size())
+            .ok_or(format!("the GOT at {base:#x}..{end:#x} lies in no section"))?;
+        let data = sec.data().map_err(|e| e.to_string())?;
+        let bytes = &data[(base - sec.address()) as usize..(end - sec.address()) as usize];
+        if !bytes.len().is_multiple_of(4) || !base.is_multiple_of(4) {
+            return Err(format!("the GOT at {base:#x}..{end:#x} is not made of aligned words"));
+        }
+        for (i, w) in bytes.chunks_exact(4).enumerate() {
+            let v = u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as u64;
+            let at = base + 4 * i as u64;
+            let moving = got_syms.iter().any(|&(sv, m)| sv == v && m);
+            let fixed = got_syms.iter().any(|&(sv, m)| sv == v && !m);
+            match (moving, fixed) {
+                (true, false) if (image_start..image_end).contains(&at) => abs.push((at - image_start) as u32),
+                (true, false) => return Err(format!("GOT entry at {at:#x} outside the image")),
+                (false, true) => {}
+                (true, true) => {
+                    return Err(format!(
+                        "GOT entry at {at:#x} holds {v:#x}, the address of a symbol that moves with the image and of one that does not"
+                    ));
+                }
+                (false, false) if v == 0 => {} // an undefined weak symbol
+                (false, false) => {
+                    return Err(format!("GOT entry at {at:#x} holds {v:#x}, which no GOT reference names"));
+                }
             }
         }
     }
@@ -189,7 +234,8 @@ fn boot_only_refs(
                 Some(place.wrapping_add(8).wrapping_add((((insn << 8) as i32 >> 6) as i64) as u64) & 0xFFFF_FFFF)
             }
             elf::R_ARM_ABS32 | elf::R_ARM_TARGET1 => Some(insn as u64),
-            elf::R_ARM_REL32 => Some(place.wrapping_add(insn as u64) & 0xFFFF_FFFF),
+            // PC-relative words name their symbol (a function, or a label in data).
+            elf::R_ARM_REL32 | elf::R_ARM_GOT_PREL if !section_sym => Some(sym_value),
             elf::R_ARM_MOVT_ABS => {
                 let rd = (insn >> 12) & 0xF;
                 // The MOVW of the same register, at most 64 instructions before.

@@ -95,19 +95,45 @@ pub fn sp() -> usize {
 /// The PSCI calls hypfw makes to the platform firmware, by SMC from HYP (an HVC would trap to
 /// HYP itself). Here so that no other room issues an SMC.
 pub mod psci {
-    use smccc::Smc;
+    use core::arch::asm;
     pub use smccc::psci::error::Error;
-    use smccc::psci::{self, AffinityState, LowestAffinityLevel};
+    use smccc::psci::{PSCI_AFFINITY_INFO_32, PSCI_CPU_ON_32};
+
+    /// An SMC32 call with three arguments and one result. The hotplug path's calls go through
+    /// this rather than `smccc::smc32`, which passes and saves all eight argument registers (r6
+    /// and r7 through temporaries): ten instructions of every CPU_ON. A PSCI implementation
+    /// preserves r4-r14 in an SMC32 call (PSCI, ARM DEN 0022, 5.2); r0-r3 and r12 are taken as
+    /// clobbered.
+    fn smc3(fid: u32, a: u32, b: u32, c: u32) -> i32 {
+        let r0: u32;
+        // SAFETY: an SMC to the platform's PSCI implementation with the registers above; it
+        // does not touch hypfw's memory.
+        unsafe {
+            asm!(
+                ".inst 0xe1600070", // smc #0, without requiring -C target-feature=+trustzone
+                inout("r0") fid => r0,
+                inout("r1") a => _,
+                inout("r2") b => _,
+                inout("r3") c => _,
+                out("r12") _,
+                options(nostack),
+            )
+        };
+        r0 as i32
+    }
 
     /// CPU_ON for the physical CPU `mpidr`, entering at the physical address `entry` with r0 =
     /// `context`.
     pub fn cpu_on(mpidr: u32, entry: u32, context: u32) -> Result<(), Error> {
-        psci::cpu_on_32::<Smc>(mpidr, entry, context)
+        match smc3(PSCI_CPU_ON_32, mpidr, entry, context) {
+            0 => Ok(()),
+            e => Err(Error::from(e)),
+        }
     }
 
-    /// Is the physical CPU `mpidr` off (AFFINITY_INFO at level 0)?
+    /// Is the physical CPU `mpidr` off (AFFINITY_INFO at level 0: 1 is OFF)?
     pub fn is_off(mpidr: u32) -> bool {
-        matches!(psci::affinity_info_32::<Smc>(mpidr, LowestAffinityLevel::All), Ok(AffinityState::Off))
+        smc3(PSCI_AFFINITY_INFO_32, mpidr, 0, 0) == 1
     }
 
     /// A call without arguments (SYSTEM_OFF, SYSTEM_RESET); returns r0 if it returns at all.
