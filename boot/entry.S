@@ -125,8 +125,7 @@ entry_relocate:
     add     r1, r4, r0                  @ r1 := new start
     bl      keep_below_4g               @ r1 := a start below the image when above would wrap
     adr_far r2, __file_end
-    sub     r2, r2, r4                  @ r2 := size of the image's own bytes (through the
-                                        @ relocation table, which lies after .bss)
+    sub     r2, r2, r4                  @ r2 := size of the image's own bytes (through .data)
     ldr     r3, [r4, #{ZIMAGE_END}]     @ r3 := zImage size: the whole file, pack included
     cmp     r3, r2
     movhi   r2, r3                      @ r2 := bytes to copy (sizes compared, not ends: a file

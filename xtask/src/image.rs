@@ -272,12 +272,24 @@ fn function_at(data: &[u8], addr: u64) -> String {
 
 /// Bytes the relocation table of the linked image at `elf_path` needs, and the bytes the image
 /// has for it (the `.hypfw_relocs` section).
+/// The file offset and length of the relocation table: `__relocs_start..__relocs_end`, which
+/// linker.ld places in `.text`'s last page before the resident copy.
+fn table_range(f: &ElfFile32<Endianness>) -> Result<(usize, usize), String> {
+    let (a, b) = (sym_addr(f, "__relocs_start")?, sym_addr(f, "__relocs_end")?);
+    let sec = f
+        .sections()
+        .find(|s| s.address() <= a && b <= s.address() + s.size())
+        .ok_or(format!("the relocation table at {a:#x}..{b:#x} lies in no section"))?;
+    let (off, _) = sec.file_range().ok_or("the relocation table has no file data")?;
+    Ok(((off + a - sec.address()) as usize, (b - a) as usize))
+}
+
 pub fn reloc_table_fit(elf_path: &Path) -> Result<(usize, usize), String> {
     let data = std::fs::read(elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
     let (start, image_end, have) = {
         let f = ElfFile32::<Endianness>::parse(&*data).map_err(|e| e.to_string())?;
-        let sec = f.section_by_name(".hypfw_relocs").ok_or(".hypfw_relocs section missing")?;
-        (sym_addr(&f, "__image_start")?, sym_addr(&f, "__image_end")?, sec.size() as usize)
+        let (_, len) = table_range(&f)?;
+        (sym_addr(&f, "__image_start")?, sym_addr(&f, "__image_end")?, len)
     };
     let (abs, movt) = collect_relocs(&data, start, image_end)?;
     Ok((4 * (3 + abs.len() + movt.len()), have))
@@ -285,17 +297,15 @@ pub fn reloc_table_fit(elf_path: &Path) -> Result<(usize, usize), String> {
 
 pub fn make(elf_path: &Path) -> Result<Image, String> {
     let mut data = std::fs::read(elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
-    let (start, data_end, image_end, table_off, table_len, relocs_va, resident_start) = {
+    let (start, data_end, image_end, table_off, table_len, resident_start) = {
         let f = ElfFile32::<Endianness>::parse(&*data).map_err(|e| e.to_string())?;
-        let sec = f.section_by_name(".hypfw_relocs").ok_or(".hypfw_relocs section missing")?;
-        let (off, len) = sec.file_range().ok_or(".hypfw_relocs has no file data")?;
+        let (off, len) = table_range(&f)?;
         (
             sym_addr(&f, "__image_start")?,
             sym_addr(&f, "__file_end")?,
             sym_addr(&f, "__image_end")?,
-            off as usize,
-            len as usize,
-            sym_addr(&f, "__relocs_start")?,
+            off,
+            len,
             sym_addr(&f, "__resident_start")?,
         )
     };
@@ -317,11 +327,10 @@ pub fn make(elf_path: &Path) -> Result<Image, String> {
     hypfw_core::abi::reloc::encode(&abs, &movt, &mut data[table_off..table_off + table_len])
         .map_err(|e| format!("{e} ({} + {} entries)", abs.len(), movt.len()))?;
 
-    // Raw image: the loadable segments laid out from the image start to the end of the relocation
-    // table's entries (after .bss, which stays zero here). The table is the file's last part, so
-    // its unused room is left out: nothing reads past its counted entries.
-    let table_used = 4 * (3 + abs.len() + movt.len()) as u64;
-    let file_end = (relocs_va + table_used).min(data_end);
+    // Raw image: the loadable segments laid out from the image start to the end of .data (the
+    // relocation table lies in the boot-only text's last page; .bss and the boot stack are not in
+    // the file: the entry code zeroes .bss).
+    let file_end = data_end;
     let mut bin = vec![0u8; (file_end - start) as usize];
     {
         let f = ElfFile32::<Endianness>::parse(&*data).map_err(|e| e.to_string())?;
