@@ -215,9 +215,13 @@ fn counted(q: &Qemu, timeout: Duration) -> Result<Counted, String> {
         let _ = qmp(&mut w, &mut r, r#"{"execute":"quit"}"#);
         Ok((n, num_after(&jit, "TLB partial flushes")))
     })();
-    if got.is_err() {
-        let _ = child.kill();
+    // After `quit` QEMU ends by itself; anything else (an error, or a quit that went unheard) is
+    // ended here.
+    let quit_by = Instant::now() + Duration::from_secs(if got.is_ok() { 10 } else { 0 });
+    while matches!(child.try_wait(), Ok(None)) && Instant::now() < quit_by {
+        std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
     let _ = child.wait();
     let console = reader.join().unwrap_or_default();
     let _ = std::fs::remove_file(&sock);
