@@ -133,6 +133,7 @@ const INIT: &str = r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+[ -e /dev/kmsg ] || mknod /dev/kmsg c 1 11
 cycles=$(sed -n 's/.*hypfw_test.cycles=\([0-9]*\).*/\1/p' /proc/cmdline)
 [ -n "$cycles" ] || cycles=50
 present=$(cat /sys/devices/system/cpu/present)
@@ -143,6 +144,12 @@ dmesg | grep -m2 -i "psci" | sed 's/^/init: dmesg: /'
 fail=0
 n=0
 secondaries=$(ls -d /sys/devices/system/cpu/cpu[0-9]* | sed 's/.*cpu//' | grep -v '^0$')
+# Through the kernel's log, so that the line carries its timestamp (microseconds).
+echo "init: hotplug start; /proc/uptime $(cat /proc/uptime)" > /dev/kmsg
+# CPUs left offline at boot (maxcpus=1) come up first.
+for c in $secondaries; do
+  [ "$(cat /sys/devices/system/cpu/cpu$c/online)" = 1 ] || echo 1 > /sys/devices/system/cpu/cpu$c/online || fail=$((fail+1))
+done
 for i in $(seq 1 $cycles); do
   for c in $secondaries; do
     echo 0 > /sys/devices/system/cpu/cpu$c/online || fail=$((fail+1))
@@ -155,6 +162,12 @@ for i in $(seq 1 $cycles); do
 done
 echo "init: $n offline/online cycles of CPUs $(echo $secondaries), $fail failures; online now $(cat /sys/devices/system/cpu/online); uptime $(cut -d' ' -f1 /proc/uptime) s"
 if [ $fail = 0 ] && [ "$(cat /sys/devices/system/cpu/online)" = "$present" ]; then echo "init: PASS"; else echo "init: FAIL"; fi
+# hypfw_test.end_offline: the secondaries go offline before power-off, so that no CPU is left
+# for the kernel's power-off to wait on.
+if grep -q hypfw_test.end_offline /proc/cmdline; then
+  for c in $secondaries; do echo 0 > /sys/devices/system/cpu/cpu$c/online; done
+fi
+echo "init: hotplug end; /proc/uptime $(cat /proc/uptime)" > /dev/kmsg
 poweroff -f
 "#;
 

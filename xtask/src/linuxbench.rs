@@ -1,17 +1,36 @@
 //! `cargo xtask bench --linux`: Debian's armmp kernel and the busybox initramfs under hypfw against
 //! the same kernel, initramfs and command line booted by QEMU directly.
 //!
-//! Wall time on these machines (2 cores shared with other work) moves by more than the difference
-//! being measured, so the figures are QEMU's own CPU time (user + system, all threads, from /proc),
-//! with fewer vCPU threads than host cores, over several alternated pairs, as medians with their
-//! spread:
+//! The command line has `maxcpus=1 hypfw_test.end_offline`: the kernel boots on cpu0 alone, and
+//! the initramfs brings cpu1 up, takes it offline and online 50 times, and takes it offline again
+//! before power-off. It writes "init: hotplug start" and "init: hotplug end" through /dev/kmsg
+//! around that, so both lines carry the kernel's timestamp.
 //!
-//! - boot: `-smp 1`, QEMU start -> the initramfs's "userspace reached" line;
-//! - hotplug: `-smp 2`, from that line to the end of 50 offline/online cycles of cpu1 (Linux's
-//!   CPU_OFF / CPU_ON through hypfw's PSCI proxy, or QEMU's PSCI when booted directly).
+//! `linux_hotplug_ratio` is deterministic. Each side runs to its power-off under
+//! `-icount shift=6,sleep=off`, once at `-smp 1` and once at `-smp 2`, with `-no-shutdown` so that
+//! QEMU stops there and the bench reads QEMU's count of executed guest instructions (QMP
+//! `query-replay`; idle time skipped by `sleep=off` adds nothing). `-seed` and a virtual-clock
+//! RTC with a fixed date take out the two host inputs that differ between runs; with them,
+//! repeated runs give the same counts. The figure is hypfw's (-smp 2 minus -smp 1) count over
+//! direct's: cpu1's work, with the first bring-up and the last offline.
 //!
-//! Wall times are printed beside them and never asserted. hypfw's own work before the kernel is
-//! deterministic: an instruction count under `-icount shift=0`.
+//! Why this shape. With -icount QEMU runs the vCPUs in turn on one thread, and a vCPU that
+//! spin-waits for the other keeps the thread until its slice ends, at most 100 ms of virtual
+//! time. Booting both CPUs that way stalled in the kernel's first stop_machine (one vCPU never ran
+//! again), so the kernel boots on one. At shift=0 a slice is 100 M instructions and the count was
+//! mostly spinning (about 230 M instructions per cycle); at shift=6 a slice is 1.6 M and a cycle
+//! about 6 M. The count cannot be read exactly at the marker lines while the guest runs, so it is
+//! read at power-off, and the -smp 1 run (the same boot, with no CPU to cycle) is taken off.
+//!
+//! The count is the guest's work, Linux's and hypfw's. What two-stage translation costs QEMU
+//! itself (its soft TLB) is not in it; the bench prints QEMU's soft-TLB flush counts beside it,
+//! and QEMU's CPU time (user + system, all threads, from /proc) over alternated pairs as before:
+//!
+//! - boot: `-smp 1`, QEMU start -> the initramfs's "userspace reached" line (`linux_boot_ratio`);
+//! - hotplug: `-smp 2`, between the two marker lines.
+//!
+//! Medians with their spread; wall times beside them, never asserted. hypfw's own work before the
+//! kernel: an instruction count under `-icount shift=0`.
 
 use crate::qemu::{Qemu, cpu_seconds, grab, merge_report, num_after};
 use std::path::PathBuf;
@@ -20,8 +39,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const USERSPACE: &str = "init: userspace reached";
-const HOTPLUG_DONE: &str = "offline/online cycles";
+const HOTPLUG_START: &str = "init: hotplug start";
+const HOTPLUG_END: &str = "init: hotplug end";
 const CYCLES: u32 = 50;
+/// `-icount shift=SHIFT`: one instruction is 2^SHIFT ns of virtual time. See the module comment
+/// for why not 0.
+const SHIFT: u32 = 6;
 
 /// Wall and CPU seconds at which each marker line appeared, and the console.
 pub(crate) struct Marks {
@@ -95,6 +118,130 @@ pub(crate) fn run_marks(q: &Qemu, marks: &[&str], to_end: bool, timeout: Duratio
     Ok(r)
 }
 
+/// What QEMU counted in one run under `-icount`, read once the guest had powered off.
+struct Counted {
+    /// Guest instructions executed, all CPUs (QMP `query-replay`: QEMU's raw instruction
+    /// counter, which idle time skipped over does not advance).
+    instructions: u64,
+    /// QEMU's "TLB partial flushes" (`info jit`): its soft TLB dropping entries by page or by
+    /// translation regime.
+    tlb_flushes: Option<u64>,
+    console: String,
+}
+
+/// Send one QMP command and return its answer line (events in between are skipped).
+fn qmp(w: &mut std::os::unix::net::UnixStream, r: &mut impl std::io::BufRead, cmd: &str) -> Result<String, String> {
+    use std::io::Write;
+    w.write_all(format!("{cmd}\n").as_bytes()).map_err(|e| format!("QMP: {e}"))?;
+    loop {
+        let mut l = String::new();
+        if r.read_line(&mut l).map_err(|e| format!("QMP: {e}"))? == 0 {
+            return Err(format!("QMP closed after {cmd}"));
+        }
+        if l.contains("\"error\"") {
+            return Err(format!("QMP {cmd}: {}", l.trim()));
+        }
+        if l.contains("\"return\"") {
+            return Ok(l);
+        }
+    }
+}
+
+/// Run `q` under `-icount shift=SHIFT,sleep=off` with `-no-shutdown`, so that QEMU stops when the
+/// guest powers off, and read its instruction count then through QMP.
+fn counted(q: &Qemu, timeout: Duration) -> Result<Counted, String> {
+    use std::io::{BufRead, BufReader, Read};
+    use std::os::unix::net::UnixStream;
+    let sock = std::env::temp_dir().join(format!("hypfw-linuxbench-{}.qmp", std::process::id()));
+    let _ = std::fs::remove_file(&sock);
+    let mut q = q.clone();
+    q.extra.extend([
+        "-icount".into(),
+        format!("shift={SHIFT},sleep=off"),
+        "-qmp".into(),
+        format!("unix:{},server=on,wait=off", sock.display()),
+        "-no-shutdown".into(),
+        // What else differs between runs: the random seed QEMU puts in the device tree, and the
+        // RTC's date (from the host, and advancing in host time).
+        "-seed".into(),
+        "1".into(),
+        "-rtc".into(),
+        "base=2020-01-01T00:00:00,clock=vm".into(),
+    ]);
+    let mut child = q
+        .command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start qemu-system-arm: {e}"))?;
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        String::from_utf8_lossy(&s).replace('\r', "")
+    });
+    let start = Instant::now();
+    let got = (|| -> Result<(u64, Option<u64>), String> {
+        let mut w = loop {
+            match UnixStream::connect(&sock) {
+                Ok(s) => break s,
+                Err(_) if start.elapsed() < Duration::from_secs(10) => std::thread::sleep(Duration::from_millis(50)),
+                Err(e) => return Err(format!("QMP socket {}: {e}", sock.display())),
+            }
+        };
+        w.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+        let mut r = BufReader::new(w.try_clone().map_err(|e| e.to_string())?);
+        let mut greeting = String::new();
+        r.read_line(&mut greeting).map_err(|e| format!("QMP: {e}"))?;
+        qmp(&mut w, &mut r, r#"{"execute":"qmp_capabilities"}"#)?;
+        loop {
+            let st = qmp(&mut w, &mut r, r#"{"execute":"query-status"}"#)?;
+            if st.contains("\"shutdown\"") {
+                break;
+            }
+            if !st.contains("\"running\"") {
+                return Err(format!("QEMU stopped other than by the guest's power-off: {}", st.trim()));
+            }
+            if start.elapsed() > timeout {
+                return Err(format!("timed out after {} s", timeout.as_secs()));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let replay = qmp(&mut w, &mut r, r#"{"execute":"query-replay"}"#)?;
+        let n = num_after(&replay, "\"icount\":").ok_or_else(|| format!("no icount in {}", replay.trim()))?;
+        let jit =
+            qmp(&mut w, &mut r, r#"{"execute":"human-monitor-command","arguments":{"command-line":"info jit"}}"#)?;
+        let _ = qmp(&mut w, &mut r, r#"{"execute":"quit"}"#);
+        Ok((n, num_after(&jit, "TLB partial flushes")))
+    })();
+    // After `quit` QEMU ends by itself; anything else (an error, or a quit that went unheard) is
+    // ended here.
+    let quit_by = Instant::now() + Duration::from_secs(if got.is_ok() { 10 } else { 0 });
+    while matches!(child.try_wait(), Ok(None)) && Instant::now() < quit_by {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let console = reader.join().unwrap_or_default();
+    let _ = std::fs::remove_file(&sock);
+    match got {
+        Ok((instructions, tlb_flushes)) => Ok(Counted { instructions, tlb_flushes, console }),
+        Err(e) => {
+            let tail: Vec<&str> = console.lines().rev().take(15).collect();
+            Err(format!("{e}; the console ended with:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n")))
+        }
+    }
+}
+
+/// The kernel's timestamp, in seconds, of the first console line holding `marker`
+/// (`[   12.345678] ...`).
+fn printk_secs(console: &str, marker: &str) -> Option<f64> {
+    let l = console.lines().find(|l| l.contains(marker))?;
+    let (_, rest) = l.split_once('[')?;
+    rest.split_once(']')?.0.trim().parse().ok()
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
@@ -104,6 +251,18 @@ fn median(v: &[f64]) -> f64 {
 
 fn range(v: &[f64]) -> (f64, f64) {
     v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+}
+
+/// One side's deterministic figures.
+struct Det {
+    /// Instructions from QEMU's start to the guest's power-off at -smp 1.
+    boot: u64,
+    /// The -smp 2 run's instructions less the -smp 1 run's.
+    hotplug: u64,
+    /// Virtual seconds between the hotplug markers of the -smp 2 run (the kernel's timestamps).
+    virt: f64,
+    boot_flushes: Option<u64>,
+    hotplug_flushes: Option<u64>,
 }
 
 /// One figure over the alternated pairs: hypfw's and direct's samples.
@@ -161,7 +320,10 @@ pub fn parse(args: &[String]) -> Result<Opts, String> {
 pub fn bench_linux(opts: &Opts) -> Result<u8, String> {
     let f = crate::linux::prepare()?;
     // One command line for both phases: at -smp 1 the initramfs has no CPU to cycle.
-    let args = format!("console=ttyAMA0 rdinit=/init panic=-1 hypfw_test.cycles={CYCLES}");
+    // maxcpus=1: the kernel boots on cpu0 alone and the initramfs brings cpu1 up (see
+    // `counted`); end_offline: cpu1 goes offline again before power-off.
+    let args =
+        format!("console=ttyAMA0 rdinit=/init panic=-1 hypfw_test.cycles={CYCLES} maxcpus=1 hypfw_test.end_offline");
     let img = match &opts.image {
         Some(p) => p.clone(),
         None => {
@@ -183,6 +345,34 @@ pub fn bench_linux(opts: &Opts) -> Result<u8, String> {
         q.extra.extend(["-initrd".into(), f.initrd.display().to_string(), "-append".into(), args.clone()]);
         q
     };
+    let pass = format!("init: {CYCLES} offline/online cycles of CPUs 1, 0 failures");
+    // Deterministic: each side to its power-off under -icount, once with one CPU and once with two.
+    let mut det = Vec::new();
+    for under_hypfw in [true, false] {
+        let side = if under_hypfw { "hypfw " } else { "direct" };
+        let run = |smp| counted(&if under_hypfw { hyp(smp) } else { direct(smp) }, Duration::from_secs(300));
+        let (one, two) = (run(1)?, run(2)?);
+        if !two.console.contains(&pass) {
+            return Err(format!("the -icount hotplug run did not pass:\n{}", two.console));
+        }
+        let marks = (printk_secs(&two.console, HOTPLUG_START), printk_secs(&two.console, HOTPLUG_END));
+        let (Some(s), Some(e)) = marks else { return Err(format!("no hotplug markers:\n{}", two.console)) };
+        let d = Det {
+            boot: one.instructions,
+            hotplug: two
+                .instructions
+                .checked_sub(one.instructions)
+                .ok_or("the -smp 2 run counted fewer instructions")?,
+            virt: e - s,
+            boot_flushes: one.tlb_flushes,
+            hotplug_flushes: two.tlb_flushes.zip(one.tlb_flushes).map(|(t, o)| t.saturating_sub(o)),
+        };
+        eprintln!(
+            "xtask: -icount {side}: {} instructions to power-off at -smp 1, {} more at -smp 2; {:.6} virtual s from hotplug start to end",
+            d.boot, d.hotplug, d.virt
+        );
+        det.push(d);
+    }
     let timeout = Duration::from_secs(180);
     let (mut boot, mut boot_wall, mut hot, mut hot_wall) =
         (Series::default(), Series::default(), Series::default(), Series::default());
@@ -194,9 +384,9 @@ pub fn bench_linux(opts: &Opts) -> Result<u8, String> {
             let (q1, q2) = if under_hypfw { (hyp(1), hyp(2)) } else { (direct(1), direct(2)) };
             let b = run_marks(&q1, &[USERSPACE], false, timeout)?;
             let (bw, bc) = b.at[0].unwrap();
-            let h = run_marks(&q2, &[USERSPACE, HOTPLUG_DONE], under_hypfw, timeout)?;
+            let h = run_marks(&q2, &[HOTPLUG_START, HOTPLUG_END], under_hypfw, timeout)?;
             let ((uw, uc), (dw, dc)) = (h.at[0].unwrap(), h.at[1].unwrap());
-            if !h.console.contains(&format!("init: {CYCLES} offline/online cycles of CPUs 1, 0 failures")) {
+            if !h.console.contains(&pass) {
                 return Err(format!("the hotplug run did not pass:\n{}", h.console));
             }
             let side = if under_hypfw { "hypfw " } else { "direct" };
@@ -233,14 +423,44 @@ pub fn bench_linux(opts: &Opts) -> Result<u8, String> {
     let ticks = num_after(&ready, "entry->ready").ok_or("no entry->ready")?;
     let prepayload = ticks * 1_000_000_000 / hz;
     let n = opts.pairs;
+    let (h, d) = (&det[0], &det[1]);
+    let hot_ratio = h.hotplug as f64 / d.hotplug as f64;
     println!();
-    println!("Linux under hypfw vs booted directly: QEMU CPU seconds, median (min-max) of {n} alternated pairs");
+    println!(
+        "Linux under hypfw vs booted directly, deterministic: -icount shift={SHIFT},sleep=off (an instruction is {} ns of virtual time, idle time is skipped), QEMU's counts at the guest's power-off",
+        1u32 << SHIFT
+    );
+    println!("| figure | hypfw | direct | ratio |");
+    println!("|---|---|---|---|");
+    let row = |name: &str, a: u64, b: u64| println!("| {name} | {a} | {b} | {:.4} |", a as f64 / b as f64);
+    row("instructions, QEMU start -> power-off, -smp 1 (boot; no CPU to cycle)", h.boot, d.boot);
+    row(
+        &format!(
+            "instructions, -smp 2 minus -smp 1: cpu1 up, {CYCLES} offline/online cycles, down (`linux_hotplug_ratio`)"
+        ),
+        h.hotplug,
+        d.hotplug,
+    );
+    println!(
+        "| virtual seconds, hotplug start -> end, -smp 2 | {:.6} | {:.6} | {:.4} |",
+        h.virt,
+        d.virt,
+        h.virt / d.virt
+    );
+    if let (Some(a), Some(b)) = (h.boot_flushes, d.boot_flushes) {
+        row("QEMU soft-TLB flushes (by page or regime), -smp 1 run", a, b);
+    }
+    if let (Some(a), Some(b)) = (h.hotplug_flushes, d.hotplug_flushes) {
+        row("QEMU soft-TLB flushes, -smp 2 minus -smp 1", a, b);
+    }
+    println!();
+    println!("The same in QEMU CPU seconds (no -icount), median (min-max) of {n} alternated pairs");
     println!("| figure | hypfw | direct | ratio of medians | ratio per pair |");
     println!("|---|---|---|---|---|");
-    println!("{}", boot.row("boot to userspace, -smp 1"));
-    println!("{}", hot.row(&format!("{CYCLES} hotplug cycles of cpu1, -smp 2")));
+    println!("{}", boot.row("boot to userspace, -smp 1 (`linux_boot_ratio`)"));
+    println!("{}", hot.row("hotplug start -> end, -smp 2"));
     println!("{}", boot_wall.row("(wall) boot to userspace, -smp 1"));
-    println!("{}", hot_wall.row(&format!("(wall) {CYCLES} hotplug cycles, -smp 2")));
+    println!("{}", hot_wall.row("(wall) hotplug start -> end, -smp 2"));
     println!(
         "hypfw entry -> hand-over to the kernel (-icount shift=0): {prepayload} instructions ({} byte pack)",
         std::fs::metadata(&img).map_err(|e| e.to_string())?.len()
@@ -248,7 +468,7 @@ pub fn bench_linux(opts: &Opts) -> Result<u8, String> {
     println!("hypfw's exits per CPU in a hotplug run (to power-off):\n{exits}");
     let report = merge_report(&[
         ("linux_boot_ratio", format!("{:.3}", boot.ratio())),
-        ("linux_hotplug_ratio", format!("{:.3}", hot.ratio())),
+        ("linux_hotplug_ratio", format!("{hot_ratio:.3}")),
         ("prepayload_instructions_linux", prepayload.to_string()),
     ])?;
     println!("report: {}", report.display());
@@ -266,6 +486,14 @@ mod tests {
         let s = Series { hyp: vec![2.2, 2.0, 2.4], direct: vec![2.0, 2.0, 2.0] };
         assert!((s.ratio() - 1.1).abs() < 1e-9);
         assert_eq!(range(&s.pair_ratios()), (1.0, 1.2));
+    }
+
+    #[test]
+    fn kernel_timestamps() {
+        let c = "init: PASS\n[   21.237715] init: hotplug end; /proc/uptime 1 2\n[    0.5] init: hotplug start\n";
+        assert_eq!(printk_secs(c, "init: hotplug end"), Some(21.237715));
+        assert_eq!(printk_secs(c, "init: hotplug start"), Some(0.5));
+        assert_eq!(printk_secs(c, "init: PASS"), None);
     }
 
     #[test]

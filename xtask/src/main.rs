@@ -12,8 +12,9 @@
 //!                             quick load-address sweep (or only the named scenarios)
 //! bench                       instruction counts under -icount shift=0
 //! bench --linux [--pairs N] [--image PACKED.bin]
-//!                             Linux under hypfw vs booted directly: boot and hotplug QEMU CPU
-//!                             time ratios, hypfw's instructions before the kernel, exits per CPU
+//!                             Linux under hypfw vs booted directly: the hotplug instruction
+//!                             count ratio (-icount), boot and hotplug QEMU CPU time ratios,
+//!                             hypfw's instructions before the kernel, exits per CPU
 //! rooms                       the imports between the crates' rooms, checked against the rules
 //! inspect FILE.dtb...         what hypfw would use on that board, as JSON
 //! fuzz [--execs N] [--seed S] [--target NAME]
