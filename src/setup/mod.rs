@@ -115,8 +115,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     };
     handover::write(&copy, handover::Handover { boot_pgd, runtime_pgd, layout, cpus, info: boot_info });
     handover::release_parked(&copy, info.loaded_at, &cpus, cpu_control);
-    stack::check(&platform);
-    handover::enter_init_page(&copy)
+    handover::enter_init_page(&copy, &platform)
 }
 
 /// The outcome of step 2: where hypfw lives from now on, and what must survive until the copy is
