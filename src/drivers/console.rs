@@ -151,7 +151,11 @@ impl Write for Keeper {
             let buf = &mut *CONSOLE.early.get();
             let len = &mut *CONSOLE.early_len.get();
             let n = s.len().min(EARLY_BYTES - 1 - *len);
-            buf[*len..*len + n].copy_from_slice(&s.as_bytes()[..n]);
+            // Byte by byte: the pieces are a few bytes each, which a call to `memcpy` (unaligned)
+            // handles at several times the cost; volatile, so the loop does not become one.
+            for (d, &b) in buf[*len..*len + n].iter_mut().zip(s.as_bytes()) {
+                core::ptr::write_volatile(d, b);
+            }
             *len += n;
             buf[*len] = 0;
         }
