@@ -25,7 +25,7 @@ use crate::{detail, fatal, log};
 use hypfw_core::abi::EarlyInfo;
 use hypfw_core::abi::reloc::RelocError;
 use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
-use hypfw_core::mm::layout::{self, MemRange, RUNTIME_VA, ReservedLayout};
+use hypfw_core::mm::layout::{self, Device, MemRange, RUNTIME_VA, ReservedLayout};
 use hypfw_core::payload::pack::Pack;
 use hypfw_core::payload::rewrite::PsciNode;
 use hypfw_core::payload::zimage;
@@ -48,7 +48,8 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     discover::report_platform(&platform);
 
     let cpus = CpuMap::new(platform.cpus(), arch::mpidr());
-    let Reserved { layout, pack, busy, region, init_page, copy } = reserve_and_copy(&platform, found.dtb_range, &cpus);
+    let Reserved { layout, pack, busy, region, init_page, copy, devices: (devices, ndev) } =
+        reserve_and_copy(&platform, found.dtb_range, &cpus);
     handover::write_fault_record(&copy, &platform, None, init_page);
 
     if entry_mode == EntryMode::SecureSvc {
@@ -58,7 +59,6 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     }
 
     let cpu_control = cpu_control(entry_mode, platform.psci);
-    let (devices, ndev) = tables::devices(&platform, pack.is_some());
     let devices = &devices[..ndev];
     let device_vas = layout::device_vas(devices);
     let fw_cfg_va = devices.iter().zip(device_vas).find(|(d, _)| d.name == tables::FW_CFG).and_then(|(_, va)| va);
@@ -129,6 +129,8 @@ struct Reserved {
     region: PhysAddr,
     init_page: PhysAddr,
     copy: relocate::Copy,
+    /// The devices the runtime maps (`tables::devices`), and how many.
+    devices: ([Device; layout::MAX_DEVICES], usize),
 }
 
 /// Find the payload pack, size and choose the reserved region, and copy and relocate the image
@@ -180,7 +182,7 @@ fn reserve_and_copy(platform: &Platform, dtb_range: MemRange, cpus: &CpuMap) -> 
     // DTB); the boot phase runs alone with the MMU off.
     let copy = unsafe { relocate::copy_and_relocate(&image, region, &layout) };
     detail!("relocation: image copied to {} and relocated for HYP VA {:#010x}", region, RUNTIME_VA);
-    Reserved { layout, pack, busy, region, init_page, copy }
+    Reserved { layout, pack, busy, region, init_page, copy, devices: (devices, ndev) }
 }
 
 /// What entry.S could not say itself: no relocation table, or a load address that is not

@@ -44,6 +44,12 @@ impl FrameAllocator for Pool {
         unsafe { mem::zero(p.0 as usize as *mut u8, (pages * PAGE_SIZE) as usize) };
         Some(p)
     }
+    fn alloc_root_page(&mut self, entries: usize) -> Option<PhysAddr> {
+        let p = self.0.take(1)?;
+        // SAFETY: as in alloc_zeroed_pages; the first `entries` descriptors of the page.
+        unsafe { mem::zero(p.0 as usize as *mut u8, entries.min(512) * 8) };
+        Some(p)
+    }
 }
 
 /// Table memory with the MMU off: physical addresses are pointers.
@@ -90,14 +96,16 @@ pub fn devices(p: &Platform, payload: bool) -> ([Device; layout::MAX_DEVICES], u
     (devices, n)
 }
 
-/// Build one table from a plan; returns its root.
-pub fn build<C: CacheMaintenance>(plan: &Plan, pool: &mut Pool, cache: &mut C) -> PhysAddr {
+/// Build one table from a plan, straight into the pool's pages; returns its root and how many
+/// leaf descriptors the builder wrote.
+pub fn build<C: CacheMaintenance>(plan: &Plan, pool: &mut Pool, cache: &mut C) -> (PhysAddr, usize) {
     let mut mem = PhysTables;
     let mut b = TableBuilder::new(pool, &mut mem, cache).unwrap_or_else(|e| fatal!("page tables: {e}"));
     for r in plan.iter() {
         b.map(r.va, r.pa, r.size, r.attrs).unwrap_or_else(|e| fatal!("page tables: {}: {e}", r.name));
     }
-    b.publish()
+    let leaves = b.leaves();
+    (b.publish(), leaves)
 }
 
 /// The boot and runtime tables of the region, the runtime one audited; returns (boot root,
@@ -111,9 +119,9 @@ pub fn build_hyp(
     verbose: bool,
 ) -> (PhysAddr, PhysAddr) {
     let mut cache = ArmCache;
-    let boot_pgd = build(&layout::boot_plan(region, l), pool, &mut cache);
+    let (boot_pgd, _) = build(&layout::boot_plan(region, l), pool, &mut cache);
     let runtime_plan = layout::runtime_plan(region, l, devices);
-    let runtime_pgd = build(&runtime_plan, pool, &mut cache);
+    let (runtime_pgd, leaves_written) = build(&runtime_plan, pool, &mut cache);
     detail!(
         "page tables: boot pgd at {} (init page {} at identity and at {:#010x}), runtime pgd at {} ({} of {} pool pages)",
         boot_pgd,
@@ -133,11 +141,11 @@ pub fn build_hyp(
             attrs_name(r.attrs)
         );
     }
-    let init_page = region.add(l.image.init_page);
-    match audit::runtime_table(&PhysTables, runtime_pgd, l, region, init_page, ram) {
+    let expected = audit::Expected { region, layout: l, init_page: region.add(l.image.init_page), ram, leaves_written };
+    match audit::runtime_table(&PhysTables, runtime_pgd, runtime_plan.iter(), &expected) {
         Ok(n) => detail!(
-            "page tables: runtime table audited ({n} mappings): W^X, {} stack guards unmapped, no identity map, \
-             no payload RAM",
+            "page tables: runtime table audited ({n} mappings): as planned, W^X, {} stack guards unmapped, no \
+             identity map, no payload RAM",
             layout::MAX_CPUS
         ),
         Err(e) => fatal!("page tables: the runtime table fails its audit: {e}"),

@@ -196,31 +196,20 @@ impl ReservedLayout {
     }
 }
 
-/// Distinct table indices, counted without an allocator (an overflow counts every later key as
-/// new: still an upper bound).
-struct Keys {
-    k: [u64; 48],
-    n: usize,
-    extra: u64,
+/// Distinct table indices, counted without an allocator or a list: exactly when the keys come
+/// in ascending order (as the plans' mappings and stage 2's pieces do), an upper bound otherwise
+/// (a key seen again after another one counts again).
+#[derive(Default)]
+struct Distinct {
+    last: Option<u64>,
+    n: u64,
 }
 
-impl Keys {
-    fn new() -> Self {
-        Keys { k: [0; 48], n: 0, extra: 0 }
-    }
-    fn insert(&mut self, key: u64) {
-        if self.k[..self.n].contains(&key) {
-            return;
-        }
-        if self.n < self.k.len() {
-            self.k[self.n] = key;
-            self.n += 1;
-        } else {
-            self.extra += 1;
-        }
-    }
-    fn len(&self) -> u64 {
-        self.n as u64 + self.extra
+impl Distinct {
+    /// The keys `first..=last` (`first <= last`).
+    fn insert_range(&mut self, first: u64, last: u64) {
+        self.n += last - first + 1 - u64::from(self.last == Some(first));
+        self.last = Some(last);
     }
 }
 
@@ -231,38 +220,34 @@ const L3_SPAN_SHIFT: u32 = 21;
 /// every 1 GiB the plan touches and a level-3 table for every 2 MiB block it touches (the builder
 /// uses no 1 GiB blocks in stage 1, and 2 MiB blocks only where VA and PA both align).
 pub fn stage1_table_pages(plan: &Plan) -> u64 {
-    let (mut l2, mut l3) = (Keys::new(), Keys::new());
+    let (mut l2, mut l3) = (Distinct::default(), Distinct::default());
     for r in plan.iter() {
         let (s, e) = (r.va.0 as u64, r.va.0 as u64 + r.size - 1);
-        for g in s >> L2_SPAN_SHIFT..=e >> L2_SPAN_SHIFT {
-            l2.insert(g);
-        }
-        for b in s >> L3_SPAN_SHIFT..=e >> L3_SPAN_SHIFT {
-            l3.insert(b);
-        }
+        l2.insert_range(s >> L2_SPAN_SHIFT, e >> L2_SPAN_SHIFT);
+        l3.insert_range(s >> L3_SPAN_SHIFT, e >> L3_SPAN_SHIFT);
     }
-    1 + l2.len() + l3.len()
+    1 + l2.n + l3.n
 }
 
 /// Table pages the payload's stage 2 takes, at most: the two-page root (and one page the pool may
 /// skip to align it), a level-2 table for every 1 GiB and a level-3 table for every 2 MiB block
 /// that a boundary of the identity map (a RAM bank's or a hole's edge) does not align to.
 pub fn stage2_table_pages(ram: &[MemRange], holes: &[MemRange]) -> u64 {
-    let (mut l2, mut l3) = (Keys::new(), Keys::new());
+    let (mut l2, mut l3) = (Distinct::default(), Distinct::default());
     stage2::partition(ram, holes, |s, e, k| {
         if k == Piece::Hole {
             return;
         }
         for x in [s, e] {
             if !x.is_multiple_of(1 << L2_SPAN_SHIFT) {
-                l2.insert(x >> L2_SPAN_SHIFT);
+                l2.insert_range(x >> L2_SPAN_SHIFT, x >> L2_SPAN_SHIFT);
             }
             if !x.is_multiple_of(1 << L3_SPAN_SHIFT) {
-                l3.insert(x >> L3_SPAN_SHIFT);
+                l3.insert_range(x >> L3_SPAN_SHIFT, x >> L3_SPAN_SHIFT);
             }
         }
     });
-    3 + l2.len() + l3.len()
+    3 + l2.n + l3.n
 }
 
 /// What decides the region's size besides the image.
@@ -378,32 +363,124 @@ pub struct Device {
     pub size: u64,
 }
 
-pub const MAX_PLAN: usize = 8 + MAX_CPUS + MAX_DEVICES;
 pub const MAX_DEVICES: usize = 6;
 
-/// A fixed-capacity list of regions (no allocator before the runtime).
+/// The mappings of one table (the boot table's or the runtime table's), in ascending VA order.
+/// Nothing is stored: each mapping is worked out from the layout when the plan is walked, so the
+/// pool's sizing, the builder, the audit and the log each walk the same plan without a list of
+/// regions being filled in and copied around (a stored plan was ~900 bytes, copied by value).
 #[derive(Clone, Copy, Debug)]
-pub struct Plan {
-    regions: [Option<Region>; MAX_PLAN],
-    len: usize,
+pub struct Plan<'a> {
+    region: PhysAddr,
+    layout: &'a ReservedLayout,
+    kind: PlanKind<'a>,
 }
 
-impl Plan {
-    const fn new() -> Self {
-        Plan { regions: [None; MAX_PLAN], len: 0 }
+#[derive(Clone, Copy, Debug)]
+enum PlanKind<'a> {
+    Boot,
+    Runtime { devices: &'a [Device], vas: [Option<VirtAddr>; MAX_DEVICES] },
+}
+
+/// Mappings of the runtime plan before the stacks: text, rodata, data+bss, the pool.
+const RUNTIME_IMAGE_SLOTS: usize = 4;
+
+impl<'a> Plan<'a> {
+    /// The plan's mappings, worked out one by one (mappings of size 0 are left out).
+    pub fn iter(&self) -> PlanIter<'_, 'a> {
+        PlanIter { plan: self, next: 0, slots: self.slots() }
     }
-    fn push(&mut self, r: Region) {
-        if r.size == 0 {
-            return;
+
+    fn slots(&self) -> usize {
+        match self.kind {
+            PlanKind::Boot => 2,
+            PlanKind::Runtime { devices, .. } => {
+                RUNTIME_IMAGE_SLOTS + self.layout.ncpus + devices.len().min(MAX_DEVICES) + 1
+            }
         }
-        self.regions[self.len] = Some(r);
-        self.len += 1;
     }
-    pub fn iter(&self) -> impl Iterator<Item = &Region> {
-        self.regions[..self.len].iter().flatten()
+
+    /// Mapping `i` of the plan (of size 0 if that slot has none).
+    #[inline]
+    fn at(&self, i: usize) -> Region {
+        let l = self.layout;
+        let init = self.region.add(l.image.init_page);
+        let PlanKind::Runtime { devices, vas } = self.kind else {
+            return if i == 0 {
+                Region {
+                    name: "init page (identity)",
+                    va: VirtAddr(init.0 as u32),
+                    pa: init,
+                    size: PAGE_SIZE,
+                    attrs: MapAttrs::TEXT,
+                }
+            } else {
+                trampoline(init)
+            };
+        };
+        let linear = |name, off: u64, end: u64, attrs| Region {
+            name,
+            va: ReservedLayout::va(off),
+            pa: self.region.add(off),
+            size: end - off,
+            attrs,
+        };
+        let img = &l.image;
+        let ndev = devices.len().min(MAX_DEVICES);
+        match i {
+            0 => linear("text", 0, img.text_end, MapAttrs::TEXT),
+            1 => linear("rodata", img.text_end, img.rodata_end, MapAttrs::RODATA),
+            2 => linear("data+bss", img.rodata_end, img.resident_end, MapAttrs::DATA),
+            3 => linear("page pool", l.pool_off, l.pool_off + l.pool_pages * PAGE_SIZE, MapAttrs::DATA),
+            _ if i < RUNTIME_IMAGE_SLOTS + l.ncpus => {
+                let cpu = i - RUNTIME_IMAGE_SLOTS;
+                Region {
+                    name: "stack",
+                    va: l.stack_bottom(cpu),
+                    pa: self.region.add(l.stack_off(cpu)),
+                    size: STACK_SIZE,
+                    attrs: MapAttrs::DATA,
+                }
+            }
+            _ if i < RUNTIME_IMAGE_SLOTS + l.ncpus + ndev => {
+                let k = i - RUNTIME_IMAGE_SLOTS - l.ncpus;
+                let d = &devices[k];
+                let Some(va) = vas[k] else {
+                    return Region { size: 0, ..trampoline(init) };
+                };
+                let start = align_down(d.pa, PAGE_SIZE);
+                Region {
+                    name: d.name,
+                    va: VirtAddr(va.0 & !(PAGE_SIZE as u32 - 1)),
+                    pa: PhysAddr(start),
+                    size: align_up(d.pa + d.size, PAGE_SIZE) - start,
+                    attrs: MapAttrs::DEVICE,
+                }
+            }
+            _ => trampoline(init),
+        }
     }
-    pub fn find(&self, name: &str) -> Option<&Region> {
-        self.iter().find(|r| r.name == name)
+}
+
+/// The mappings of a [`Plan`], in order.
+#[derive(Clone)]
+pub struct PlanIter<'p, 'a> {
+    plan: &'p Plan<'a>,
+    next: usize,
+    slots: usize,
+}
+
+impl Iterator for PlanIter<'_, '_> {
+    type Item = Region;
+    fn next(&mut self) -> Option<Region> {
+        while self.next < self.slots {
+            let r = self.plan.at(self.next);
+            self.next += 1;
+            if r.size != 0 {
+                return Some(r);
+            }
+        }
+        None
     }
 }
 
@@ -419,18 +496,8 @@ fn trampoline(init: PhysAddr) -> Region {
 }
 
 /// The boot table: the init page at its identity address and at the trampoline VA. Nothing else.
-pub fn boot_plan(region: PhysAddr, l: &ReservedLayout) -> Plan {
-    let init = region.add(l.image.init_page);
-    let mut p = Plan::new();
-    p.push(Region {
-        name: "init page (identity)",
-        va: VirtAddr(init.0 as u32),
-        pa: init,
-        size: PAGE_SIZE,
-        attrs: MapAttrs::TEXT,
-    });
-    p.push(trampoline(init));
-    p
+pub fn boot_plan(region: PhysAddr, l: &ReservedLayout) -> Plan<'_> {
+    Plan { region, layout: l, kind: PlanKind::Boot }
 }
 
 /// Device mappings in the device window, in order. Returns the VA of each device (the VA of its
@@ -453,46 +520,8 @@ pub fn device_vas(devices: &[Device]) -> [Option<VirtAddr>; MAX_DEVICES] {
 /// The runtime table: the reserved region by section with W^X, the pool, the stacks of the CPUs
 /// in their slots (guards unmapped), devices, and the init page at the trampoline VA. No identity
 /// map.
-pub fn runtime_plan(region: PhysAddr, l: &ReservedLayout, devices: &[Device]) -> Plan {
-    let mut p = Plan::new();
-    let img = &l.image;
-    let r = |name, off: u64, end: u64, attrs| Region {
-        name,
-        va: ReservedLayout::va(off),
-        pa: region.add(off),
-        size: end - off,
-        attrs,
-    };
-    p.push(r("text", 0, img.text_end, MapAttrs::TEXT));
-    p.push(r("rodata", img.text_end, img.rodata_end, MapAttrs::RODATA));
-    p.push(r("data+bss", img.rodata_end, img.resident_end, MapAttrs::DATA));
-    p.push(r("page pool", l.pool_off, l.pool_off + l.pool_pages * PAGE_SIZE, MapAttrs::DATA));
-    for cpu in 0..l.ncpus {
-        p.push(Region {
-            name: "stack",
-            va: l.stack_bottom(cpu),
-            pa: region.add(l.stack_off(cpu)),
-            size: STACK_SIZE,
-            attrs: MapAttrs::DATA,
-        });
-    }
-    let vas = device_vas(devices);
-    for (d, va) in devices.iter().zip(vas.iter()) {
-        if let Some(va) = va {
-            let start = align_down(d.pa, PAGE_SIZE);
-            let len = align_up(d.pa + d.size, PAGE_SIZE) - start;
-            p.push(Region {
-                name: d.name,
-                va: VirtAddr(va.0 & !(PAGE_SIZE as u32 - 1)),
-                pa: PhysAddr(start),
-                size: len,
-                attrs: MapAttrs::DEVICE,
-            });
-        }
-    }
-    let init = region.add(img.init_page);
-    p.push(trampoline(init));
-    p
+pub fn runtime_plan<'a>(region: PhysAddr, l: &'a ReservedLayout, devices: &'a [Device]) -> Plan<'a> {
+    Plan { region, layout: l, kind: PlanKind::Runtime { devices, vas: device_vas(devices) } }
 }
 
 #[cfg(test)]
@@ -675,18 +704,21 @@ mod tests {
 #[cfg(test)]
 mod table_props {
     use super::*;
+    use crate::mm::audit;
     use crate::mm::cache::Recorder;
     use crate::mm::pgtable::testmem::{Pool, SimMem};
     use crate::mm::pgtable::{TableBuilder, translate};
     use proptest::prelude::*;
 
-    fn build(plan: &Plan, pool: &mut Pool, mem: &mut SimMem) -> PhysAddr {
+    /// The table of `plan`: its root, and how many leaves the builder wrote.
+    fn build(plan: &Plan, pool: &mut Pool, mem: &mut SimMem) -> (PhysAddr, usize) {
         let mut rec = Recorder::default();
         let mut b = TableBuilder::new(pool, mem, &mut rec).unwrap();
         for r in plan.iter() {
             b.map(r.va, r.pa, r.size, r.attrs).unwrap_or_else(|e| panic!("{}: {e}", r.name));
         }
-        b.publish()
+        let leaves = b.leaves();
+        (b.publish(), leaves)
     }
 
     fn arb_image() -> impl Strategy<Value = ImageLayout> {
@@ -724,9 +756,30 @@ mod table_props {
             };
             let mut mem = SimMem::default();
             let mut pool = Pool::new(0x1_0000_0000, 64);
-            let boot = build(&boot_plan(region, &l), &mut pool, &mut mem);
+            let (boot, _) = build(&boot_plan(region, &l), &mut pool, &mut mem);
             let rplan = runtime_plan(region, &l, &devices);
-            let rt = build(&rplan, &mut pool, &mut mem);
+            let (rt, rt_leaves) = build(&rplan, &mut pool, &mut mem);
+            // Both plans come in ascending VA order without overlaps (the pool's sizing counts
+            // table indices exactly on that).
+            for plan in [boot_plan(region, &l), rplan] {
+                let mut end = 0u64;
+                for r in plan.iter() {
+                    prop_assert!(r.va.0 as u64 >= end, "{} at {} overlaps or precedes the mapping before", r.name, r.va);
+                    end = r.va.0 as u64 + r.size;
+                }
+            }
+            // The audit finds the runtime table as planned, every leaf written a planned one; only a
+            // device in RAM (outside hypfw's region) is refused.
+            let e = audit::Expected { region, layout: &l, init_page: region.add(l.image.init_page), ram: &[bank], leaves_written: rt_leaves };
+            match audit::runtime_table(&mem, rt, rplan.iter(), &e) {
+                Ok(n) => prop_assert_eq!(n, rt_leaves),
+                Err(audit::AuditError::PayloadRamMapped { va, pa }) => {
+                    let r = rplan.iter().find(|r| r.va.0 as u64 == va).unwrap();
+                    let in_ram = bank.overlaps(&MemRange { base: pa, size: r.size });
+                    prop_assert!(r.attrs == MapAttrs::DEVICE && r.pa.0 == pa && in_ram, "{} at {:#x}", r.name, pa);
+                }
+                Err(e) => prop_assert!(false, "audit: {}", e),
+            }
             // The pool the region was sized with holds both tables.
             prop_assert!(pool.handed_out.len() as u64 <= l.pool_pages, "{} pages used, pool {}", pool.handed_out.len(), l.pool_pages);
             prop_assert!(region.0 + l.size() <= bank.end().min(RUNTIME_VA as u64) && region.0 >= bank.base);

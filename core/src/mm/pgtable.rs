@@ -261,6 +261,13 @@ pub trait FrameAllocator {
     fn alloc_zeroed_page(&mut self) -> Option<PhysAddr>;
     /// `pages` contiguous zeroed pages aligned to their total size (a stage-2 root).
     fn alloc_zeroed_pages(&mut self, pages: u64) -> Option<PhysAddr>;
+    /// A page for a table of which nothing reads or writes more than the first `entries`
+    /// descriptors (a HYP stage-1 root: T0SZ = 0 gives it 4), so only those need to be zero. By
+    /// default a whole zeroed page.
+    fn alloc_root_page(&mut self, entries: usize) -> Option<PhysAddr> {
+        let _ = entries;
+        self.alloc_zeroed_page()
+    }
 }
 
 /// Reads and writes descriptors in table memory by physical address. The boot CPU does this with
@@ -330,6 +337,9 @@ pub struct TableBuilder<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenan
     /// The last written line not yet invalidated. Writes come in runs, so handling a line when the
     /// run leaves it does each line once per run, after its last write in that run.
     dirty_line: Option<u64>,
+    /// Leaf descriptors (blocks and pages) written: what the audit (`mm::audit`) holds the table
+    /// against, having found every planned leaf in it.
+    leaves: usize,
 }
 
 impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a, A, M, C> {
@@ -341,13 +351,13 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
     /// Start a new, empty table tree for `regime`.
     pub fn with_regime(regime: Regime, alloc: &'a mut A, mem: &'a mut M, cache: &'a mut C) -> Result<Self, MapError> {
         let root = match regime {
-            Regime::HypStage1 => alloc.alloc_zeroed_page(),
+            Regime::HypStage1 => alloc.alloc_root_page(L1_ENTRIES),
             Regime::Stage2 => alloc.alloc_zeroed_pages(2),
         }
         .ok_or(MapError::OutOfTables)?;
         // A fresh page from the allocator is zero in memory; its first line is treated as written
         // (a stage-1 L1 table is exactly that line), so no stale copy of it survives.
-        let mut b = Self { regime, out_of_tables: false, root, alloc, mem, cache, dirty_line: None };
+        let mut b = Self { regime, out_of_tables: false, root, alloc, mem, cache, dirty_line: None, leaves: 0 };
         b.note_write(root, 0);
         if regime == Regime::Stage2 {
             // Every line of the concatenated level-1 table can be read by the walker.
@@ -361,6 +371,11 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
 
     pub fn root(&self) -> PhysAddr {
         self.root
+    }
+
+    /// How many leaf descriptors (blocks and pages) this builder has written.
+    pub fn leaves(&self) -> usize {
+        self.leaves
     }
 
     fn note_write(&mut self, table: PhysAddr, index: usize) {
@@ -443,7 +458,7 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
                 if !self.existing_is_free(l1t, l1i) {
                     return Err(v);
                 }
-                self.write(l1t, l1i, Descriptor::leaf(PhysAddr(p), leaf, 1));
+                self.write_leaf(l1t, l1i, Descriptor::leaf(PhysAddr(p), leaf, 1));
                 off += L1_BLOCK;
                 continue;
             }
@@ -453,19 +468,46 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
                 if !self.existing_is_free(l2, l2i) {
                     return Err(v);
                 }
-                self.write(l2, l2i, Descriptor::leaf(PhysAddr(p), leaf, 2));
+                self.write_leaf(l2, l2i, Descriptor::leaf(PhysAddr(p), leaf, 2));
                 off += L2_BLOCK;
                 continue;
             }
+            // Pages up to the end of this level-3 table (the next 2 MiB boundary, where a block
+            // may start) or of the range, in one run.
             let l3 = self.next_table(l2, l2i).ok_or(v)?;
             let l3i = ((v >> L3_SHIFT) as usize) & (ENTRIES - 1);
-            if !self.existing_is_free(l3, l3i) {
-                return Err(v);
-            }
-            self.write(l3, l3i, Descriptor::leaf(PhysAddr(p), leaf, 3));
-            off += PAGE_SIZE;
+            let n = ((left / PAGE_SIZE) as usize).min(ENTRIES - l3i);
+            self.write_pages(l3, l3i, n, Descriptor::leaf(PhysAddr(p), leaf, 3))
+                .map_err(|k| v + k as u64 * PAGE_SIZE)?;
+            off += n as u64 * PAGE_SIZE;
         }
         Ok(())
+    }
+
+    fn write_leaf(&mut self, table: PhysAddr, index: usize, d: Descriptor) {
+        self.write(table, index, d);
+        self.leaves += 1;
+    }
+
+    /// Write `n` page descriptors from `table[first]` on, the first `d` and each next one page
+    /// further. Err(k) if entry `first + k` is already valid (those before it are written).
+    fn write_pages(&mut self, table: PhysAddr, first: usize, n: usize, d: Descriptor) -> Result<(), usize> {
+        const PER_LINE: usize = (TRACK_LINE / 8) as usize;
+        let (mut i, end, mut d) = (first, first + n, d.0);
+        while i < end && !Descriptor(self.mem.read_desc(table, i)).is_valid() {
+            self.mem.write_desc(table, i, d);
+            d += PAGE_SIZE;
+            i += 1;
+        }
+        self.leaves += i - first;
+        // Each line of the run noted once, after the run's writes to it (as noting every write
+        // would: a line is handled when the notes move past it).
+        let mut at = first;
+        while at < i {
+            self.note_write(table, at);
+            at = (at | (PER_LINE - 1)) + 1;
+        }
+        if i < end { Err(i - first) } else { Ok(()) }
     }
 
     /// Make every write visible to the table walker: the last written line invalidated, then DSB.
