@@ -11,17 +11,10 @@ use hypfw_core::platform::cpuid::{IdPfr1, Midr};
 use hypfw_core::platform::dtb::{self, Checked, Description, Platform, PsciMethod, UartKind};
 use hypfw_core::platform::options::Options;
 
-/// The banner and what the bootloader handed over.
+/// The banner, and what the bootloader left on that must be undone. What else it handed over is a
+/// detail line, said once the log's level is known ([`options_known`]).
 pub fn report_entry(info: &EarlyInfo) {
     log!("hypfw {} (ARMv7 HYP firmware)", env!("CARGO_PKG_VERSION"));
-    detail!(
-        "entry: {} mode, load address {:#010x}, r0={:#x} r1={:#x} r2={:#x}",
-        arch::mode_name(info.mode_flags),
-        info.load_addr,
-        info.r0,
-        info.r1,
-        info.r2
-    );
     if info.mode_flags & (ENTRY_MMU_WAS_ON | ENTRY_DCACHE_WAS_ON) != 0 {
         log!(
             "entry: the bootloader left the MMU {} and the D-cache {}; cleaned and switched both off",
@@ -71,6 +64,23 @@ pub struct Discovered {
     pub dtb_blob: Option<&'static [u8]>,
 }
 
+/// The boot options are known: set the log's level (the step-by-step log with `hypfw.verbose`, and
+/// by default in test builds (semihosting: QEMU and the suite) unless `hypfw.quiet`; otherwise the
+/// short summary), then say what the bootloader handed over. Until now detail lines were kept in
+/// case the log is verbose (and formatted for nothing when it is not); from here on a short log
+/// skips them before any formatting, so this happens as soon as the options are read.
+fn options_known(info: &EarlyInfo, o: &Options) {
+    console::set_verbose(o.verbose || (cfg!(feature = "semihosting") && !o.quiet));
+    detail!(
+        "entry: {} mode, load address {:#010x}, r0={:#x} r1={:#x} r2={:#x}",
+        arch::mode_name(info.mode_flags),
+        info.load_addr,
+        info.r0,
+        info.r1,
+        info.r2
+    );
+}
+
 /// Find the device tree (r2, or QEMU's ELF convention), validate and read it.
 pub fn platform(info: &EarlyInfo) -> Discovered {
     let (at, how) = if info.r2 != 0 {
@@ -85,6 +95,7 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
         log!(
             "platform: no device tree (r2 = 0): assuming QEMU virt's layout (128 MiB RAM at 0x40000000, PL011 at 0x09000000, GICv2)"
         );
+        options_known(info, &Options::default());
         return Discovered {
             platform: Platform::qemu_virt_fallback(),
             options: Options::default(),
@@ -129,6 +140,7 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
         }
         Err(e) => fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"),
     };
+    options_known(info, &options);
     // SAFETY: as above: the blob's first `total` bytes, read only from here on.
     let blob = unsafe { core::slice::from_raw_parts(at as *const u8, total) };
     let blob: &'static [u8] = blob;

@@ -38,12 +38,8 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     discover::report_entry(info);
     check_image(info);
     let entry_mode = discover::check_mode(info.mode_flags & arch::Mode::MASK);
+    // Sets the log's level as soon as the boot options are read (`discover::options_known`).
     let found = discover::platform(info);
-    // The step-by-step log with hypfw.verbose, and by default in test builds (semihosting: QEMU
-    // and the suite) unless hypfw.quiet; otherwise the short summary: from here on detail lines
-    // are skipped, and those kept so far are left out when the console comes up.
-    let o = found.options;
-    crate::drivers::console::set_verbose(o.verbose || (cfg!(feature = "semihosting") && !o.quiet));
     let platform = found.platform;
     discover::report_platform(&platform);
 
