@@ -8,7 +8,7 @@ use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
 use hypfw_core::mm::audit;
 use hypfw_core::mm::cache::CacheMaintenance;
 use hypfw_core::mm::frame::PagePool;
-use hypfw_core::mm::layout::{self, Device, MemRange, Plan, ReservedLayout};
+use hypfw_core::mm::layout::{self, Device, MemRange, Plan, Regions, ReservedLayout};
 use hypfw_core::mm::pgtable::{FrameAllocator, MapAttrs, MemType, TableBuilder, TableMemory};
 use hypfw_core::platform::dtb::Platform;
 
@@ -101,9 +101,10 @@ pub fn devices(p: &Platform, payload: bool) -> ([Device; layout::MAX_DEVICES], u
 pub fn build<C: CacheMaintenance>(plan: &Plan, pool: &mut Pool, cache: &mut C) -> (PhysAddr, usize) {
     let mut mem = PhysTables;
     let mut b = TableBuilder::new(pool, &mut mem, cache).unwrap_or_else(|e| fatal!("page tables: {e}"));
-    for r in plan.iter() {
+    plan.each(&mut |r| {
         b.map(r.va, r.pa, r.size, r.attrs).unwrap_or_else(|e| fatal!("page tables: {}: {e}", r.name));
-    }
+        true
+    });
     let leaves = b.leaves();
     (b.publish(), leaves)
 }
@@ -131,18 +132,21 @@ pub fn build_hyp(
         pool.pages_used(),
         l.pool_pages
     );
-    for r in runtime_plan.iter().filter(|_| verbose) {
-        detail!(
-            "  runtime map {:<30} VA {}..{:#010x} -> PA {} {}",
-            r.name,
-            r.va,
-            r.va.0 as u64 + r.size,
-            r.pa,
-            attrs_name(r.attrs)
-        );
+    if verbose {
+        runtime_plan.each(&mut |r| {
+            detail!(
+                "  runtime map {:<30} VA {}..{:#010x} -> PA {} {}",
+                r.name,
+                r.va,
+                r.va.0 as u64 + r.size,
+                r.pa,
+                attrs_name(r.attrs)
+            );
+            true
+        });
     }
     let expected = audit::Expected { region, layout: l, init_page: region.add(l.image.init_page), ram, leaves_written };
-    match audit::runtime_table(&PhysTables, runtime_pgd, runtime_plan.iter(), &expected) {
+    match audit::runtime_table(&PhysTables, runtime_pgd, &runtime_plan, &expected) {
         Ok(n) => detail!(
             "page tables: runtime table audited ({n} mappings): as planned, W^X, {} stack guards unmapped, no \
              identity map, no payload RAM",

@@ -19,7 +19,7 @@
 //! [`TableBuilder::leaves`]: crate::mm::pgtable::TableBuilder::leaves
 
 use crate::mm::addr::{PAGE_SIZE, PhysAddr, VirtAddr};
-use crate::mm::layout::{GUARD_SIZE, MAX_CPUS, MemRange, Region, ReservedLayout};
+use crate::mm::layout::{GUARD_SIZE, MAX_CPUS, MemRange, Region, Regions, ReservedLayout};
 use crate::mm::pgtable::{Descriptor, ENTRIES, L1_ENTRIES, L1_SHIFT, L2_SHIFT, L3_SHIFT, TableMemory, translate};
 
 /// What an audit found wrong.
@@ -165,33 +165,38 @@ pub struct Expected<'a> {
     pub leaves_written: usize,
 }
 
-/// Audit the runtime table at `root` against its `plan` (the mappings it was built from, e.g.
-/// `layout::runtime_plan(..).iter()`) and what `e` says. Returns how many leaves it checked.
+/// Audit the runtime table at `root` against its `plan` (the mappings it was built from,
+/// `layout::runtime_plan`) and what `e` says. Returns how many leaves it checked.
 pub fn runtime_table<M: TableMemory>(
     mem: &M,
     root: PhysAddr,
-    plan: impl Iterator<Item = Region> + Clone,
+    plan: &dyn Regions,
     e: &Expected,
 ) -> Result<usize, AuditError> {
     let hypfw = MemRange { base: e.region.0, size: e.layout.size() };
     let mut leaves = 0;
-    for r in plan.clone() {
+    let mut found = Ok(());
+    plan.each(&mut |r| {
         // The plan's own mappings: W^X, and no RAM but hypfw's.
-        if r.attrs.writable && r.attrs.executable {
-            return Err(AuditError::WritableAndExecutable { va: r.va.0 as u64 });
-        }
+        let va = r.va.0 as u64;
         let pa = MemRange { base: r.pa.0, size: r.size };
         let in_hypfw = pa.base >= hypfw.base && pa.end() <= hypfw.end();
-        if !in_hypfw && e.ram.iter().any(|b| b.overlaps(&pa)) {
-            return Err(AuditError::PayloadRamMapped { va: r.va.0 as u64, pa: pa.base });
-        }
-        // The table holds them as planned.
-        match planned_leaves(mem, root, &r) {
-            Ok(n) => leaves += n,
-            Err(va) => {
-                return Err(diagnose(mem, root, plan, e).unwrap_or(AuditError::NotAsPlanned { name: r.name, va }));
-            }
-        }
+        found = if r.attrs.writable && r.attrs.executable {
+            Err(AuditError::WritableAndExecutable { va })
+        } else if !in_hypfw && e.ram.iter().any(|b| b.overlaps(&pa)) {
+            Err(AuditError::PayloadRamMapped { va, pa: pa.base })
+        } else {
+            // The table holds them as planned.
+            planned_leaves(mem, root, r)
+                .map(|n| leaves += n)
+                .map_err(|va| AuditError::NotAsPlanned { name: r.name, va })
+        };
+        found.is_ok()
+    });
+    if let Err(err) = found {
+        // A mapping not as planned: first name whatever breaks a property.
+        let named = matches!(err, AuditError::NotAsPlanned { .. }).then(|| diagnose(mem, root, plan, e)).flatten();
+        return Err(named.unwrap_or(err));
     }
     // ... and nothing else that the builder wrote.
     if leaves != e.leaves_written {
@@ -275,12 +280,7 @@ fn planned_leaves<M: TableMemory>(mem: &M, root: PhysAddr, r: &Region) -> Result
 /// Name what is wrong with the table, once it does not hold its plan: walk every leaf (every
 /// entry of every table) and report the first that breaks a property, or that no planned mapping
 /// asks for. None if every leaf is fine (a planned page is then missing or mapped otherwise).
-fn diagnose<M: TableMemory>(
-    mem: &M,
-    root: PhysAddr,
-    plan: impl Iterator<Item = Region> + Clone,
-    e: &Expected,
-) -> Option<AuditError> {
+fn diagnose<M: TableMemory>(mem: &M, root: PhysAddr, plan: &dyn Regions, e: &Expected) -> Option<AuditError> {
     let hypfw = MemRange { base: e.region.0, size: e.layout.size() };
     let guards = (0..MAX_CPUS).map(|cpu| (cpu, e.layout.guard_page(cpu).0 as u64));
     let mut found = None;
@@ -298,7 +298,13 @@ fn diagnose<M: TableMemory>(
         let guard = guards.clone().find(|&(_, g)| g < end && va < g + GUARD_SIZE);
         let identity = identity_va(e.init_page).filter(|&i| (va..end).contains(&(i as u64)));
         // The planned mapping this leaf lies in, and whether it maps what that one plans.
-        let planned = plan.clone().find(|r| r.va.0 as u64 <= va && end <= r.va.0 as u64 + r.size);
+        let mut planned = None;
+        plan.each(&mut |r| {
+            if r.va.0 as u64 <= va && end <= r.va.0 as u64 + r.size {
+                planned = Some(*r);
+            }
+            planned.is_none()
+        });
         let as_planned = planned.is_some_and(|r| pa.base == r.pa.0 + (va - r.va.0 as u64) && a == r.attrs);
         found = if a.writable && a.executable {
             Some(AuditError::WritableAndExecutable { va })
@@ -354,7 +360,7 @@ mod tests {
     }
 
     /// A table built by the builder from `plan`, plus `extra` pages.
-    fn build_from(plan: impl Iterator<Item = Region>, extra: &[(u32, u64, MapAttrs)]) -> Built {
+    fn build_from(plan: impl IntoIterator<Item = Region>, extra: &[(u32, u64, MapAttrs)]) -> Built {
         let mut mem = SimMem::default();
         let mut pool = Pool::new(0x1_0000_0000, 64);
         let mut rec = Recorder::default();
@@ -373,11 +379,11 @@ mod tests {
 
     /// The runtime table as the boot CPU builds it, plus `extra` mappings.
     fn build(extra: &[(u32, u64, MapAttrs)]) -> Built {
-        build_from(runtime_plan(REGION, &layout(), &DEVICES).iter(), extra)
+        build_from(runtime_plan(REGION, &layout(), &DEVICES).to_vec(), extra)
     }
 
     /// Audit `t` against `plan`.
-    fn audit_with(t: &Built, plan: impl Iterator<Item = Region> + Clone) -> Result<usize, AuditError> {
+    fn audit_with(t: &Built, plan: &dyn Regions) -> Result<usize, AuditError> {
         let l = layout();
         let e =
             Expected { region: REGION, layout: &l, init_page: REGION.add(0x1000), ram: &RAM, leaves_written: t.leaves };
@@ -386,7 +392,7 @@ mod tests {
 
     /// Audit `t` against the runtime plan.
     fn audit_built(t: &Built) -> Result<usize, AuditError> {
-        audit_with(t, runtime_plan(REGION, &layout(), &DEVICES).iter())
+        audit_with(t, &runtime_plan(REGION, &layout(), &DEVICES))
     }
 
     fn audit(extra: &[(u32, u64, MapAttrs)]) -> Result<usize, AuditError> {
@@ -408,7 +414,7 @@ mod tests {
         let l = layout();
         let mut b = TableBuilder::new(&mut pool, &mut mem, &mut rec).unwrap();
         assert_eq!(b.root(), PhysAddr(POOL), "the root is the page with the junk");
-        for r in runtime_plan(REGION, &l, &DEVICES).iter() {
+        for r in runtime_plan(REGION, &l, &DEVICES).to_vec() {
             b.map(r.va, r.pa, r.size, r.attrs).unwrap();
         }
         let leaves = b.leaves();
@@ -483,8 +489,8 @@ mod tests {
     #[test]
     fn a_planned_page_missing_or_changed_is_caught() {
         let l = layout();
-        let plan = runtime_plan(REGION, &l, &DEVICES);
-        let without_rodata = build_from(plan.iter().filter(|r| r.name != "rodata"), &[]);
+        let plan = runtime_plan(REGION, &l, &DEVICES).to_vec();
+        let without_rodata = build_from(plan.iter().copied().filter(|r| r.name != "rodata"), &[]);
         let rodata = plan.iter().find(|r| r.name == "rodata").unwrap();
         assert_eq!(
             audit_built(&without_rodata),
@@ -512,10 +518,10 @@ mod tests {
             size: PAGE_SIZE,
             attrs: MapAttrs::RODATA,
         };
-        let plan = runtime_plan(REGION, &l, &DEVICES);
-        let with = || plan.iter().chain([payload_ram]);
-        let t = build_from(with(), &[]);
-        assert_eq!(audit_with(&t, with()), Err(AuditError::PayloadRamMapped { va: 0xE000_0000, pa: 0x4200_0000 }));
+        let plan = runtime_plan(REGION, &l, &DEVICES).to_vec();
+        let with: Vec<Region> = plan.iter().copied().chain([payload_ram]).collect();
+        let t = build_from(with.clone(), &[]);
+        assert_eq!(audit_with(&t, &with), Err(AuditError::PayloadRamMapped { va: 0xE000_0000, pa: 0x4200_0000 }));
         let wx = Region {
             name: "wx",
             pa: PhysAddr(REGION.0 + 0x2_0000),
@@ -523,7 +529,10 @@ mod tests {
             ..payload_ram
         };
         let t = build(&[]);
-        assert_eq!(audit_with(&t, plan.iter().chain([wx])), Err(AuditError::WritableAndExecutable { va: 0xE000_0000 }));
+        assert_eq!(
+            audit_with(&t, &plan.iter().copied().chain([wx]).collect::<Vec<_>>()),
+            Err(AuditError::WritableAndExecutable { va: 0xE000_0000 })
+        );
     }
 
     /// A 2 MiB block is checked as one leaf; a block that maps elsewhere is caught.
@@ -537,16 +546,16 @@ mod tests {
             size: (4 << 20) + 0x2000,
             attrs: MapAttrs::DEVICE,
         };
-        let plan = runtime_plan(REGION, &l, &DEVICES);
-        let with = || plan.iter().chain([device]);
-        let mut t = build_from(with(), &[]);
+        let plan = runtime_plan(REGION, &l, &DEVICES).to_vec();
+        let with: Vec<Region> = plan.iter().copied().chain([device]).collect();
+        let mut t = build_from(with.clone(), &[]);
         let planned_pages: u64 = plan.iter().map(|r| r.size / PAGE_SIZE).sum();
-        assert_eq!(audit_with(&t, with()), Ok(planned_pages as usize + 2 + 2), "two blocks and two pages");
+        assert_eq!(audit_with(&t, &with), Ok(planned_pages as usize + 2 + 2), "two blocks and two pages");
         let l1 = Descriptor(t.mem.read_desc(t.root, 3));
         let i = ((0xE020_0000u32 >> 21) & 511) as usize;
         let d = t.mem.read_desc(l1.output(), i);
         t.mem.write_desc(l1.output(), i, d + (2 << 20));
-        assert_eq!(audit_with(&t, with()), Err(AuditError::NotAsPlanned { name: "big device", va: 0xE020_0000 }));
+        assert_eq!(audit_with(&t, &with), Err(AuditError::NotAsPlanned { name: "big device", va: 0xE020_0000 }));
     }
 
     proptest::proptest! {

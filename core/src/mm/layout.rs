@@ -199,17 +199,21 @@ impl ReservedLayout {
 /// Distinct table indices, counted without an allocator or a list: exactly when the keys come
 /// in ascending order (as the plans' mappings and stage 2's pieces do), an upper bound otherwise
 /// (a key seen again after another one counts again).
-#[derive(Default)]
 struct Distinct {
-    last: Option<u64>,
+    /// The last key counted (none yet: u32::MAX, which no 2 MiB or 1 GiB block number of a
+    /// 40-bit address reaches).
+    last: u32,
     n: u64,
 }
 
 impl Distinct {
+    fn new() -> Self {
+        Distinct { last: u32::MAX, n: 0 }
+    }
     /// The keys `first..=last` (`first <= last`).
-    fn insert_range(&mut self, first: u64, last: u64) {
-        self.n += last - first + 1 - u64::from(self.last == Some(first));
-        self.last = Some(last);
+    fn insert_range(&mut self, first: u32, last: u32) {
+        self.n += u64::from(last - first + 1 - u32::from(self.last == first));
+        self.last = last;
     }
 }
 
@@ -219,13 +223,15 @@ const L3_SPAN_SHIFT: u32 = 21;
 /// Table pages the builder takes for a HYP stage-1 plan, at most: the root, a level-2 table for
 /// every 1 GiB the plan touches and a level-3 table for every 2 MiB block it touches (the builder
 /// uses no 1 GiB blocks in stage 1, and 2 MiB blocks only where VA and PA both align).
-pub fn stage1_table_pages(plan: &Plan) -> u64 {
-    let (mut l2, mut l3) = (Distinct::default(), Distinct::default());
-    for r in plan.iter() {
-        let (s, e) = (r.va.0 as u64, r.va.0 as u64 + r.size - 1);
+pub fn stage1_table_pages(plan: &dyn Regions) -> u64 {
+    let (mut l2, mut l3) = (Distinct::new(), Distinct::new());
+    plan.each(&mut |r| {
+        // The last byte: a VA (a mapping ends at the latest at the top of the 32-bit space).
+        let (s, e) = (r.va.0, r.va.0.wrapping_add((r.size - 1) as u32));
         l2.insert_range(s >> L2_SPAN_SHIFT, e >> L2_SPAN_SHIFT);
         l3.insert_range(s >> L3_SPAN_SHIFT, e >> L3_SPAN_SHIFT);
-    }
+        true
+    });
     1 + l2.n + l3.n
 }
 
@@ -233,17 +239,20 @@ pub fn stage1_table_pages(plan: &Plan) -> u64 {
 /// skip to align it), a level-2 table for every 1 GiB and a level-3 table for every 2 MiB block
 /// that a boundary of the identity map (a RAM bank's or a hole's edge) does not align to.
 pub fn stage2_table_pages(ram: &[MemRange], holes: &[MemRange]) -> u64 {
-    let (mut l2, mut l3) = (Distinct::default(), Distinct::default());
+    let (mut l2, mut l3) = (Distinct::new(), Distinct::new());
     stage2::partition(ram, holes, |s, e, k| {
         if k == Piece::Hole {
             return;
         }
         for x in [s, e] {
+            // IPAs are 40 bits: their 1 GiB and 2 MiB block numbers fit 32.
             if !x.is_multiple_of(1 << L2_SPAN_SHIFT) {
-                l2.insert_range(x >> L2_SPAN_SHIFT, x >> L2_SPAN_SHIFT);
+                let k = (x >> L2_SPAN_SHIFT) as u32;
+                l2.insert_range(k, k);
             }
             if !x.is_multiple_of(1 << L3_SPAN_SHIFT) {
-                l3.insert_range(x >> L3_SPAN_SHIFT, x >> L3_SPAN_SHIFT);
+                let k = (x >> L3_SPAN_SHIFT) as u32;
+                l3.insert_range(k, k);
             }
         }
     });
@@ -366,121 +375,115 @@ pub struct Device {
 pub const MAX_DEVICES: usize = 6;
 
 /// The mappings of one table (the boot table's or the runtime table's), in ascending VA order.
-/// Nothing is stored: each mapping is worked out from the layout when the plan is walked, so the
-/// pool's sizing, the builder, the audit and the log each walk the same plan without a list of
-/// regions being filled in and copied around (a stored plan was ~900 bytes, copied by value).
+/// Nothing is stored but what the mappings are worked out from: each one is made when the plan is
+/// walked ([`Regions::each`]), so the pool's sizing, the builder, the audit and the log each walk
+/// the same plan without a list of regions being filled in and copied around (a stored plan was
+/// ~900 bytes, copied by value).
 #[derive(Clone, Copy, Debug)]
 pub struct Plan<'a> {
     region: PhysAddr,
     layout: &'a ReservedLayout,
+    /// The init page's physical address.
+    init: PhysAddr,
     kind: PlanKind<'a>,
 }
 
+// A plan lives on the stack of whoever walks it; the runtime one's windows are not worth an
+// indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug)]
 enum PlanKind<'a> {
     Boot,
-    Runtime { devices: &'a [Device], vas: [Option<VirtAddr>; MAX_DEVICES] },
+    /// With the devices and their windows.
+    Runtime {
+        devices: &'a [Device],
+        windows: [DeviceWindow; MAX_DEVICES],
+    },
 }
 
-/// Mappings of the runtime plan before the stacks: text, rodata, data+bss, the pool.
-const RUNTIME_IMAGE_SLOTS: usize = 4;
+/// Where a device's pages go in the device window (size 0: nowhere, the window is full).
+#[derive(Clone, Copy, Debug, Default)]
+struct DeviceWindow {
+    va: u32,
+    pa: u64,
+    size: u64,
+}
 
-impl<'a> Plan<'a> {
-    /// The plan's mappings, worked out one by one (mappings of size 0 are left out).
-    pub fn iter(&self) -> PlanIter<'_, 'a> {
-        PlanIter { plan: self, next: 0, slots: self.slots() }
+/// A list of mappings, in order, that a table is built from and audited against: a [`Plan`], or
+/// (in tests) a `Vec`. Walked by a callback rather than an iterator: each mapping is made once,
+/// in place, and handed over by reference.
+pub trait Regions {
+    /// Call `f` with each mapping in order until it returns false. Returns false if it stopped
+    /// early.
+    fn each(&self, f: &mut dyn FnMut(&Region) -> bool) -> bool;
+}
+
+#[cfg(test)]
+impl Regions for std::vec::Vec<Region> {
+    fn each(&self, f: &mut dyn FnMut(&Region) -> bool) -> bool {
+        self.iter().all(f)
     }
+}
 
-    fn slots(&self) -> usize {
-        match self.kind {
-            PlanKind::Boot => 2,
-            PlanKind::Runtime { devices, .. } => {
-                RUNTIME_IMAGE_SLOTS + self.layout.ncpus + devices.len().min(MAX_DEVICES) + 1
-            }
-        }
-    }
-
-    /// Mapping `i` of the plan (of size 0 if that slot has none).
-    #[inline]
-    fn at(&self, i: usize) -> Region {
+impl Regions for Plan<'_> {
+    fn each(&self, f: &mut dyn FnMut(&Region) -> bool) -> bool {
         let l = self.layout;
-        let init = self.region.add(l.image.init_page);
-        let PlanKind::Runtime { devices, vas } = self.kind else {
-            return if i == 0 {
-                Region {
-                    name: "init page (identity)",
-                    va: VirtAddr(init.0 as u32),
-                    pa: init,
-                    size: PAGE_SIZE,
-                    attrs: MapAttrs::TEXT,
-                }
-            } else {
-                trampoline(init)
+        let PlanKind::Runtime { devices, windows } = &self.kind else {
+            let identity = Region {
+                name: "init page (identity)",
+                va: VirtAddr(self.init.0 as u32),
+                pa: self.init,
+                size: PAGE_SIZE,
+                attrs: MapAttrs::TEXT,
             };
-        };
-        let linear = |name, off: u64, end: u64, attrs| Region {
-            name,
-            va: ReservedLayout::va(off),
-            pa: self.region.add(off),
-            size: end - off,
-            attrs,
+            return f(&identity) && f(&trampoline(self.init));
         };
         let img = &l.image;
-        let ndev = devices.len().min(MAX_DEVICES);
-        match i {
-            0 => linear("text", 0, img.text_end, MapAttrs::TEXT),
-            1 => linear("rodata", img.text_end, img.rodata_end, MapAttrs::RODATA),
-            2 => linear("data+bss", img.rodata_end, img.resident_end, MapAttrs::DATA),
-            3 => linear("page pool", l.pool_off, l.pool_off + l.pool_pages * PAGE_SIZE, MapAttrs::DATA),
-            _ if i < RUNTIME_IMAGE_SLOTS + l.ncpus => {
-                let cpu = i - RUNTIME_IMAGE_SLOTS;
-                Region {
-                    name: "stack",
-                    va: l.stack_bottom(cpu),
-                    pa: self.region.add(l.stack_off(cpu)),
-                    size: STACK_SIZE,
-                    attrs: MapAttrs::DATA,
-                }
+        let sections = [
+            ("text", 0, img.text_end, MapAttrs::TEXT),
+            ("rodata", img.text_end, img.rodata_end, MapAttrs::RODATA),
+            ("data+bss", img.rodata_end, img.resident_end, MapAttrs::DATA),
+            ("page pool", l.pool_off, l.pool_off + l.pool_pages * PAGE_SIZE, MapAttrs::DATA),
+        ];
+        for (name, off, end, attrs) in sections {
+            let r = Region { name, va: ReservedLayout::va(off), pa: self.region.add(off), size: end - off, attrs };
+            if r.size != 0 && !f(&r) {
+                return false;
             }
-            _ if i < RUNTIME_IMAGE_SLOTS + l.ncpus + ndev => {
-                let k = i - RUNTIME_IMAGE_SLOTS - l.ncpus;
-                let d = &devices[k];
-                let Some(va) = vas[k] else {
-                    return Region { size: 0, ..trampoline(init) };
-                };
-                let start = align_down(d.pa, PAGE_SIZE);
-                Region {
-                    name: d.name,
-                    va: VirtAddr(va.0 & !(PAGE_SIZE as u32 - 1)),
-                    pa: PhysAddr(start),
-                    size: align_up(d.pa + d.size, PAGE_SIZE) - start,
-                    attrs: MapAttrs::DEVICE,
-                }
-            }
-            _ => trampoline(init),
         }
+        for cpu in 0..l.ncpus {
+            let r = Region {
+                name: "stack",
+                va: l.stack_bottom(cpu),
+                pa: self.region.add(l.stack_off(cpu)),
+                size: STACK_SIZE,
+                attrs: MapAttrs::DATA,
+            };
+            if !f(&r) {
+                return false;
+            }
+        }
+        for (d, w) in devices.iter().zip(windows.iter()) {
+            let r =
+                Region { name: d.name, va: VirtAddr(w.va), pa: PhysAddr(w.pa), size: w.size, attrs: MapAttrs::DEVICE };
+            if r.size != 0 && !f(&r) {
+                return false;
+            }
+        }
+        f(&trampoline(self.init))
     }
 }
 
-/// The mappings of a [`Plan`], in order.
-#[derive(Clone)]
-pub struct PlanIter<'p, 'a> {
-    plan: &'p Plan<'a>,
-    next: usize,
-    slots: usize,
-}
-
-impl Iterator for PlanIter<'_, '_> {
-    type Item = Region;
-    fn next(&mut self) -> Option<Region> {
-        while self.next < self.slots {
-            let r = self.plan.at(self.next);
-            self.next += 1;
-            if r.size != 0 {
-                return Some(r);
-            }
-        }
-        None
+impl Plan<'_> {
+    /// The plan's mappings, collected (tests).
+    #[cfg(test)]
+    pub fn to_vec(&self) -> std::vec::Vec<Region> {
+        let mut v = std::vec::Vec::new();
+        self.each(&mut |r| {
+            v.push(*r);
+            true
+        });
+        v
     }
 }
 
@@ -497,31 +500,42 @@ fn trampoline(init: PhysAddr) -> Region {
 
 /// The boot table: the init page at its identity address and at the trampoline VA. Nothing else.
 pub fn boot_plan(region: PhysAddr, l: &ReservedLayout) -> Plan<'_> {
-    Plan { region, layout: l, kind: PlanKind::Boot }
+    Plan { region, layout: l, init: region.add(l.image.init_page), kind: PlanKind::Boot }
+}
+
+/// The device window's pages of each device, in order, while they fit below DEVICE_VA_END.
+fn device_windows(devices: &[Device]) -> [DeviceWindow; MAX_DEVICES] {
+    let mut next = DEVICE_VA as u64;
+    core::array::from_fn(|i| {
+        let Some(d) = devices.get(i) else { return DeviceWindow::default() };
+        let start = align_down(d.pa, PAGE_SIZE);
+        let size = align_up(d.pa + d.size, PAGE_SIZE) - start;
+        if next + size > DEVICE_VA_END as u64 {
+            next = DEVICE_VA_END as u64 + 1; // full: no later device fits either
+            return DeviceWindow::default();
+        }
+        let w = DeviceWindow { va: next as u32, pa: start, size };
+        next += size;
+        w
+    })
 }
 
 /// Device mappings in the device window, in order. Returns the VA of each device (the VA of its
 /// first byte, keeping the offset within the page).
 pub fn device_vas(devices: &[Device]) -> [Option<VirtAddr>; MAX_DEVICES] {
-    let mut out = [None; MAX_DEVICES];
-    let mut next = DEVICE_VA as u64;
-    for (i, d) in devices.iter().take(MAX_DEVICES).enumerate() {
-        let start = align_down(d.pa, PAGE_SIZE);
-        let len = align_up(d.pa + d.size, PAGE_SIZE) - start;
-        if next + len > DEVICE_VA_END as u64 {
-            break;
-        }
-        out[i] = Some(VirtAddr((next + (d.pa - start)) as u32));
-        next += len;
-    }
-    out
+    let windows = device_windows(devices);
+    core::array::from_fn(|i| {
+        let w = windows[i];
+        (w.size != 0).then(|| VirtAddr(w.va + (devices[i].pa - w.pa) as u32))
+    })
 }
 
 /// The runtime table: the reserved region by section with W^X, the pool, the stacks of the CPUs
 /// in their slots (guards unmapped), devices, and the init page at the trampoline VA. No identity
 /// map.
 pub fn runtime_plan<'a>(region: PhysAddr, l: &'a ReservedLayout, devices: &'a [Device]) -> Plan<'a> {
-    Plan { region, layout: l, kind: PlanKind::Runtime { devices, vas: device_vas(devices) } }
+    let kind = PlanKind::Runtime { devices, windows: device_windows(devices) };
+    Plan { region, layout: l, init: region.add(l.image.init_page), kind }
 }
 
 #[cfg(test)]
@@ -714,7 +728,7 @@ mod table_props {
     fn build(plan: &Plan, pool: &mut Pool, mem: &mut SimMem) -> (PhysAddr, usize) {
         let mut rec = Recorder::default();
         let mut b = TableBuilder::new(pool, mem, &mut rec).unwrap();
-        for r in plan.iter() {
+        for r in plan.to_vec() {
             b.map(r.va, r.pa, r.size, r.attrs).unwrap_or_else(|e| panic!("{}: {e}", r.name));
         }
         let leaves = b.leaves();
@@ -763,7 +777,7 @@ mod table_props {
             // table indices exactly on that).
             for plan in [boot_plan(region, &l), rplan] {
                 let mut end = 0u64;
-                for r in plan.iter() {
+                for r in plan.to_vec() {
                     prop_assert!(r.va.0 as u64 >= end, "{} at {} overlaps or precedes the mapping before", r.name, r.va);
                     end = r.va.0 as u64 + r.size;
                 }
@@ -771,10 +785,10 @@ mod table_props {
             // The audit finds the runtime table as planned, every leaf written a planned one; only a
             // device in RAM (outside hypfw's region) is refused.
             let e = audit::Expected { region, layout: &l, init_page: region.add(l.image.init_page), ram: &[bank], leaves_written: rt_leaves };
-            match audit::runtime_table(&mem, rt, rplan.iter(), &e) {
+            match audit::runtime_table(&mem, rt, &rplan, &e) {
                 Ok(n) => prop_assert_eq!(n, rt_leaves),
                 Err(audit::AuditError::PayloadRamMapped { va, pa }) => {
-                    let r = rplan.iter().find(|r| r.va.0 as u64 == va).unwrap();
+                    let r = rplan.to_vec().into_iter().find(|r| r.va.0 as u64 == va).unwrap();
                     let in_ram = bank.overlaps(&MemRange { base: pa, size: r.size });
                     prop_assert!(r.attrs == MapAttrs::DEVICE && r.pa.0 == pa && in_ram, "{} at {:#x}", r.name, pa);
                 }
@@ -785,7 +799,7 @@ mod table_props {
             prop_assert!(region.0 + l.size() <= bank.end().min(RUNTIME_VA as u64) && region.0 >= bank.base);
 
             // Every requested range is mapped with the requested attributes, page by page.
-            for r in rplan.iter() {
+            for r in rplan.to_vec() {
                 for off in (0..r.size).step_by(PAGE_SIZE as usize) {
                     let t = translate(&mem, rt, VirtAddr(r.va.0 + off as u32)).expect(r.name);
                     prop_assert_eq!(t.pa, r.pa.add(off));

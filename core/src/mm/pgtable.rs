@@ -340,6 +340,10 @@ pub struct TableBuilder<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenan
     /// Leaf descriptors (blocks and pages) written: what the audit (`mm::audit`) holds the table
     /// against, having found every planned leaf in it.
     leaves: usize,
+    /// The last level-3 table used, by its 2 MiB block of input addresses: mappings come in
+    /// ascending order, and the next one often lies in the same block. (A table, once linked,
+    /// stays where it is.)
+    last_l3: Option<(u64, PhysAddr)>,
 }
 
 impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a, A, M, C> {
@@ -357,7 +361,8 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
         .ok_or(MapError::OutOfTables)?;
         // A fresh page from the allocator is zero in memory; its first line is treated as written
         // (a stage-1 L1 table is exactly that line), so no stale copy of it survives.
-        let mut b = Self { regime, out_of_tables: false, root, alloc, mem, cache, dirty_line: None, leaves: 0 };
+        let mut b =
+            Self { regime, out_of_tables: false, root, alloc, mem, cache, dirty_line: None, leaves: 0, last_l3: None };
         b.note_write(root, 0);
         if regime == Regime::Stage2 {
             // Every line of the concatenated level-1 table can be read by the walker.
@@ -453,6 +458,14 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
             let v = input + off;
             let p = pa.0 + off;
             let left = size - off;
+            let l2_block = v.is_multiple_of(L2_BLOCK) && p.is_multiple_of(L2_BLOCK) && left >= L2_BLOCK;
+            if let Some((block, l3)) = self.last_l3
+                && block == v >> L2_SHIFT
+                && !l2_block
+            {
+                off += self.pages_in(l3, v, p, left, leaf)?;
+                continue;
+            }
             let (l1t, l1i) = split_l1(self.root, ((v >> L1_SHIFT) as usize) % self.regime.l1_entries());
             if l1_blocks && v.is_multiple_of(L1_BLOCK) && p.is_multiple_of(L1_BLOCK) && left >= L1_BLOCK {
                 if !self.existing_is_free(l1t, l1i) {
@@ -464,7 +477,7 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
             }
             let l2 = self.next_table(l1t, l1i).ok_or(v)?;
             let l2i = ((v >> L2_SHIFT) as usize) & (ENTRIES - 1);
-            if v.is_multiple_of(L2_BLOCK) && p.is_multiple_of(L2_BLOCK) && left >= L2_BLOCK {
+            if l2_block {
                 if !self.existing_is_free(l2, l2i) {
                     return Err(v);
                 }
@@ -472,16 +485,21 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
                 off += L2_BLOCK;
                 continue;
             }
-            // Pages up to the end of this level-3 table (the next 2 MiB boundary, where a block
-            // may start) or of the range, in one run.
             let l3 = self.next_table(l2, l2i).ok_or(v)?;
-            let l3i = ((v >> L3_SHIFT) as usize) & (ENTRIES - 1);
-            let n = ((left / PAGE_SIZE) as usize).min(ENTRIES - l3i);
-            self.write_pages(l3, l3i, n, Descriptor::leaf(PhysAddr(p), leaf, 3))
-                .map_err(|k| v + k as u64 * PAGE_SIZE)?;
-            off += n as u64 * PAGE_SIZE;
+            self.last_l3 = Some((v >> L2_SHIFT, l3));
+            off += self.pages_in(l3, v, p, left, leaf)?;
         }
         Ok(())
+    }
+
+    /// Map pages from input address `v` to `p` in the level-3 table `l3`, up to its end (the next
+    /// 2 MiB boundary, where a block may start) or `left` bytes, in one run. Ok(bytes mapped), or
+    /// Err(address) of an entry already valid.
+    fn pages_in(&mut self, l3: PhysAddr, v: u64, p: u64, left: u64, leaf: Leaf) -> Result<u64, u64> {
+        let l3i = ((v >> L3_SHIFT) as usize) & (ENTRIES - 1);
+        let n = ((left / PAGE_SIZE) as usize).min(ENTRIES - l3i);
+        self.write_pages(l3, l3i, n, Descriptor::leaf(PhysAddr(p), leaf, 3)).map_err(|k| v + k as u64 * PAGE_SIZE)?;
+        Ok(n as u64 * PAGE_SIZE)
     }
 
     fn write_leaf(&mut self, table: PhysAddr, index: usize, d: Descriptor) {
