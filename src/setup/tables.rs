@@ -8,7 +8,7 @@ use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
 use hypfw_core::mm::audit;
 use hypfw_core::mm::cache::CacheMaintenance;
 use hypfw_core::mm::frame::PagePool;
-use hypfw_core::mm::layout::{self, Device, MemRange, Plan, Regions, ReservedLayout};
+use hypfw_core::mm::layout::{self, Device, MemRange, Plan, Region, Regions, ReservedLayout};
 use hypfw_core::mm::pgtable::{FrameAllocator, MapAttrs, MemType, TableBuilder, TableMemory};
 use hypfw_core::platform::dtb::Platform;
 
@@ -101,7 +101,7 @@ pub fn devices(p: &Platform, payload: bool) -> ([Device; layout::MAX_DEVICES], u
 pub fn build<C: CacheMaintenance>(plan: &Plan, pool: &mut Pool, cache: &mut C) -> (PhysAddr, usize) {
     let mut mem = PhysTables;
     let mut b = TableBuilder::new(pool, &mut mem, cache).unwrap_or_else(|e| fatal!("page tables: {e}"));
-    plan.each(&mut |r| {
+    plan.each(&mut |r: &Region| {
         b.map(r.va, r.pa, r.size, r.attrs).unwrap_or_else(|e| fatal!("page tables: {}: {e}", r.name));
         true
     });
@@ -133,7 +133,7 @@ pub fn build_hyp(
         l.pool_pages
     );
     if verbose {
-        runtime_plan.each(&mut |r| {
+        runtime_plan.each(&mut |r: &Region| {
             detail!(
                 "  runtime map {:<30} VA {}..{:#010x} -> PA {} {}",
                 r.name,

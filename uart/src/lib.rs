@@ -165,13 +165,12 @@ impl<R: Regs> Uart<R> {
     }
 
     /// Write `text` as [`put`](Self::put) would byte by byte, each `\n` preceded by a `\r` (a
-    /// terminal's new line). The driver is chosen once for the whole text, not per byte: the
-    /// console's lines cost about 9 instructions a byte this way instead of 24.
+    /// terminal's new line). For the PL011 the driver is chosen once for the whole text, not per
+    /// byte: the console's lines cost about 9 instructions a byte this way instead of 24.
     pub fn write_text(&mut self, text: &[u8]) {
         match self {
             Uart::Pl011(u) => pl011_text(u, text),
-            Uart::Ns16550(u) => crlf(text, |b| u.send_bytes_exact(&[b])),
-            Uart::Samsung(u) => crlf(text, |b| u.put(b)),
+            _ => crlf(text, |b| self.put(b)),
         }
     }
 }

@@ -176,7 +176,7 @@ pub fn runtime_table<M: TableMemory>(
     let hypfw = MemRange { base: e.region.0, size: e.layout.size() };
     let mut leaves = 0;
     let mut found = Ok(());
-    plan.each(&mut |r| {
+    plan.each(&mut |r: &Region| {
         // The plan's own mappings: W^X, and no RAM but hypfw's.
         let va = r.va.0 as u64;
         let pa = MemRange { base: r.pa.0, size: r.size };
@@ -299,7 +299,7 @@ fn diagnose<M: TableMemory>(mem: &M, root: PhysAddr, plan: &dyn Regions, e: &Exp
         let identity = identity_va(e.init_page).filter(|&i| (va..end).contains(&(i as u64)));
         // The planned mapping this leaf lies in, and whether it maps what that one plans.
         let mut planned = None;
-        plan.each(&mut |r| {
+        plan.each(&mut |r: &Region| {
             if r.va.0 as u64 <= va && end <= r.va.0 as u64 + r.size {
                 planned = Some(*r);
             }

@@ -225,7 +225,7 @@ const L3_SPAN_SHIFT: u32 = 21;
 /// uses no 1 GiB blocks in stage 1, and 2 MiB blocks only where VA and PA both align).
 pub fn stage1_table_pages(plan: &dyn Regions) -> u64 {
     let (mut l2, mut l3) = (Distinct::new(), Distinct::new());
-    plan.each(&mut |r| {
+    plan.each(&mut |r: &Region| {
         // The last byte: a VA (a mapping ends at the latest at the top of the 32-bit space).
         let (s, e) = (r.va.0, r.va.0.wrapping_add((r.size - 1) as u32));
         l2.insert_range(s >> L2_SPAN_SHIFT, e >> L2_SPAN_SHIFT);
@@ -415,18 +415,31 @@ struct DeviceWindow {
 pub trait Regions {
     /// Call `f` with each mapping in order until it returns false. Returns false if it stopped
     /// early.
-    fn each(&self, f: &mut dyn FnMut(&Region) -> bool) -> bool;
+    fn each(&self, f: &mut dyn Visit) -> bool;
+}
+
+/// What [`Regions::each`] calls for each mapping: any `FnMut(&Region) -> bool`. A trait of its own
+/// rather than `dyn FnMut`, whose vtables carry a `call_once` shim per closure (~100 bytes each)
+/// that nothing calls.
+pub trait Visit {
+    fn region(&mut self, r: &Region) -> bool;
+}
+
+impl<F: FnMut(&Region) -> bool> Visit for F {
+    fn region(&mut self, r: &Region) -> bool {
+        self(r)
+    }
 }
 
 #[cfg(test)]
 impl Regions for std::vec::Vec<Region> {
-    fn each(&self, f: &mut dyn FnMut(&Region) -> bool) -> bool {
-        self.iter().all(f)
+    fn each(&self, f: &mut dyn Visit) -> bool {
+        self.iter().all(|r| f.region(r))
     }
 }
 
 impl Regions for Plan<'_> {
-    fn each(&self, f: &mut dyn FnMut(&Region) -> bool) -> bool {
+    fn each(&self, f: &mut dyn Visit) -> bool {
         let l = self.layout;
         let PlanKind::Runtime { devices, windows } = &self.kind else {
             let identity = Region {
@@ -436,7 +449,7 @@ impl Regions for Plan<'_> {
                 size: PAGE_SIZE,
                 attrs: MapAttrs::TEXT,
             };
-            return f(&identity) && f(&trampoline(self.init));
+            return f.region(&identity) && f.region(&trampoline(self.init));
         };
         let img = &l.image;
         let sections = [
@@ -447,7 +460,7 @@ impl Regions for Plan<'_> {
         ];
         for (name, off, end, attrs) in sections {
             let r = Region { name, va: ReservedLayout::va(off), pa: self.region.add(off), size: end - off, attrs };
-            if r.size != 0 && !f(&r) {
+            if r.size != 0 && !f.region(&r) {
                 return false;
             }
         }
@@ -459,18 +472,18 @@ impl Regions for Plan<'_> {
                 size: STACK_SIZE,
                 attrs: MapAttrs::DATA,
             };
-            if !f(&r) {
+            if !f.region(&r) {
                 return false;
             }
         }
         for (d, w) in devices.iter().zip(windows.iter()) {
             let r =
                 Region { name: d.name, va: VirtAddr(w.va), pa: PhysAddr(w.pa), size: w.size, attrs: MapAttrs::DEVICE };
-            if r.size != 0 && !f(&r) {
+            if r.size != 0 && !f.region(&r) {
                 return false;
             }
         }
-        f(&trampoline(self.init))
+        f.region(&trampoline(self.init))
     }
 }
 
@@ -479,7 +492,7 @@ impl Plan<'_> {
     #[cfg(test)]
     pub fn to_vec(&self) -> std::vec::Vec<Region> {
         let mut v = std::vec::Vec::new();
-        self.each(&mut |r| {
+        self.each(&mut |r: &Region| {
             v.push(*r);
             true
         });
