@@ -37,7 +37,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     stack::paint();
     discover::report_entry(info);
     check_image(info);
-    let entry_mode = discover::check_mode(info.mode_flags & arch::Mode::MASK);
+    let entry_mode = discover::check_mode(info);
     // Sets the log's level as soon as the boot options are read (`discover::options_known`).
     let found = discover::platform(info);
     let platform = found.platform;
@@ -185,10 +185,16 @@ fn reserve_and_copy(platform: &Platform, dtb_range: MemRange, cpus: &CpuMap) -> 
 /// page aligned.
 fn check_image(info: &EarlyInfo) {
     if info.reloc_missing != 0 {
-        fatal!("{}", RelocError::Missing);
+        discover::stop_early(info, format_args!("{}", RelocError::Missing));
     }
     if !(info.load_addr as u64).is_multiple_of(PAGE_SIZE) {
-        fatal!("load address {:#010x} is not 4 KiB aligned; load hypfw at a page-aligned address", info.load_addr);
+        discover::stop_early(
+            info,
+            format_args!(
+                "load address {:#010x} is not 4 KiB aligned; load hypfw at a page-aligned address",
+                info.load_addr
+            ),
+        );
     }
 }
 
