@@ -45,9 +45,11 @@ impl FrameAllocator for Pool {
         Some(p)
     }
     fn alloc_root_page(&mut self, entries: usize) -> Option<PhysAddr> {
-        let p = self.0.take(1)?;
-        // SAFETY: as in alloc_zeroed_pages; the first `entries` descriptors of the page.
-        unsafe { mem::zero(p.0 as usize as *mut u8, entries.min(512) * 8) };
+        let len = entries.min(512) * 8;
+        let p = self.0.take_small(len as u64)?;
+        // SAFETY: as in alloc_zeroed_pages: `take_small` handed out these `len` bytes once and
+        // never again (the rest of their page is other roots', or nobody's).
+        unsafe { mem::zero(p.0 as usize as *mut u8, len) };
         Some(p)
     }
 }

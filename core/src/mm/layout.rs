@@ -276,7 +276,8 @@ pub struct RegionInputs<'a> {
 
 /// Page-table pages the boot phase takes from the pool for a region at `base` laid out as `l`.
 pub fn pool_need(base: PhysAddr, l: &ReservedLayout, inp: &RegionInputs) -> u64 {
-    let hyp = stage1_table_pages(&boot_plan(base, l)) + stage1_table_pages(&runtime_plan(base, l, inp.devices));
+    // The two tables' roots share a page (`FrameAllocator::alloc_root_page`, `PagePool::take_small`).
+    let hyp = stage1_table_pages(&boot_plan(base, l)) + stage1_table_pages(&runtime_plan(base, l, inp.devices)) - 1;
     let s2 = inp.payload_holes.map_or(0, |other| {
         let mut holes = [MemRange::default(); stage2::MAX_HOLES];
         holes[0] = MemRange { base: base.0, size: l.size() };
@@ -684,16 +685,17 @@ mod tests {
         [MemRange { base: 0x0803_0000, size: 0x10000 }, MemRange { base: 0x0902_0000, size: 0x1000 }];
 
     /// QEMU virt with 1 GiB: the region ends at the top of RAM; the pool holds the boot table
-    /// (5 pages), the runtime table (5) and, with a payload, stage 2 (8 at most).
+    /// (4 pages and a root), the runtime table (4 and a root; the roots share a page) and, with a
+    /// payload, stage 2 (8 at most).
     #[test]
     fn region_plan_for_qemu_virt() {
         let ram = [MemRange { base: 0x4000_0000, size: 1 << 30 }];
         let (base, l) = plan_region(image(), &qemu_inputs(&QEMU_DEVICES, None, &ram, 1)).unwrap();
-        assert_eq!(l.pool_pages, 10);
+        assert_eq!(l.pool_pages, 9);
         assert_eq!(base.0 + l.size(), 0x8000_0000);
         let (base8, l8) = plan_region(image(), &qemu_inputs(&QEMU_DEVICES, Some(&QEMU_HOLES), &ram, 8)).unwrap();
-        assert_eq!(l8.pool_pages, 10 + 8);
-        assert_eq!(l8.size(), 0x20000 + 18 * PAGE_SIZE + 8 * STACK_SIZE);
+        assert_eq!(l8.pool_pages, 9 + 8);
+        assert_eq!(l8.size(), 0x20000 + 17 * PAGE_SIZE + 8 * STACK_SIZE);
         assert_eq!(base8.0 + l8.size(), 0x8000_0000);
         assert!(pool_need(base8, &l8, &qemu_inputs(&QEMU_DEVICES, Some(&QEMU_HOLES), &ram, 8)) <= l8.pool_pages);
     }

@@ -261,9 +261,10 @@ pub trait FrameAllocator {
     fn alloc_zeroed_page(&mut self) -> Option<PhysAddr>;
     /// `pages` contiguous zeroed pages aligned to their total size (a stage-2 root).
     fn alloc_zeroed_pages(&mut self, pages: u64) -> Option<PhysAddr>;
-    /// A page for a table of which nothing reads or writes more than the first `entries`
-    /// descriptors (a HYP stage-1 root: T0SZ = 0 gives it 4), so only those need to be zero. By
-    /// default a whole zeroed page.
+    /// A zeroed table of `entries` descriptors (a HYP stage-1 root: T0SZ = 0 gives it 4, 32
+    /// bytes, and HTTBR wants it aligned to that), which nothing reads or writes past its end:
+    /// only those entries need to be zero, and such tables may share a page. By default a whole
+    /// zeroed page.
     fn alloc_root_page(&mut self, entries: usize) -> Option<PhysAddr> {
         let _ = entries;
         self.alloc_zeroed_page()
@@ -611,6 +612,15 @@ pub mod testmem {
     impl FrameAllocator for Pool {
         fn alloc_zeroed_page(&mut self) -> Option<PhysAddr> {
             self.alloc_zeroed_pages(1)
+        }
+        fn alloc_root_page(&mut self, entries: usize) -> Option<PhysAddr> {
+            // As the firmware's pool: roots share a page.
+            let before = self.pool.pages_used();
+            let p = self.pool.take_small(entries as u64 * 8)?;
+            if self.pool.pages_used() != before {
+                self.handed_out.push(p.0);
+            }
+            Some(p)
         }
         fn alloc_zeroed_pages(&mut self, pages: u64) -> Option<PhysAddr> {
             // Simulated memory reads unwritten descriptors as zero: nothing to clear.
