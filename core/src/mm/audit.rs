@@ -20,7 +20,7 @@
 
 use crate::mm::addr::{PAGE_SIZE, PhysAddr, VirtAddr};
 use crate::mm::layout::{GUARD_SIZE, MAX_CPUS, MemRange, Region, Regions, ReservedLayout};
-use crate::mm::pgtable::{Descriptor, ENTRIES, L1_ENTRIES, L1_SHIFT, L2_SHIFT, L3_SHIFT, TableMemory, translate};
+use crate::mm::pgtable::{Descriptor, ENTRIES, L1_ENTRIES, L1_SHIFT, L2_SHIFT, L3_SHIFT, TableMemory, is_mapped};
 
 /// What an audit found wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,13 +206,13 @@ pub fn runtime_table<M: TableMemory>(
     for cpu in 0..MAX_CPUS {
         for off in (0..GUARD_SIZE as u32).step_by(PAGE_SIZE as usize) {
             let g = VirtAddr(e.layout.guard_page(cpu).0 + off);
-            if translate(mem, root, g).is_some() {
+            if is_mapped(mem, root, g) {
                 return Err(AuditError::GuardPageMapped { cpu, va: g.0 });
             }
         }
     }
     if let Some(va) = identity_va(e.init_page)
-        && translate(mem, root, VirtAddr(va)).is_some()
+        && is_mapped(mem, root, VirtAddr(va))
     {
         return Err(AuditError::IdentityMapped { va: va as u64 });
     }

@@ -551,6 +551,21 @@ pub fn translate<M: TableMemory>(mem: &M, root: PhysAddr, va: VirtAddr) -> Optio
     walk(mem, Regime::HypStage1, root, va.0 as u64)
 }
 
+/// Whether the MMU would find `va` mapped in the HYP stage-1 tree at `root`:
+/// `translate(..).is_some()`, without working out where to (the audit asks it of every guard page).
+pub fn is_mapped<M: TableMemory>(mem: &M, root: PhysAddr, va: VirtAddr) -> bool {
+    let mut d = mem.read_desc(root, (va.0 >> L1_SHIFT) as usize);
+    for shift in [L2_SHIFT, L3_SHIFT] {
+        // Invalid: unmapped; a block (valid, table bit clear) at level 1 or 2: mapped.
+        if d & 0b11 != 0b11 {
+            return d & 1 != 0;
+        }
+        d = mem.read_desc(PhysAddr(d & OA_MASK), ((va.0 >> shift) as usize) & (ENTRIES - 1));
+    }
+    // Level 3: only a page (0b11) maps; the block encoding is invalid there.
+    d & 0b11 == 0b11
+}
+
 /// Walk a tree of `regime` for an input address.
 pub fn walk<M: TableMemory>(mem: &M, regime: Regime, root: PhysAddr, input: u64) -> Option<Translation> {
     if input >= regime.input_limit() {
@@ -723,6 +738,48 @@ mod tests {
         assert_eq!(r, Err(MapError::WriteAndExecute { va: VirtAddr(0xC000_0000) }));
         let (_, _, _, r) = build(&[(0xFFFF_F000, 0x4000_0000, 0x2000, MapAttrs::DATA)]);
         assert!(matches!(r, Err(MapError::OutOfRange { .. })));
+    }
+
+    proptest::proptest! {
+        /// `is_mapped` agrees with `translate` everywhere: pages, blocks, the gaps between them,
+        /// and level-3 entries that are valid but not pages.
+        #[test]
+        fn is_mapped_agrees_with_translate(
+            pages in proptest::collection::btree_set(0u32..2048, 0..24),
+            blocks in proptest::collection::btree_set(0u32..8, 0..3),
+            junk in proptest::collection::vec(0usize..ENTRIES, 0..4),
+            probes in proptest::collection::vec(0u32..0x1_0000, 0..64),
+        ) {
+            let mut mem = SimMem::default();
+            let mut pool = Pool::new(0x8000_0000, 64);
+            let mut rec = Recorder::default();
+            let root = {
+                let mut b = TableBuilder::new(&mut pool, &mut mem, &mut rec).unwrap();
+                for &p in &pages {
+                    b.map(VirtAddr(0xC000_0000 + p * 0x1000), PhysAddr(0x1_0000_0000 + p as u64 * 0x1000), PAGE_SIZE, MapAttrs::DATA).unwrap();
+                }
+                for &k in &blocks {
+                    b.map(VirtAddr(0xD000_0000 + k * 0x20_0000), PhysAddr(0x1_4000_0000 + k as u64 * 0x20_0000), L2_BLOCK, MapAttrs::DATA).unwrap();
+                }
+                b.publish()
+            };
+            if let Some(&p) = pages.iter().next() {
+                let l1 = Descriptor(mem.read_desc(root, 3));
+                let l3 = Descriptor(mem.read_desc(l1.output(), (p as usize * 0x1000) >> 21)).output();
+                for &i in &junk {
+                    if mem.read_desc(l3, i) == 0 {
+                        mem.write_desc(l3, i, 0x1_7000_0000 | 0b01);
+                    }
+                }
+            }
+            // Probes over the pages' and blocks' ranges and all four GiB.
+            for &x in &probes {
+                for va in [0xC000_0000 + (x % 0x800) * 0x1000, 0xD000_0000 + (x % 0x1000) * 0x1000, x << 16] {
+                    let va = VirtAddr(va);
+                    proptest::prop_assert_eq!(is_mapped(&mem, root, va), translate(&mem, root, va).is_some(), "{}", va);
+                }
+            }
+        }
     }
 
     #[test]
