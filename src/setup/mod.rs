@@ -160,16 +160,18 @@ fn reserve_and_copy(platform: &Platform, dtb_range: MemRange, cpus: &CpuMap) -> 
         payload_holes: pack.map(|_| &device_holes[..]),
     };
     let (region, layout) = layout::plan_region(image.layout, &inputs).unwrap_or_else(|e| fatal!("{e}"));
+    // The sizes as u32 (the region is at most layout::RESERVED_LIMIT bytes): a u64 is printed in
+    // decimal through software division.
     log!(
         "memory: hypfw's region {}..{:#010x}, {} bytes withheld from the payload: image {} bytes, page tables {} \
          pages, stacks {} x {} bytes",
         region,
         region.0 + layout.size(),
-        layout.size(),
-        layout.image.resident_end,
-        layout.pool_pages,
+        layout.size() as u32,
+        layout.image.resident_end as u32,
+        layout.pool_pages as u32,
         layout.ncpus,
-        layout::STACK_SIZE
+        layout::STACK_SIZE as u32
     );
     detail!("relocation: the region is the top of the first RAM bank below {:#x}", RUNTIME_VA);
     let init_page = region.add(image.layout.init_page);
