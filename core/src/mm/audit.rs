@@ -54,7 +54,8 @@ pub enum AuditError {
     Unplanned {
         va: u64,
     },
-    /// The builder wrote more leaves than the plan has, and yet the table shows none outside it.
+    /// The builder's count of the leaves it wrote is not the plan's, and yet the table shows no
+    /// leaf outside the plan.
     LeafCount {
         planned: usize,
         written: usize,
@@ -78,7 +79,7 @@ impl core::fmt::Display for AuditError {
             }
             AuditError::Unplanned { va } => write!(f, "VA {va:#x} is mapped, and no planned mapping asks for it"),
             AuditError::LeafCount { planned, written } => {
-                write!(f, "the builder wrote {written} leaves for the {planned} of the plan")
+                write!(f, "the builder wrote {written} leaves, the plan has {planned}")
             }
         }
     }

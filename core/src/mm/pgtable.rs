@@ -360,8 +360,8 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
             Regime::Stage2 => alloc.alloc_zeroed_pages(2),
         }
         .ok_or(MapError::OutOfTables)?;
-        // A fresh page from the allocator is zero in memory; its first line is treated as written
-        // (a stage-1 L1 table is exactly that line), so no stale copy of it survives.
+        // A fresh table from the allocator is zero in memory; its first line is treated as written
+        // (a stage-1 root, 32 bytes, lies within it), so no stale copy of it survives.
         let mut b =
             Self { regime, out_of_tables: false, root, alloc, mem, cache, dirty_line: None, leaves: 0, last_l3: None };
         b.note_write(root, 0);
