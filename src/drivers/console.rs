@@ -37,19 +37,29 @@ unsafe fn uart(kind: UartKind, base: usize) -> Option<Uart> {
 /// Bytes kept before a console is known: the boot log up to the device tree is well under this.
 const EARLY_BYTES: usize = 2048;
 
+/// Lines of the early buffer whose ends are kept (the detail marks cover as many).
+const EARLY_MARKED: usize = 32;
+
 struct Console {
     uart: UnsafeCell<Option<Uart>>,
     /// Lines written while no UART was installed, NUL-terminated; `early_len` bytes used.
     early: UnsafeCell<[u8; EARLY_BYTES]>,
     early_len: UnsafeCell<usize>,
+    /// Where each of the first EARLY_MARKED kept lines ends in `early`, so that `install` writes
+    /// them out without searching for their ends.
+    early_ends: UnsafeCell<[u16; EARLY_MARKED]>,
 }
 
 // SAFETY: the UART is reached only through `install` (a single CPU runs) and `print`, which holds
 // LOCK whenever more than one CPU can run (see module docs).
 unsafe impl Sync for Console {}
 
-static CONSOLE: Console =
-    Console { uart: UnsafeCell::new(None), early: UnsafeCell::new([0; EARLY_BYTES]), early_len: UnsafeCell::new(0) };
+static CONSOLE: Console = Console {
+    uart: UnsafeCell::new(None),
+    early: UnsafeCell::new([0; EARLY_BYTES]),
+    early_len: UnsafeCell::new(0),
+    early_ends: UnsafeCell::new([0; EARLY_MARKED]),
+};
 static LOCKING: AtomicBool = AtomicBool::new(false);
 static LOCK: spin::Mutex<()> = spin::Mutex::new(());
 
@@ -58,7 +68,7 @@ static LOCK: spin::Mutex<()> = spin::Mutex::new(());
 /// and marked in `EARLY_DETAIL`, and `install` leaves them out unless the log is verbose.
 static VERBOSE: AtomicU8 = AtomicU8::new(VERBOSE_UNKNOWN);
 const VERBOSE_UNKNOWN: u8 = 2;
-/// Lines kept in the early buffer so far, and which of the first 32 are detail lines.
+/// Lines kept in the early buffer so far, and which of the first EARLY_MARKED are detail lines.
 static EARLY_LINES: AtomicU32 = AtomicU32::new(0);
 static EARLY_DETAIL: AtomicU32 = AtomicU32::new(0);
 
@@ -82,16 +92,24 @@ pub unsafe fn install(kind: UartKind, base: usize) -> bool {
         let len = *CONSOLE.early_len.get();
         if len > 0 {
             let kept = &(&*CONSOLE.early.get())[..len];
+            let ends = &*CONSOLE.early_ends.get();
             let detail = EARLY_DETAIL.load(Ordering::Relaxed);
             let all = VERBOSE.load(Ordering::Relaxed) != 0;
-            for (i, line) in kept.split_inclusive(|&b| b == b'\n').enumerate() {
-                if all || i >= 32 || detail & 1 << i == 0 {
-                    let _ = Writer(u).write_str(core::str::from_utf8(line).unwrap_or("(early line lost)\n"));
+            let marked = (EARLY_LINES.load(Ordering::Relaxed) as usize).min(EARLY_MARKED);
+            let mut start = 0;
+            for (i, &end) in ends[..marked].iter().enumerate() {
+                if all || detail & 1 << i == 0 {
+                    u.write_text(&kept[start..end as usize]);
                 }
+                start = end as usize;
             }
+            // Lines past the marked ones are never detail lines left out.
+            u.write_text(&kept[start..]);
             *CONSOLE.early_len.get() = 0;
             (*CONSOLE.early.get())[0] = 0;
         }
+        EARLY_LINES.store(0, Ordering::Relaxed);
+        EARLY_DETAIL.store(0, Ordering::Relaxed);
         true
     }
 }
@@ -133,7 +151,11 @@ impl Write for Keeper {
             let buf = &mut *CONSOLE.early.get();
             let len = &mut *CONSOLE.early_len.get();
             let n = s.len().min(EARLY_BYTES - 1 - *len);
-            buf[*len..*len + n].copy_from_slice(&s.as_bytes()[..n]);
+            // Byte by byte: the pieces are a few bytes each, which a call to `memcpy` (unaligned)
+            // handles at several times the cost; volatile, so the loop does not become one.
+            for (d, &b) in buf[*len..*len + n].iter_mut().zip(s.as_bytes()) {
+                core::ptr::write_volatile(d, b);
+            }
             *len += n;
             buf[*len] = 0;
         }
@@ -150,12 +172,7 @@ struct Writer<'a>(&'a mut Uart);
 
 impl Write for Writer<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        for b in s.bytes() {
-            if b == b'\n' {
-                self.0.put(b'\r');
-            }
-            self.0.put(b);
-        }
+        self.0.write_text(s.as_bytes());
         Ok(())
     }
 }
@@ -170,8 +187,12 @@ pub fn print(args: fmt::Arguments) {
             let _ = Writer(u).write_fmt(args);
         }
         None if !LOCKING.load(Ordering::Relaxed) => {
-            EARLY_LINES.fetch_add(1, Ordering::Relaxed);
+            let n = EARLY_LINES.fetch_add(1, Ordering::Relaxed) as usize;
             let _ = Keeper.write_fmt(args);
+            if n < EARLY_MARKED {
+                // SAFETY: as in Keeper::write_str: the boot phase on one CPU, no UART yet.
+                unsafe { (*CONSOLE.early_ends.get())[n] = *CONSOLE.early_len.get() as u16 };
+            }
         }
         None => {}
     }
@@ -184,7 +205,7 @@ pub fn print_detail(args: fmt::Arguments) {
         0 => {}
         VERBOSE_UNKNOWN if !has_uart() => {
             let n = EARLY_LINES.load(Ordering::Relaxed);
-            if n < 32 {
+            if n < EARLY_MARKED as u32 {
                 EARLY_DETAIL.fetch_or(1 << n, Ordering::Relaxed);
             }
             print(args)

@@ -16,6 +16,7 @@ use crate::arch::{self, regs};
 use crate::shared::{BOOT_INFO, BootInfo, CpuControl, EntryMode, PERCPU, PerCpu, PhaseEvidence};
 use crate::{detail, fatal, log};
 use core::sync::atomic::Ordering;
+use hypfw_core::abi;
 use hypfw_core::abi::bits::{ACTLR_SMP, CNTHCTL_EVENT_STREAM, CNTHCTL_PL1_TIMER, HDCR_HPMN, HSCTLR_RUNTIME};
 use hypfw_core::mm::layout::{self, MAX_CPUS};
 use hypfw_core::mm::pgtable;
@@ -127,17 +128,26 @@ pub fn report_stacks(bi: &BootInfo) -> bool {
         );
         max = max.max(*m);
     }
-    // The stacks are sized at twice the deepest use measured: more than half used means the
-    // margin is gone, and the size needs a new measurement.
-    let ok = max * 2 <= layout::STACK_SIZE && boot * 2 <= hypfw_core::abi::BOOT_STACK_SIZE;
+    // The runtime stacks are sized at twice the deepest use measured: more than half used means
+    // the margin is gone, and the size needs a new measurement. The boot stack is painted only in
+    // its lowest part (abi::BOOT_STACK_WATCH): a boot phase that reached into it came that close
+    // to overflowing.
+    let runtime_ok = max * 2 <= layout::STACK_SIZE;
+    let boot_ok = abi::boot_stack_clear(boot);
     log!(
-        "stack high-water: boot {boot} of {} bytes; runtime {max} of {} bytes (per CPU {}): {}",
-        hypfw_core::abi::BOOT_STACK_SIZE,
+        "stack high-water: boot {}{boot} of {} bytes{}; runtime {max} of {} bytes (per CPU {}): {}",
+        if boot_ok { "at most " } else { "" },
+        abi::BOOT_STACK_SIZE,
+        if boot_ok { " (its watched lowest part untouched)" } else { ", into its watched lowest part" },
         layout::STACK_SIZE,
         crate::drivers::console::List(&marks[..bi.cpus.count], crate::drivers::console::Radix::Dec),
-        if ok { "within half, ok" } else { "more than half used: FAILED (the stack sizes need a new measurement)" }
+        match (runtime_ok, boot_ok) {
+            (true, true) => "within half, ok",
+            (false, _) => "runtime stack more than half used: FAILED (the stack sizes need a new measurement)",
+            (true, false) => "boot stack close to overflowing: FAILED (the boot stack needs to grow)",
+        }
     );
-    ok
+    runtime_ok && boot_ok
 }
 
 /// Check what the init page observed against what must hold; stops on a mismatch.

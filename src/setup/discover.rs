@@ -11,17 +11,11 @@ use hypfw_core::platform::cpuid::{IdPfr1, Midr};
 use hypfw_core::platform::dtb::{self, Checked, Description, Platform, PsciMethod, UartKind};
 use hypfw_core::platform::options::Options;
 
-/// The banner and what the bootloader handed over.
+/// The banner, and what the bootloader left on that must be undone. What else it handed over is a
+/// detail line, said once the log's level is known ([`options_known`]), or before a stop that comes
+/// first ([`stop_early`]).
 pub fn report_entry(info: &EarlyInfo) {
     log!("hypfw {} (ARMv7 HYP firmware)", env!("CARGO_PKG_VERSION"));
-    detail!(
-        "entry: {} mode, load address {:#010x}, r0={:#x} r1={:#x} r2={:#x}",
-        arch::mode_name(info.mode_flags),
-        info.load_addr,
-        info.r0,
-        info.r1,
-        info.r2
-    );
     if info.mode_flags & (ENTRY_MMU_WAS_ON | ENTRY_DCACHE_WAS_ON) != 0 {
         log!(
             "entry: the bootloader left the MMU {} and the D-cache {}; cleaned and switched both off",
@@ -31,30 +25,59 @@ pub fn report_entry(info: &EarlyInfo) {
     }
 }
 
+/// What the bootloader handed over (a detail line).
+fn report_handover(info: &EarlyInfo) {
+    detail!(
+        "entry: {} mode, load address {:#010x}, r0={:#x} r1={:#x} r2={:#x}",
+        arch::mode_name(info.mode_flags),
+        info.load_addr,
+        info.r0,
+        info.r1,
+        info.r2
+    );
+}
+
+/// Stop before the boot options are read: what the bootloader handed over first (kept, like every
+/// detail line so far, and shown with the `fatal:` line), then the reason.
+pub fn stop_early(info: &EarlyInfo, why: core::fmt::Arguments) -> ! {
+    report_handover(info);
+    crate::base::stop::fatal(why)
+}
+
 /// Decide from the entry mode whether and how HYP can be reached; stop with the reason if not.
-pub fn check_mode(mode: u32) -> EntryMode {
+pub fn check_mode(info: &EarlyInfo) -> EntryMode {
+    let mode = info.mode_flags & Mode::MASK;
     let pfr1 = IdPfr1(arch::id_pfr1());
     let midr = arch::midr();
     log!("cpu: {} (MIDR {midr:#010x}); {pfr1}", Midr(midr));
     let pfr1_raw = pfr1.0;
     match Mode::of(mode) {
         Some(Mode::Hyp) => EntryMode::NsHyp,
-        Some(Mode::Svc) if !pfr1.virtualization() => fatal!(
-            "entered in SVC mode on a CPU without the Virtualization Extensions (ID_PFR1 {pfr1_raw:#010x}, \
-             Virtualization field 0): hypfw needs HYP mode (QEMU: -M virt,virtualization=on -cpu cortex-a15)"
+        Some(Mode::Svc) if !pfr1.virtualization() => stop_early(
+            info,
+            format_args!(
+                "entered in SVC mode on a CPU without the Virtualization Extensions (ID_PFR1 {pfr1_raw:#010x}, \
+                 Virtualization field 0): hypfw needs HYP mode (QEMU: -M virt,virtualization=on -cpu cortex-a15)"
+            ),
         ),
-        Some(Mode::Svc) if !pfr1.security() || !arch::probe_secure_svc() => fatal!(
-            "entered in Non-secure SVC mode: HYP cannot be reached from there. Enter hypfw in HYP mode \
-             (U-Boot: bootm_boot_mode=nonsec; QEMU: -M virt,virtualization=on) or in Secure SVC"
+        Some(Mode::Svc) if !pfr1.security() || !arch::probe_secure_svc() => stop_early(
+            info,
+            format_args!(
+                "entered in Non-secure SVC mode: HYP cannot be reached from there. Enter hypfw in HYP mode \
+                 (U-Boot: bootm_boot_mode=nonsec; QEMU: -M virt,virtualization=on) or in Secure SVC"
+            ),
         ),
         Some(Mode::Svc) => {
             detail!("entry: Secure SVC; will switch to Non-secure HYP through a monitor vector");
             EntryMode::SecureSvc
         }
-        _ => fatal!(
-            "entered in {} mode (CPSR.M {:#x}); hypfw must be entered in HYP or Secure SVC mode",
-            arch::mode_name(mode),
-            mode & Mode::MASK
+        _ => stop_early(
+            info,
+            format_args!(
+                "entered in {} mode (CPSR.M {:#x}); hypfw must be entered in HYP or Secure SVC mode",
+                arch::mode_name(mode),
+                mode & Mode::MASK
+            ),
         ),
     }
 }
@@ -71,6 +94,16 @@ pub struct Discovered {
     pub dtb_blob: Option<&'static [u8]>,
 }
 
+/// The boot options are known: set the log's level (the step-by-step log with `hypfw.verbose`, and
+/// by default in test builds (semihosting: QEMU and the suite) unless `hypfw.quiet`; otherwise the
+/// short summary), then say what the bootloader handed over. Until now detail lines were kept in
+/// case the log is verbose (and formatted for nothing when it is not); from here on a short log
+/// skips them before any formatting, so this happens as soon as the options are read.
+fn options_known(info: &EarlyInfo, o: &Options) {
+    console::set_verbose(o.verbose || (cfg!(feature = "semihosting") && !o.quiet));
+    report_handover(info);
+}
+
 /// Find the device tree (r2, or QEMU's ELF convention), validate and read it.
 pub fn platform(info: &EarlyInfo) -> Discovered {
     let (at, how) = if info.r2 != 0 {
@@ -85,6 +118,7 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
         log!(
             "platform: no device tree (r2 = 0): assuming QEMU virt's layout (128 MiB RAM at 0x40000000, PL011 at 0x09000000, GICv2)"
         );
+        options_known(info, &Options::default());
         return Discovered {
             platform: Platform::qemu_virt_fallback(),
             options: Options::default(),
@@ -99,11 +133,11 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
     // Byte loads only (the target has strict alignment), so any alignment of `at` is fine.
     let header = unsafe { core::slice::from_raw_parts(at as *const u8, 40) };
     let used = dtb::header_total_size(header)
-        .unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
+        .unwrap_or_else(|e| stop_early(info, format_args!("the device tree at {at:#x} (from {how}) is corrupt: {e}")));
     // SAFETY: as above, for the `used` bytes the checked header gives.
     let view = unsafe { core::slice::from_raw_parts(at as *const u8, used) };
-    let st =
-        dtb::struct_block(view).unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"));
+    let st = dtb::struct_block(view)
+        .unwrap_or_else(|e| stop_early(info, format_args!("the device tree at {at:#x} (from {how}) is corrupt: {e}")));
     // The structure block's tokens as aligned words, where the blob is 4-byte aligned (the
     // Devicetree Specification asks for 8; the header check made its offset a multiple of 4).
     let words: &[u32] = if at % 4 == 0 {
@@ -124,11 +158,13 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
             // SAFETY: as above; `view` and `words` are not used any more, so this is the only
             // reference to the blob while it is tidied in place.
             let blob = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, used) };
-            dtb::tidy_and_describe(blob)
-                .unwrap_or_else(|e| fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"))
+            dtb::tidy_and_describe(blob).unwrap_or_else(|e| {
+                stop_early(info, format_args!("the device tree at {at:#x} (from {how}) is corrupt: {e}"))
+            })
         }
-        Err(e) => fatal!("the device tree at {at:#x} (from {how}) is corrupt: {e}"),
+        Err(e) => stop_early(info, format_args!("the device tree at {at:#x} (from {how}) is corrupt: {e}")),
     };
+    options_known(info, &options);
     // SAFETY: as above: the blob's first `total` bytes, read only from here on.
     let blob = unsafe { core::slice::from_raw_parts(at as *const u8, total) };
     let blob: &'static [u8] = blob;

@@ -123,12 +123,13 @@ pub fn release_parked(copy: &Copy, loaded_at: u32, cpus: &CpuMap, control: CpuCo
     detail!("smp: {} secondary CPU(s) released from the entry pen to the resident pen", cpus.count - 1);
 }
 
-/// Enter the copy's init page on the boot CPU (logical CPU 0).
-pub fn enter_init_page(copy: &Copy) -> ! {
+/// Enter the copy's init page on the boot CPU (logical CPU 0), once the boot stack's check has
+/// passed (`platform`: the console to report an overflow on).
+pub fn enter_init_page(copy: &Copy, platform: &Platform) -> ! {
     let entry = copy.pa(hyp_init_entry as *const () as usize);
     detail!("cpu0 entering the init page at {:#010x}", entry);
-    // The boot stack's mark, taken after the last line the boot phase prints.
-    let peak = super::stack::boot_high_water() as u32;
+    // The boot stack's check and mark, after the last line the boot phase prints.
+    let peak = super::stack::check(platform);
     // SAFETY: BOOT_STACK_PEAK is a u32 of this image; the boot phase runs alone with the MMU off
     // and no CPU has entered the copy yet.
     unsafe { write_in_copy(copy, (&raw const BOOT_STACK_PEAK) as usize, peak) };

@@ -25,7 +25,7 @@ use crate::{detail, fatal, log};
 use hypfw_core::abi::EarlyInfo;
 use hypfw_core::abi::reloc::RelocError;
 use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
-use hypfw_core::mm::layout::{self, MemRange, RUNTIME_VA, ReservedLayout};
+use hypfw_core::mm::layout::{self, Device, MemRange, RUNTIME_VA, ReservedLayout};
 use hypfw_core::payload::pack::Pack;
 use hypfw_core::payload::rewrite::PsciNode;
 use hypfw_core::payload::zimage;
@@ -37,18 +37,15 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     stack::paint();
     discover::report_entry(info);
     check_image(info);
-    let entry_mode = discover::check_mode(info.mode_flags & arch::Mode::MASK);
+    let entry_mode = discover::check_mode(info);
+    // Sets the log's level as soon as the boot options are read (`discover::options_known`).
     let found = discover::platform(info);
-    // The step-by-step log with hypfw.verbose, and by default in test builds (semihosting: QEMU
-    // and the suite) unless hypfw.quiet; otherwise the short summary: from here on detail lines
-    // are skipped, and those kept so far are left out when the console comes up.
-    let o = found.options;
-    crate::drivers::console::set_verbose(o.verbose || (cfg!(feature = "semihosting") && !o.quiet));
     let platform = found.platform;
     discover::report_platform(&platform);
 
     let cpus = CpuMap::new(platform.cpus(), arch::mpidr());
-    let Reserved { layout, pack, busy, region, init_page, copy } = reserve_and_copy(&platform, found.dtb_range, &cpus);
+    let Reserved { layout, pack, busy, region, init_page, copy, devices: (devices, ndev) } =
+        reserve_and_copy(&platform, found.dtb_range, &cpus);
     handover::write_fault_record(&copy, &platform, None, init_page);
 
     if entry_mode == EntryMode::SecureSvc {
@@ -58,7 +55,6 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     }
 
     let cpu_control = cpu_control(entry_mode, platform.psci);
-    let (devices, ndev) = tables::devices(&platform, pack.is_some());
     let devices = &devices[..ndev];
     let device_vas = layout::device_vas(devices);
     let fw_cfg_va = devices.iter().zip(device_vas).find(|(d, _)| d.name == tables::FW_CFG).and_then(|(_, va)| va);
@@ -115,8 +111,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     };
     handover::write(&copy, handover::Handover { boot_pgd, runtime_pgd, layout, cpus, info: boot_info });
     handover::release_parked(&copy, info.loaded_at, &cpus, cpu_control);
-    stack::check(&platform);
-    handover::enter_init_page(&copy)
+    handover::enter_init_page(&copy, &platform)
 }
 
 /// The outcome of step 2: where hypfw lives from now on, and what must survive until the copy is
@@ -130,6 +125,8 @@ struct Reserved {
     region: PhysAddr,
     init_page: PhysAddr,
     copy: relocate::Copy,
+    /// The devices the runtime maps (`tables::devices`), and how many.
+    devices: ([Device; layout::MAX_DEVICES], usize),
 }
 
 /// Find the payload pack, size and choose the reserved region, and copy and relocate the image
@@ -163,16 +160,18 @@ fn reserve_and_copy(platform: &Platform, dtb_range: MemRange, cpus: &CpuMap) -> 
         payload_holes: pack.map(|_| &device_holes[..]),
     };
     let (region, layout) = layout::plan_region(image.layout, &inputs).unwrap_or_else(|e| fatal!("{e}"));
+    // The sizes as u32 (the region is at most layout::RESERVED_LIMIT bytes): a u64 is printed in
+    // decimal through software division.
     log!(
         "memory: hypfw's region {}..{:#010x}, {} bytes withheld from the payload: image {} bytes, page tables {} \
          pages, stacks {} x {} bytes",
         region,
         region.0 + layout.size(),
-        layout.size(),
-        layout.image.resident_len(),
-        layout.pool_pages,
+        layout.size() as u32,
+        layout.image.resident_len() as u32,
+        layout.pool_pages as u32,
         layout.ncpus,
-        layout::STACK_SIZE
+        layout::STACK_SIZE as u32
     );
     detail!("relocation: the region is the top of the first RAM bank below {:#x}", RUNTIME_VA);
     let init_page = region.add(layout.init_page_off());
@@ -181,17 +180,23 @@ fn reserve_and_copy(platform: &Platform, dtb_range: MemRange, cpus: &CpuMap) -> 
     // DTB); the boot phase runs alone with the MMU off.
     let copy = unsafe { relocate::copy_and_relocate(&image, region, &layout) };
     detail!("relocation: image copied to {} and relocated for HYP VA {:#010x}", region, RUNTIME_VA);
-    Reserved { layout, pack, busy, region, init_page, copy }
+    Reserved { layout, pack, busy, region, init_page, copy, devices: (devices, ndev) }
 }
 
 /// What entry.S could not say itself: no relocation table, or a load address that is not
 /// page aligned.
 fn check_image(info: &EarlyInfo) {
     if info.reloc_missing != 0 {
-        fatal!("{}", RelocError::Missing);
+        discover::stop_early(info, format_args!("{}", RelocError::Missing));
     }
     if !(info.load_addr as u64).is_multiple_of(PAGE_SIZE) {
-        fatal!("load address {:#010x} is not 4 KiB aligned; load hypfw at a page-aligned address", info.load_addr);
+        discover::stop_early(
+            info,
+            format_args!(
+                "load address {:#010x} is not 4 KiB aligned; load hypfw at a page-aligned address",
+                info.load_addr
+            ),
+        );
     }
 }
 

@@ -8,7 +8,7 @@ use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr};
 use hypfw_core::mm::audit;
 use hypfw_core::mm::cache::CacheMaintenance;
 use hypfw_core::mm::frame::PagePool;
-use hypfw_core::mm::layout::{self, Device, MemRange, Plan, ReservedLayout};
+use hypfw_core::mm::layout::{self, Device, MemRange, Plan, Region, Regions, ReservedLayout};
 use hypfw_core::mm::pgtable::{FrameAllocator, MapAttrs, MemType, TableBuilder, TableMemory};
 use hypfw_core::platform::dtb::Platform;
 
@@ -42,6 +42,14 @@ impl FrameAllocator for Pool {
         // SAFETY: the pool lies in the reserved region, which only the boot CPU uses now (MMU off,
         // PA = pointer); `take` handed these pages out once and never again.
         unsafe { mem::zero(p.0 as usize as *mut u8, (pages * PAGE_SIZE) as usize) };
+        Some(p)
+    }
+    fn alloc_root_page(&mut self, entries: usize) -> Option<PhysAddr> {
+        let len = entries.min(512) * 8;
+        let p = self.0.take_small(len as u64)?;
+        // SAFETY: as in alloc_zeroed_pages: `take_small` handed out these `len` bytes once and
+        // never again (the rest of their page is other roots', or nobody's).
+        unsafe { mem::zero(p.0 as usize as *mut u8, len) };
         Some(p)
     }
 }
@@ -90,14 +98,17 @@ pub fn devices(p: &Platform, payload: bool) -> ([Device; layout::MAX_DEVICES], u
     (devices, n)
 }
 
-/// Build one table from a plan; returns its root.
-pub fn build<C: CacheMaintenance>(plan: &Plan, pool: &mut Pool, cache: &mut C) -> PhysAddr {
+/// Build one table from a plan, straight into the pool's pages; returns its root and how many
+/// leaf descriptors the builder wrote.
+pub fn build<C: CacheMaintenance>(plan: &Plan, pool: &mut Pool, cache: &mut C) -> (PhysAddr, usize) {
     let mut mem = PhysTables;
     let mut b = TableBuilder::new(pool, &mut mem, cache).unwrap_or_else(|e| fatal!("page tables: {e}"));
-    for r in plan.iter() {
+    plan.each(&mut |r: &Region| {
         b.map(r.va, r.pa, r.size, r.attrs).unwrap_or_else(|e| fatal!("page tables: {}: {e}", r.name));
-    }
-    b.publish()
+        true
+    });
+    let leaves = b.leaves();
+    (b.publish(), leaves)
 }
 
 /// The boot and runtime tables of the region, the runtime one audited; returns (boot root,
@@ -111,9 +122,9 @@ pub fn build_hyp(
     verbose: bool,
 ) -> (PhysAddr, PhysAddr) {
     let mut cache = ArmCache;
-    let boot_pgd = build(&layout::boot_plan(region, l), pool, &mut cache);
+    let (boot_pgd, _) = build(&layout::boot_plan(region, l), pool, &mut cache);
     let runtime_plan = layout::runtime_plan(region, l, devices);
-    let runtime_pgd = build(&runtime_plan, pool, &mut cache);
+    let (runtime_pgd, leaves_written) = build(&runtime_plan, pool, &mut cache);
     detail!(
         "page tables: boot pgd at {} (init page {} at identity and at {:#010x}), runtime pgd at {} ({} of {} pool pages)",
         boot_pgd,
@@ -123,21 +134,24 @@ pub fn build_hyp(
         pool.pages_used(),
         l.pool_pages
     );
-    for r in runtime_plan.iter().filter(|_| verbose) {
-        detail!(
-            "  runtime map {:<30} VA {}..{:#010x} -> PA {} {}",
-            r.name,
-            r.va,
-            r.va.0 as u64 + r.size,
-            r.pa,
-            attrs_name(r.attrs)
-        );
+    if verbose {
+        runtime_plan.each(&mut |r: &Region| {
+            detail!(
+                "  runtime map {:<30} VA {}..{:#010x} -> PA {} {}",
+                r.name,
+                r.va,
+                r.va.0 as u64 + r.size,
+                r.pa,
+                attrs_name(r.attrs)
+            );
+            true
+        });
     }
-    let init_page = region.add(l.init_page_off());
-    match audit::runtime_table(&PhysTables, runtime_pgd, l, region, init_page, ram) {
+    let expected = audit::Expected { region, layout: l, init_page: region.add(l.init_page_off()), ram, leaves_written };
+    match audit::runtime_table(&PhysTables, runtime_pgd, &runtime_plan, &expected) {
         Ok(n) => detail!(
-            "page tables: runtime table audited ({n} mappings): W^X, {} stack guards unmapped, no identity map, \
-             no payload RAM",
+            "page tables: runtime table audited ({n} mappings): as planned, W^X, {} stack guards unmapped, no \
+             identity map, no payload RAM",
             layout::MAX_CPUS
         ),
         Err(e) => fatal!("page tables: the runtime table fails its audit: {e}"),

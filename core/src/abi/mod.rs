@@ -19,8 +19,9 @@ pub const PERCPU_SMCS_OFFSET: usize = 40;
 /// HSR of `HVC #0` from A32 or T32 (EC 0x12, IL 1, immediate 0): the fast path's only HVC trigger.
 pub const HSR_HVC0: u32 = 0x4A00_0000;
 
-/// The boot phase's deepest use measured is 11,856 bytes with QEMU virt's tree (`stack high-water:
-/// boot`, printed by the self-test and at the payload's power-off; the self-test fails past half).
+/// The boot phase's deepest use measured is 11,856 bytes with QEMU virt's tree (when the whole
+/// stack was painted; now `stack high-water: boot`, printed by the self-test and at the payload's
+/// power-off, gives the mark only inside [`BOOT_STACK_WATCH`], and the self-test fails there).
 /// A board's tree can be several times larger and nest deeper, so the stack is well over twice
 /// that, in whole pages. It is not part of the resident copy, so its size costs the payload nothing
 /// once hypfw runs.
@@ -29,6 +30,36 @@ pub const BOOT_STACK_SIZE: u32 = 32 * 1024;
 /// ends: with the MMU off there is no guard page, and an overflow would silently corrupt .bss.
 pub const BOOT_STACK_CANARY_WORDS: usize = 16;
 pub const BOOT_STACK_CANARY: u32 = 0xB007_57AC;
+/// The lowest bytes of the boot stack, painted with the canary at entry and read back before the
+/// hand-over: a boot phase that reached into them came within this much of overflowing. Only this
+/// part is painted and read (the part above it is what every boot uses; reading 32 KiB word by
+/// word cost ~10k instructions per boot), so the high-water mark is exact only inside it.
+pub const BOOT_STACK_WATCH: u32 = 8 * 1024;
+const _: () = assert!(
+    BOOT_STACK_WATCH as usize >= BOOT_STACK_CANARY_WORDS * 4
+        && BOOT_STACK_WATCH.is_multiple_of(64)
+        && BOOT_STACK_WATCH <= BOOT_STACK_SIZE / 2
+);
+
+/// The boot stack's high-water mark from the words of the watched part ([`BOOT_STACK_WATCH`]) still
+/// holding the canary, counted up from the stack's bottom: exact when the boot phase reached into
+/// the watched part, else `BOOT_STACK_SIZE - BOOT_STACK_WATCH`, an upper bound.
+pub fn boot_stack_peak(untouched_words: usize) -> u32 {
+    let untouched = (untouched_words as u32).min(BOOT_STACK_WATCH / 4) * 4;
+    BOOT_STACK_SIZE - untouched
+}
+
+/// Whether a boot stack mark ([`boot_stack_peak`]) stayed out of the watched part, and so clear of
+/// an overflow by at least [`BOOT_STACK_WATCH`] bytes.
+pub fn boot_stack_clear(peak: u32) -> bool {
+    peak <= BOOT_STACK_SIZE - BOOT_STACK_WATCH
+}
+
+/// Whether the canary words at the very bottom survived (else the boot phase overflowed), from the
+/// same count as [`boot_stack_peak`].
+pub fn boot_stack_canary_intact(untouched_words: usize) -> bool {
+    untouched_words >= BOOT_STACK_CANARY_WORDS
+}
 
 /// `EarlyInfo::mode_flags`: the bootloader left the MMU of the entry mode on.
 pub const ENTRY_MMU_WAS_ON: u32 = 1 << 16;
@@ -259,6 +290,21 @@ mod tests {
         assert_eq!(align_of::<PenSlot>(), 64);
         assert_ne!(offset_of!(PenSlot, release) / 64, offset_of!(PenSlot, status) / 64);
         assert_ne!(offset_of!(ResumeSlot, regs) / 64, offset_of!(ResumeSlot, pending) / 64);
+    }
+
+    /// The watched part of the boot stack: untouched gives the bound, a use reaching into it the
+    /// exact mark, and only a use reaching the canary words counts as an overflow.
+    #[test]
+    fn boot_stack_marks() {
+        let all = BOOT_STACK_WATCH as usize / 4;
+        assert_eq!(boot_stack_peak(all), BOOT_STACK_SIZE - BOOT_STACK_WATCH);
+        assert!(boot_stack_clear(boot_stack_peak(all)) && boot_stack_canary_intact(all));
+        assert_eq!(boot_stack_peak(all - 1), BOOT_STACK_SIZE - BOOT_STACK_WATCH + 4);
+        assert!(!boot_stack_clear(boot_stack_peak(all - 1)), "one word into the watched part is too close");
+        assert!(boot_stack_canary_intact(BOOT_STACK_CANARY_WORDS));
+        assert!(!boot_stack_canary_intact(BOOT_STACK_CANARY_WORDS - 1), "a canary word overwritten");
+        assert_eq!(boot_stack_peak(0), BOOT_STACK_SIZE);
+        assert_eq!(boot_stack_peak(all + 100), boot_stack_peak(all), "a count past the watched part is not trusted");
     }
 
     /// The world switch loads r0-r12 with one LDM from the start of the context, then LR, ELR

@@ -3,13 +3,24 @@
 //! builder bug (or a plan that grew a mapping it should not have) stops the boot with the reason,
 //! before any CPU runs with that table.
 //!
-//! Checked: every mapping is writable or executable, never both (W^X); every page of every stack
-//! slot's guard is unmapped; the init page is not mapped at its identity address (the runtime table has no
-//! identity map); no mapping reaches RAM outside hypfw's own region (the payload's memory).
+//! Checked: every mapping is writable or executable, never both (W^X); no mapping reaches RAM
+//! outside hypfw's own region (the payload's memory); every page of every stack slot's guard is
+//! unmapped; the init page is not mapped at its identity address (the runtime table has no
+//! identity map); and the table holds the plan and nothing else. The first two are checked on the
+//! plan's mappings, and the table is held against the plan: every planned page and block is looked
+//! up from the root as the MMU would and must be the descriptor the plan asks for, and the leaves
+//! found that way must be every leaf the builder wrote ([`TableBuilder::leaves`]). Guards and the
+//! identity address are looked up in the table itself. So only the plan's entries are read: a
+//! walk of every entry of every table (~17k instructions per boot, nearly all of them on empty
+//! entries) runs only to name what is wrong once something is. What this cannot see is a store
+//! into table memory that bypasses the builder: the pool hands out zeroed pages, and nothing but
+//! the builder writes them.
+//!
+//! [`TableBuilder::leaves`]: crate::mm::pgtable::TableBuilder::leaves
 
 use crate::mm::addr::{PAGE_SIZE, PhysAddr, VirtAddr};
-use crate::mm::layout::{GUARD_SIZE, MAX_CPUS, MemRange, ReservedLayout};
-use crate::mm::pgtable::{Descriptor, ENTRIES, L1_ENTRIES, L1_SHIFT, L2_SHIFT, L3_SHIFT, TableMemory, translate};
+use crate::mm::layout::{GUARD_SIZE, MAX_CPUS, MemRange, Region, Regions, ReservedLayout};
+use crate::mm::pgtable::{Descriptor, ENTRIES, L1_ENTRIES, L1_SHIFT, L2_SHIFT, L3_SHIFT, TableMemory, is_mapped};
 
 /// What an audit found wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +44,22 @@ pub enum AuditError {
         va: u64,
         pa: u64,
     },
+    /// A page or block of a planned mapping is missing from the table, or maps elsewhere or
+    /// otherwise than planned.
+    NotAsPlanned {
+        name: &'static str,
+        va: u64,
+    },
+    /// A leaf that no planned mapping asks for.
+    Unplanned {
+        va: u64,
+    },
+    /// The builder's count of the leaves it wrote is not the plan's, and yet the table shows no
+    /// leaf outside the plan.
+    LeafCount {
+        planned: usize,
+        written: usize,
+    },
 }
 
 impl core::fmt::Display for AuditError {
@@ -46,6 +73,13 @@ impl core::fmt::Display for AuditError {
             }
             AuditError::PayloadRamMapped { va, pa } => {
                 write!(f, "VA {va:#x} maps RAM at PA {pa:#x}, outside hypfw's region: the payload's memory")
+            }
+            AuditError::NotAsPlanned { name, va } => {
+                write!(f, "VA {va:#x} ({name}) is not mapped as planned")
+            }
+            AuditError::Unplanned { va } => write!(f, "VA {va:#x} is mapped, and no planned mapping asks for it"),
+            AuditError::LeafCount { planned, written } => {
+                write!(f, "the builder wrote {written} leaves, the plan has {planned}")
             }
         }
     }
@@ -116,54 +150,180 @@ fn next_entry<M: TableMemory>(mem: &M, table: PhysAddr, from: usize, bits: u64) 
     i
 }
 
-/// Audit the runtime table at `root` of hypfw's `region` (base of the reserved region) laid out
-/// as `l`, with the init page at `init_page` and the platform's `ram`. Returns how many leaves it
-/// checked.
+/// What the runtime table is audited against.
+#[derive(Clone, Copy, Debug)]
+pub struct Expected<'a> {
+    /// hypfw's region (the reserved region's base) and its layout.
+    pub region: PhysAddr,
+    pub layout: &'a ReservedLayout,
+    /// The init page's physical address, which must not be mapped at that VA.
+    pub init_page: PhysAddr,
+    /// The platform's RAM.
+    pub ram: &'a [MemRange],
+    /// Leaf descriptors the builder wrote ([`TableBuilder::leaves`]).
+    ///
+    /// [`TableBuilder::leaves`]: crate::mm::pgtable::TableBuilder::leaves
+    pub leaves_written: usize,
+}
+
+/// Audit the runtime table at `root` against its `plan` (the mappings it was built from,
+/// `layout::runtime_plan`) and what `e` says. Returns how many leaves it checked.
 pub fn runtime_table<M: TableMemory>(
     mem: &M,
     root: PhysAddr,
-    l: &ReservedLayout,
-    region: PhysAddr,
-    init_page: PhysAddr,
-    ram: &[MemRange],
+    plan: &dyn Regions,
+    e: &Expected,
 ) -> Result<usize, AuditError> {
-    let hypfw = MemRange { base: region.0, size: l.size() };
-    let mut first_error = None;
+    let hypfw = MemRange { base: e.region.0, size: e.layout.size() };
     let mut leaves = 0;
-    for_each_leaf(mem, root, |leaf| {
-        leaves += 1;
-        if first_error.is_some() {
-            return;
-        }
-        let Some(a) = leaf.desc.attrs() else {
-            first_error = Some(AuditError::UnknownAttributes { va: leaf.va });
-            return;
-        };
-        if a.writable && a.executable {
-            first_error = Some(AuditError::WritableAndExecutable { va: leaf.va });
-            return;
-        }
-        let pa = MemRange { base: leaf.desc.output().0, size: leaf.size };
+    let mut found = Ok(());
+    plan.each(&mut |r: &Region| {
+        // The plan's own mappings: W^X, and no RAM but hypfw's.
+        let va = r.va.0 as u64;
+        let pa = MemRange { base: r.pa.0, size: r.size };
         let in_hypfw = pa.base >= hypfw.base && pa.end() <= hypfw.end();
-        if !in_hypfw && ram.iter().any(|r| r.overlaps(&pa)) {
-            first_error = Some(AuditError::PayloadRamMapped { va: leaf.va, pa: pa.base });
-        }
+        found = if r.attrs.writable && r.attrs.executable {
+            Err(AuditError::WritableAndExecutable { va })
+        } else if !in_hypfw && e.ram.iter().any(|b| b.overlaps(&pa)) {
+            Err(AuditError::PayloadRamMapped { va, pa: pa.base })
+        } else {
+            // The table holds them as planned.
+            planned_leaves(mem, root, r)
+                .map(|n| leaves += n)
+                .map_err(|va| AuditError::NotAsPlanned { name: r.name, va })
+        };
+        found.is_ok()
     });
-    if let Some(e) = first_error {
-        return Err(e);
+    if let Err(err) = found {
+        // A mapping not as planned: first name whatever breaks a property.
+        let named = matches!(err, AuditError::NotAsPlanned { .. }).then(|| diagnose(mem, root, plan, e)).flatten();
+        return Err(named.unwrap_or(err));
+    }
+    // ... and nothing else that the builder wrote.
+    if leaves != e.leaves_written {
+        return Err(diagnose(mem, root, plan, e)
+            .unwrap_or(AuditError::LeafCount { planned: leaves, written: e.leaves_written }));
     }
     for cpu in 0..MAX_CPUS {
         for off in (0..GUARD_SIZE as u32).step_by(PAGE_SIZE as usize) {
-            let g = VirtAddr(l.guard_page(cpu).0 + off);
-            if translate(mem, root, g).is_some() {
+            let g = VirtAddr(e.layout.guard_page(cpu).0 + off);
+            if is_mapped(mem, root, g) {
                 return Err(AuditError::GuardPageMapped { cpu, va: g.0 });
             }
         }
     }
-    if init_page.0 < 1 << 32 && translate(mem, root, VirtAddr(init_page.0 as u32)).is_some() {
-        return Err(AuditError::IdentityMapped { va: init_page.0 });
+    if let Some(va) = identity_va(e.init_page)
+        && is_mapped(mem, root, VirtAddr(va))
+    {
+        return Err(AuditError::IdentityMapped { va: va as u64 });
     }
     Ok(leaves)
+}
+
+fn identity_va(init_page: PhysAddr) -> Option<u32> {
+    u32::try_from(init_page.0).ok()
+}
+
+/// Look up every page and block of the planned mapping `r` from `root` as the MMU would: each must
+/// be exactly the descriptor the plan asks for (its output address and attributes; a block where
+/// the builder would have used one). Ok(leaves found) or Err(VA of the first that is not).
+fn planned_leaves<M: TableMemory>(mem: &M, root: PhysAddr, r: &Region) -> Result<usize, u64> {
+    let page = Descriptor::page(r.pa, r.attrs);
+    // The encoding agrees with the decoding the rest of the audit (and the fault reports) use.
+    if page.attrs() != Some(r.attrs) || page.output() != r.pa {
+        return Err(r.va.0 as u64);
+    }
+    let (va, size) = (r.va.0 as u64, r.size);
+    let mut leaves = 0;
+    let mut off = 0;
+    while off < size {
+        let v = va + off;
+        let mut table = root;
+        let mut index = (v >> L1_SHIFT) as usize;
+        let mut level_shift = L1_SHIFT;
+        let d = loop {
+            let d = Descriptor(mem.read_desc(table, index));
+            if !d.is_valid() {
+                return Err(v);
+            }
+            if !d.has_table_bit() || level_shift == L3_SHIFT {
+                break d;
+            }
+            table = d.output();
+            level_shift -= 9;
+            index = ((v >> level_shift) as usize) & (ENTRIES - 1);
+        };
+        if level_shift != L3_SHIFT {
+            // A block: aligned, within the mapping, and the plan's.
+            let span = 1u64 << level_shift;
+            if !v.is_multiple_of(span) || size - off < span || d != Descriptor::block(r.pa.add(off), r.attrs) {
+                return Err(v);
+            }
+            leaves += 1;
+            off += span;
+            continue;
+        }
+        // Pages: the rest of this level-3 table that the mapping covers, in one pass.
+        let n = (((size - off) / PAGE_SIZE) as usize).min(ENTRIES - index);
+        let mut want = Descriptor::page(r.pa.add(off), r.attrs).0;
+        for i in index..index + n {
+            if mem.read_desc(table, i) != want {
+                return Err(v + ((i - index) as u64) * PAGE_SIZE);
+            }
+            want += PAGE_SIZE;
+        }
+        leaves += n;
+        off += n as u64 * PAGE_SIZE;
+    }
+    Ok(leaves)
+}
+
+/// Name what is wrong with the table, once it does not hold its plan: walk every leaf (every
+/// entry of every table) and report the first that breaks a property, or that no planned mapping
+/// asks for. None if every leaf is fine (a planned page is then missing or mapped otherwise).
+fn diagnose<M: TableMemory>(mem: &M, root: PhysAddr, plan: &dyn Regions, e: &Expected) -> Option<AuditError> {
+    let hypfw = MemRange { base: e.region.0, size: e.layout.size() };
+    let guards = (0..MAX_CPUS).map(|cpu| (cpu, e.layout.guard_page(cpu).0 as u64));
+    let mut found = None;
+    for_each_leaf(mem, root, |leaf| {
+        if found.is_some() {
+            return;
+        }
+        let (va, end) = (leaf.va, leaf.va + leaf.size);
+        let Some(a) = leaf.desc.attrs() else {
+            found = Some(AuditError::UnknownAttributes { va });
+            return;
+        };
+        let pa = MemRange { base: leaf.desc.output().0, size: leaf.size };
+        let in_hypfw = pa.base >= hypfw.base && pa.end() <= hypfw.end();
+        let guard = guards.clone().find(|&(_, g)| g < end && va < g + GUARD_SIZE);
+        let identity = identity_va(e.init_page).filter(|&i| (va..end).contains(&(i as u64)));
+        // The planned mapping this leaf lies in, and whether it maps what that one plans.
+        let mut planned = None;
+        plan.each(&mut |r: &Region| {
+            if r.va.0 as u64 <= va && end <= r.va.0 as u64 + r.size {
+                planned = Some(*r);
+            }
+            planned.is_none()
+        });
+        let as_planned = planned.is_some_and(|r| pa.base == r.pa.0 + (va - r.va.0 as u64) && a == r.attrs);
+        found = if a.writable && a.executable {
+            Some(AuditError::WritableAndExecutable { va })
+        } else if !in_hypfw && e.ram.iter().any(|r| r.overlaps(&pa)) {
+            Some(AuditError::PayloadRamMapped { va, pa: pa.base })
+        } else if let Some((cpu, g)) = guard {
+            Some(AuditError::GuardPageMapped { cpu, va: g.max(va) as u32 })
+        } else if let Some(i) = identity {
+            Some(AuditError::IdentityMapped { va: i as u64 })
+        } else if as_planned {
+            None
+        } else if let Some(r) = planned {
+            Some(AuditError::NotAsPlanned { name: r.name, va })
+        } else {
+            Some(AuditError::Unplanned { va })
+        };
+    });
+    found
 }
 
 #[cfg(test)]
@@ -193,35 +353,95 @@ mod tests {
         .unwrap()
     }
 
-    /// The runtime table as the boot CPU builds it, plus `extra` mappings.
-    fn build(extra: &[(u32, u64, MapAttrs)]) -> (SimMem, PhysAddr) {
-        let l = layout();
+    const DEVICES: [Device; 1] = [Device { name: "uart", pa: 0x0900_0000, size: 0x1000 }];
+
+    struct Built {
+        mem: SimMem,
+        root: PhysAddr,
+        leaves: usize,
+    }
+
+    /// A table built by the builder from `plan`, plus `extra` pages.
+    fn build_from(plan: impl IntoIterator<Item = Region>, extra: &[(u32, u64, MapAttrs)]) -> Built {
         let mut mem = SimMem::default();
         let mut pool = Pool::new(0x1_0000_0000, 64);
         let mut rec = Recorder::default();
-        let devices = [Device { name: "uart", pa: 0x0900_0000, size: 0x1000 }];
-        let root = {
+        let (leaves, root) = {
             let mut b = TableBuilder::new(&mut pool, &mut mem, &mut rec).unwrap();
-            for r in runtime_plan(REGION, &l, &devices).iter() {
+            for r in plan {
                 b.map(r.va, r.pa, r.size, r.attrs).unwrap();
             }
             for &(va, pa, a) in extra {
                 b.map(VirtAddr(va), PhysAddr(pa), PAGE_SIZE, a).unwrap();
             }
-            b.publish()
+            (b.leaves(), b.publish())
         };
-        (mem, root)
+        Built { mem, root, leaves }
+    }
+
+    /// The runtime table as the boot CPU builds it, plus `extra` mappings.
+    fn build(extra: &[(u32, u64, MapAttrs)]) -> Built {
+        build_from(runtime_plan(REGION, &layout(), &DEVICES).to_vec(), extra)
+    }
+
+    /// Audit `t` against `plan`.
+    fn audit_with(t: &Built, plan: &dyn Regions) -> Result<usize, AuditError> {
+        let l = layout();
+        let e =
+            Expected { region: REGION, layout: &l, init_page: REGION.add(0x1000), ram: &RAM, leaves_written: t.leaves };
+        runtime_table(&t.mem, t.root, plan, &e)
+    }
+
+    /// Audit `t` against the runtime plan.
+    fn audit_built(t: &Built) -> Result<usize, AuditError> {
+        audit_with(t, &runtime_plan(REGION, &layout(), &DEVICES))
     }
 
     fn audit(extra: &[(u32, u64, MapAttrs)]) -> Result<usize, AuditError> {
-        let (mem, root) = build(extra);
-        runtime_table(&mem, root, &layout(), REGION, REGION.add(0x1000), &RAM)
+        audit_built(&build(extra))
+    }
+
+    /// The root of a HYP stage-1 table is zeroed only in its first 4 entries (`alloc_root_page`):
+    /// with the rest of its page holding valid-looking descriptors, the table is built, walked and
+    /// audited the same.
+    #[test]
+    fn the_root_page_beyond_its_four_entries_is_never_used() {
+        const POOL: u64 = 0x1_0000_0000;
+        let mut mem = SimMem::default();
+        for i in L1_ENTRIES..ENTRIES {
+            mem.write_desc(PhysAddr(POOL), i, Descriptor::page(REGION, MapAttrs::DATA).0);
+        }
+        let mut pool = Pool::new(POOL, 64);
+        let mut rec = Recorder::default();
+        let l = layout();
+        let mut b = TableBuilder::new(&mut pool, &mut mem, &mut rec).unwrap();
+        assert_eq!(b.root(), PhysAddr(POOL), "the root is the page with the junk");
+        for r in runtime_plan(REGION, &l, &DEVICES).to_vec() {
+            b.map(r.va, r.pa, r.size, r.attrs).unwrap();
+        }
+        let leaves = b.leaves();
+        let root = b.publish();
+        let mut seen = 0;
+        for_each_leaf(&mem, root, |_| seen += 1);
+        assert_eq!(seen, leaves);
+        let t = Built { mem, root, leaves };
+        assert_eq!(audit_built(&t), Ok(leaves));
+    }
+
+    /// The level-3 entry of `va` in `t`'s table, and its table and index.
+    fn l3_entry(t: &Built, va: u32) -> (PhysAddr, usize, u64) {
+        let l1 = Descriptor(t.mem.read_desc(t.root, (va >> 30) as usize));
+        let l2 = Descriptor(t.mem.read_desc(l1.output(), ((va >> 21) & 511) as usize));
+        let i = ((va >> 12) & 511) as usize;
+        (l2.output(), i, t.mem.read_desc(l2.output(), i))
     }
 
     #[test]
     fn the_table_hypfw_builds_passes() {
-        let n = audit(&[]).unwrap();
+        let t = build(&[]);
+        let n = audit_built(&t).unwrap();
         assert!(n > 40, "{n} leaves");
+        assert_eq!(n, t.leaves, "every leaf written is a planned one");
     }
 
     #[test]
@@ -244,18 +464,100 @@ mod tests {
     /// The builder refuses W^X itself; a descriptor written behind its back is still caught.
     #[test]
     fn writable_and_executable_is_caught() {
-        let (mut mem, root) = build(&[]);
-        let text = crate::mm::pgtable::translate(&mem, root, VirtAddr(0xC000_0000)).unwrap();
+        let mut t = build(&[]);
+        let text = crate::mm::pgtable::translate(&t.mem, t.root, VirtAddr(0xC000_0000)).unwrap();
         assert_eq!(text.level, 3);
-        // Find the L3 table holding VA 0xC000_0000 and clear AP[2] (read-only) of its entry.
-        let l1 = Descriptor(mem.read_desc(root, 3));
-        let l2 = Descriptor(mem.read_desc(l1.output(), 0));
-        let d = mem.read_desc(l2.output(), 0);
-        mem.write_desc(l2.output(), 0, d & !(1 << 7));
+        // Clear AP[2] (read-only) of the entry for VA 0xC000_0000.
+        let (table, i, d) = l3_entry(&t, 0xC000_0000);
+        t.mem.write_desc(table, i, d & !(1 << 7));
+        assert_eq!(audit_built(&t), Err(AuditError::WritableAndExecutable { va: 0xC000_0000 }));
+    }
+
+    /// A leaf that breaks none of the properties but that the plan does not ask for: the builder
+    /// wrote one leaf more than the plan has, and the walk names it.
+    #[test]
+    fn a_leaf_outside_the_plan_is_caught() {
+        let t = build(&[(0xE000_0000, REGION.0 + 0x2_0000, MapAttrs::RODATA)]);
+        assert_eq!(audit_built(&t), Err(AuditError::Unplanned { va: 0xE000_0000 }));
+        // Only a count the table does not bear out: said as such.
+        let mut t = build(&[]);
+        t.leaves += 1;
+        let planned = t.leaves - 1;
+        assert_eq!(audit_built(&t), Err(AuditError::LeafCount { planned, written: planned + 1 }));
+    }
+
+    /// Planned pages missing, mapped to another page of hypfw's region, or with other attributes
+    /// (none of which breaks a property by itself) are caught, with the planned mapping's name.
+    #[test]
+    fn a_planned_page_missing_or_changed_is_caught() {
+        let l = layout();
+        let plan = runtime_plan(REGION, &l, &DEVICES).to_vec();
+        let without_rodata = build_from(plan.iter().copied().filter(|r| r.name != "rodata"), &[]);
+        let rodata = plan.iter().find(|r| r.name == "rodata").unwrap();
         assert_eq!(
-            runtime_table(&mem, root, &layout(), REGION, REGION.add(0x1000), &RAM),
-            Err(AuditError::WritableAndExecutable { va: 0xC000_0000 })
+            audit_built(&without_rodata),
+            Err(AuditError::NotAsPlanned { name: "rodata", va: rodata.va.0 as u64 })
         );
+        let data = plan.iter().find(|r| r.name == "data+bss").unwrap();
+        let va = data.va.0 + 0x1000;
+        let mut moved = build(&[]);
+        let (table, i, d) = l3_entry(&moved, va);
+        moved.mem.write_desc(table, i, d + 0x1000);
+        assert_eq!(audit_built(&moved), Err(AuditError::NotAsPlanned { name: "data+bss", va: va as u64 }));
+        let mut read_only = build(&[]);
+        read_only.mem.write_desc(table, i, d | 1 << 7);
+        assert_eq!(audit_built(&read_only), Err(AuditError::NotAsPlanned { name: "data+bss", va: va as u64 }));
+    }
+
+    /// The plan's own mappings are held to the properties, whatever the table holds.
+    #[test]
+    fn a_plan_that_breaks_a_property_is_caught() {
+        let l = layout();
+        let payload_ram = Region {
+            name: "payload RAM",
+            va: VirtAddr(0xE000_0000),
+            pa: PhysAddr(0x4200_0000),
+            size: PAGE_SIZE,
+            attrs: MapAttrs::RODATA,
+        };
+        let plan = runtime_plan(REGION, &l, &DEVICES).to_vec();
+        let with: Vec<Region> = plan.iter().copied().chain([payload_ram]).collect();
+        let t = build_from(with.clone(), &[]);
+        assert_eq!(audit_with(&t, &with), Err(AuditError::PayloadRamMapped { va: 0xE000_0000, pa: 0x4200_0000 }));
+        let wx = Region {
+            name: "wx",
+            pa: PhysAddr(REGION.0 + 0x2_0000),
+            attrs: MapAttrs { mem: crate::mm::pgtable::MemType::Normal, writable: true, executable: true },
+            ..payload_ram
+        };
+        let t = build(&[]);
+        assert_eq!(
+            audit_with(&t, &plan.iter().copied().chain([wx]).collect::<Vec<_>>()),
+            Err(AuditError::WritableAndExecutable { va: 0xE000_0000 })
+        );
+    }
+
+    /// A 2 MiB block is checked as one leaf; a block that maps elsewhere is caught.
+    #[test]
+    fn blocks_are_held_to_the_plan() {
+        let l = layout();
+        let device = Region {
+            name: "big device",
+            va: VirtAddr(0xE000_0000),
+            pa: PhysAddr(0x1_0000_0000),
+            size: (4 << 20) + 0x2000,
+            attrs: MapAttrs::DEVICE,
+        };
+        let plan = runtime_plan(REGION, &l, &DEVICES).to_vec();
+        let with: Vec<Region> = plan.iter().copied().chain([device]).collect();
+        let mut t = build_from(with.clone(), &[]);
+        let planned_pages: u64 = plan.iter().map(|r| r.size / PAGE_SIZE).sum();
+        assert_eq!(audit_with(&t, &with), Ok(planned_pages as usize + 2 + 2), "two blocks and two pages");
+        let l1 = Descriptor(t.mem.read_desc(t.root, 3));
+        let i = ((0xE020_0000u32 >> 21) & 511) as usize;
+        let d = t.mem.read_desc(l1.output(), i);
+        t.mem.write_desc(l1.output(), i, d + (2 << 20));
+        assert_eq!(audit_with(&t, &with), Err(AuditError::NotAsPlanned { name: "big device", va: 0xE020_0000 }));
     }
 
     proptest::proptest! {

@@ -223,31 +223,24 @@ impl ReservedLayout {
     }
 }
 
-/// Distinct table indices, counted without an allocator (an overflow counts every later key as
-/// new: still an upper bound).
-struct Keys {
-    k: [u64; 48],
-    n: usize,
-    extra: u64,
+/// Distinct table indices, counted without an allocator or a list: exactly when the keys come
+/// in ascending order (as the plans' mappings and stage 2's pieces do), an upper bound otherwise
+/// (a key seen again after another one counts again).
+struct Distinct {
+    /// The last key counted (none yet: u32::MAX, which no 2 MiB or 1 GiB block number of a
+    /// 40-bit address reaches).
+    last: u32,
+    n: u64,
 }
 
-impl Keys {
+impl Distinct {
     fn new() -> Self {
-        Keys { k: [0; 48], n: 0, extra: 0 }
+        Distinct { last: u32::MAX, n: 0 }
     }
-    fn insert(&mut self, key: u64) {
-        if self.k[..self.n].contains(&key) {
-            return;
-        }
-        if self.n < self.k.len() {
-            self.k[self.n] = key;
-            self.n += 1;
-        } else {
-            self.extra += 1;
-        }
-    }
-    fn len(&self) -> u64 {
-        self.n as u64 + self.extra
+    /// The keys `first..=last` (`first <= last`).
+    fn insert_range(&mut self, first: u32, last: u32) {
+        self.n += u64::from(last - first + 1 - u32::from(self.last == first));
+        self.last = last;
     }
 }
 
@@ -257,39 +250,40 @@ const L3_SPAN_SHIFT: u32 = 21;
 /// Table pages the builder takes for a HYP stage-1 plan, at most: the root, a level-2 table for
 /// every 1 GiB the plan touches and a level-3 table for every 2 MiB block it touches (the builder
 /// uses no 1 GiB blocks in stage 1, and 2 MiB blocks only where VA and PA both align).
-pub fn stage1_table_pages(plan: &Plan) -> u64 {
-    let (mut l2, mut l3) = (Keys::new(), Keys::new());
-    for r in plan.iter() {
-        let (s, e) = (r.va.0 as u64, r.va.0 as u64 + r.size - 1);
-        for g in s >> L2_SPAN_SHIFT..=e >> L2_SPAN_SHIFT {
-            l2.insert(g);
-        }
-        for b in s >> L3_SPAN_SHIFT..=e >> L3_SPAN_SHIFT {
-            l3.insert(b);
-        }
-    }
-    1 + l2.len() + l3.len()
+pub fn stage1_table_pages(plan: &dyn Regions) -> u64 {
+    let (mut l2, mut l3) = (Distinct::new(), Distinct::new());
+    plan.each(&mut |r: &Region| {
+        // The last byte: a VA (a mapping ends at the latest at the top of the 32-bit space).
+        let (s, e) = (r.va.0, r.va.0.wrapping_add((r.size - 1) as u32));
+        l2.insert_range(s >> L2_SPAN_SHIFT, e >> L2_SPAN_SHIFT);
+        l3.insert_range(s >> L3_SPAN_SHIFT, e >> L3_SPAN_SHIFT);
+        true
+    });
+    1 + l2.n + l3.n
 }
 
 /// Table pages the payload's stage 2 takes, at most: the two-page root (and one page the pool may
 /// skip to align it), a level-2 table for every 1 GiB and a level-3 table for every 2 MiB block
 /// that a boundary of the identity map (a RAM bank's or a hole's edge) does not align to.
 pub fn stage2_table_pages(ram: &[MemRange], holes: &[MemRange]) -> u64 {
-    let (mut l2, mut l3) = (Keys::new(), Keys::new());
+    let (mut l2, mut l3) = (Distinct::new(), Distinct::new());
     stage2::partition(ram, holes, |s, e, k| {
         if k == Piece::Hole {
             return;
         }
         for x in [s, e] {
+            // IPAs are 40 bits: their 1 GiB and 2 MiB block numbers fit 32.
             if !x.is_multiple_of(1 << L2_SPAN_SHIFT) {
-                l2.insert(x >> L2_SPAN_SHIFT);
+                let k = (x >> L2_SPAN_SHIFT) as u32;
+                l2.insert_range(k, k);
             }
             if !x.is_multiple_of(1 << L3_SPAN_SHIFT) {
-                l3.insert(x >> L3_SPAN_SHIFT);
+                let k = (x >> L3_SPAN_SHIFT) as u32;
+                l3.insert_range(k, k);
             }
         }
     });
-    3 + l2.len() + l3.len()
+    3 + l2.n + l3.n
 }
 
 /// What decides the region's size besides the image.
@@ -309,7 +303,8 @@ pub struct RegionInputs<'a> {
 
 /// Page-table pages the boot phase takes from the pool for a region at `base` laid out as `l`.
 pub fn pool_need(base: PhysAddr, l: &ReservedLayout, inp: &RegionInputs) -> u64 {
-    let hyp = stage1_table_pages(&boot_plan(base, l)) + stage1_table_pages(&runtime_plan(base, l, inp.devices));
+    // The two tables' roots share a page (`FrameAllocator::alloc_root_page`, `PagePool::take_small`).
+    let hyp = stage1_table_pages(&boot_plan(base, l)) + stage1_table_pages(&runtime_plan(base, l, inp.devices)) - 1;
     let s2 = inp.payload_holes.map_or(0, |other| {
         let mut holes = [MemRange::default(); stage2::MAX_HOLES];
         holes[0] = MemRange { base: base.0, size: l.size() };
@@ -405,32 +400,132 @@ pub struct Device {
     pub size: u64,
 }
 
-pub const MAX_PLAN: usize = 8 + MAX_CPUS + MAX_DEVICES;
 pub const MAX_DEVICES: usize = 6;
 
-/// A fixed-capacity list of regions (no allocator before the runtime).
+/// The mappings of one table (the boot table's or the runtime table's), in ascending VA order.
+/// Nothing is stored but what the mappings are worked out from: each one is made when the plan is
+/// walked ([`Regions::each`]), so the pool's sizing, the builder, the audit and the log each walk
+/// the same plan without a list of regions being filled in and copied around (a stored plan was
+/// ~900 bytes, copied by value).
 #[derive(Clone, Copy, Debug)]
-pub struct Plan {
-    regions: [Option<Region>; MAX_PLAN],
-    len: usize,
+pub struct Plan<'a> {
+    region: PhysAddr,
+    layout: &'a ReservedLayout,
+    /// The init page's physical address.
+    init: PhysAddr,
+    kind: PlanKind<'a>,
 }
 
-impl Plan {
-    const fn new() -> Self {
-        Plan { regions: [None; MAX_PLAN], len: 0 }
+// A plan lives on the stack of whoever walks it; the runtime one's windows are not worth an
+// indirection.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Copy, Debug)]
+enum PlanKind<'a> {
+    Boot,
+    /// With the devices and their windows.
+    Runtime {
+        devices: &'a [Device],
+        windows: [DeviceWindow; MAX_DEVICES],
+    },
+}
+
+/// Where a device's pages go in the device window (size 0: nowhere, the window is full).
+#[derive(Clone, Copy, Debug, Default)]
+struct DeviceWindow {
+    va: u32,
+    pa: u64,
+    size: u64,
+}
+
+/// A list of mappings, in order, that a table is built from and audited against: a [`Plan`], or
+/// (in tests) a `Vec`. Walked by a callback rather than an iterator: each mapping is made once,
+/// in place, and handed over by reference.
+pub trait Regions {
+    /// Call `f` with each mapping in order until it returns false. Returns false if it stopped
+    /// early.
+    fn each(&self, f: &mut dyn Visit) -> bool;
+}
+
+/// What [`Regions::each`] calls for each mapping: any `FnMut(&Region) -> bool`. A trait of its own
+/// rather than `dyn FnMut`, whose vtables carry a `call_once` shim per closure (~100 bytes each)
+/// that nothing calls.
+pub trait Visit {
+    fn region(&mut self, r: &Region) -> bool;
+}
+
+impl<F: FnMut(&Region) -> bool> Visit for F {
+    fn region(&mut self, r: &Region) -> bool {
+        self(r)
     }
-    fn push(&mut self, r: Region) {
-        if r.size == 0 {
-            return;
+}
+
+#[cfg(test)]
+impl Regions for std::vec::Vec<Region> {
+    fn each(&self, f: &mut dyn Visit) -> bool {
+        self.iter().all(|r| f.region(r))
+    }
+}
+
+impl Regions for Plan<'_> {
+    fn each(&self, f: &mut dyn Visit) -> bool {
+        let l = self.layout;
+        let PlanKind::Runtime { devices, windows } = &self.kind else {
+            let identity = Region {
+                name: "init page (identity)",
+                va: VirtAddr(self.init.0 as u32),
+                pa: self.init,
+                size: PAGE_SIZE,
+                attrs: MapAttrs::TEXT,
+            };
+            return f.region(&identity) && f.region(&trampoline(self.init));
+        };
+        let img = &l.image;
+        let (text_end, rodata_end) = (l.image_off(img.text_end), l.image_off(img.rodata_end));
+        let sections = [
+            ("text", 0, text_end, MapAttrs::TEXT),
+            ("rodata", text_end, rodata_end, MapAttrs::RODATA),
+            ("data+bss", rodata_end, img.resident_len(), MapAttrs::DATA),
+            ("page pool", l.pool_off, l.pool_off + l.pool_pages * PAGE_SIZE, MapAttrs::DATA),
+        ];
+        for (name, off, end, attrs) in sections {
+            let r = Region { name, va: l.va(off), pa: self.region.add(off), size: end - off, attrs };
+            if r.size != 0 && !f.region(&r) {
+                return false;
+            }
         }
-        self.regions[self.len] = Some(r);
-        self.len += 1;
+        for cpu in 0..l.ncpus {
+            let r = Region {
+                name: "stack",
+                va: l.stack_bottom(cpu),
+                pa: self.region.add(l.stack_off(cpu)),
+                size: STACK_SIZE,
+                attrs: MapAttrs::DATA,
+            };
+            if !f.region(&r) {
+                return false;
+            }
+        }
+        for (d, w) in devices.iter().zip(windows.iter()) {
+            let r =
+                Region { name: d.name, va: VirtAddr(w.va), pa: PhysAddr(w.pa), size: w.size, attrs: MapAttrs::DEVICE };
+            if r.size != 0 && !f.region(&r) {
+                return false;
+            }
+        }
+        f.region(&trampoline(self.init))
     }
-    pub fn iter(&self) -> impl Iterator<Item = &Region> {
-        self.regions[..self.len].iter().flatten()
-    }
-    pub fn find(&self, name: &str) -> Option<&Region> {
-        self.iter().find(|r| r.name == name)
+}
+
+impl Plan<'_> {
+    /// The plan's mappings, collected (tests).
+    #[cfg(test)]
+    pub fn to_vec(&self) -> std::vec::Vec<Region> {
+        let mut v = std::vec::Vec::new();
+        self.each(&mut |r: &Region| {
+            v.push(*r);
+            true
+        });
+        v
     }
 }
 
@@ -446,76 +541,43 @@ fn trampoline(init: PhysAddr) -> Region {
 }
 
 /// The boot table: the init page at its identity address and at the trampoline VA. Nothing else.
-pub fn boot_plan(region: PhysAddr, l: &ReservedLayout) -> Plan {
-    let init = region.add(l.init_page_off());
-    let mut p = Plan::new();
-    p.push(Region {
-        name: "init page (identity)",
-        va: VirtAddr(init.0 as u32),
-        pa: init,
-        size: PAGE_SIZE,
-        attrs: MapAttrs::TEXT,
-    });
-    p.push(trampoline(init));
-    p
+pub fn boot_plan(region: PhysAddr, l: &ReservedLayout) -> Plan<'_> {
+    Plan { region, layout: l, init: region.add(l.init_page_off()), kind: PlanKind::Boot }
+}
+
+/// The device window's pages of each device, in order, while they fit below DEVICE_VA_END.
+fn device_windows(devices: &[Device]) -> [DeviceWindow; MAX_DEVICES] {
+    let mut next = DEVICE_VA as u64;
+    core::array::from_fn(|i| {
+        let Some(d) = devices.get(i) else { return DeviceWindow::default() };
+        let start = align_down(d.pa, PAGE_SIZE);
+        let size = align_up(d.pa + d.size, PAGE_SIZE) - start;
+        if next + size > DEVICE_VA_END as u64 {
+            next = DEVICE_VA_END as u64 + 1; // full: no later device fits either
+            return DeviceWindow::default();
+        }
+        let w = DeviceWindow { va: next as u32, pa: start, size };
+        next += size;
+        w
+    })
 }
 
 /// Device mappings in the device window, in order. Returns the VA of each device (the VA of its
 /// first byte, keeping the offset within the page).
 pub fn device_vas(devices: &[Device]) -> [Option<VirtAddr>; MAX_DEVICES] {
-    let mut out = [None; MAX_DEVICES];
-    let mut next = DEVICE_VA as u64;
-    for (i, d) in devices.iter().take(MAX_DEVICES).enumerate() {
-        let start = align_down(d.pa, PAGE_SIZE);
-        let len = align_up(d.pa + d.size, PAGE_SIZE) - start;
-        if next + len > DEVICE_VA_END as u64 {
-            break;
-        }
-        out[i] = Some(VirtAddr((next + (d.pa - start)) as u32));
-        next += len;
-    }
-    out
+    let windows = device_windows(devices);
+    core::array::from_fn(|i| {
+        let w = windows[i];
+        (w.size != 0).then(|| VirtAddr(w.va + (devices[i].pa - w.pa) as u32))
+    })
 }
 
 /// The runtime table: the reserved region by section with W^X, the pool, the stacks of the CPUs
 /// in their slots (guards unmapped), devices, and the init page at the trampoline VA. No identity
 /// map.
-pub fn runtime_plan(region: PhysAddr, l: &ReservedLayout, devices: &[Device]) -> Plan {
-    let mut p = Plan::new();
-    let img = &l.image;
-    let r =
-        |name, off: u64, end: u64, attrs| Region { name, va: l.va(off), pa: region.add(off), size: end - off, attrs };
-    let (text_end, rodata_end) = (l.image_off(img.text_end), l.image_off(img.rodata_end));
-    p.push(r("text", 0, text_end, MapAttrs::TEXT));
-    p.push(r("rodata", text_end, rodata_end, MapAttrs::RODATA));
-    p.push(r("data+bss", rodata_end, img.resident_len(), MapAttrs::DATA));
-    p.push(r("page pool", l.pool_off, l.pool_off + l.pool_pages * PAGE_SIZE, MapAttrs::DATA));
-    for cpu in 0..l.ncpus {
-        p.push(Region {
-            name: "stack",
-            va: l.stack_bottom(cpu),
-            pa: region.add(l.stack_off(cpu)),
-            size: STACK_SIZE,
-            attrs: MapAttrs::DATA,
-        });
-    }
-    let vas = device_vas(devices);
-    for (d, va) in devices.iter().zip(vas.iter()) {
-        if let Some(va) = va {
-            let start = align_down(d.pa, PAGE_SIZE);
-            let len = align_up(d.pa + d.size, PAGE_SIZE) - start;
-            p.push(Region {
-                name: d.name,
-                va: VirtAddr(va.0 & !(PAGE_SIZE as u32 - 1)),
-                pa: PhysAddr(start),
-                size: len,
-                attrs: MapAttrs::DEVICE,
-            });
-        }
-    }
-    let init = region.add(l.init_page_off());
-    p.push(trampoline(init));
-    p
+pub fn runtime_plan<'a>(region: PhysAddr, l: &'a ReservedLayout, devices: &'a [Device]) -> Plan<'a> {
+    let kind = PlanKind::Runtime { devices, windows: device_windows(devices) };
+    Plan { region, layout: l, init: region.add(l.init_page_off()), kind }
 }
 
 #[cfg(test)]
@@ -572,13 +634,14 @@ mod tests {
         assert_eq!((RUNTIME_VA as u64 + 0x8000 + l.stack_window_off) % STACK_SLOT, 0);
         assert!(l.stack_window_off >= l.stacks_off);
         let region = PhysAddr(0x4700_0000);
-        let plan = runtime_plan(region, &l, &[]);
-        let text = plan.find("text").unwrap();
+        let plan = runtime_plan(region, &l, &[]).to_vec();
+        let find = |plan: &[Region], name| *plan.iter().find(|r| r.name == name).unwrap();
+        let text = find(&plan, "text");
         assert_eq!((text.va.0, text.pa, text.size), (RUNTIME_VA + 0x8000, region, 0x8000));
-        let data = plan.find("data+bss").unwrap();
+        let data = find(&plan, "data+bss");
         assert_eq!((data.va.0, data.pa, data.size), (RUNTIME_VA + 0x18000, region.add(0x10000), 0x8000));
         assert!(plan.iter().all(|r| !(RUNTIME_VA..RUNTIME_VA + 0x8000).contains(&r.va.0)), "boot-only VAs unmapped");
-        assert_eq!(boot_plan(region, &l).find("init page (identity)").unwrap().pa, region);
+        assert_eq!(find(&boot_plan(region, &l).to_vec(), "init page (identity)").pa, region);
         let bad = ImageLayout { resident_start: 0x9000, ..img };
         assert_eq!(ReservedLayout::new(bad, 1, 10), Err(LayoutError::BadImage), "the init page must be resident");
     }
@@ -673,16 +736,17 @@ mod tests {
         [MemRange { base: 0x0803_0000, size: 0x10000 }, MemRange { base: 0x0902_0000, size: 0x1000 }];
 
     /// QEMU virt with 1 GiB: the region ends at the top of RAM; the pool holds the boot table
-    /// (5 pages), the runtime table (5) and, with a payload, stage 2 (8 at most).
+    /// (4 pages and a root), the runtime table (4 and a root; the roots share a page) and, with a
+    /// payload, stage 2 (8 at most).
     #[test]
     fn region_plan_for_qemu_virt() {
         let ram = [MemRange { base: 0x4000_0000, size: 1 << 30 }];
         let (base, l) = plan_region(image(), &qemu_inputs(&QEMU_DEVICES, None, &ram, 1)).unwrap();
-        assert_eq!(l.pool_pages, 10);
+        assert_eq!(l.pool_pages, 9);
         assert_eq!(base.0 + l.size(), 0x8000_0000);
         let (base8, l8) = plan_region(image(), &qemu_inputs(&QEMU_DEVICES, Some(&QEMU_HOLES), &ram, 8)).unwrap();
-        assert_eq!(l8.pool_pages, 10 + 8);
-        assert_eq!(l8.size(), 0x20000 + 18 * PAGE_SIZE + 8 * STACK_SIZE);
+        assert_eq!(l8.pool_pages, 9 + 8);
+        assert_eq!(l8.size(), 0x20000 + 17 * PAGE_SIZE + 8 * STACK_SIZE);
         assert_eq!(base8.0 + l8.size(), 0x8000_0000);
         assert!(pool_need(base8, &l8, &qemu_inputs(&QEMU_DEVICES, Some(&QEMU_HOLES), &ram, 8)) <= l8.pool_pages);
     }
@@ -720,18 +784,21 @@ mod tests {
 #[cfg(test)]
 mod table_props {
     use super::*;
+    use crate::mm::audit;
     use crate::mm::cache::Recorder;
     use crate::mm::pgtable::testmem::{Pool, SimMem};
     use crate::mm::pgtable::{TableBuilder, translate};
     use proptest::prelude::*;
 
-    fn build(plan: &Plan, pool: &mut Pool, mem: &mut SimMem) -> PhysAddr {
+    /// The table of `plan`: its root, and how many leaves the builder wrote.
+    fn build(plan: &Plan, pool: &mut Pool, mem: &mut SimMem) -> (PhysAddr, usize) {
         let mut rec = Recorder::default();
         let mut b = TableBuilder::new(pool, mem, &mut rec).unwrap();
-        for r in plan.iter() {
+        for r in plan.to_vec() {
             b.map(r.va, r.pa, r.size, r.attrs).unwrap_or_else(|e| panic!("{}: {e}", r.name));
         }
-        b.publish()
+        let leaves = b.leaves();
+        (b.publish(), leaves)
     }
 
     fn arb_image() -> impl Strategy<Value = ImageLayout> {
@@ -771,15 +838,36 @@ mod table_props {
             };
             let mut mem = SimMem::default();
             let mut pool = Pool::new(0x1_0000_0000, 64);
-            let boot = build(&boot_plan(region, &l), &mut pool, &mut mem);
+            let (boot, _) = build(&boot_plan(region, &l), &mut pool, &mut mem);
             let rplan = runtime_plan(region, &l, &devices);
-            let rt = build(&rplan, &mut pool, &mut mem);
+            let (rt, rt_leaves) = build(&rplan, &mut pool, &mut mem);
+            // Both plans come in ascending VA order without overlaps (the pool's sizing counts
+            // table indices exactly on that).
+            for plan in [boot_plan(region, &l), rplan] {
+                let mut end = 0u64;
+                for r in plan.to_vec() {
+                    prop_assert!(r.va.0 as u64 >= end, "{} at {} overlaps or precedes the mapping before", r.name, r.va);
+                    end = r.va.0 as u64 + r.size;
+                }
+            }
+            // The audit finds the runtime table as planned, every leaf written a planned one; only a
+            // device in RAM (outside hypfw's region) is refused.
+            let e = audit::Expected { region, layout: &l, init_page: region.add(l.init_page_off()), ram: &[bank], leaves_written: rt_leaves };
+            match audit::runtime_table(&mem, rt, &rplan, &e) {
+                Ok(n) => prop_assert_eq!(n, rt_leaves),
+                Err(audit::AuditError::PayloadRamMapped { va, pa }) => {
+                    let r = rplan.to_vec().into_iter().find(|r| r.va.0 as u64 == va).unwrap();
+                    let in_ram = bank.overlaps(&MemRange { base: pa, size: r.size });
+                    prop_assert!(r.attrs == MapAttrs::DEVICE && r.pa.0 == pa && in_ram, "{} at {:#x}", r.name, pa);
+                }
+                Err(e) => prop_assert!(false, "audit: {}", e),
+            }
             // The pool the region was sized with holds both tables.
             prop_assert!(pool.handed_out.len() as u64 <= l.pool_pages, "{} pages used, pool {}", pool.handed_out.len(), l.pool_pages);
             prop_assert!(region.0 + l.size() <= bank.end().min(RUNTIME_VA as u64) && region.0 >= bank.base);
 
             // Every requested range is mapped with the requested attributes, page by page.
-            for r in rplan.iter() {
+            for r in rplan.to_vec() {
                 for off in (0..r.size).step_by(PAGE_SIZE as usize) {
                     let t = translate(&mem, rt, VirtAddr(r.va.0 + off as u32)).expect(r.name);
                     prop_assert_eq!(t.pa, r.pa.add(off));

@@ -261,6 +261,14 @@ pub trait FrameAllocator {
     fn alloc_zeroed_page(&mut self) -> Option<PhysAddr>;
     /// `pages` contiguous zeroed pages aligned to their total size (a stage-2 root).
     fn alloc_zeroed_pages(&mut self, pages: u64) -> Option<PhysAddr>;
+    /// A zeroed table of `entries` descriptors (a HYP stage-1 root: T0SZ = 0 gives it 4, 32
+    /// bytes, and HTTBR wants it aligned to that), which nothing reads or writes past its end:
+    /// only those entries need to be zero, and such tables may share a page. By default a whole
+    /// zeroed page.
+    fn alloc_root_page(&mut self, entries: usize) -> Option<PhysAddr> {
+        let _ = entries;
+        self.alloc_zeroed_page()
+    }
 }
 
 /// Reads and writes descriptors in table memory by physical address. The boot CPU does this with
@@ -330,6 +338,13 @@ pub struct TableBuilder<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenan
     /// The last written line not yet invalidated. Writes come in runs, so handling a line when the
     /// run leaves it does each line once per run, after its last write in that run.
     dirty_line: Option<u64>,
+    /// Leaf descriptors (blocks and pages) written: what the audit (`mm::audit`) holds the table
+    /// against, having found every planned leaf in it.
+    leaves: usize,
+    /// The last level-3 table used, by its 2 MiB block of input addresses: mappings come in
+    /// ascending order, and the next one often lies in the same block. (A table, once linked,
+    /// stays where it is.)
+    last_l3: Option<(u64, PhysAddr)>,
 }
 
 impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a, A, M, C> {
@@ -341,13 +356,14 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
     /// Start a new, empty table tree for `regime`.
     pub fn with_regime(regime: Regime, alloc: &'a mut A, mem: &'a mut M, cache: &'a mut C) -> Result<Self, MapError> {
         let root = match regime {
-            Regime::HypStage1 => alloc.alloc_zeroed_page(),
+            Regime::HypStage1 => alloc.alloc_root_page(L1_ENTRIES),
             Regime::Stage2 => alloc.alloc_zeroed_pages(2),
         }
         .ok_or(MapError::OutOfTables)?;
-        // A fresh page from the allocator is zero in memory; its first line is treated as written
-        // (a stage-1 L1 table is exactly that line), so no stale copy of it survives.
-        let mut b = Self { regime, out_of_tables: false, root, alloc, mem, cache, dirty_line: None };
+        // A fresh table from the allocator is zero in memory; its first line is treated as written
+        // (a stage-1 root, 32 bytes, lies within it), so no stale copy of it survives.
+        let mut b =
+            Self { regime, out_of_tables: false, root, alloc, mem, cache, dirty_line: None, leaves: 0, last_l3: None };
         b.note_write(root, 0);
         if regime == Regime::Stage2 {
             // Every line of the concatenated level-1 table can be read by the walker.
@@ -361,6 +377,11 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
 
     pub fn root(&self) -> PhysAddr {
         self.root
+    }
+
+    /// How many leaf descriptors (blocks and pages) this builder has written.
+    pub fn leaves(&self) -> usize {
+        self.leaves
     }
 
     fn note_write(&mut self, table: PhysAddr, index: usize) {
@@ -438,34 +459,74 @@ impl<'a, A: FrameAllocator, M: TableMemory, C: CacheMaintenance> TableBuilder<'a
             let v = input + off;
             let p = pa.0 + off;
             let left = size - off;
+            let l2_block = v.is_multiple_of(L2_BLOCK) && p.is_multiple_of(L2_BLOCK) && left >= L2_BLOCK;
+            if let Some((block, l3)) = self.last_l3
+                && block == v >> L2_SHIFT
+                && !l2_block
+            {
+                off += self.pages_in(l3, v, p, left, leaf)?;
+                continue;
+            }
             let (l1t, l1i) = split_l1(self.root, ((v >> L1_SHIFT) as usize) % self.regime.l1_entries());
             if l1_blocks && v.is_multiple_of(L1_BLOCK) && p.is_multiple_of(L1_BLOCK) && left >= L1_BLOCK {
                 if !self.existing_is_free(l1t, l1i) {
                     return Err(v);
                 }
-                self.write(l1t, l1i, Descriptor::leaf(PhysAddr(p), leaf, 1));
+                self.write_leaf(l1t, l1i, Descriptor::leaf(PhysAddr(p), leaf, 1));
                 off += L1_BLOCK;
                 continue;
             }
             let l2 = self.next_table(l1t, l1i).ok_or(v)?;
             let l2i = ((v >> L2_SHIFT) as usize) & (ENTRIES - 1);
-            if v.is_multiple_of(L2_BLOCK) && p.is_multiple_of(L2_BLOCK) && left >= L2_BLOCK {
+            if l2_block {
                 if !self.existing_is_free(l2, l2i) {
                     return Err(v);
                 }
-                self.write(l2, l2i, Descriptor::leaf(PhysAddr(p), leaf, 2));
+                self.write_leaf(l2, l2i, Descriptor::leaf(PhysAddr(p), leaf, 2));
                 off += L2_BLOCK;
                 continue;
             }
             let l3 = self.next_table(l2, l2i).ok_or(v)?;
-            let l3i = ((v >> L3_SHIFT) as usize) & (ENTRIES - 1);
-            if !self.existing_is_free(l3, l3i) {
-                return Err(v);
-            }
-            self.write(l3, l3i, Descriptor::leaf(PhysAddr(p), leaf, 3));
-            off += PAGE_SIZE;
+            self.last_l3 = Some((v >> L2_SHIFT, l3));
+            off += self.pages_in(l3, v, p, left, leaf)?;
         }
         Ok(())
+    }
+
+    /// Map pages from input address `v` to `p` in the level-3 table `l3`, up to its end (the next
+    /// 2 MiB boundary, where a block may start) or `left` bytes, in one run. Ok(bytes mapped), or
+    /// Err(address) of an entry already valid.
+    fn pages_in(&mut self, l3: PhysAddr, v: u64, p: u64, left: u64, leaf: Leaf) -> Result<u64, u64> {
+        let l3i = ((v >> L3_SHIFT) as usize) & (ENTRIES - 1);
+        let n = ((left / PAGE_SIZE) as usize).min(ENTRIES - l3i);
+        self.write_pages(l3, l3i, n, Descriptor::leaf(PhysAddr(p), leaf, 3)).map_err(|k| v + k as u64 * PAGE_SIZE)?;
+        Ok(n as u64 * PAGE_SIZE)
+    }
+
+    fn write_leaf(&mut self, table: PhysAddr, index: usize, d: Descriptor) {
+        self.write(table, index, d);
+        self.leaves += 1;
+    }
+
+    /// Write `n` page descriptors from `table[first]` on, the first `d` and each next one page
+    /// further. Err(k) if entry `first + k` is already valid (those before it are written).
+    fn write_pages(&mut self, table: PhysAddr, first: usize, n: usize, d: Descriptor) -> Result<(), usize> {
+        const PER_LINE: usize = (TRACK_LINE / 8) as usize;
+        let (mut i, end, mut d) = (first, first + n, d.0);
+        while i < end && !Descriptor(self.mem.read_desc(table, i)).is_valid() {
+            self.mem.write_desc(table, i, d);
+            d += PAGE_SIZE;
+            i += 1;
+        }
+        self.leaves += i - first;
+        // Each line of the run noted once, after the run's writes to it (as noting every write
+        // would: a line is handled when the notes move past it).
+        let mut at = first;
+        while at < i {
+            self.note_write(table, at);
+            at = (at | (PER_LINE - 1)) + 1;
+        }
+        if i < end { Err(i - first) } else { Ok(()) }
     }
 
     /// Make every write visible to the table walker: the last written line invalidated, then DSB.
@@ -488,6 +549,21 @@ fn split_l1(root: PhysAddr, i: usize) -> (PhysAddr, usize) {
 /// Walk the HYP stage-1 tree at `root` for `va` as the MMU would.
 pub fn translate<M: TableMemory>(mem: &M, root: PhysAddr, va: VirtAddr) -> Option<Translation> {
     walk(mem, Regime::HypStage1, root, va.0 as u64)
+}
+
+/// Whether the MMU would find `va` mapped in the HYP stage-1 tree at `root`:
+/// `translate(..).is_some()`, without working out where to (the audit asks it of every guard page).
+pub fn is_mapped<M: TableMemory>(mem: &M, root: PhysAddr, va: VirtAddr) -> bool {
+    let mut d = mem.read_desc(root, (va.0 >> L1_SHIFT) as usize);
+    for shift in [L2_SHIFT, L3_SHIFT] {
+        // Invalid: unmapped; a block (valid, table bit clear) at level 1 or 2: mapped.
+        if d & 0b11 != 0b11 {
+            return d & 1 != 0;
+        }
+        d = mem.read_desc(PhysAddr(d & OA_MASK), ((va.0 >> shift) as usize) & (ENTRIES - 1));
+    }
+    // Level 3: only a page (0b11) maps; the block encoding is invalid there.
+    d & 0b11 == 0b11
 }
 
 /// Walk a tree of `regime` for an input address.
@@ -551,6 +627,15 @@ pub mod testmem {
     impl FrameAllocator for Pool {
         fn alloc_zeroed_page(&mut self) -> Option<PhysAddr> {
             self.alloc_zeroed_pages(1)
+        }
+        fn alloc_root_page(&mut self, entries: usize) -> Option<PhysAddr> {
+            // As the firmware's pool: roots share a page.
+            let before = self.pool.pages_used();
+            let p = self.pool.take_small(entries as u64 * 8)?;
+            if self.pool.pages_used() != before {
+                self.handed_out.push(p.0);
+            }
+            Some(p)
         }
         fn alloc_zeroed_pages(&mut self, pages: u64) -> Option<PhysAddr> {
             // Simulated memory reads unwritten descriptors as zero: nothing to clear.
@@ -653,6 +738,48 @@ mod tests {
         assert_eq!(r, Err(MapError::WriteAndExecute { va: VirtAddr(0xC000_0000) }));
         let (_, _, _, r) = build(&[(0xFFFF_F000, 0x4000_0000, 0x2000, MapAttrs::DATA)]);
         assert!(matches!(r, Err(MapError::OutOfRange { .. })));
+    }
+
+    proptest::proptest! {
+        /// `is_mapped` agrees with `translate` everywhere: pages, blocks, the gaps between them,
+        /// and level-3 entries that are valid but not pages.
+        #[test]
+        fn is_mapped_agrees_with_translate(
+            pages in proptest::collection::btree_set(0u32..2048, 0..24),
+            blocks in proptest::collection::btree_set(0u32..8, 0..3),
+            junk in proptest::collection::vec(0usize..ENTRIES, 0..4),
+            probes in proptest::collection::vec(0u32..0x1_0000, 0..64),
+        ) {
+            let mut mem = SimMem::default();
+            let mut pool = Pool::new(0x8000_0000, 64);
+            let mut rec = Recorder::default();
+            let root = {
+                let mut b = TableBuilder::new(&mut pool, &mut mem, &mut rec).unwrap();
+                for &p in &pages {
+                    b.map(VirtAddr(0xC000_0000 + p * 0x1000), PhysAddr(0x1_0000_0000 + p as u64 * 0x1000), PAGE_SIZE, MapAttrs::DATA).unwrap();
+                }
+                for &k in &blocks {
+                    b.map(VirtAddr(0xD000_0000 + k * 0x20_0000), PhysAddr(0x1_4000_0000 + k as u64 * 0x20_0000), L2_BLOCK, MapAttrs::DATA).unwrap();
+                }
+                b.publish()
+            };
+            if let Some(&p) = pages.iter().next() {
+                let l1 = Descriptor(mem.read_desc(root, 3));
+                let l3 = Descriptor(mem.read_desc(l1.output(), (p as usize * 0x1000) >> 21)).output();
+                for &i in &junk {
+                    if mem.read_desc(l3, i) == 0 {
+                        mem.write_desc(l3, i, 0x1_7000_0000 | 0b01);
+                    }
+                }
+            }
+            // Probes over the pages' and blocks' ranges and all four GiB.
+            for &x in &probes {
+                for va in [0xC000_0000 + (x % 0x800) * 0x1000, 0xD000_0000 + (x % 0x1000) * 0x1000, x << 16] {
+                    let va = VirtAddr(va);
+                    proptest::prop_assert_eq!(is_mapped(&mem, root, va), translate(&mem, root, va).is_some(), "{}", va);
+                }
+            }
+        }
     }
 
     #[test]

@@ -72,14 +72,14 @@ impl IdPfr1 {
 
 impl fmt::Display for IdPfr1 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Pieces written one by one: three `{}` of a `&str` each go through the padding logic.
         let yn = |b: bool| if b { "yes" } else { "no" };
-        write!(
-            f,
-            "Virtualization Extensions {}, Security Extensions {}, Generic Timer {}",
-            yn(self.virtualization()),
-            yn(self.security()),
-            yn(self.generic_timer())
-        )
+        f.write_str("Virtualization Extensions ")?;
+        f.write_str(yn(self.virtualization()))?;
+        f.write_str(", Security Extensions ")?;
+        f.write_str(yn(self.security()))?;
+        f.write_str(", Generic Timer ")?;
+        f.write_str(yn(self.generic_timer()))
     }
 }
 
