@@ -266,8 +266,9 @@ relocate:
 2:  adr_far r0, __bss_start
     adr_far r1, __bss_end
     mov     r2, #0
+    mov     r12, #0
 3:  cmp     r0, r1
-    strlo   r2, [r0], #4
+    stmialo r0!, {{r2, r12}}            @ 8 bytes a step: .bss is 8-byte aligned at both ends
     blo     3b
     mov     r12, sp                     @ r12 := the load address as loaded (set at reset)
     adr_far sp, __boot_stack_top

@@ -34,7 +34,7 @@ pub const BOOT_STACK_CANARY: u32 = 0xB007_57AC;
 /// hand-over: a boot phase that reached into them came within this much of overflowing. Only this
 /// part is painted and read (the part above it is what every boot uses; reading 32 KiB word by
 /// word cost ~10k instructions per boot), so the high-water mark is exact only inside it.
-pub const BOOT_STACK_WATCH: u32 = 8 * 1024;
+pub const BOOT_STACK_WATCH: u32 = 4 * 1024;
 const _: () = assert!(
     BOOT_STACK_WATCH as usize >= BOOT_STACK_CANARY_WORDS * 4
         && BOOT_STACK_WATCH.is_multiple_of(64)

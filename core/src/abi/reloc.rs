@@ -112,8 +112,9 @@ pub fn apply(image: &mut [u8], table: &Table, bias: u32) -> Result<usize, RelocE
 
 /// As [`apply`], for an image held as words (little-endian, as the target stores them): one
 /// load and one store per entry, where byte access costs four of each on a target with strict
-/// alignment. The MOVT entries are read once (checked and patched together): a check pass of
-/// their own was a third of the boot's relocation cost.
+/// alignment. Every entry is read once, checked and patched together (a check pass of their own
+/// was a third of the boot's relocation cost); a bad entry undoes what was patched, so on error
+/// the image is left as it was, as with [`apply`].
 ///
 /// `image` holds the image from byte offset `from` on (a multiple of 4): pass
 /// `table.from_offset(from)`; an entry below `from` is out of the image.
@@ -121,23 +122,28 @@ pub fn apply_words(image: &mut [u32], from: u32, table: &Table, bias: u32) -> Re
     if !bias.is_multiple_of(GRANULE) {
         return Err(RelocError::BadBias(bias));
     }
-    // One compare per entry: an offset is good iff it is word aligned and, less `from`, below the
-    // image's byte length (which cannot wrap: a slice of u32 spans less than the address space;
-    // an offset below `from` wraps to a large one).
-    let limit = image.len().saturating_mul(4);
-    let at = |o: u32| o.wrapping_sub(from) as usize;
-    if let Some(&o) = table.abs.iter().find(|&&o| o & 3 != 0 || at(o) >= limit) {
-        return Err(RelocError::OutOfImage { offset: o });
-    }
-    // Every absolute entry is now known to index the image.
-    for &o in table.abs {
-        if let Some(w) = image.get_mut(at(o) / 4) {
-            *w = u32::from_le(*w).wrapping_add(bias).to_le();
+    // One lookup per entry: `from` is a multiple of 4, so the word index is the offset less
+    // `from`, rotated right by two. An offset that is not word aligned rotates its low bits to
+    // the top (an index of at least 2^30, past any slice of words the address space can hold),
+    // and one below `from` wraps: either way `get_mut` refuses it.
+    let at = |o: u32| o.wrapping_sub(from).rotate_right(2) as usize;
+    for (k, &o) in table.abs.iter().enumerate() {
+        match image.get_mut(at(o)) {
+            Some(w) => *w = u32::from_le(*w).wrapping_add(bias).to_le(),
+            None => {
+                // Undo what this loop patched: the image is left as it was.
+                for &p in table.abs[..k].iter().rev() {
+                    if let Some(w) = image.get_mut(at(p)) {
+                        *w = u32::from_le(*w).wrapping_sub(bias).to_le();
+                    }
+                }
+                return Err(RelocError::OutOfImage { offset: o });
+            }
         }
     }
     let delta = bias >> 16;
     for (k, &o) in table.movt.iter().enumerate() {
-        let err = match image.get_mut(at(o) / 4).filter(|_| o & 3 == 0) {
+        let err = match image.get_mut(at(o)) {
             None => RelocError::OutOfImage { offset: o },
             Some(w) => {
                 let insn = u32::from_le(*w);
@@ -152,12 +158,12 @@ pub fn apply_words(image: &mut [u32], from: u32, table: &Table, bias: u32) -> Re
         // patched as an address first, so it is restored in the other order).
         let back = delta.wrapping_neg() & 0xFFFF;
         for &o in table.movt[..k].iter().rev() {
-            if let Some(w) = image.get_mut(at(o) / 4) {
+            if let Some(w) = image.get_mut(at(o)) {
                 *w = movt_add_high(u32::from_le(*w), back).to_le();
             }
         }
         for &o in table.abs.iter().rev() {
-            if let Some(w) = image.get_mut(at(o) / 4) {
+            if let Some(w) = image.get_mut(at(o)) {
                 *w = u32::from_le(*w).wrapping_sub(bias).to_le();
             }
         }
