@@ -581,10 +581,10 @@ fn translate_one(bus: Node, parent: Node, addr: u64) -> Result<u64, DtbError> {
 }
 
 /// The `index`th (address, size) of the `reg` of the node at the end of `np`, as a CPU physical
-/// address.
+/// address. The root has none (no parent's cells say how to read one).
 fn reg_of(np: &NodePath, index: usize) -> Result<Option<(u64, u64)>, DtbError> {
     let node = np.last();
-    let parent = np.nodes[np.len - 2].ok_or(DtbError::BadReg("the root"))?;
+    let Some(parent) = np.len.checked_sub(2).and_then(|i| np.nodes[i]) else { return Ok(None) };
     let (ac, sc) = child_cells(parent);
     let Some(reg) = node.property("reg") else { return Ok(None) };
     let stride = 4 * (ac + sc);

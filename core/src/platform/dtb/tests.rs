@@ -321,3 +321,17 @@ fn walk_takes_the_first_match_in_document_order() {
     assert_eq!(p.console.map(|c| c.base), Some(0x2000));
     assert_eq!(p.psci, Some(PsciMethod::Hvc));
 }
+
+/// A `stdout-path` naming the root names no device: the first enabled UART is the console, as
+/// without a path (the root has no parent whose cells would decode a `reg`).
+#[test]
+fn stdout_path_naming_the_root_falls_back_to_the_first_uart() {
+    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let reg = [0x1000u32.to_be_bytes(), 0x100u32.to_be_bytes()].concat();
+    let blob = build_tree(&[
+        ("", cells, 0),
+        ("chosen", &[("stdout-path", b"/\0")], 1),
+        ("serial@1000", &[("compatible", b"arm,pl011\0"), ("reg", &reg)], 2),
+    ]);
+    assert_eq!(parse(&blob).unwrap().console.map(|c| c.base), Some(0x1000));
+}
