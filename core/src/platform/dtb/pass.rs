@@ -44,6 +44,8 @@ pub(super) fn scan(b: Blocks, nops_anywhere: bool, facts: &mut Facts) -> Result<
 
 /// The structure block, read a 32-bit word at a time at offsets that are multiples of 4.
 trait Read: Copy {
+    /// The block is whole words: an offset rounded up to a word stays inside it.
+    const WHOLE_WORDS: bool;
     /// The big-endian word at `off`, if all its bytes lie in the block.
     fn word(self, off: usize) -> Option<u32>;
     /// The block's length in bytes.
@@ -63,6 +65,7 @@ struct Bytes<'a>(&'a [u8]);
 struct Words<'a>(&'a [u32]);
 
 impl Read for Bytes<'_> {
+    const WHOLE_WORDS: bool = false;
     #[inline(always)]
     fn word(self, off: usize) -> Option<u32> {
         word_at(self.0, &[], off)
@@ -79,6 +82,7 @@ impl Read for Bytes<'_> {
 }
 
 impl Read for Words<'_> {
+    const WHOLE_WORDS: bool = true;
     #[inline(always)]
     fn word(self, off: usize) -> Option<u32> {
         self.0.get(off / 4).map(|&w| u32::from_be(w))
@@ -148,17 +152,11 @@ fn tokens<R: Read>(r: R, strings: &[u8], nops_anywhere: bool, g: &mut Gatherer) 
                 };
                 let off = nameoff as usize;
                 if off >= good_below {
-                    let name_len = strings.get(off..).and_then(|t| t.iter().position(|&b| b == 0));
-                    let Some(name_len) = name_len.filter(|_| !ascii) else {
-                        return bad(at, "property name outside the strings block");
-                    };
-                    if !is_utf8(&strings[off..off + name_len]) {
-                        return bad(at, "property name is not UTF-8");
-                    }
+                    check_name(strings, off, ascii).or_else(|what| bad(at, what))?;
                 }
                 g.prop(nameoff, p, end);
                 p = (end + 3) & !3;
-                if p > s_len {
+                if !R::WHOLE_WORDS && p > s_len {
                     return bad(at, "runs past the structure block");
                 }
             }
@@ -186,7 +184,7 @@ fn tokens<R: Read>(r: R, strings: &[u8], nops_anywhere: bool, g: &mut Gatherer) 
                 }
                 phase = 0;
                 g.begin(depth, at, p);
-                if p > s_len {
+                if !R::WHOLE_WORDS && p > s_len {
                     return bad(at, "runs past the structure block");
                 }
             }
@@ -214,6 +212,19 @@ fn tokens<R: Read>(r: R, strings: &[u8], nops_anywhere: bool, g: &mut Gatherer) 
     }
 }
 
+/// A property name at `off` that is not below the strings block's last NUL (or a strings block
+/// that is not ASCII): what is wrong with it, if anything.
+#[cold]
+#[inline(never)]
+fn check_name(strings: &[u8], off: usize, ascii: bool) -> Result<usize, &'static str> {
+    let name_len = strings.get(off..).and_then(|t| t.iter().position(|&b| b == 0));
+    let Some(name_len) = name_len.filter(|_| !ascii) else { return Err("property name outside the strings block") };
+    if !is_utf8(&strings[off..off + name_len]) {
+        return Err("property name is not UTF-8");
+    }
+    Ok(name_len)
+}
+
 /// The structure block is malformed at `offset`: out of the loop's way (the messages' addresses
 /// are not made ready on every token).
 #[cold]
@@ -222,14 +233,18 @@ fn bad(offset: usize, what: &'static str) -> Result<usize, DtbError> {
     Err(DtbError::BadStructure { offset, what })
 }
 
-/// The node whose properties are being read (below the root, at most [`PATH_MAX`] deep): the
-/// three properties that decide which questions it answers (`compatible` as its offset in the
-/// structure block and its length).
-struct Pending<'a> {
+/// The node whose properties are being read (below the root, at most [`PATH_MAX`] deep): its
+/// level (0: none), where its properties start, and the three properties that decide which
+/// questions it answers, as where their values start and end in the structure block. A value
+/// before `props_at` is an earlier node's: this node has no such property (nothing is cleared
+/// between nodes).
+#[derive(Clone, Copy, Default)]
+struct Pending {
     level: usize,
-    compatible: Option<(usize, usize)>,
-    device_type: Option<&'a [u8]>,
-    status: Option<&'a [u8]>,
+    props_at: u32,
+    compatible: (u32, u32),
+    device_type: (u32, u32),
+    status: (u32, u32),
 }
 
 /// Where the search for the console's node stands.
@@ -250,7 +265,7 @@ struct Gatherer<'a, 'f> {
     f: &'f mut Facts,
     /// Where the open nodes' properties start, root first (the path of a match).
     stack: [u32; PATH_MAX],
-    cur: Option<Pending<'a>>,
+    cur: Pending,
     classes: Classes,
     /// The questions not answered yet, a bit each.
     unanswered: u32,
@@ -280,7 +295,7 @@ impl<'a, 'f> Gatherer<'a, 'f> {
             b,
             f,
             stack: [0; PATH_MAX],
-            cur: None,
+            cur: Pending::default(),
             classes: Classes { slots: [u32::MAX; CLASS_SLOTS] },
             unanswered: (1 << WANTED.len()) - 1,
             console: Console::Unknown,
@@ -293,7 +308,9 @@ impl<'a, 'f> Gatherer<'a, 'f> {
     /// `props_at`.
     fn begin(&mut self, level: usize, at: usize, props_at: usize) {
         // A child follows its parent's properties: the parent is complete.
-        self.judge();
+        if self.cur.level != 0 {
+            self.judge();
+        }
         if level > PATH_MAX {
             // Deeper than hypfw looks.
             return;
@@ -304,7 +321,7 @@ impl<'a, 'f> Gatherer<'a, 'f> {
             self.f.root = props32;
             return;
         }
-        self.cur = Some(Pending { level, compatible: None, device_type: None, status: None });
+        (self.cur.level, self.cur.props_at) = (level, props32);
         if level == 2 {
             let name = self.b.st.get(at + 4..).unwrap_or_default();
             let slot = match name.first() {
@@ -338,19 +355,23 @@ impl<'a, 'f> Gatherer<'a, 'f> {
     /// lie inside it), its value at `at..end` in the structure block (checked too).
     #[inline(always)]
     fn prop(&mut self, nameoff: u32, at: usize, end: usize) {
-        let Some(cur) = self.cur.as_mut() else { return };
-        let st = self.b.st;
+        if self.cur.level == 0 {
+            return;
+        }
+        let value = (at as u32, end as u32);
         match self.classes.of(nameoff, self.b.strings) {
-            COMPATIBLE => cur.compatible = Some((at, end - at)),
-            DEVICE_TYPE => cur.device_type = st.get(at..end),
-            STATUS => cur.status = st.get(at..end),
+            COMPATIBLE => self.cur.compatible = value,
+            DEVICE_TYPE => self.cur.device_type = value,
+            STATUS => self.cur.status = value,
             _ => {}
         }
     }
 
     /// The node at `level` ends.
     fn end(&mut self, level: usize) {
-        self.judge();
+        if self.cur.level != 0 {
+            self.judge();
+        }
         if level == 2 && matches!(self.console, Console::Unknown) {
             let at = Some(self.stack[1]);
             if at == self.f.chosen || at == self.f.aliases {
@@ -361,18 +382,19 @@ impl<'a, 'f> Gatherer<'a, 'f> {
 
     /// The current node's properties are complete: which questions it answers.
     fn judge(&mut self) {
-        let Some(cur) = self.cur.take() else { return };
-        let enabled = is_enabled(cur.status);
+        let cur = self.cur;
+        self.cur.level = 0;
+        let value =
+            |(at, end): (u32, u32)| (at >= cur.props_at).then(|| self.b.st.get(at as usize..end as usize)).flatten();
+        let enabled = is_enabled(value(cur.status));
         // The questions this node can still answer (some only when it is enabled).
         let open = if enabled { self.unanswered } else { self.unanswered & !ENABLED_ONLY };
-        if let Some((at, len)) = cur.compatible
-            && open != 0
-        {
-            self.match_compatible(at, len, open, cur.level);
+        if cur.compatible.0 >= cur.props_at && open != 0 {
+            self.match_compatible(cur.compatible.0 as usize, cur.compatible.1 as usize, open, cur.level);
         }
         if cur.level == 2
             && enabled
-            && cur.device_type.is_some_and(|d| d.starts_with(b"memory"))
+            && value(cur.device_type).is_some_and(|d| d.starts_with(b"memory"))
             && let Some(slot) = self.f.memory.get_mut(self.f.nmemory)
         {
             *slot = self.stack[1];
@@ -380,10 +402,10 @@ impl<'a, 'f> Gatherer<'a, 'f> {
         }
     }
 
-    /// Each string of the `compatible` list at `at` (`len` bytes) asked of the `open` questions,
-    /// in order; a string is compared only with the wanted ones of its length (see [`BY_LEN`]).
-    fn match_compatible(&mut self, at: usize, len: usize, mut open: u32, level: usize) {
-        let (st, end) = (self.b.st, at + len);
+    /// Each string of the `compatible` list at `at..end` asked of the `open` questions, in
+    /// order; a string is compared only with the wanted ones of its length (see [`BY_LEN`]).
+    fn match_compatible(&mut self, at: usize, end: usize, mut open: u32, level: usize) {
+        let st = self.b.st;
         let mut start = at;
         while start < end {
             let nul = nul_in(st, self.b.words, start, end);
