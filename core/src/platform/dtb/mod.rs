@@ -11,7 +11,7 @@
 
 use crate::platform::options::Options;
 use crate::platform::uart::{self, Family};
-use node::{Blocks, Node, Prop};
+use node::{Blocks, Node};
 
 mod node;
 mod pass;
@@ -520,14 +520,23 @@ struct Regs<'a, 'p> {
     sc: usize,
 }
 
-fn regs<'a, 'p>(b: Blocks<'a>, path: &'p Path) -> Result<Regs<'a, 'p>, DtbError> {
+fn regs<'a, 'p>(t: Tree<'a>, path: &'p Path) -> Result<Regs<'a, 'p>, DtbError> {
+    let b = t.b;
     let mut r = Regs { b, path, reg: None, ac: 0, sc: 0 };
     if let Some(parent) = path.len.checked_sub(2) {
         let node = path.node(b, path.len - 1)?;
-        (r.ac, r.sc) = child_cells(path.node(b, parent)?);
+        (r.ac, r.sc) = if parent == 0 { t.root_cells } else { child_cells(path.node(b, parent)?) };
         r.reg = node.property("reg").map(|p| p.value);
     }
     Ok(r)
+}
+
+/// A valid tree as [`read_description`] reads it: its blocks, and the root's cells (read once:
+/// most nodes read are the root's children).
+#[derive(Clone, Copy)]
+struct Tree<'a> {
+    b: Blocks<'a>,
+    root_cells: (usize, usize),
 }
 
 impl Regs<'_, '_> {
@@ -557,75 +566,16 @@ fn is_enabled(status: Option<&[u8]>) -> bool {
     status.is_none_or(|s| s.starts_with(b"okay") || s.starts_with(b"ok\0"))
 }
 
-/// The values of the properties `names` of `node`, read in one pass over its properties (each
-/// `property` lookup is a pass of its own).
+/// The values of the properties `names` of `node` (the last of each), read in one pass over its
+/// properties (each `property` lookup is a pass of its own).
 fn props<'a, const N: usize>(node: Node<'a>, names: [&str; N]) -> [Option<&'a [u8]>; N] {
-    props_by(node, &mut Names::new(names))
-}
-
-/// [`props`] with the names' offsets remembered across nodes (`walk` reads every node's).
-fn props_by<'a, const N: usize>(node: Node<'a>, names: &mut Names<N>) -> [Option<&'a [u8]>; N] {
     let mut out = [None; N];
     for p in node.properties() {
-        if let Some(i) = names.which(&p) {
+        if let Some(i) = names.iter().position(|n| p.is(n.as_bytes())) {
             out[i] = Some(p.value);
         }
     }
     out
-}
-
-/// Which of N property names a property has, answered by its name offset once that offset has
-/// been compared: the name at an offset of the strings block never changes, so an offset found
-/// to hold name `i` (`hit`), or none of the names (`miss`, a small direct-mapped memory), answers
-/// every later property with that offset without reading the strings (dtc stores each name once,
-/// so a tree's few dozen names are compared once each instead of once per property).
-struct Names<'n, const N: usize> {
-    names: [&'n str; N],
-    /// For each name, the last offset found to hold it.
-    hit: [u32; N],
-    /// Offsets found to hold none of the names, at `offset % MISS_SLOTS`.
-    miss: [u32; MISS_SLOTS],
-}
-
-const MISS_SLOTS: usize = 32;
-/// No offset yet (a property with this name offset is compared every time).
-const NO_OFFSET: u32 = u32::MAX;
-
-impl<'n, const N: usize> Names<'n, N> {
-    fn new(names: [&'n str; N]) -> Self {
-        Names { names, hit: [NO_OFFSET; N], miss: [NO_OFFSET; MISS_SLOTS] }
-    }
-
-    /// The index of `p`'s name among the names (the first, if some are equal), as
-    /// `names.iter().position(|n| p.is(n))` answers it.
-    fn which(&mut self, p: &Prop) -> Option<usize> {
-        self.which_at(p.nameoff, || p.names)
-    }
-
-    /// [`Names::which`] for the name at offset `off` of the strings block; `names` gives the
-    /// block from there on, asked only when the offset is new.
-    #[inline(always)]
-    fn which_at<'s>(&mut self, off: u32, names: impl FnOnce() -> &'s [u8]) -> Option<usize> {
-        let is = |n: &str, names: &[u8]| node::name_is(names, n.as_bytes());
-        if off == NO_OFFSET {
-            let names = names();
-            return self.names.iter().position(|&n| is(n, names));
-        }
-        if let Some(i) = self.hit.iter().position(|&h| h == off) {
-            return Some(i);
-        }
-        let slot = off as usize % MISS_SLOTS;
-        if self.miss[slot] == off {
-            return None;
-        }
-        let names = names();
-        let found = self.names.iter().position(|&n| is(n, names));
-        match found {
-            Some(i) => self.hit[i] = off,
-            None => self.miss[slot] = off,
-        }
-        found
-    }
 }
 
 /// A question the description asks of every node below the root: compatible with any of
@@ -653,8 +603,8 @@ const GICV2: &[&str] = &["arm,cortex-a15-gic", "arm,cortex-a7-gic", "arm,gic-400
 /// The console a UART node describes: a kind hypfw drives, or `Unsupported` for any other node
 /// with a `reg` (stdout-path may name one). `reg-shift` and `reg-io-width` override what the
 /// compatible implies.
-fn console_from(b: Blocks, path: &Path) -> Result<Option<Console>, DtbError> {
-    let node = path.node(b, path.len - 1)?;
+fn console_from(t: Tree, path: &Path) -> Result<Option<Console>, DtbError> {
+    let node = path.node(t.b, path.len - 1)?;
     let [compatible, shift, width] = props(node, ["compatible", "reg-shift", "reg-io-width"]);
     let (kind, index) = match compatible.and_then(uart::identify) {
         Some((i, Family::Pl011)) => (UartKind::Pl011, i as u8),
@@ -667,7 +617,7 @@ fn console_from(b: Blocks, path: &Path) -> Result<Option<Console>, DtbError> {
         Some((i, Family::Samsung { tx_full_bit })) => (UartKind::Samsung { tx_full_bit }, i as u8),
         None => (UartKind::Unsupported, NO_COMPATIBLE),
     };
-    Ok(regs(b, path)?.get(0)?.map(|(base, size)| Console { kind, base, size, compatible: index }))
+    Ok(regs(t, path)?.get(0)?.map(|(base, size)| Console { kind, base, size, compatible: index }))
 }
 
 /// The path an alias names.
@@ -723,14 +673,15 @@ fn describe_with(blob: &[u8], nops_anywhere: bool) -> Result<Description, DtbErr
 /// are read again for their `reg`, the `ranges` above them and their other properties.
 fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description, DtbError> {
     let node = |at: Option<u32>| at.map(|a| Node::with_props_at(b, a as usize));
+    let t = Tree { b, root_cells: child_cells(Node::with_props_at(b, facts.root as usize)) };
     let [uart, gic, psci, timer, fw_cfg] = &facts.matches;
     let mut p = Platform::qemu_virt_fallback();
     p.fallback = false;
-    read_ram(&mut p, b, facts)?;
-    p.console = read_console(b, facts.console.as_ref(), uart.as_ref())?;
+    read_ram(&mut p, t, facts)?;
+    p.console = read_console(t, facts.console.as_ref(), uart.as_ref())?;
     p.gic = match gic {
         Some(path) => {
-            let r = regs(b, path)?;
+            let r = regs(t, path)?;
             let r = |i| r.get(i);
             match (r(0)?, r(1)?) {
                 (Some(dist), Some(cpu)) => Some(Gic { dist, cpu, hyp: r(2)?, vcpu: r(3)? }),
@@ -740,7 +691,7 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
         None => None,
     };
     read_cpus(&mut p, node(facts.cpus));
-    read_reserved(&mut p, blob, b, facts)?;
+    read_reserved(&mut p, blob, t, facts)?;
     let last = |path: &Path| path.node(b, path.len - 1).ok();
     p.psci = psci.as_ref().and_then(last).and_then(|n| match n.property("method")?.value {
         b"smc\0" => Some(PsciMethod::Smc),
@@ -748,7 +699,7 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
         _ => None,
     });
     p.fw_cfg = match fw_cfg {
-        Some(path) => regs(b, path)?.get(0)?,
+        Some(path) => regs(t, path)?.get(0)?,
         None => None,
     };
     p.timer_freq =
@@ -764,13 +715,13 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
 /// size, sorted by address. None at all is left to the caller to judge (a bootloader fills in
 /// /memory on some boards, so the tree as shipped has none; `cargo xtask inspect` still reports
 /// the rest).
-fn read_ram(p: &mut Platform, b: Blocks, facts: &Facts) -> Result<(), DtbError> {
+fn read_ram(p: &mut Platform, t: Tree, facts: &Facts) -> Result<(), DtbError> {
     p.ram_banks = 0;
     for &m in &facts.memory[..facts.nmemory] {
         let mut path = Path { at: [0; PATH_MAX], len: 2 };
         path.at[0] = facts.root;
         path.at[1] = m;
-        let (entries, mut i) = (regs(b, &path)?, 0);
+        let (entries, mut i) = (regs(t, &path)?, 0);
         while let Some((base, size)) = entries.get(i)? {
             if size != 0 && p.ram_banks < MAX_RAM {
                 p.ram[p.ram_banks] = crate::mm::layout::MemRange { base, size };
@@ -786,21 +737,21 @@ fn read_ram(p: &mut Platform, b: Blocks, facts: &Facts) -> Result<(), DtbError> 
 /// The console: the node `/chosen/stdout-path` (an alias resolved) names, whatever it is, else
 /// the one the `serial0` alias names (`by_path`, found by the pass); else the first enabled UART,
 /// in document order, that hypfw has a driver for.
-fn read_console(b: Blocks, by_path: Option<&Path>, first_uart: Option<&Path>) -> Result<Option<Console>, DtbError> {
+fn read_console(t: Tree, by_path: Option<&Path>, first_uart: Option<&Path>) -> Result<Option<Console>, DtbError> {
     if let Some(path) = by_path
-        && let Some(c) = console_from(b, path)?
+        && let Some(c) = console_from(t, path)?
     {
         return Ok(Some(c));
     }
     match first_uart {
-        Some(path) => console_from(b, path),
+        Some(path) => console_from(t, path),
         None => Ok(None),
     }
 }
 
 /// `/memreserve/` entries, then the static regions (`reg`) of `/reserved-memory`'s enabled
 /// children, in CPU physical addresses.
-fn read_reserved(p: &mut Platform, blob: &[u8], b: Blocks, facts: &Facts) -> Result<(), DtbError> {
+fn read_reserved(p: &mut Platform, blob: &[u8], t: Tree, facts: &Facts) -> Result<(), DtbError> {
     let add = |p: &mut Platform, base: u64, size: u64| {
         if size != 0 && p.nreserved < MAX_RESERVED {
             p.reserved[p.nreserved] = crate::mm::layout::MemRange { base, size };
@@ -820,7 +771,7 @@ fn read_reserved(p: &mut Platform, blob: &[u8], b: Blocks, facts: &Facts) -> Res
         r += 16;
     }
     let Some(rm_at) = facts.reserved_memory else { return Ok(()) };
-    let rm = Node::with_props_at(b, rm_at as usize);
+    let rm = Node::with_props_at(t.b, rm_at as usize);
     for child in rm.children() {
         let [status] = props(child, ["status"]);
         if !is_enabled(status) {
@@ -828,7 +779,7 @@ fn read_reserved(p: &mut Platform, blob: &[u8], b: Blocks, facts: &Facts) -> Res
         }
         let mut path = Path { at: [0; PATH_MAX], len: 3 };
         path.at[..3].copy_from_slice(&[facts.root, rm_at, child.props_at() as u32]);
-        let (entries, mut i) = (regs(b, &path)?, 0);
+        let (entries, mut i) = (regs(t, &path)?, 0);
         while let Some((base, size)) = entries.get(i)? {
             add(p, base, size);
             i += 1;

@@ -93,6 +93,7 @@ pub(super) struct Prop<'a> {
     /// The strings block from the name on.
     pub names: &'a [u8],
     /// Where the name lies in the strings block: equal offsets, equal names.
+    #[cfg_attr(not(any(test, feature = "std")), allow(dead_code))] // the reference reader's
     pub nameoff: u32,
     pub value: &'a [u8],
 }

@@ -6,10 +6,10 @@
 //! compared with the pass's own byte reading), and shares with the pass what follows the walk
 //! ([`super::read_description`]).
 
-use super::node::{Blocks, Node, word_at};
+use super::node::{Blocks, Node, Prop, word_at};
 use super::{
-    Description, DtbError, FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_NOP, FDT_PROP, Facts, MAX_DEPTH, MAX_RAM, Names,
-    PATH_MAX, Path, WANTED, Wanted, alias, check_header, check_reservations, is_enabled, is_utf8, node, props_by,
+    Description, DtbError, FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_NOP, FDT_PROP, Facts, MAX_DEPTH, MAX_RAM,
+    PATH_MAX, Path, WANTED, Wanted, alias, check_header, check_reservations, is_enabled, is_utf8, node,
     read_description, stdout_path,
 };
 
@@ -292,4 +292,69 @@ fn visit<'a, const N: usize>(
 /// A bit for a string length (63 and longer share one).
 fn len_bit(len: usize) -> u64 {
     1 << len.min(63)
+}
+
+/// [`props`] with the names' offsets remembered across nodes (`walk` reads every node's).
+pub(super) fn props_by<'a, const N: usize>(node: Node<'a>, names: &mut Names<N>) -> [Option<&'a [u8]>; N] {
+    let mut out = [None; N];
+    for p in node.properties() {
+        if let Some(i) = names.which(&p) {
+            out[i] = Some(p.value);
+        }
+    }
+    out
+}
+
+/// Which of N property names a property has, answered by its name offset once that offset has
+/// been compared: the name at an offset of the strings block never changes, so an offset found
+/// to hold name `i` (`hit`), or none of the names (`miss`, a small direct-mapped memory), answers
+/// every later property with that offset without reading the strings (dtc stores each name once,
+/// so a tree's few dozen names are compared once each instead of once per property).
+pub(super) struct Names<'n, const N: usize> {
+    names: [&'n str; N],
+    /// For each name, the last offset found to hold it.
+    hit: [u32; N],
+    /// Offsets found to hold none of the names, at `offset % MISS_SLOTS`.
+    miss: [u32; MISS_SLOTS],
+}
+
+const MISS_SLOTS: usize = 32;
+/// No offset yet (a property with this name offset is compared every time).
+const NO_OFFSET: u32 = u32::MAX;
+
+impl<'n, const N: usize> Names<'n, N> {
+    pub(super) fn new(names: [&'n str; N]) -> Self {
+        Names { names, hit: [NO_OFFSET; N], miss: [NO_OFFSET; MISS_SLOTS] }
+    }
+
+    /// The index of `p`'s name among the names (the first, if some are equal), as
+    /// `names.iter().position(|n| p.is(n))` answers it.
+    pub(super) fn which(&mut self, p: &Prop) -> Option<usize> {
+        self.which_at(p.nameoff, || p.names)
+    }
+
+    /// [`Names::which`] for the name at offset `off` of the strings block; `names` gives the
+    /// block from there on, asked only when the offset is new.
+    #[inline(always)]
+    fn which_at<'s>(&mut self, off: u32, names: impl FnOnce() -> &'s [u8]) -> Option<usize> {
+        let is = |n: &str, names: &[u8]| node::name_is(names, n.as_bytes());
+        if off == NO_OFFSET {
+            let names = names();
+            return self.names.iter().position(|&n| is(n, names));
+        }
+        if let Some(i) = self.hit.iter().position(|&h| h == off) {
+            return Some(i);
+        }
+        let slot = off as usize % MISS_SLOTS;
+        if self.miss[slot] == off {
+            return None;
+        }
+        let names = names();
+        let found = self.names.iter().position(|&n| is(n, names));
+        match found {
+            Some(i) => self.hit[i] = off,
+            None => self.miss[slot] = off,
+        }
+        found
+    }
 }

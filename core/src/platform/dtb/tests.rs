@@ -239,7 +239,7 @@ proptest! {
         }
         let b = node::Blocks { st: &st, words: &[], strings: &strings };
         let wanted = ["compatible", "device_type", "status"];
-        let mut names = Names::new(wanted);
+        let mut names = reference::Names::new(wanted);
         let mut off = 0;
         while let Some((p, next)) = b.prop_at(off) {
             prop_assert_eq!(names.which(&p), wanted.iter().position(|n| p.is(n.as_bytes())));
