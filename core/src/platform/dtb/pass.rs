@@ -269,6 +269,10 @@ struct Gatherer<'a, 'f> {
     classes: Classes,
     /// The questions not answered yet, a bit each.
     unanswered: u32,
+    /// The last `compatible` list that answered none of the questions open then (where it starts
+    /// and ends, and those questions): devices repeat (QEMU has 32 virtio-mmio nodes), and a list
+    /// equal to it answers none of them either.
+    missed: (u32, u32, u32),
     console: Console<'a>,
     /// Nodes below the root, `offset | level << 24`, in document order, until the path is known.
     table: [u32; TABLE],
@@ -298,6 +302,7 @@ impl<'a, 'f> Gatherer<'a, 'f> {
             cur: Pending::default(),
             classes: Classes { slots: [u32::MAX; CLASS_SLOTS] },
             unanswered: (1 << WANTED.len()) - 1,
+            missed: (0, 0, 0),
             console: Console::Unknown,
             table: [0; TABLE],
             ntable: 0,
@@ -389,8 +394,14 @@ impl<'a, 'f> Gatherer<'a, 'f> {
         let enabled = is_enabled(value(cur.status));
         // The questions this node can still answer (some only when it is enabled).
         let open = if enabled { self.unanswered } else { self.unanswered & !ENABLED_ONLY };
-        if cur.compatible.0 >= cur.props_at && open != 0 {
-            self.match_compatible(cur.compatible.0 as usize, cur.compatible.1 as usize, open, cur.level);
+        let (at, end) = cur.compatible;
+        if at >= cur.props_at && open != 0 {
+            let (m_at, m_end, m_open) = self.missed;
+            if open & !m_open != 0 || !self.same_bytes(at, end, m_at, m_end) {
+                if self.match_compatible(at as usize, end as usize, open, cur.level) {
+                    self.missed = (at, end, open);
+                }
+            }
         }
         if cur.level == 2
             && enabled
@@ -402,9 +413,27 @@ impl<'a, 'f> Gatherer<'a, 'f> {
         }
     }
 
+    /// Whether the values at `at..end` and `b_at..b_end` of the structure block hold the same
+    /// bytes (through the word view: the same words, padding included, which only ever says
+    /// "not the same" more often).
+    fn same_bytes(&self, at: u32, end: u32, b_at: u32, b_end: u32) -> bool {
+        let (at, end, b_at, b_end) = (at as usize, end as usize, b_at as usize, b_end as usize);
+        if end - at != b_end - b_at {
+            return false;
+        }
+        if self.b.words.is_empty() {
+            return self.b.st.get(at..end) == self.b.st.get(b_at..b_end);
+        }
+        let w = |a: usize, e: usize| self.b.words.get(a / 4..e.div_ceil(4)).unwrap_or_default();
+        let (x, y) = (w(at, end), w(b_at, b_end));
+        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p == q)
+    }
+
     /// Each string of the `compatible` list at `at..end` asked of the `open` questions, in
     /// order; a string is compared only with the wanted ones of its length (see [`BY_LEN`]).
-    fn match_compatible(&mut self, at: usize, end: usize, mut open: u32, level: usize) {
+    /// Whether it answered none.
+    fn match_compatible(&mut self, at: usize, end: usize, mut open: u32, level: usize) -> bool {
+        let none = open;
         let st = self.b.st;
         let mut start = at;
         while start < end {
@@ -414,11 +443,12 @@ impl<'a, 'f> Gatherer<'a, 'f> {
                 self.unanswered &= !(1 << q);
                 open &= !(1 << q);
                 if open == 0 {
-                    return;
+                    return false;
                 }
             }
             start = nul + 1;
         }
+        open == none
     }
 
     /// Decide the console's path if it can be known now (`at_end`: it can), and search the nodes
