@@ -397,10 +397,10 @@ impl<'a, 'f> Gatherer<'a, 'f> {
         let (at, end) = cur.compatible;
         if at >= cur.props_at && open != 0 {
             let (m_at, m_end, m_open) = self.missed;
-            if open & !m_open != 0 || !self.same_bytes(at, end, m_at, m_end) {
-                if self.match_compatible(at as usize, end as usize, open, cur.level) {
-                    self.missed = (at, end, open);
-                }
+            if (open & !m_open != 0 || !self.same_bytes(at, end, m_at, m_end))
+                && self.match_compatible(at as usize, end as usize, open, cur.level)
+            {
+                self.missed = (at, end, open);
             }
         }
         if cur.level == 2
