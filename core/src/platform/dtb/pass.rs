@@ -386,26 +386,44 @@ impl<'a, 'f> Gatherer<'a, 'f> {
     }
 
     /// The current node's properties are complete: which questions it answers.
+    #[inline(always)]
     fn judge(&mut self) {
         let cur = self.cur;
         self.cur.level = 0;
-        let value =
-            |(at, end): (u32, u32)| (at >= cur.props_at).then(|| self.b.st.get(at as usize..end as usize)).flatten();
-        let enabled = is_enabled(value(cur.status));
+        let has = |(at, _): (u32, u32)| at >= cur.props_at;
+        let enabled = !has(cur.status) || self.enabled(cur.status);
         // The questions this node can still answer (some only when it is enabled).
         let open = if enabled { self.unanswered } else { self.unanswered & !ENABLED_ONLY };
-        let (at, end) = cur.compatible;
-        if at >= cur.props_at && open != 0 {
-            let (m_at, m_end, m_open) = self.missed;
-            if (open & !m_open != 0 || !self.same_bytes(at, end, m_at, m_end))
-                && self.match_compatible(at as usize, end as usize, open, cur.level)
-            {
-                self.missed = (at, end, open);
-            }
+        if has(cur.compatible) && open != 0 {
+            self.judge_compatible(cur.compatible, open, cur.level);
         }
-        if cur.level == 2
-            && enabled
-            && value(cur.device_type).is_some_and(|d| d.starts_with(b"memory"))
+        if cur.level == 2 && enabled && has(cur.device_type) {
+            self.judge_memory(cur.device_type);
+        }
+    }
+
+    /// Whether the `status` value at `at..end` says the node is in use.
+    #[inline(never)]
+    fn enabled(&self, (at, end): (u32, u32)) -> bool {
+        is_enabled(self.b.st.get(at as usize..end as usize))
+    }
+
+    /// The questions open for a node whose `compatible` list is at `at..end`: that list is
+    /// compared unless it equals the last one that answered none of them.
+    #[inline(never)]
+    fn judge_compatible(&mut self, (at, end): (u32, u32), open: u32, level: usize) {
+        let (m_at, m_end, m_open) = self.missed;
+        if (open & !m_open != 0 || !self.same_bytes(at, end, m_at, m_end))
+            && self.match_compatible(at as usize, end as usize, open, level)
+        {
+            self.missed = (at, end, open);
+        }
+    }
+
+    /// An enabled node directly under the root whose `device_type` is at `at..end`: memory?
+    #[inline(never)]
+    fn judge_memory(&mut self, (at, end): (u32, u32)) {
+        if self.b.st.get(at as usize..end as usize).is_some_and(|d| d.starts_with(b"memory"))
             && let Some(slot) = self.f.memory.get_mut(self.f.nmemory)
         {
             *slot = self.stack[1];
@@ -424,9 +442,9 @@ impl<'a, 'f> Gatherer<'a, 'f> {
         if self.b.words.is_empty() {
             return self.b.st.get(at..end) == self.b.st.get(b_at..b_end);
         }
-        let w = |a: usize, e: usize| self.b.words.get(a / 4..e.div_ceil(4)).unwrap_or_default();
-        let (x, y) = (w(at, end), w(b_at, b_end));
-        x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p == q)
+        // Both start at a word.
+        let (x, y, words) = (at / 4, b_at / 4, self.b.words);
+        (0..(end - at).div_ceil(4)).all(|k| words.get(x + k) == words.get(y + k))
     }
 
     /// Each string of the `compatible` list at `at..end` asked of the `open` questions, in
