@@ -431,15 +431,7 @@ impl Platform {
 /// Cells of `#address-cells`/`#size-cells` declared by `node` for its children (spec defaults
 /// 2 and 1).
 fn child_cells(node: Node) -> (usize, usize) {
-    // The first of each, as `property` finds it, in one look at the properties.
-    let (mut ac, mut sc) = (None, None);
-    for p in node.properties() {
-        if ac.is_none() && p.is(b"#address-cells") {
-            ac = Some(p.value);
-        } else if sc.is_none() && p.is(b"#size-cells") {
-            sc = Some(p.value);
-        }
-    }
+    let (ac, sc) = (node.get("#address-cells"), node.get("#size-cells"));
     let get = |v: Option<&[u8]>, d| v.and_then(|v| be32(v, 0)).map_or(d, |v| v as usize);
     (get(ac, 2), get(sc, 1))
 }
@@ -487,19 +479,19 @@ struct Facts {
 
 /// Translate a child bus address through the `ranges` of `bus` (whose parent is `parent`).
 fn translate_one(bus: Node, parent: Node, addr: u64) -> Result<u64, DtbError> {
-    let Some(ranges) = bus.property("ranges") else {
+    let Some(ranges) = bus.get("ranges") else {
         return Err(DtbError::BadReg("a bus without ranges"));
     };
-    if ranges.value.is_empty() {
+    if ranges.is_empty() {
         return Ok(addr);
     }
     let (ca, cs) = child_cells(bus);
     let (pa, _) = child_cells(parent);
     let entry = 4 * (ca + pa + cs);
-    if entry == 0 || ranges.value.len() % entry != 0 {
+    if entry == 0 || ranges.len() % entry != 0 {
         return Err(DtbError::BadReg("ranges"));
     }
-    for e in ranges.value.chunks_exact(entry) {
+    for e in ranges.chunks_exact(entry) {
         let child = read_cells(e, 0, ca).ok_or(DtbError::BadReg("ranges"))?;
         let paddr = read_cells(e, 4 * ca, pa).ok_or(DtbError::BadReg("ranges"))?;
         let size = read_cells(e, 4 * (ca + pa), cs).ok_or(DtbError::BadReg("ranges"))?;
@@ -526,7 +518,7 @@ fn regs<'a, 'p>(t: Tree<'a>, path: &'p Path) -> Result<Regs<'a, 'p>, DtbError> {
     if let Some(parent) = path.len.checked_sub(2) {
         let node = path.node(b, path.len - 1)?;
         (r.ac, r.sc) = if parent == 0 { t.root_cells } else { child_cells(path.node(b, parent)?) };
-        r.reg = node.property("reg").map(|p| p.value);
+        r.reg = node.get("reg");
     }
     Ok(r)
 }
@@ -566,18 +558,6 @@ fn is_enabled(status: Option<&[u8]>) -> bool {
     status.is_none_or(|s| s.starts_with(b"okay") || s.starts_with(b"ok\0"))
 }
 
-/// The values of the properties `names` of `node` (the last of each), read in one pass over its
-/// properties (each `property` lookup is a pass of its own).
-fn props<'a, const N: usize>(node: Node<'a>, names: [&str; N]) -> [Option<&'a [u8]>; N] {
-    let mut out = [None; N];
-    for p in node.properties() {
-        if let Some(i) = names.iter().position(|n| p.is(n.as_bytes())) {
-            out[i] = Some(p.value);
-        }
-    }
-    out
-}
-
 /// A question the description asks of every node below the root: compatible with any of
 /// `compatible`, optionally enabled.
 struct Wanted {
@@ -605,7 +585,7 @@ const GICV2: &[&str] = &["arm,cortex-a15-gic", "arm,cortex-a7-gic", "arm,gic-400
 /// compatible implies.
 fn console_from(t: Tree, path: &Path) -> Result<Option<Console>, DtbError> {
     let node = path.node(t.b, path.len - 1)?;
-    let [compatible, shift, width] = props(node, ["compatible", "reg-shift", "reg-io-width"]);
+    let [compatible, shift, width] = node.get_last(["compatible", "reg-shift", "reg-io-width"]);
     let (kind, index) = match compatible.and_then(uart::identify) {
         Some((i, Family::Pl011)) => (UartKind::Pl011, i as u8),
         Some((i, Family::Ns16550 { shift: s, width: w })) => {
@@ -622,15 +602,15 @@ fn console_from(t: Tree, path: &Path) -> Result<Option<Console>, DtbError> {
 
 /// The path an alias names.
 fn alias<'a>(aliases: Option<Node<'a>>, name: &str) -> Option<&'a str> {
-    aliases?.property(name).and_then(|a| core::str::from_utf8(a.value).ok()).map(|v| v.trim_end_matches('\0'))
+    aliases?.get(name).and_then(|a| core::str::from_utf8(a).ok()).map(|v| v.trim_end_matches('\0'))
 }
 
 /// The `stdout-path` of /chosen (or the `linux,stdout-path` spelling), alias resolved and any
 /// ":options" suffix dropped.
 fn stdout_path<'a>(chosen: Option<Node<'a>>, aliases: Option<Node<'a>>) -> Option<&'a str> {
     let chosen = chosen?;
-    let p = chosen.property("stdout-path").or_else(|| chosen.property("linux,stdout-path"))?;
-    let s = core::str::from_utf8(p.value).ok()?.trim_end_matches('\0');
+    let p = chosen.get("stdout-path").or_else(|| chosen.get("linux,stdout-path"))?;
+    let s = core::str::from_utf8(p).ok()?.trim_end_matches('\0');
     let s = s.split(':').next()?;
     if s.starts_with('/') {
         return Some(s);
@@ -693,7 +673,7 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
     read_cpus(&mut p, node(facts.cpus));
     read_reserved(&mut p, blob, t, facts)?;
     let last = |path: &Path| path.node(b, path.len - 1).ok();
-    p.psci = psci.as_ref().and_then(last).and_then(|n| match n.property("method")?.value {
+    p.psci = psci.as_ref().and_then(last).and_then(|n| match n.get("method")? {
         b"smc\0" => Some(PsciMethod::Smc),
         b"hvc\0" => Some(PsciMethod::Hvc),
         _ => None,
@@ -702,11 +682,10 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
         Some(path) => regs(t, path)?.get(0)?,
         None => None,
     };
-    p.timer_freq =
-        timer.as_ref().and_then(last).and_then(|n| n.property("clock-frequency").and_then(|f| be32(f.value, 0)));
+    p.timer_freq = timer.as_ref().and_then(last).and_then(|n| n.get("clock-frequency").and_then(|f| be32(f, 0)));
     let options = node(facts.chosen)
-        .and_then(|c| c.property("bootargs"))
-        .and_then(|b| core::str::from_utf8(b.value).ok())
+        .and_then(|c| c.get("bootargs"))
+        .and_then(|b| core::str::from_utf8(b).ok())
         .map_or(Options::default(), |a| Options::from_bootargs(a.trim_end_matches('\0')));
     Ok(Description { platform: p, options })
 }
@@ -773,7 +752,7 @@ fn read_reserved(p: &mut Platform, blob: &[u8], t: Tree, facts: &Facts) -> Resul
     let Some(rm_at) = facts.reserved_memory else { return Ok(()) };
     let rm = Node::with_props_at(t.b, rm_at as usize);
     for child in rm.children() {
-        let [status] = props(child, ["status"]);
+        let [status] = child.get_last(["status"]);
         if !is_enabled(status) {
             continue;
         }
@@ -795,7 +774,7 @@ fn read_cpus(p: &mut Platform, cpus: Option<Node>) {
     let Some(cpus) = cpus else { return };
     let (ac, _) = child_cells(cpus);
     for c in cpus.children() {
-        let [reg, device_type, status, method] = props(c, ["reg", "device_type", "status", "enable-method"]);
+        let [reg, device_type, status, method] = c.get_last(["reg", "device_type", "status", "enable-method"]);
         if !is_enabled(status) || !device_type.is_some_and(|d| d.starts_with(b"cpu")) {
             continue;
         }

@@ -68,6 +68,35 @@ pub fn nul_in(st: &[u8], words: &[u32], from: usize, to: usize) -> usize {
     }
 }
 
+/// A node's properties in order, as (name offset, value), up to the first token that is neither
+/// a property nor a NOP (as [`Node::properties`], without making a [`Prop`] of each).
+pub(super) struct Props<'a> {
+    b: Blocks<'a>,
+    off: usize,
+}
+
+impl<'a> Iterator for Props<'a> {
+    type Item = (usize, &'a [u8]);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, &'a [u8])> {
+        loop {
+            match self.b.tok(self.off)? {
+                FDT_NOP => self.off += 4,
+                FDT_PROP => {
+                    let len = self.b.tok(self.off + 4)? as usize;
+                    let start = self.off + 12;
+                    let value = self.b.st.get(start..start.checked_add(len)?)?;
+                    let nameoff = self.b.tok(self.off + 8)? as usize;
+                    self.off = align4(start + len);
+                    return Some((nameoff, value));
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
 /// The two blocks a node's bytes live in, and the structure block's words.
 #[derive(Clone, Copy)]
 pub(super) struct Blocks<'a> {
@@ -88,22 +117,14 @@ pub(super) struct Node<'a> {
 
 /// A property: its value, and its name in the strings block (compared in place: finding each
 /// name's end first was most of the cost of reading a tree).
+#[cfg(any(test, feature = "std"))] // the reference reader's
 #[derive(Clone, Copy)]
 pub(super) struct Prop<'a> {
     /// The strings block from the name on.
     pub names: &'a [u8],
     /// Where the name lies in the strings block: equal offsets, equal names.
-    #[cfg_attr(not(any(test, feature = "std")), allow(dead_code))] // the reference reader's
     pub nameoff: u32,
     pub value: &'a [u8],
-}
-
-impl Prop<'_> {
-    /// Whether the property is called `name` (a non-empty name). The terminator and the first
-    /// byte rule out almost every other name before a comparison is called.
-    pub fn is(&self, name: &[u8]) -> bool {
-        name_is(self.names, name)
-    }
 }
 
 /// Whether the NUL-terminated name at the start of `names` is `name` (a non-empty name). The
@@ -134,7 +155,7 @@ impl<'a> Blocks<'a> {
     }
 
     /// The root: the first node token, NOPs skipped.
-    #[cfg_attr(not(any(test, feature = "std")), allow(dead_code))] // the reference reader's
+    #[cfg(any(test, feature = "std"))] // the reference reader's
     pub fn root(self) -> Option<Node<'a>> {
         let mut off = 0;
         while self.tok(off)? == FDT_NOP {
@@ -144,6 +165,7 @@ impl<'a> Blocks<'a> {
     }
 
     /// The property whose FDT_PROP token is at `off`, and the offset after it.
+    #[cfg(any(test, feature = "std"))] // the reference reader's
     pub fn prop_at(self, off: usize) -> Option<(Prop<'a>, usize)> {
         let len = self.tok(off + 4)? as usize;
         let value = self.st.get(off + 12..(off + 12).checked_add(len)?)?;
@@ -198,6 +220,7 @@ impl<'a> Node<'a> {
     }
 
     /// The properties, in order.
+    #[cfg(any(test, feature = "std"))] // the reference reader's
     pub fn properties(&self) -> impl Iterator<Item = Prop<'a>> + use<'a> {
         let (b, mut off) = (self.b, self.props_at);
         core::iter::from_fn(move || {
@@ -215,9 +238,30 @@ impl<'a> Node<'a> {
         })
     }
 
-    /// The property called `name`.
-    pub fn property(&self, name: &str) -> Option<Prop<'a>> {
-        self.properties().find(|p| p.is(name.as_bytes()))
+    /// The value of the (first) property called `name`.
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        let strings = self.b.strings;
+        let name = name.as_bytes();
+        self.props().find(|&(off, _)| strings.get(off..).is_some_and(|n| name_is(n, name))).map(|(_, v)| v)
+    }
+
+    /// The values of the last property called each of `names`, read in one look at the
+    /// properties (the first of `names` a property's name is, if some are equal).
+    pub fn get_last<const N: usize>(&self, names: [&str; N]) -> [Option<&'a [u8]>; N] {
+        let strings = self.b.strings;
+        let mut out = [None; N];
+        for (off, value) in self.props() {
+            let Some(n) = strings.get(off..) else { continue };
+            if let Some(i) = names.iter().position(|name| name_is(n, name.as_bytes())) {
+                out[i] = Some(value);
+            }
+        }
+        out
+    }
+
+    /// The properties as (name offset, value).
+    fn props(&self) -> Props<'a> {
+        Props { b: self.b, off: self.props_at }
     }
 
     /// The direct children, in order (each child's subtree is skipped in one scan).
@@ -248,7 +292,7 @@ impl<'a> Node<'a> {
     }
 
     /// The name without its unit address.
-    #[cfg_attr(not(any(test, feature = "std")), allow(dead_code))] // the reference reader's
+    #[cfg(any(test, feature = "std"))] // the reference reader's
     pub fn base_name(&self) -> &'a [u8] {
         self.name.split(|&c| c == b'@').next().unwrap_or(self.name)
     }

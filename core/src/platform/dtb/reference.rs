@@ -328,7 +328,7 @@ impl<'n, const N: usize> Names<'n, N> {
     }
 
     /// The index of `p`'s name among the names (the first, if some are equal), as
-    /// `names.iter().position(|n| p.is(n))` answers it.
+    /// `names.iter().position(|n| name_is(p.names, n))` answers it.
     pub(super) fn which(&mut self, p: &Prop) -> Option<usize> {
         self.which_at(p.nameoff, || p.names)
     }

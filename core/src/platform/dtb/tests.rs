@@ -242,7 +242,7 @@ proptest! {
         let mut names = reference::Names::new(wanted);
         let mut off = 0;
         while let Some((p, next)) = b.prop_at(off) {
-            prop_assert_eq!(names.which(&p), wanted.iter().position(|n| p.is(n.as_bytes())));
+            prop_assert_eq!(names.which(&p), wanted.iter().position(|n| node::name_is(p.names, n.as_bytes())));
             off = next;
         }
         prop_assert_eq!(off, st.len());
