@@ -437,10 +437,12 @@ fn child_cells(node: Node) -> (usize, usize) {
 }
 
 fn read_cells(b: &[u8], off: usize, cells: usize) -> Option<u64> {
-    if cells > 2 {
-        return None;
+    match cells {
+        0 => Some(0),
+        1 => be32(b, off).map(u64::from),
+        2 => Some((be32(b, off)? as u64) << 32 | be32(b, off + 4)? as u64),
+        _ => None,
     }
-    (0..cells).try_fold(0u64, |acc, i| Some((acc << 32) | be32(b, off + 4 * i)? as u64))
 }
 
 /// The path from the root to a node, as the offsets in the structure block where each node's
@@ -510,15 +512,19 @@ struct Regs<'a, 'p> {
     reg: Option<&'a [u8]>,
     ac: usize,
     sc: usize,
+    /// `reg` is whole entries of `ac + sc` cells.
+    whole: bool,
 }
 
 fn regs<'a, 'p>(t: Tree<'a>, path: &'p Path) -> Result<Regs<'a, 'p>, DtbError> {
     let b = t.b;
-    let mut r = Regs { b, path, reg: None, ac: 0, sc: 0 };
+    let mut r = Regs { b, path, reg: None, ac: 0, sc: 0, whole: false };
     if let Some(parent) = path.len.checked_sub(2) {
         let node = path.node(b, path.len - 1)?;
         (r.ac, r.sc) = if parent == 0 { t.root_cells } else { child_cells(path.node(b, parent)?) };
         r.reg = node.get("reg");
+        let stride = 4 * (r.ac + r.sc);
+        r.whole = r.reg.is_some_and(|reg| stride != 0 && reg.len() % stride == 0);
     }
     Ok(r)
 }
@@ -537,10 +543,10 @@ impl Regs<'_, '_> {
         let (b, path, ac, sc) = (self.b, self.path, self.ac, self.sc);
         let Some(reg) = self.reg else { return Ok(None) };
         let stride = 4 * (ac + sc);
-        if stride == 0 || reg.len() % stride != 0 {
+        if !self.whole {
             return Err(DtbError::BadReg("a node reg (cells)"));
         }
-        let Some(e) = reg.chunks_exact(stride).nth(index) else { return Ok(None) };
+        let Some(e) = index.checked_mul(stride).and_then(|at| reg.get(at..at + stride)) else { return Ok(None) };
         let mut addr = read_cells(e, 0, ac).ok_or(DtbError::BadReg("a node reg (cells)"))?;
         let size = read_cells(e, 4 * ac, sc).ok_or(DtbError::BadReg("a node reg (cells)"))?;
         // Walk the buses from the node's parent up to the root's child.
