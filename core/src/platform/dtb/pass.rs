@@ -48,6 +48,8 @@ trait Read: Copy {
     const WHOLE_WORDS: bool;
     /// The big-endian word at `off`, if all its bytes lie in the block.
     fn word(self, off: usize) -> Option<u32>;
+    /// The two big-endian words at `off`, if all their bytes lie in the block.
+    fn two(self, off: usize) -> Option<(u32, u32)>;
     /// The block's length in bytes.
     fn len(self) -> usize;
     /// The node name at `off`: its length, if a NUL ends it (the NUL may lie past the block:
@@ -71,6 +73,10 @@ impl Read for Bytes<'_> {
         word_at(self.0, &[], off)
     }
     #[inline(always)]
+    fn two(self, off: usize) -> Option<(u32, u32)> {
+        Some((self.word(off)?, self.word(off + 4)?))
+    }
+    #[inline(always)]
     fn len(self) -> usize {
         self.0.len()
     }
@@ -86,6 +92,13 @@ impl Read for Words<'_> {
     #[inline(always)]
     fn word(self, off: usize) -> Option<u32> {
         self.0.get(off / 4).map(|&w| u32::from_be(w))
+    }
+    #[inline(always)]
+    fn two(self, off: usize) -> Option<(u32, u32)> {
+        match self.0.get(off / 4..off / 4 + 2)? {
+            &[a, b] => Some((u32::from_be(a), u32::from_be(b))),
+            _ => None,
+        }
     }
     #[inline(always)]
     fn len(self) -> usize {
@@ -126,6 +139,8 @@ fn tokens<R: Read>(r: R, strings: &[u8], nops_anywhere: bool, g: &mut Gatherer) 
     // enforces that order: 0 = properties, 1 = children, 2 = trailing NOPs, for the open node.
     // A node's parent is always at 1 (the node is its child), so no stack of them is needed.
     let mut phase = 0u8;
+    // Properties may come now: inside a node (depth > 0), before its children (phase 0).
+    let mut props_ok = false;
     // Property names: when the strings block is all ASCII (every real tree), a name is good iff
     // a NUL ends it, that is iff it starts at or before the block's last NUL; checked once here
     // instead of scanning each property's name. Names below `good_below` are good.
@@ -137,19 +152,21 @@ fn tokens<R: Read>(r: R, strings: &[u8], nops_anywhere: bool, g: &mut Gatherer) 
         p += 4;
         match tok {
             FDT_PROP => {
-                if depth == 0 {
-                    return bad(at, "property outside any node");
+                if !props_ok {
+                    return bad(
+                        at,
+                        if depth == 0 { "property outside any node" } else { "property after a child node or FDT_NOP" },
+                    );
                 }
-                if phase != 0 {
-                    return bad(at, "property after a child node or FDT_NOP");
-                }
-                let (Some(len), Some(nameoff)) = (r.word(p), r.word(p + 4)) else {
+                let Some((len, nameoff)) = r.two(p) else {
                     return bad(at, "truncated property header");
                 };
                 p += 8;
-                let Some(end) = p.checked_add(len as usize).filter(|&e| e <= s_len) else {
+                // p <= s_len: the header was read.
+                if len as usize > s_len - p {
                     return bad(at, "property value runs past the structure block");
-                };
+                }
+                let end = p + len as usize;
                 let off = nameoff as usize;
                 if off >= good_below {
                     check_name(strings, off, ascii).or_else(|what| bad(at, what))?;
@@ -183,6 +200,7 @@ fn tokens<R: Read>(r: R, strings: &[u8], nops_anywhere: bool, g: &mut Gatherer) 
                     return bad(at, "nesting too deep");
                 }
                 phase = 0;
+                props_ok = true;
                 g.begin(depth, at, p);
                 if !R::WHOLE_WORDS && p > s_len {
                     return bad(at, "runs past the structure block");
@@ -195,11 +213,13 @@ fn tokens<R: Read>(r: R, strings: &[u8], nops_anywhere: bool, g: &mut Gatherer) 
                 g.end(depth);
                 depth -= 1;
                 phase = 1;
+                props_ok = false;
             }
             FDT_NOP if nops_anywhere => nops += 1,
             FDT_NOP => {
                 nops += 1;
                 phase = 2;
+                props_ok = false;
             }
             FDT_END => {
                 if depth != 0 || !seen_root {
