@@ -90,15 +90,22 @@ struct Target {
 }
 
 fn dtb_target(input: &[u8]) -> bool {
+    // The one pass that checks and describes at once must read every input as the reference
+    // reader (check everything first, then walk, then search for the console's path) does: the
+    // same description, or the same error at the same offset.
+    let reference_valid = |b: &[u8], nops| dtb::reference::validate_counting(b, nops).map(|(total, _)| total);
+    assert_eq!(dtb::validate(input), reference_valid(input, false), "validate agrees with the reference");
+    assert_eq!(dtb::validate_allowing_nops(input), reference_valid(input, true), "so with NOPs anywhere");
+    assert_eq!(dtb::describe(input), dtb::reference::describe(input), "describe agrees with the reference");
     // As the firmware does: tidy a copy in place (free space, NOPs), describe it, splice the
     // payload's tree from it.
     let _ = dtb::header_total_size(input);
-    let _ = dtb::validate(input);
     let mut b = input.to_vec();
     let mut c = b.clone();
     let Ok((len, _)) = dtb::tidy(&mut b) else { return false };
     let blob = &b[..len];
     let d = dtb::describe(blob);
+    assert_eq!(d, dtb::reference::describe(blob), "so once tidied");
     // The firmware's one-validation path must read exactly what tidy + describe read.
     let one_pass = dtb::tidy_and_describe(&mut c).map(|(_, _, d)| d);
     assert_eq!(one_pass.ok(), d.ok(), "tidy_and_describe agrees with tidy + describe");
@@ -112,9 +119,17 @@ fn dtb_target(input: &[u8]) -> bool {
         let mut shrunk = raw.to_vec();
         dtb::shrink_total_size(&mut shrunk, used);
         match dtb::check_and_describe(raw, &words) {
-            Ok(dtb::Checked::Ready(w)) => assert_eq!(Ok(w), dtb::describe(&shrunk), "word view agrees with bytes"),
-            Ok(dtb::Checked::NeedsTidy) => assert!(dtb::validate_allowing_nops(raw).is_ok()),
-            Err(e) => assert_eq!(Err(e), dtb::describe(&shrunk), "word view refuses only what bytes refuse"),
+            Ok(dtb::Checked::Ready(w)) => {
+                assert_eq!(Ok(w), dtb::reference::describe(&shrunk), "word view agrees with the reference")
+            }
+            Ok(dtb::Checked::NeedsTidy) => {
+                assert!(matches!(dtb::reference::validate_counting(raw, true), Ok((_, nops)) if nops > 0))
+            }
+            Err(e) => {
+                let refused = dtb::reference::validate_counting(raw, true)
+                    .and_then(|_| dtb::reference::describe(&shrunk).map(|_| ()));
+                assert_eq!(Err(e), refused, "word view refuses only what the reference refuses, for the same reason")
+            }
         }
     }
     let described = d.is_ok();

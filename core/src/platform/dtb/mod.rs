@@ -1,16 +1,22 @@
 //! The platform, as the device tree describes it: RAM banks, console UART, GIC, CPUs, PSCI.
 //!
-//! [`validate`] walks the header and the whole structure block with bounds checks first, so that
-//! a bad DTB gives a clear `fatal:` line; the reading is then one linear pass over the tokens
-//! (see [`node`] for why not the `fdt` crate). Register addresses are decoded here with the parent's
+//! The header and the memory reservations are checked first; then one pass over the structure
+//! block ([`pass`]) checks every token with bounds checks, so that a bad DTB gives a clear `fatal:`
+//! line, and on the way remembers the few nodes the description needs, which
+//! [`read_description`] then reads (see [`node`] for why not the `fdt` crate). [`validate`] is
+//! the same pass, its findings unused. Register addresses are decoded here with the parent's
 //! `#address-cells`/`#size-cells` as 64-bit values (LPAE platforms put RAM above 4 GiB) and
-//! translated through every parent `ranges`.
+//! translated through every parent `ranges`. The reader this replaced (check, then walk, then
+//! search) is kept for the host as [`reference`], which every input is compared with.
 
 use crate::platform::options::Options;
 use crate::platform::uart::{self, Family};
-use node::{Blocks, Node, Prop, word_at};
+use node::{Blocks, Node};
 
 mod node;
+mod pass;
+#[cfg(any(test, feature = "std"))]
+pub mod reference;
 
 /// The flattened tree's magic, header size and structure-block tokens (Devicetree
 /// Specification 5.2 and 5.4), shared by the reader, the rewrite and the host-side builder.
@@ -188,24 +194,29 @@ fn validate_with(blob: &[u8], nops_anywhere: bool) -> Result<usize, DtbError> {
 
 /// As [`validate_with`], also returning how many FDT_NOP tokens the structure block holds.
 fn validate_counting(blob: &[u8], nops_anywhere: bool) -> Result<(usize, usize), DtbError> {
-    validate_tokens(blob, &[], nops_anywhere)
-}
-
-/// As [`validate_counting`], reading the structure block's tokens from `words` when given
-/// (non-empty): the same bytes as `blob[struct_block(blob)]`, seen as 32-bit words (see
-/// [`node::word_at`]).
-fn validate_tokens(blob: &[u8], words: &[u32], nops_anywhere: bool) -> Result<(usize, usize), DtbError> {
-    let h = check_header(blob)?;
-    check_reservations(blob, &h)?;
-    let s = &blob[h.off_struct..h.off_struct + h.size_struct];
-    let strings = &blob[h.off_strings..h.off_strings + h.size_strings];
-    let nops = check_structure(s, covering(s, words), strings, nops_anywhere)?;
+    let (h, b) = blocks(blob, &[])?;
+    let nops = pass::scan(b, nops_anywhere, &mut Facts::default())?;
     Ok((h.total, nops))
 }
 
-/// `words` if it covers the structure block `s`, else no view (bytes are read).
+/// The header and the memory reservations checked, the structure and strings blocks, with the
+/// structure block's tokens read from `words` when given (non-empty): the same bytes as
+/// `blob[struct_block(blob)]`, seen as 32-bit words (see [`node::word_at`]).
+fn blocks<'a>(blob: &'a [u8], words: &'a [u32]) -> Result<(Header, Blocks<'a>), DtbError> {
+    let h = check_header(blob)?;
+    check_reservations(blob, &h)?;
+    let st = &blob[h.off_struct..h.off_struct + h.size_struct];
+    let strings = &blob[h.off_strings..h.off_strings + h.size_strings];
+    Ok((h, Blocks { st, words: covering(st, words), strings }))
+}
+
+/// The part of `words` that is the structure block `s`, if it covers all of it (so `s` is whole
+/// words), else no view (bytes are read).
 fn covering<'a>(s: &[u8], words: &'a [u32]) -> &'a [u32] {
-    if words.len() * 4 >= s.len() { words } else { &[] }
+    match words.get(..s.len() / 4) {
+        Some(w) if s.len().is_multiple_of(4) => w,
+        _ => &[],
+    }
 }
 
 /// Where the structure block lies in a blob whose header [`header_total_size`] accepted: the
@@ -234,18 +245,20 @@ pub fn shrink_total_size(header: &mut [u8], used: usize) {
     }
 }
 
-/// The boot path's read of the tree the bootloader gave: validate (NOPs allowed) and describe in
-/// one call, with the structure block's tokens read through `words` (see [`node::word_at`]) when
-/// the caller has a word view of it (empty otherwise). A tree that must be changed first is only reported
-/// ([`Checked::NeedsTidy`]), so that the common case needs no mutable access.
+/// The boot path's read of the tree the bootloader gave: check (NOPs allowed) and describe in
+/// one pass over the structure block (see [`pass`]), with its tokens read through `words` (see
+/// [`node::word_at`]) when the caller has a word view of it (empty otherwise). A tree that must
+/// be changed first is only reported ([`Checked::NeedsTidy`]), so that the common case needs no
+/// mutable access.
 pub fn check_and_describe(blob: &[u8], words: &[u32]) -> Result<Checked, DtbError> {
     let used = header_total_size(blob)?;
     let blob = blob.get(..used).ok_or(DtbError::BadHeader("totalsize (blob truncated)"))?;
-    let (_, nops) = validate_tokens(blob, words, true)?;
-    if nops > 0 {
+    let (_, b) = blocks(blob, words)?;
+    let mut facts = Facts::default();
+    if pass::scan(b, true, &mut facts)? > 0 {
         return Ok(Checked::NeedsTidy);
     }
-    describe_with(blob, words).map(Checked::Ready)
+    read_description(b, blob, &facts).map(Checked::Ready)
 }
 
 /// The header: size, version, and every block inside the blob.
@@ -291,102 +304,6 @@ fn check_reservations(blob: &[u8], h: &Header) -> Result<(), DtbError> {
 /// name to the full UTF-8 check (a call per name was a tenth of the boot's instructions).
 fn is_utf8(b: &[u8]) -> bool {
     b.is_ascii() || core::str::from_utf8(b).is_ok()
-}
-
-/// The structure block `s`, token by token, with property names in `strings`. Returns the
-/// number of FDT_NOP tokens.
-fn check_structure(s: &[u8], words: &[u32], strings: &[u8], nops_anywhere: bool) -> Result<usize, DtbError> {
-    let bad = |offset, what| Err(DtbError::BadStructure { offset, what });
-    let mut p = 0usize;
-    let mut depth = 0usize;
-    let mut seen_root = false;
-    let mut nops = 0usize;
-    // Within a node the spec orders properties, then child nodes (then NOPs, then the end); the
-    // reader in `node` relies on it (and the `fdt` crate the payload uses asserts it), so the
-    // check enforces that order: 0 = properties, 1 = children,
-    // 2 = trailing NOPs, per open node.
-    let mut phase = [0u8; MAX_DEPTH + 1];
-    // Property names: when the strings block is all ASCII (every real tree), a name is good iff
-    // a NUL ends it, that is iff it starts at or before the block's last NUL; checked once here
-    // instead of scanning each property's name.
-    let ascii_until = strings.is_ascii().then(|| strings.iter().rposition(|&b| b == 0)).flatten();
-    loop {
-        let Some(tok) = word_at(s, words, p) else { return bad(p, "runs past the end without FDT_END") };
-        let at = p;
-        p += 4;
-        match tok {
-            FDT_BEGIN_NODE => {
-                if depth == 0 && seen_root {
-                    return bad(at, "second root node");
-                }
-                if depth > 0 && phase[depth] > 1 {
-                    return bad(at, "node after FDT_NOP (not supported by the parser)");
-                }
-                phase[depth] = 1;
-                seen_root = true;
-                let Some(n) = node::nul_at(s, words, p) else { return bad(at, "unterminated node name") };
-                if !is_utf8(&s[p..p + n]) {
-                    return bad(at, "node name is not UTF-8");
-                }
-                p = (p + n + 1 + 3) & !3;
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return bad(at, "nesting too deep");
-                }
-                phase[depth] = 0;
-            }
-            FDT_END_NODE => {
-                if depth == 0 {
-                    return bad(at, "FDT_END_NODE without a node");
-                }
-                depth -= 1;
-            }
-            FDT_PROP => {
-                if depth == 0 {
-                    return bad(at, "property outside any node");
-                }
-                if phase[depth] != 0 {
-                    return bad(at, "property after a child node or FDT_NOP");
-                }
-                let (Some(len), Some(nameoff)) = (word_at(s, words, p), word_at(s, words, p + 4)) else {
-                    return bad(at, "truncated property header");
-                };
-                let (len, nameoff) = (len as usize, nameoff as usize);
-                p += 8;
-                if p.checked_add(len).is_none_or(|e| e > s.len()) {
-                    return bad(at, "property value runs past the structure block");
-                }
-                match ascii_until {
-                    Some(last_nul) if nameoff <= last_nul => {}
-                    Some(_) => return bad(at, "property name outside the strings block"),
-                    None => {
-                        let Some(name_len) = strings.get(nameoff..).and_then(|t| t.iter().position(|&b| b == 0)) else {
-                            return bad(at, "property name outside the strings block");
-                        };
-                        if !is_utf8(&strings[nameoff..nameoff + name_len]) {
-                            return bad(at, "property name is not UTF-8");
-                        }
-                    }
-                }
-                p = (p + len + 3) & !3;
-            }
-            FDT_NOP if nops_anywhere => nops += 1,
-            FDT_NOP => {
-                nops += 1;
-                phase[depth] = 2;
-            }
-            FDT_END => {
-                if depth != 0 || !seen_root {
-                    return bad(at, "FDT_END inside a node");
-                }
-                return Ok(nops);
-            }
-            _ => return bad(at, "unknown token"),
-        }
-        if p > s.len() {
-            return bad(at, "runs past the structure block");
-        }
-    }
 }
 
 /// How hypfw drives a console UART.
@@ -514,62 +431,69 @@ impl Platform {
 /// Cells of `#address-cells`/`#size-cells` declared by `node` for its children (spec defaults
 /// 2 and 1).
 fn child_cells(node: Node) -> (usize, usize) {
-    let get = |n: &str, d| node.property(n).and_then(|p| be32(p.value, 0)).map(|v| v as usize).unwrap_or(d);
-    (get("#address-cells", 2), get("#size-cells", 1))
+    let (ac, sc) = (node.get("#address-cells"), node.get("#size-cells"));
+    let get = |v: Option<&[u8]>, d| v.and_then(|v| be32(v, 0)).map_or(d, |v| v as usize);
+    (get(ac, 2), get(sc, 1))
 }
 
 fn read_cells(b: &[u8], off: usize, cells: usize) -> Option<u64> {
-    if cells > 2 {
-        return None;
+    match cells {
+        0 => Some(0),
+        1 => be32(b, off).map(u64::from),
+        2 => Some((be32(b, off)? as u64) << 32 | be32(b, off + 4)? as u64),
+        _ => None,
     }
-    (0..cells).try_fold(0u64, |acc, i| Some((acc << 32) | be32(b, off + 4 * i)? as u64))
 }
 
-/// The path from the root to a node: ancestors first.
-#[derive(Clone, Copy)]
-struct NodePath<'a> {
-    nodes: [Option<Node<'a>>; PATH_MAX],
+/// The path from the root to a node, as the offsets in the structure block where each node's
+/// properties start (root first): what the pass keeps of a node a question found.
+#[derive(Clone, Copy, Debug)]
+struct Path {
+    at: [u32; PATH_MAX],
     len: usize,
 }
 
-impl<'a> NodePath<'a> {
-    fn last(&self) -> Node<'a> {
-        self.nodes[self.len - 1].unwrap()
+impl Path {
+    /// The `i`th node of the path.
+    fn node<'a>(&self, b: Blocks<'a>, i: usize) -> Result<Node<'a>, DtbError> {
+        Ok(Node::with_props_at(b, self.at[i] as usize))
     }
 }
 
-/// Find a node by absolute path ("/soc/serial@1c28000"), keeping its ancestors.
-fn find_path<'a>(root: Node<'a>, path: &str) -> Option<NodePath<'a>> {
-    let mut np = NodePath { nodes: [None; PATH_MAX], len: 1 };
-    np.nodes[0] = Some(root);
-    for comp in path.split('/').filter(|c| !c.is_empty()) {
-        let cur = np.last();
-        let (comp, has_unit) = (comp.as_bytes(), comp.contains('@'));
-        let next = cur.children().find(|c| c.name == comp || (!has_unit && c.base_name() == comp))?;
-        if np.len == PATH_MAX {
-            return None;
-        }
-        np.nodes[np.len] = Some(next);
-        np.len += 1;
-    }
-    Some(np)
+/// What the pass over the structure block remembers for [`read_description`]: nodes as the
+/// offsets where their properties start.
+#[derive(Default)]
+struct Facts {
+    root: u32,
+    /// For each of [`WANTED`], the path of the first node (in document order) that answers it.
+    matches: [Option<Path>; WANTED.len()],
+    /// Enabled `device_type = "memory"` nodes directly under the root, the first `nmemory`.
+    memory: [u32; MAX_RAM],
+    nmemory: usize,
+    /// The first of each directly under the root.
+    cpus: Option<u32>,
+    chosen: Option<u32>,
+    reserved_memory: Option<u32>,
+    aliases: Option<u32>,
+    /// The node `/chosen/stdout-path` (an alias resolved) or else the `serial0` alias names.
+    console: Option<Path>,
 }
 
 /// Translate a child bus address through the `ranges` of `bus` (whose parent is `parent`).
 fn translate_one(bus: Node, parent: Node, addr: u64) -> Result<u64, DtbError> {
-    let Some(ranges) = bus.property("ranges") else {
+    let Some(ranges) = bus.get("ranges") else {
         return Err(DtbError::BadReg("a bus without ranges"));
     };
-    if ranges.value.is_empty() {
+    if ranges.is_empty() {
         return Ok(addr);
     }
     let (ca, cs) = child_cells(bus);
     let (pa, _) = child_cells(parent);
     let entry = 4 * (ca + pa + cs);
-    if entry == 0 || ranges.value.len() % entry != 0 {
+    if entry == 0 || ranges.len() % entry != 0 {
         return Err(DtbError::BadReg("ranges"));
     }
-    for e in ranges.value.chunks_exact(entry) {
+    for e in ranges.chunks_exact(entry) {
         let child = read_cells(e, 0, ca).ok_or(DtbError::BadReg("ranges"))?;
         let paddr = read_cells(e, 4 * ca, pa).ok_or(DtbError::BadReg("ranges"))?;
         let size = read_cells(e, 4 * (ca + pa), cs).ok_or(DtbError::BadReg("ranges"))?;
@@ -580,25 +504,57 @@ fn translate_one(bus: Node, parent: Node, addr: u64) -> Result<u64, DtbError> {
     Err(DtbError::BadReg("an address outside its bus ranges"))
 }
 
-/// The `index`th (address, size) of the `reg` of the node at the end of `np`, as a CPU physical
-/// address.
-fn reg_of(np: &NodePath, index: usize) -> Result<Option<(u64, u64)>, DtbError> {
-    let node = np.last();
-    let parent = np.nodes[np.len - 2].ok_or(DtbError::BadReg("the root"))?;
-    let (ac, sc) = child_cells(parent);
-    let Some(reg) = node.property("reg") else { return Ok(None) };
-    let stride = 4 * (ac + sc);
-    if stride == 0 || reg.value.len() % stride != 0 {
-        return Err(DtbError::BadReg("a node reg (cells)"));
+/// The `reg` of the node at the end of `path`, with its parent's cells (read once for all its
+/// entries). The root has none (no parent's cells say how to read one).
+struct Regs<'a, 'p> {
+    b: Blocks<'a>,
+    path: &'p Path,
+    reg: Option<&'a [u8]>,
+    ac: usize,
+    sc: usize,
+    /// `reg` is whole entries of `ac + sc` cells.
+    whole: bool,
+}
+
+fn regs<'a, 'p>(t: Tree<'a>, path: &'p Path) -> Result<Regs<'a, 'p>, DtbError> {
+    let b = t.b;
+    let mut r = Regs { b, path, reg: None, ac: 0, sc: 0, whole: false };
+    if let Some(parent) = path.len.checked_sub(2) {
+        let node = path.node(b, path.len - 1)?;
+        (r.ac, r.sc) = if parent == 0 { t.root_cells } else { child_cells(path.node(b, parent)?) };
+        r.reg = node.get("reg");
+        let stride = 4 * (r.ac + r.sc);
+        r.whole = r.reg.is_some_and(|reg| stride != 0 && reg.len() % stride == 0);
     }
-    let Some(e) = reg.value.chunks_exact(stride).nth(index) else { return Ok(None) };
-    let mut addr = read_cells(e, 0, ac).ok_or(DtbError::BadReg("a node reg (cells)"))?;
-    let size = read_cells(e, 4 * ac, sc).ok_or(DtbError::BadReg("a node reg (cells)"))?;
-    // Walk the buses from the node's parent up to the root's child.
-    for i in (1..np.len - 1).rev() {
-        addr = translate_one(np.nodes[i].unwrap(), np.nodes[i - 1].unwrap(), addr)?;
+    Ok(r)
+}
+
+/// A valid tree as [`read_description`] reads it: its blocks, and the root's cells (read once:
+/// most nodes read are the root's children).
+#[derive(Clone, Copy)]
+struct Tree<'a> {
+    b: Blocks<'a>,
+    root_cells: (usize, usize),
+}
+
+impl Regs<'_, '_> {
+    /// The `index`th (address, size), as a CPU physical address.
+    fn get(&self, index: usize) -> Result<Option<(u64, u64)>, DtbError> {
+        let (b, path, ac, sc) = (self.b, self.path, self.ac, self.sc);
+        let Some(reg) = self.reg else { return Ok(None) };
+        let stride = 4 * (ac + sc);
+        if !self.whole {
+            return Err(DtbError::BadReg("a node reg (cells)"));
+        }
+        let Some(e) = index.checked_mul(stride).and_then(|at| reg.get(at..at + stride)) else { return Ok(None) };
+        let mut addr = read_cells(e, 0, ac).ok_or(DtbError::BadReg("a node reg (cells)"))?;
+        let size = read_cells(e, 4 * ac, sc).ok_or(DtbError::BadReg("a node reg (cells)"))?;
+        // Walk the buses from the node's parent up to the root's child.
+        for i in (1..path.len - 1).rev() {
+            addr = translate_one(path.node(b, i)?, path.node(b, i - 1)?, addr)?;
+        }
+        Ok(Some((addr, size)))
     }
-    Ok(Some((addr, size)))
 }
 
 /// A node is in use unless its `status` says otherwise ("okay"/"ok" or absent). Secure-only nodes
@@ -608,182 +564,22 @@ fn is_enabled(status: Option<&[u8]>) -> bool {
     status.is_none_or(|s| s.starts_with(b"okay") || s.starts_with(b"ok\0"))
 }
 
-/// The values of the properties `names` of `node`, read in one pass over its properties (each
-/// `property` lookup is a pass of its own).
-fn props<'a, const N: usize>(node: Node<'a>, names: [&str; N]) -> [Option<&'a [u8]>; N] {
-    props_by(node, &mut Names::new(names))
-}
-
-/// [`props`] with the names' offsets remembered across nodes (`walk` reads every node's).
-fn props_by<'a, const N: usize>(node: Node<'a>, names: &mut Names<N>) -> [Option<&'a [u8]>; N] {
-    let mut out = [None; N];
-    for p in node.properties() {
-        if let Some(i) = names.which(&p) {
-            out[i] = Some(p.value);
-        }
-    }
-    out
-}
-
-/// Which of N property names a property has, answered by its name offset once that offset has
-/// been compared: the name at an offset of the strings block never changes, so an offset found
-/// to hold name `i` (`hit`), or none of the names (`miss`, a small direct-mapped memory), answers
-/// every later property with that offset without reading the strings (dtc stores each name once,
-/// so a tree's few dozen names are compared once each instead of once per property).
-struct Names<'n, const N: usize> {
-    names: [&'n str; N],
-    /// For each name, the last offset found to hold it.
-    hit: [u32; N],
-    /// Offsets found to hold none of the names, at `offset % MISS_SLOTS`.
-    miss: [u32; MISS_SLOTS],
-}
-
-const MISS_SLOTS: usize = 32;
-/// No offset yet (a property with this name offset is compared every time).
-const NO_OFFSET: u32 = u32::MAX;
-
-impl<'n, const N: usize> Names<'n, N> {
-    fn new(names: [&'n str; N]) -> Self {
-        Names { names, hit: [NO_OFFSET; N], miss: [NO_OFFSET; MISS_SLOTS] }
-    }
-
-    /// The index of `p`'s name among the names (the first, if some are equal), as
-    /// `names.iter().position(|n| p.is(n))` answers it.
-    fn which(&mut self, p: &Prop) -> Option<usize> {
-        let off = p.nameoff;
-        if off == NO_OFFSET {
-            return self.names.iter().position(|&n| p.is(n.as_bytes()));
-        }
-        if let Some(i) = self.hit.iter().position(|&h| h == off) {
-            return Some(i);
-        }
-        let slot = off as usize % MISS_SLOTS;
-        if self.miss[slot] == off {
-            return None;
-        }
-        let found = self.names.iter().position(|&n| p.is(n.as_bytes()));
-        match found {
-            Some(i) => self.hit[i] = off,
-            None => self.miss[slot] = off,
-        }
-        found
-    }
-}
-
-/// A question for [`walk`]: a node compatible with any of `compatible`, optionally enabled.
-struct Wanted<'c> {
-    compatible: &'c [&'c str],
+/// A question the description asks of every node below the root: compatible with any of
+/// `compatible`, optionally enabled.
+struct Wanted {
+    compatible: &'static [&'static str],
     enabled: bool,
 }
 
-/// What one walk over the tree finds.
-struct Found<'a, const N: usize> {
-    /// For each `Wanted`, the path of the first node (in document order) that matches.
-    matches: [Option<NodePath<'a>>; N],
-    /// Enabled `device_type = "memory"` nodes directly under the root.
-    memory: [Option<Node<'a>>; MAX_RAM],
-    cpus: Option<Node<'a>>,
-    chosen: Option<Node<'a>>,
-    reserved_memory: Option<Node<'a>>,
-    aliases: Option<Node<'a>>,
-}
-
-/// One pass over the structure block's tokens, in document order, that answers every question
-/// `describe` has: each node's properties are read once (compatible, device_type and status
-/// together), and no search walks the tree again.
-fn walk<'a, const N: usize>(b: Blocks<'a>, root: Node<'a>, wanted: [Wanted; N]) -> Found<'a, N> {
-    let mut f = Found {
-        matches: [const { None }; N],
-        memory: [None; MAX_RAM],
-        cpus: None,
-        chosen: None,
-        reserved_memory: None,
-        aliases: None,
-    };
-    // Which string lengths each question's compatibles have: most of a tree's compatible strings
-    // are ruled out by their length alone, before any comparison.
-    let lens = wanted.each_ref().map(|w| w.compatible.iter().fold(0, |m, x| m | len_bit(x.len())));
-    let mut names = Names::new(["compatible", "device_type", "status"]);
-    let mut np = NodePath { nodes: [None; PATH_MAX], len: 1 };
-    np.nodes[0] = Some(root);
-    let mut off = root.props_at();
-    while np.len > 0 {
-        match word_at(b.st, b.words, off) {
-            Some(FDT_BEGIN_NODE) => {
-                let Some(n) = b.node_at(off) else { break };
-                if np.len == PATH_MAX {
-                    // Deeper than hypfw looks: skip the subtree.
-                    let Some(end) = b.end_of(n.props_at()) else { break };
-                    off = end;
-                    continue;
-                }
-                np.nodes[np.len] = Some(n);
-                np.len += 1;
-                visit(&np, &wanted, &lens, &mut f, &mut names);
-                off = n.props_at();
-            }
-            Some(FDT_PROP) => match b.skip_prop(off) {
-                Some(next) => off = next,
-                None => break,
-            },
-            Some(FDT_NOP) => off += 4,
-            Some(FDT_END_NODE) => {
-                np.len -= 1;
-                off += 4;
-            }
-            _ => break,
-        }
-    }
-    f
-}
-
-/// A bit for a string length (63 and longer share one).
-fn len_bit(len: usize) -> u64 {
-    1 << len.min(63)
-}
-
-/// What one node (below the root) answers.
-fn visit<'a, const N: usize>(
-    np: &NodePath<'a>,
-    wanted: &[Wanted; N],
-    lens: &[u64; N],
-    f: &mut Found<'a, N>,
-    names: &mut Names<3>,
-) {
-    let cur = np.last();
-    let [compatible, device_type, status] = props_by(cur, names);
-    let enabled = is_enabled(status);
-    // The compatible list is split once, each string asked of every question still open (a
-    // split per question was a fifth of reading the tree).
-    let open = |m: &Option<NodePath>, w: &Wanted| m.is_none() && (!w.enabled || enabled);
-    if let Some(c) = compatible
-        && f.matches.iter().zip(wanted).any(|(m, w)| open(m, w))
-    {
-        for s in c.split(|&b| b == 0) {
-            let bit = len_bit(s.len());
-            for ((w, m), &lens) in wanted.iter().zip(f.matches.iter_mut()).zip(lens) {
-                if lens & bit != 0 && open(m, w) && w.compatible.iter().any(|x| x.as_bytes() == s) {
-                    *m = Some(*np);
-                }
-            }
-        }
-    }
-    if np.len == 2 {
-        if enabled
-            && device_type.is_some_and(|d| d.starts_with(b"memory"))
-            && let Some(slot) = f.memory.iter_mut().find(|m| m.is_none())
-        {
-            *slot = Some(cur);
-        }
-        match cur.base_name() {
-            b"cpus" if f.cpus.is_none() => f.cpus = Some(cur),
-            b"chosen" if f.chosen.is_none() => f.chosen = Some(cur),
-            b"reserved-memory" if f.reserved_memory.is_none() => f.reserved_memory = Some(cur),
-            b"aliases" if f.aliases.is_none() => f.aliases = Some(cur),
-            _ => {}
-        }
-    }
-}
+/// The questions, in the order of [`Facts::matches`]: the first enabled UART hypfw drives, GICv2,
+/// PSCI, the architected timer, QEMU's fw_cfg.
+const WANTED: [Wanted; 5] = [
+    Wanted { compatible: &uart::ALL, enabled: true },
+    Wanted { compatible: GICV2, enabled: true },
+    Wanted { compatible: &["arm,psci", "arm,psci-0.2", "arm,psci-1.0"], enabled: false },
+    Wanted { compatible: &["arm,armv7-timer"], enabled: false },
+    Wanted { compatible: &[FW_CFG_COMPATIBLE], enabled: true },
+];
 
 /// QEMU's firmware configuration device on MMIO (QEMU docs/specs/fw_cfg.rst).
 pub const FW_CFG_COMPATIBLE: &str = "qemu,fw-cfg-mmio";
@@ -793,9 +589,9 @@ const GICV2: &[&str] = &["arm,cortex-a15-gic", "arm,cortex-a7-gic", "arm,gic-400
 /// The console a UART node describes: a kind hypfw drives, or `Unsupported` for any other node
 /// with a `reg` (stdout-path may name one). `reg-shift` and `reg-io-width` override what the
 /// compatible implies.
-fn console_from(np: &NodePath) -> Result<Option<Console>, DtbError> {
-    let node = np.last();
-    let [compatible, shift, width] = props(node, ["compatible", "reg-shift", "reg-io-width"]);
+fn console_from(t: Tree, path: &Path) -> Result<Option<Console>, DtbError> {
+    let node = path.node(t.b, path.len - 1)?;
+    let [compatible, shift, width] = node.get_last(["compatible", "reg-shift", "reg-io-width"]);
     let (kind, index) = match compatible.and_then(uart::identify) {
         Some((i, Family::Pl011)) => (UartKind::Pl011, i as u8),
         Some((i, Family::Ns16550 { shift: s, width: w })) => {
@@ -807,20 +603,20 @@ fn console_from(np: &NodePath) -> Result<Option<Console>, DtbError> {
         Some((i, Family::Samsung { tx_full_bit })) => (UartKind::Samsung { tx_full_bit }, i as u8),
         None => (UartKind::Unsupported, NO_COMPATIBLE),
     };
-    Ok(reg_of(np, 0)?.map(|(base, size)| Console { kind, base, size, compatible: index }))
+    Ok(regs(t, path)?.get(0)?.map(|(base, size)| Console { kind, base, size, compatible: index }))
 }
 
 /// The path an alias names.
 fn alias<'a>(aliases: Option<Node<'a>>, name: &str) -> Option<&'a str> {
-    aliases?.property(name).and_then(|a| core::str::from_utf8(a.value).ok()).map(|v| v.trim_end_matches('\0'))
+    aliases?.get(name).and_then(|a| core::str::from_utf8(a).ok()).map(|v| v.trim_end_matches('\0'))
 }
 
 /// The `stdout-path` of /chosen (or the `linux,stdout-path` spelling), alias resolved and any
 /// ":options" suffix dropped.
 fn stdout_path<'a>(chosen: Option<Node<'a>>, aliases: Option<Node<'a>>) -> Option<&'a str> {
     let chosen = chosen?;
-    let p = chosen.property("stdout-path").or_else(|| chosen.property("linux,stdout-path"))?;
-    let s = core::str::from_utf8(p.value).ok()?.trim_end_matches('\0');
+    let p = chosen.get("stdout-path").or_else(|| chosen.get("linux,stdout-path"))?;
+    let s = core::str::from_utf8(p).ok()?.trim_end_matches('\0');
     let s = s.split(':').next()?;
     if s.starts_with('/') {
         return Some(s);
@@ -843,40 +639,36 @@ pub fn parse(blob: &[u8]) -> Result<Platform, DtbError> {
 
 /// Parse a blob (validated first) into the platform and hypfw's options.
 pub fn describe(blob: &[u8]) -> Result<Description, DtbError> {
-    validate(blob)?;
-    describe_valid(blob)
+    describe_with(blob, false)
 }
 
 /// [`describe`] of a blob that passed [`validate`] (or [`tidy`]).
 fn describe_valid(blob: &[u8]) -> Result<Description, DtbError> {
-    describe_with(blob, &[])
+    describe_with(blob, true)
 }
 
-/// [`describe_valid`], reading tokens through `words` when given (see [`node::word_at`]).
-fn describe_with(blob: &[u8], words: &[u32]) -> Result<Description, DtbError> {
-    let h = check_header(blob)?;
-    let st = &blob[h.off_struct..h.off_struct + h.size_struct];
-    let b = Blocks { st, words: covering(st, words), strings: &blob[h.off_strings..h.off_strings + h.size_strings] };
-    let root = b.root().ok_or(DtbError::Parse)?;
-    let found = walk(
-        b,
-        root,
-        [
-            Wanted { compatible: &uart::ALL, enabled: true },
-            Wanted { compatible: GICV2, enabled: true },
-            Wanted { compatible: &["arm,psci", "arm,psci-0.2", "arm,psci-1.0"], enabled: false },
-            Wanted { compatible: &["arm,armv7-timer"], enabled: false },
-            Wanted { compatible: &[FW_CFG_COMPATIBLE], enabled: true },
-        ],
-    );
-    let [uart, gic, psci, timer, fw_cfg] = &found.matches;
+/// Check and describe in the one pass, bytes read (`nops_anywhere` as in [`validate_counting`]).
+fn describe_with(blob: &[u8], nops_anywhere: bool) -> Result<Description, DtbError> {
+    let (_, b) = blocks(blob, &[])?;
+    let mut facts = Facts::default();
+    pass::scan(b, nops_anywhere, &mut facts)?;
+    read_description(b, blob, &facts)
+}
+
+/// The description, from what the pass remembered (the tree is valid): the few nodes it found
+/// are read again for their `reg`, the `ranges` above them and their other properties.
+fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description, DtbError> {
+    let node = |at: Option<u32>| at.map(|a| Node::with_props_at(b, a as usize));
+    let t = Tree { b, root_cells: child_cells(Node::with_props_at(b, facts.root as usize)) };
+    let [uart, gic, psci, timer, fw_cfg] = &facts.matches;
     let mut p = Platform::qemu_virt_fallback();
     p.fallback = false;
-    read_ram(&mut p, root, &found)?;
-    p.console = read_console(root, &found, uart.as_ref())?;
+    read_ram(&mut p, t, facts)?;
+    p.console = read_console(t, facts.console.as_ref(), uart.as_ref())?;
     p.gic = match gic {
-        Some(np) => {
-            let r = |i| reg_of(np, i);
+        Some(path) => {
+            let r = regs(t, path)?;
+            let r = |i| r.get(i);
             match (r(0)?, r(1)?) {
                 (Some(dist), Some(cpu)) => Some(Gic { dist, cpu, hyp: r(2)?, vcpu: r(3)? }),
                 _ => None,
@@ -884,22 +676,22 @@ fn describe_with(blob: &[u8], words: &[u32]) -> Result<Description, DtbError> {
         }
         None => None,
     };
-    read_cpus(&mut p, found.cpus);
-    read_reserved(&mut p, blob, root, found.reserved_memory)?;
-    p.psci = psci.as_ref().and_then(|np| match np.last().property("method")?.value {
+    read_cpus(&mut p, node(facts.cpus));
+    read_reserved(&mut p, blob, t, facts)?;
+    let last = |path: &Path| path.node(b, path.len - 1).ok();
+    p.psci = psci.as_ref().and_then(last).and_then(|n| match n.get("method")? {
         b"smc\0" => Some(PsciMethod::Smc),
         b"hvc\0" => Some(PsciMethod::Hvc),
         _ => None,
     });
     p.fw_cfg = match fw_cfg {
-        Some(np) => reg_of(np, 0)?,
+        Some(path) => regs(t, path)?.get(0)?,
         None => None,
     };
-    p.timer_freq = timer.as_ref().and_then(|np| np.last().property("clock-frequency").and_then(|f| be32(f.value, 0)));
-    let options = found
-        .chosen
-        .and_then(|c| c.property("bootargs"))
-        .and_then(|b| core::str::from_utf8(b.value).ok())
+    p.timer_freq = timer.as_ref().and_then(last).and_then(|n| n.get("clock-frequency").and_then(|f| be32(f, 0)));
+    let options = node(facts.chosen)
+        .and_then(|c| c.get("bootargs"))
+        .and_then(|b| core::str::from_utf8(b).ok())
         .map_or(Options::default(), |a| Options::from_bootargs(a.trim_end_matches('\0')));
     Ok(Description { platform: p, options })
 }
@@ -908,14 +700,14 @@ fn describe_with(blob: &[u8], words: &[u32]) -> Result<Description, DtbError> {
 /// size, sorted by address. None at all is left to the caller to judge (a bootloader fills in
 /// /memory on some boards, so the tree as shipped has none; `cargo xtask inspect` still reports
 /// the rest).
-fn read_ram<const N: usize>(p: &mut Platform, root: Node, found: &Found<'_, N>) -> Result<(), DtbError> {
+fn read_ram(p: &mut Platform, t: Tree, facts: &Facts) -> Result<(), DtbError> {
     p.ram_banks = 0;
-    for m in found.memory.iter().flatten() {
-        let mut np = NodePath { nodes: [None; PATH_MAX], len: 2 };
-        np.nodes[0] = Some(root);
-        np.nodes[1] = Some(*m);
-        let mut i = 0;
-        while let Some((base, size)) = reg_of(&np, i)? {
+    for &m in &facts.memory[..facts.nmemory] {
+        let mut path = Path { at: [0; PATH_MAX], len: 2 };
+        path.at[0] = facts.root;
+        path.at[1] = m;
+        let (entries, mut i) = (regs(t, &path)?, 0);
+        while let Some((base, size)) = entries.get(i)? {
             if size != 0 && p.ram_banks < MAX_RAM {
                 p.ram[p.ram_banks] = crate::mm::layout::MemRange { base, size };
                 p.ram_banks += 1;
@@ -927,28 +719,24 @@ fn read_ram<const N: usize>(p: &mut Platform, root: Node, found: &Found<'_, N>) 
     Ok(())
 }
 
-/// The console: `/chosen/stdout-path` (an alias resolved) first, whatever it names, else the
-/// `serial0` alias; else the first enabled UART, in document order, that hypfw has a driver for.
-fn read_console<const N: usize>(
-    root: Node,
-    found: &Found<'_, N>,
-    first_uart: Option<&NodePath>,
-) -> Result<Option<Console>, DtbError> {
-    let path = stdout_path(found.chosen, found.aliases).or_else(|| alias(found.aliases, "serial0"));
-    if let Some(np) = path.and_then(|path| find_path(root, path))
-        && let Some(c) = console_from(&np)?
+/// The console: the node `/chosen/stdout-path` (an alias resolved) names, whatever it is, else
+/// the one the `serial0` alias names (`by_path`, found by the pass); else the first enabled UART,
+/// in document order, that hypfw has a driver for.
+fn read_console(t: Tree, by_path: Option<&Path>, first_uart: Option<&Path>) -> Result<Option<Console>, DtbError> {
+    if let Some(path) = by_path
+        && let Some(c) = console_from(t, path)?
     {
         return Ok(Some(c));
     }
     match first_uart {
-        Some(np) => console_from(np),
+        Some(path) => console_from(t, path),
         None => Ok(None),
     }
 }
 
 /// `/memreserve/` entries, then the static regions (`reg`) of `/reserved-memory`'s enabled
 /// children, in CPU physical addresses.
-fn read_reserved(p: &mut Platform, blob: &[u8], root: Node, rm: Option<Node>) -> Result<(), DtbError> {
+fn read_reserved(p: &mut Platform, blob: &[u8], t: Tree, facts: &Facts) -> Result<(), DtbError> {
     let add = |p: &mut Platform, base: u64, size: u64| {
         if size != 0 && p.nreserved < MAX_RESERVED {
             p.reserved[p.nreserved] = crate::mm::layout::MemRange { base, size };
@@ -967,18 +755,17 @@ fn read_reserved(p: &mut Platform, blob: &[u8], root: Node, rm: Option<Node>) ->
         add(p, base, size);
         r += 16;
     }
-    let Some(rm) = rm else { return Ok(()) };
+    let Some(rm_at) = facts.reserved_memory else { return Ok(()) };
+    let rm = Node::with_props_at(t.b, rm_at as usize);
     for child in rm.children() {
-        let [status] = props(child, ["status"]);
+        let [status] = child.get_last(["status"]);
         if !is_enabled(status) {
             continue;
         }
-        let mut np = NodePath { nodes: [None; PATH_MAX], len: 3 };
-        np.nodes[0] = Some(root);
-        np.nodes[1] = Some(rm);
-        np.nodes[2] = Some(child);
-        let mut i = 0;
-        while let Some((base, size)) = reg_of(&np, i)? {
+        let mut path = Path { at: [0; PATH_MAX], len: 3 };
+        path.at[..3].copy_from_slice(&[facts.root, rm_at, child.props_at() as u32]);
+        let (entries, mut i) = (regs(t, &path)?, 0);
+        while let Some((base, size)) = entries.get(i)? {
             add(p, base, size);
             i += 1;
         }
@@ -993,7 +780,7 @@ fn read_cpus(p: &mut Platform, cpus: Option<Node>) {
     let Some(cpus) = cpus else { return };
     let (ac, _) = child_cells(cpus);
     for c in cpus.children() {
-        let [reg, device_type, status, method] = props(c, ["reg", "device_type", "status", "enable-method"]);
+        let [reg, device_type, status, method] = c.get_last(["reg", "device_type", "status", "enable-method"]);
         if !is_enabled(status) || !device_type.is_some_and(|d| d.starts_with(b"cpu")) {
             continue;
         }

@@ -3,10 +3,10 @@
 //! Written here instead of using the `fdt` crate for reading: `fdt` re-parses a node's properties
 //! (with a UTF-8 check of every name) on each lookup and walks the tree again for each search,
 //! which made reading the tree the largest part of hypfw's boot (about 290k of 877k instructions
-//! in the boot trace of `cargo xtask bench`). The walk in `describe` is one linear pass over the
-//! tokens; these types are the views it and the lookups use. Every access is bounds-checked, so
-//! a tree that passed [`super::validate`] cannot make them panic, and one that did not only reads
-//! as shorter.
+//! in the boot trace of `cargo xtask bench`). The tree is read in one pass over the tokens
+//! ([`super::pass`]); these types are the views the lookups after it use. Every access is
+//! bounds-checked, so a tree that passed [`super::validate`] cannot make them panic, and one that
+//! did not only reads as shorter.
 
 use super::{FDT_BEGIN_NODE, FDT_END_NODE, FDT_NOP, FDT_PROP, be32};
 
@@ -44,6 +44,59 @@ pub fn nul_at(st: &[u8], words: &[u32], from: usize) -> Option<usize> {
     (from + at < st.len()).then_some(at)
 }
 
+/// Where the first NUL byte of `st[from..to]` lies (an offset in `st`), or `to` if none: through
+/// the word view (see [`word_at`]) four bytes at a time, as in [`nul_at`] (the bytes before
+/// `from` in its word made non-zero). The view, if any, covers `st`.
+#[inline(always)]
+pub fn nul_in(st: &[u8], words: &[u32], from: usize, to: usize) -> usize {
+    if words.is_empty() {
+        return st.get(from..to).and_then(|t| t.iter().position(|&b| b == 0)).map_or(to, |n| from + n);
+    }
+    let mut i = from / 4;
+    let Some(&w) = words.get(i) else { return to };
+    let mut w = u32::from_le(w) | ((1u32 << (8 * (from % 4))) - 1);
+    loop {
+        let zero = w.wrapping_sub(0x0101_0101) & !w & 0x8080_8080;
+        if zero != 0 {
+            return (i * 4 + zero.trailing_zeros() as usize / 8).min(to);
+        }
+        i += 1;
+        match words.get(i) {
+            Some(&n) if i * 4 < to => w = u32::from_le(n),
+            _ => return to,
+        }
+    }
+}
+
+/// A node's properties in order, as (name offset, value), up to the first token that is neither
+/// a property nor a NOP (as [`Node::properties`], without making a [`Prop`] of each).
+pub(super) struct Props<'a> {
+    b: Blocks<'a>,
+    off: usize,
+}
+
+impl<'a> Iterator for Props<'a> {
+    type Item = (usize, &'a [u8]);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, &'a [u8])> {
+        loop {
+            match self.b.tok(self.off)? {
+                FDT_NOP => self.off += 4,
+                FDT_PROP => {
+                    let len = self.b.tok(self.off + 4)? as usize;
+                    let start = self.off + 12;
+                    let value = self.b.st.get(start..start.checked_add(len)?)?;
+                    let nameoff = self.b.tok(self.off + 8)? as usize;
+                    self.off = align4(start + len);
+                    return Some((nameoff, value));
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
 /// The two blocks a node's bytes live in, and the structure block's words.
 #[derive(Clone, Copy)]
 pub(super) struct Blocks<'a> {
@@ -58,27 +111,27 @@ pub(super) struct Blocks<'a> {
 pub(super) struct Node<'a> {
     b: Blocks<'a>,
     props_at: usize,
+    #[cfg_attr(not(any(test, feature = "std")), allow(dead_code))] // the reference reader's
     pub name: &'a [u8],
 }
 
 /// A property: its value, and its name in the strings block (compared in place: finding each
 /// name's end first was most of the cost of reading a tree).
+#[cfg(any(test, feature = "std"))] // the reference reader's
 #[derive(Clone, Copy)]
 pub(super) struct Prop<'a> {
-    names: &'a [u8],
+    /// The strings block from the name on.
+    pub names: &'a [u8],
     /// Where the name lies in the strings block: equal offsets, equal names.
     pub nameoff: u32,
     pub value: &'a [u8],
 }
 
-impl Prop<'_> {
-    /// Whether the property is called `name` (a non-empty name). The terminator and the first
-    /// byte rule out almost every other name before a comparison is called.
-    pub fn is(&self, name: &[u8]) -> bool {
-        self.names.get(name.len()) == Some(&0)
-            && self.names.first() == name.first()
-            && self.names.get(..name.len()) == Some(name)
-    }
+/// Whether the NUL-terminated name at the start of `names` is `name` (a non-empty name). The
+/// terminator and the first byte rule out almost every other name before a comparison is called.
+#[inline(always)]
+pub fn name_is(names: &[u8], name: &[u8]) -> bool {
+    names.get(name.len()) == Some(&0) && names.first() == name.first() && names.get(..name.len()) == Some(name)
 }
 
 const fn align4(x: usize) -> usize {
@@ -87,7 +140,7 @@ const fn align4(x: usize) -> usize {
 
 impl<'a> Blocks<'a> {
     #[inline(always)]
-    fn tok(&self, off: usize) -> Option<u32> {
+    pub fn tok(&self, off: usize) -> Option<u32> {
         word_at(self.st, self.words, off)
     }
 
@@ -102,6 +155,7 @@ impl<'a> Blocks<'a> {
     }
 
     /// The root: the first node token, NOPs skipped.
+    #[cfg(any(test, feature = "std"))] // the reference reader's
     pub fn root(self) -> Option<Node<'a>> {
         let mut off = 0;
         while self.tok(off)? == FDT_NOP {
@@ -111,6 +165,7 @@ impl<'a> Blocks<'a> {
     }
 
     /// The property whose FDT_PROP token is at `off`, and the offset after it.
+    #[cfg(any(test, feature = "std"))] // the reference reader's
     pub fn prop_at(self, off: usize) -> Option<(Prop<'a>, usize)> {
         let len = self.tok(off + 4)? as usize;
         let value = self.st.get(off + 12..(off + 12).checked_add(len)?)?;
@@ -153,12 +208,19 @@ impl<'a> Blocks<'a> {
 }
 
 impl<'a> Node<'a> {
+    /// The node whose properties start at `props_at` (a valid tree's), for reading them: its
+    /// name is not known (empty).
+    pub fn with_props_at(b: Blocks<'a>, props_at: usize) -> Self {
+        Node { b, props_at, name: &[] }
+    }
+
     /// Where this node's properties start (its tokens follow, for a linear walk).
     pub fn props_at(&self) -> usize {
         self.props_at
     }
 
     /// The properties, in order.
+    #[cfg(any(test, feature = "std"))] // the reference reader's
     pub fn properties(&self) -> impl Iterator<Item = Prop<'a>> + use<'a> {
         let (b, mut off) = (self.b, self.props_at);
         core::iter::from_fn(move || {
@@ -176,9 +238,30 @@ impl<'a> Node<'a> {
         })
     }
 
-    /// The property called `name`.
-    pub fn property(&self, name: &str) -> Option<Prop<'a>> {
-        self.properties().find(|p| p.is(name.as_bytes()))
+    /// The value of the (first) property called `name`.
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        let strings = self.b.strings;
+        let name = name.as_bytes();
+        self.props().find(|&(off, _)| strings.get(off..).is_some_and(|n| name_is(n, name))).map(|(_, v)| v)
+    }
+
+    /// The values of the last property called each of `names`, read in one look at the
+    /// properties (the first of `names` a property's name is, if some are equal).
+    pub fn get_last<const N: usize>(&self, names: [&str; N]) -> [Option<&'a [u8]>; N] {
+        let strings = self.b.strings;
+        let mut out = [None; N];
+        for (off, value) in self.props() {
+            let Some(n) = strings.get(off..) else { continue };
+            if let Some(i) = names.iter().position(|name| name_is(n, name.as_bytes())) {
+                out[i] = Some(value);
+            }
+        }
+        out
+    }
+
+    /// The properties as (name offset, value).
+    fn props(&self) -> Props<'a> {
+        Props { b: self.b, off: self.props_at }
     }
 
     /// The direct children, in order (each child's subtree is skipped in one scan).
@@ -209,6 +292,7 @@ impl<'a> Node<'a> {
     }
 
     /// The name without its unit address.
+    #[cfg(any(test, feature = "std"))] // the reference reader's
     pub fn base_name(&self) -> &'a [u8] {
         self.name.split(|&c| c == b'@').next().unwrap_or(self.name)
     }

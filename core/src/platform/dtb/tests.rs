@@ -239,10 +239,10 @@ proptest! {
         }
         let b = node::Blocks { st: &st, words: &[], strings: &strings };
         let wanted = ["compatible", "device_type", "status"];
-        let mut names = Names::new(wanted);
+        let mut names = reference::Names::new(wanted);
         let mut off = 0;
         while let Some((p, next)) = b.prop_at(off) {
-            prop_assert_eq!(names.which(&p), wanted.iter().position(|n| p.is(n.as_bytes())));
+            prop_assert_eq!(names.which(&p), wanted.iter().position(|n| node::name_is(p.names, n.as_bytes())));
             off = next;
         }
         prop_assert_eq!(off, st.len());
@@ -320,4 +320,214 @@ fn walk_takes_the_first_match_in_document_order() {
     let p = parse(&blob).unwrap();
     assert_eq!(p.console.map(|c| c.base), Some(0x2000));
     assert_eq!(p.psci, Some(PsciMethod::Hvc));
+}
+
+/// A `stdout-path` naming the root names no device: the first enabled UART is the console, as
+/// without a path (the root has no parent whose cells would decode a `reg`).
+#[test]
+fn stdout_path_naming_the_root_falls_back_to_the_first_uart() {
+    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let reg = [0x1000u32.to_be_bytes(), 0x100u32.to_be_bytes()].concat();
+    let blob = build_tree(&[
+        ("", cells, 0),
+        ("chosen", &[("stdout-path", b"/\0")], 1),
+        ("serial@1000", &[("compatible", b"arm,pl011\0"), ("reg", &reg)], 2),
+    ]);
+    assert_eq!(parse(&blob).unwrap().console.map(|c| c.base), Some(0x1000));
+}
+
+/// What the one pass gives for `blob`, read every way the firmware and the tools read a tree:
+/// `describe` (bytes, NOPs only after a node's children), `validate_allowing_nops`, and the boot
+/// path through a word view (a tree with NOPs handed to tidying).
+fn one_pass_agrees_with_the_reference(blob: &[u8]) {
+    assert_eq!(describe(blob), reference::describe(blob), "describe");
+    assert_eq!(validate_counting(blob, true), reference::validate_counting(blob, true), "validate_allowing_nops");
+    assert_eq!(validate_counting(blob, false), reference::validate_counting(blob, false), "validate");
+    if let Ok(used) = header_total_size(blob)
+        && let Some(raw) = blob.get(..used)
+        && let Ok(r) = struct_block(raw)
+    {
+        let words: Vec<u32> = raw[r].chunks_exact(4).map(|c| u32::from_ne_bytes(c.try_into().unwrap())).collect();
+        let mut shrunk = raw.to_vec();
+        shrink_total_size(&mut shrunk, used);
+        match check_and_describe(raw, &words) {
+            Ok(Checked::Ready(d)) => assert_eq!(Ok(d), reference::describe(&shrunk), "word view"),
+            Ok(Checked::NeedsTidy) => assert!(matches!(reference::validate_counting(raw, true), Ok((_, n)) if n > 0)),
+            Err(e) => {
+                let want =
+                    reference::validate_counting(raw, true).and_then(|_| reference::describe(&shrunk).map(|_| ()));
+                assert_eq!(Err(e), want, "word view error");
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+    /// Corrupt fixtures (a byte, a word, a cut) read as the reference reads them: the same
+    /// description, or the same error at the same offset.
+    #[test]
+    fn one_pass_matches_the_reference_on_corrupt_fixtures(
+        which in 0usize..4,
+        pos in any::<prop::sample::Index>(),
+        val in any::<u8>(),
+        word in prop_oneof![Just(None), (0u32..12).prop_map(Some), any::<u32>().prop_map(Some)],
+        cut in proptest::option::of(40usize..12000),
+    ) {
+        let mut b = [VIRT_SMP4, VIRT_4G, VIRT_SECURE, BOARD][which].to_vec();
+        let at = pos.index(b.len());
+        match word {
+            None => b[at] = val,
+            Some(w) => {
+                let at = at & !3;
+                let end = (at + 4).min(b.len());
+                b[at..end].copy_from_slice(&w.to_be_bytes()[..end - at]);
+            }
+        }
+        if let Some(cut) = cut {
+            b.truncate(cut);
+        }
+        one_pass_agrees_with_the_reference(&b);
+    }
+}
+
+/// Node names, property names and values the generated trees draw from: the questions' answers
+/// and near misses, and paths that name nodes of these names (or almost).
+const GEN_NAMES: [&str; 16] = [
+    "serial",
+    "serial@1000",
+    "serial@2000",
+    "soc",
+    "soc@0",
+    "bus@8000",
+    "chosen",
+    "aliases",
+    "cpus",
+    "cpu@0",
+    "memory@40000000",
+    "reserved-memory",
+    "psci",
+    "intc@8000000",
+    "fw-cfg@9020000",
+    "x",
+];
+const GEN_PATHS: [&[u8]; 14] = [
+    b"/serial@1000\0",
+    b"/serial\0",
+    b"/soc/serial@2000\0",
+    b"/soc/serial:115200n8\0",
+    b"serial0:115200n8\0",
+    b"serial1\0",
+    b"/\0",
+    b"//soc//serial@1000/\0",
+    b"/soc@0/bus@8000/serial\0",
+    b"/seria\0",
+    b"/serial@1000\0/x\0",
+    b"/cpus/cpu@0\0",
+    b"nope\0",
+    b"\xff\xfe\0",
+];
+type GenProp = (&'static str, &'static [u8]);
+const GEN_PROPS: [GenProp; 34] = [
+    ("compatible", b"arm,pl011\0"),
+    ("compatible", b"foo\0arm,pl011\0"),
+    ("compatible", b"arm,pl011"),
+    ("compatible", b"ns16550a\0"),
+    ("compatible", b"snps,dw-apb-uart\0"),
+    ("compatible", b"arm,cortex-a15-gic\0"),
+    ("compatible", b"virtio,mmio\0arm,gic-400\0"),
+    ("compatible", b"arm,psci-0.2\0"),
+    ("compatible", b"arm,armv7-timer\0"),
+    ("compatible", b"qemu,fw-cfg-mmio\0"),
+    ("compatible", b"\0\0arm,pl01\0arm,pl0111\0"),
+    ("status", b"okay\0"),
+    ("status", b"disabled\0"),
+    ("status", b"ok\0"),
+    ("device_type", b"memory\0"),
+    ("device_type", b"cpu\0"),
+    ("reg", &[0, 0, 0x10, 0, 0, 0, 1, 0]),
+    ("reg", &[0, 0, 0x20, 0, 0, 0, 1, 0, 0, 0, 0x30, 0, 0, 0, 0, 0x10]),
+    ("reg", &[0, 0, 0, 1, 0, 0, 0x10, 0, 0, 0, 0, 0x10]),
+    ("reg", &[1, 2, 3]),
+    ("#address-cells", &[0, 0, 0, 1]),
+    ("#address-cells", &[0, 0, 0, 2]),
+    ("#size-cells", &[0, 0, 0, 1]),
+    ("#size-cells", &[0, 0, 0, 0]),
+    ("ranges", b""),
+    ("ranges", &[0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0]),
+    ("method", b"hvc\0"),
+    ("enable-method", b"psci\0"),
+    ("clock-frequency", &[0, 0x5d, 0xc0, 0]),
+    ("reg-shift", &[0, 0, 0, 2]),
+    ("bootargs", b"hypfw.verbose\0"),
+    ("dma-coherent", b""),
+    ("interrupts", &[0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 4]),
+    ("linux,stdout-path", b"/serial@2000\0"),
+];
+
+/// One node of a generated tree: a name (index into [`GEN_NAMES`]), properties (into
+/// [`GEN_PROPS`]), how many nodes close after it, and a path (into [`GEN_PATHS`]) to give it as
+/// `stdout-path` (true: it becomes `/chosen`) or as the `serial0` alias (it becomes `/aliases`).
+type GenStep = (usize, Vec<usize>, usize, Option<(bool, usize)>);
+
+/// A node's name, properties and the count of nodes closed after it, as [`build_tree`] takes them.
+type OwnedNode<'a> = (String, Vec<(&'a str, Vec<u8>)>, usize);
+
+/// A tree from [`GenStep`]s, with `filler` childless nodes after the first.
+fn gen_tree(steps: &[GenStep], filler: usize) -> Vec<u8> {
+    let mut owned: Vec<OwnedNode> = Vec::new();
+    let root_cells = vec![("#address-cells", vec![0, 0, 0, 1]), ("#size-cells", vec![0, 0, 0, 1])];
+    owned.push((String::new(), root_cells, 0));
+    let mut depth = 1;
+    for (i, (name, props, close, path)) in steps.iter().enumerate() {
+        let mut ps: Vec<(&str, Vec<u8>)> = props.iter().map(|&p| (GEN_PROPS[p].0, GEN_PROPS[p].1.to_vec())).collect();
+        let mut name = GEN_NAMES[*name];
+        if let Some((stdout, p)) = *path {
+            // /chosen or /aliases, directly under the root.
+            ps.push((if stdout { "stdout-path" } else { "serial0" }, GEN_PATHS[p].to_vec()));
+            name = if stdout { "chosen" } else { "aliases" };
+            if depth > 1 {
+                owned.last_mut().unwrap().2 += depth - 1;
+                depth = 1;
+            }
+        }
+        depth += 1;
+        // The last step closes every node, the root too; the others leave the root open.
+        let close = if i + 1 == steps.len() { depth } else { close % depth };
+        depth -= close;
+        owned.push((name.to_string(), ps, close));
+        // Filler nodes (the console's table overflows past 128) after the first step.
+        if i == 0 {
+            for f in 0..filler {
+                owned.push((format!("filler@{f:x}"), vec![("compatible", b"virtio,mmio\0".to_vec())], 1));
+            }
+        }
+    }
+    if steps.is_empty() {
+        owned[0].2 = 1;
+    }
+    let props: Vec<Vec<(&str, &[u8])>> =
+        owned.iter().map(|(_, ps, _)| ps.iter().map(|(n, v)| (*n, v.as_slice())).collect()).collect();
+    let nodes: Vec<(&str, Props, usize)> =
+        owned.iter().zip(&props).map(|((n, _, c), p)| (n.as_str(), p.as_slice(), *c)).collect();
+    build_tree(&nodes)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(10000))]
+    /// Generated trees (the console named by a path before or after its node, through aliases,
+    /// nodes of the same name, nested buses, more nodes than the pass remembers) read as the
+    /// reference reads them.
+    #[test]
+    fn one_pass_matches_the_reference_on_generated_trees(
+        steps in proptest::collection::vec(
+            (0usize..GEN_NAMES.len(),
+             proptest::collection::vec(0usize..GEN_PROPS.len(), 0..4),
+             0usize..3,
+             proptest::option::weighted(0.4, (any::<bool>(), 0usize..GEN_PATHS.len()))),
+            0..14),
+        filler in prop_oneof![4 => Just(0usize), 1 => 120usize..140],
+    ) {
+        one_pass_agrees_with_the_reference(&gen_tree(&steps, filler));
+    }
 }
