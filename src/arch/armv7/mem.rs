@@ -24,7 +24,9 @@ fn bulk_len(addrs: usize, len: usize) -> usize {
 /// # Safety
 /// As [`core::ptr::copy_nonoverlapping`]: both ranges valid, not overlapping.
 pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) {
-    let bulk = wide_len(dst as usize | src as usize, len);
+    // 256 bytes a step (the resident copy is ~90 KiB: 2.25 instructions per 32 bytes instead of
+    // 3 with 64); what is left goes through the narrower loops.
+    let bulk = if (dst as usize | src as usize).is_multiple_of(4) { len & !(4 * WIDE - 1) } else { 0 };
     if bulk != 0 {
         // SAFETY: the caller's obligations cover [dst, dst + bulk) and [src, src + bulk); both
         // are word aligned, so LDM/STM are valid on Device memory (MMU off) and Normal memory.
@@ -35,7 +37,19 @@ pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) {
                 "stmia {d}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
                 "ldmia {s}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
                 "stmia {d}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
-                "subs {n}, {n}, #64",
+                "ldmia {s}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
+                "stmia {d}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
+                "ldmia {s}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
+                "stmia {d}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
+                "ldmia {s}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
+                "stmia {d}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
+                "ldmia {s}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
+                "stmia {d}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
+                "ldmia {s}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
+                "stmia {d}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
+                "ldmia {s}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
+                "stmia {d}!, {{r3, r4, r5, r8, r9, r10, r12, lr}}",
+                "subs {n}, {n}, #256",
                 "bne 2b",
                 s = inout(reg) src => _,
                 d = inout(reg) dst => _,
@@ -46,12 +60,12 @@ pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) {
             );
         }
     }
-    // SAFETY: the rest of the caller's ranges (under 64 bytes: the next loop's 32-byte chunks
+    // SAFETY: the rest of the caller's ranges (under 256 bytes: the next loop's 32-byte chunks
     // and the word or byte tail).
     unsafe { copy_narrow(dst.add(bulk), src.add(bulk), len - bulk) };
 }
 
-/// Bytes per iteration of the eight-register loops of [`copy`] and [`fill`].
+/// Bytes per iteration of [`fill`]'s eight-register loop ([`copy`]'s takes four times as many).
 const WIDE: usize = 64;
 
 /// As [`bulk_len`], in [`WIDE`] chunks.
