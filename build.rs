@@ -11,7 +11,22 @@ fn main() {
     println!("cargo:rustc-env=HYPFW_RELOC_TABLE_BYTES={}", bytes.next_multiple_of(4));
     if target.starts_with("armv7a-none") {
         let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
-        println!("cargo:rustc-link-arg-bins=-T{dir}/linker.ld");
+        let script = std::fs::read_to_string(format!("{dir}/linker.ld")).expect("linker.ld");
+        // What lies between the release-only markers is left out of a debug build: the boot-only
+        // placement counts on release's inlining (without it, small shared helpers and core's
+        // generic glue are called, not inlined, and `cargo xtask build` would find resident
+        // code calling into the boot-only text), so a debug build keeps everything resident,
+        // and then its resident image may pass the release budget's bound.
+        let mut script = script;
+        if std::env::var("PROFILE").as_deref() != Ok("release") {
+            while let Some((head, rest)) = script.split_once("/* release-only: begin */") {
+                let (_, tail) = rest.split_once("/* release-only: end */").expect("release-only end marker");
+                script = format!("{head}{tail}");
+            }
+        }
+        let out = std::env::var("OUT_DIR").unwrap();
+        std::fs::write(format!("{out}/linker.ld"), script).expect("write linker.ld");
+        println!("cargo:rustc-link-arg-bins=-T{out}/linker.ld");
         println!("cargo:rustc-link-arg-bins=--emit-relocs");
     }
 }

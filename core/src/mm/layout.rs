@@ -183,6 +183,7 @@ impl ReservedLayout {
 
     /// Runtime VA of a region offset (the linear part: image and pool). The region holds the
     /// image from `image.resident_start` on, at the VAs the image was relocated for.
+    #[inline] // the runtime uses it too: inlined, it never calls into the boot-only text
     pub const fn va(&self, off: u64) -> VirtAddr {
         VirtAddr(RUNTIME_VA + (self.image.resident_start + off) as u32)
     }
@@ -217,6 +218,7 @@ impl ReservedLayout {
         self.stacks_off + cpu as u64 * STACK_SIZE
     }
     /// The stack window (runtime VA): MAX_CPUS slots, whether or not the CPU exists.
+    #[inline] // the runtime uses it too: inlined, it never calls into the boot-only text
     pub fn stack_window(&self) -> core::ops::Range<u32> {
         let start = self.va(self.stack_window_off).0;
         start..start + (MAX_CPUS as u64 * STACK_SLOT) as u32
@@ -339,6 +341,7 @@ pub struct MemRange {
 }
 
 impl MemRange {
+    #[inline] // the runtime uses it too: inlined, it never calls into the boot-only text
     pub fn end(&self) -> u64 {
         self.base + self.size
     }

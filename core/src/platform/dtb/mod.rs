@@ -390,6 +390,7 @@ impl Platform {
     pub fn reserved(&self) -> &[crate::mm::layout::MemRange] {
         &self.reserved[..self.nreserved]
     }
+    #[inline] // the runtime uses it too: inlined, it never calls into the boot-only text
     pub fn ram(&self) -> &[crate::mm::layout::MemRange] {
         &self.ram[..self.ram_banks]
     }
