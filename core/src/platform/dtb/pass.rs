@@ -294,12 +294,17 @@ struct Gatherer<'a, 'f> {
     /// equal to it answers none of them either.
     missed: (u32, u32, u32),
     console: Console<'a>,
-    /// Nodes below the root, `offset | level << 24`, in document order, until the path is known.
+    /// Nodes below the root (see [`LEVEL_SHIFT`]), in document order, until the path is known.
     table: [u32; TABLE],
     ntable: usize,
 }
 
-const LEVEL_SHIFT: u32 = 24;
+/// A table entry: where the node's FDT_BEGIN_NODE is (below [`super::MAX_SIZE`], 21 bits), its
+/// level (4 bits) and its name's first byte (7 bits: a byte above 0x7F reads as another, which
+/// only costs a comparison).
+const LEVEL_SHIFT: u32 = 21;
+const FIRST_SHIFT: u32 = 25;
+const AT_MASK: u32 = (1 << LEVEL_SHIFT) - 1;
 
 /// The questions that only an enabled node answers, a bit each.
 const ENABLED_ONLY: u32 = {
@@ -366,7 +371,8 @@ impl<'a, 'f> Gatherer<'a, 'f> {
         match &mut self.console {
             Console::Unknown => match self.table.get_mut(self.ntable) {
                 Some(e) => {
-                    *e = at | (level as u32) << LEVEL_SHIFT;
+                    let first = self.b.st.get(at as usize + 4).map_or(0, |&c| c as u32 & 0x7F);
+                    *e = at | (level as u32) << LEVEL_SHIFT | first << FIRST_SHIFT;
                     self.ntable += 1;
                 }
                 None => self.ntable = TABLE + 1,
@@ -508,10 +514,13 @@ impl<'a, 'f> Gatherer<'a, 'f> {
             return;
         }
         for &e in &self.table[..self.ntable] {
+            let level = (e >> LEVEL_SHIFT) as usize & 15;
             if !finder.going() {
                 break;
             }
-            finder.node(self.b, (e >> LEVEL_SHIFT) as usize, e & ((1 << LEVEL_SHIFT) - 1));
+            if finder.may_take(level, e >> FIRST_SHIFT) {
+                finder.node(self.b, level, e & AT_MASK);
+            }
         }
         self.console = Console::Finding(finder);
     }
@@ -689,6 +698,14 @@ impl<'p> Finder<'p> {
     /// Whether it is still looking.
     fn going(&self) -> bool {
         self.state == Search::Going
+    }
+
+    /// Whether a node at `level` whose name starts with `first` (7 bits) may change the search:
+    /// one at or above the last match ends it, one a level below may be the next component.
+    #[inline(always)]
+    fn may_take(&self, level: usize, first: u32) -> bool {
+        let matched = self.path.len;
+        level <= matched || level == matched + 1 && self.comp.first().is_none_or(|&c| c as u32 & 0x7F == first)
     }
 
     /// The node at `level` (below the root) with its FDT_BEGIN_NODE at `at`.
