@@ -355,30 +355,33 @@ impl<'a, 'f> Gatherer<'a, 'f> {
         if level == 2 {
             let name = self.b.st.get(at + 4..).unwrap_or_default();
             let slot = match name.first() {
-                Some(b'c') if is_base(name, b"cpus") => &mut self.f.cpus,
-                Some(b'c') if is_base(name, b"chosen") => &mut self.f.chosen,
-                Some(b'r') if is_base(name, b"reserved-memory") => &mut self.f.reserved_memory,
-                Some(b'a') if is_base(name, b"aliases") => &mut self.f.aliases,
-                _ => return self.remember(level, at as u32),
+                Some(b'c') if is_base(name, b"cpus") => Some(&mut self.f.cpus),
+                Some(b'c') if is_base(name, b"chosen") => Some(&mut self.f.chosen),
+                Some(b'r') if is_base(name, b"reserved-memory") => Some(&mut self.f.reserved_memory),
+                Some(b'a') if is_base(name, b"aliases") => Some(&mut self.f.aliases),
+                _ => None,
             };
-            slot.get_or_insert(props32);
+            if let Some(slot) = slot {
+                slot.get_or_insert(props32);
+            }
         }
         self.remember(level, at as u32);
     }
 
     /// A node at `level` below the root, for the console's search.
+    #[inline(always)]
     fn remember(&mut self, level: usize, at: u32) {
-        match &mut self.console {
-            Console::Unknown => match self.table.get_mut(self.ntable) {
+        if let Console::Unknown = self.console {
+            match self.table.get_mut(self.ntable) {
                 Some(e) => {
                     let first = self.b.st.get(at as usize + 4).map_or(0, |&c| c as u32 & 0x7F);
                     *e = at | (level as u32) << LEVEL_SHIFT | first << FIRST_SHIFT;
                     self.ntable += 1;
                 }
                 None => self.ntable = TABLE + 1,
-            },
-            Console::Finding(f) => f.node(self.b, level, at),
-            Console::None | Console::AfterPass(_) => {}
+            }
+        } else if let Console::Finding(f) = &mut self.console {
+            f.node(self.b, level, at);
         }
     }
 
