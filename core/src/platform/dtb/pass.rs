@@ -18,8 +18,8 @@
 
 use super::node::{Blocks, Node, name_is, nul_in, word_at};
 use super::{
-    DtbError, FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_NOP, FDT_PROP, Facts, MAX_DEPTH, PATH_MAX, Path, WANTED,
-    alias, is_enabled, is_utf8, stdout_path,
+    CPU_CHILDREN, DtbError, FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_NOP, FDT_PROP, Facts, MAX_DEPTH, PATH_MAX, Path,
+    WANTED, alias, is_enabled, is_utf8, stdout_path,
 };
 
 /// Nodes remembered before the console's path is known (QEMU `virt` has 56 with one CPU, 63 with
@@ -364,6 +364,13 @@ impl<'a, 'f> Gatherer<'a, 'f> {
             if let Some(slot) = slot {
                 slot.get_or_insert(props32);
             }
+        } else if level == 3 && self.f.cpus == Some(self.stack[1]) {
+            // A child of /cpus (more than can be kept: `read_cpus` walks them).
+            match self.f.cpu_children.get_mut(self.f.ncpu_children) {
+                Some(slot) => *slot = props32,
+                None => self.f.ncpu_children = CPU_CHILDREN,
+            }
+            self.f.ncpu_children += 1;
         }
         self.remember(level, at as u32);
     }
