@@ -510,11 +510,14 @@ impl<'a, 'f> Gatherer<'a, 'f> {
     fn console_path(&mut self, at_end: bool) {
         let node = |at: Option<u32>| at.map(|a| Node::with_props_at(self.b, a as usize));
         let (chosen, aliases) = (node(self.f.chosen), node(self.f.aliases));
-        // A relative stdout-path, or none (the serial0 alias), waits for /aliases.
-        if !at_end && (chosen.is_none() || aliases.is_none() && stdout_path(chosen, None).is_none()) {
+        // An absolute stdout-path is known now; a relative one, or none (the serial0 alias),
+        // waits for /aliases.
+        let absolute = stdout_path(chosen, None);
+        if !at_end && (chosen.is_none() || aliases.is_none() && absolute.is_none()) {
             return;
         }
-        let Some(path) = stdout_path(chosen, aliases).or_else(|| alias(aliases, "serial0")) else {
+        let path = absolute.or_else(|| stdout_path(chosen, aliases)).or_else(|| alias(aliases, "serial0"));
+        let Some(path) = path else {
             self.console = Console::None;
             return;
         };
