@@ -1,13 +1,13 @@
 //! The platform, as the device tree describes it: RAM banks, console UART, GIC, CPUs, PSCI.
 //!
 //! The header and the memory reservations are checked first; then one pass over the structure
-//! block ([`pass`]) checks every token with bounds checks, so that a bad DTB gives a clear `fatal:`
+//! block (`pass`) checks every token with bounds checks, so that a bad DTB gives a clear `fatal:`
 //! line, and on the way remembers the few nodes the description needs, which
-//! [`read_description`] then reads (see [`node`] for why not the `fdt` crate). [`validate`] is
+//! `read_description` then reads (see [`node`] for why not the `fdt` crate). [`validate`] is
 //! the same pass, its findings unused. Register addresses are decoded here with the parent's
 //! `#address-cells`/`#size-cells` as 64-bit values (LPAE platforms put RAM above 4 GiB) and
 //! translated through every parent `ranges`. The reader this replaced (check, then walk, then
-//! search) is kept for the host as [`reference`], which every input is compared with.
+//! search) is kept for the host as `reference`, which every input is compared with.
 
 use crate::platform::options::Options;
 use crate::platform::uart::{self, Family};
@@ -246,7 +246,7 @@ pub fn shrink_total_size(header: &mut [u8], used: usize) {
 }
 
 /// The boot path's read of the tree the bootloader gave: check (NOPs allowed) and describe in
-/// one pass over the structure block (see [`pass`]), with its tokens read through `words` (see
+/// one pass over the structure block (see `pass`), with its tokens read through `words` (see
 /// [`node::word_at`]) when the caller has a word view of it (empty otherwise). A tree that must
 /// be changed first is only reported ([`Checked::NeedsTidy`]), so that the common case needs no
 /// mutable access.
