@@ -1,13 +1,13 @@
 //! The platform, as the device tree describes it: RAM banks, console UART, GIC, CPUs, PSCI.
 //!
 //! The header and the memory reservations are checked first; then one pass over the structure
-//! block ([`pass`]) checks every token with bounds checks, so that a bad DTB gives a clear `fatal:`
+//! block (`pass`) checks every token with bounds checks, so that a bad DTB gives a clear `fatal:`
 //! line, and on the way remembers the few nodes the description needs, which
-//! [`read_description`] then reads (see [`node`] for why not the `fdt` crate). [`validate`] is
+//! `read_description` then reads (see [`node`] for why not the `fdt` crate). [`validate`] is
 //! the same pass, its findings unused. Register addresses are decoded here with the parent's
 //! `#address-cells`/`#size-cells` as 64-bit values (LPAE platforms put RAM above 4 GiB) and
 //! translated through every parent `ranges`. The reader this replaced (check, then walk, then
-//! search) is kept for the host as [`reference`], which every input is compared with.
+//! search) is kept for the host as `reference`, which every input is compared with.
 
 use crate::platform::options::Options;
 use crate::platform::uart::{self, Family};
@@ -246,7 +246,7 @@ pub fn shrink_total_size(header: &mut [u8], used: usize) {
 }
 
 /// The boot path's read of the tree the bootloader gave: check (NOPs allowed) and describe in
-/// one pass over the structure block (see [`pass`]), with its tokens read through `words` (see
+/// one pass over the structure block (see `pass`), with its tokens read through `words` (see
 /// [`node::word_at`]) when the caller has a word view of it (empty otherwise). A tree that must
 /// be changed first is only reported ([`Checked::NeedsTidy`]), so that the common case needs no
 /// mutable access.
@@ -478,7 +478,14 @@ struct Facts {
     aliases: Option<u32>,
     /// The node `/chosen/stdout-path` (an alias resolved) or else the `serial0` alias names.
     console: Option<Path>,
+    /// The children of `cpus`, the first `ncpu_children` (more than [`CPU_CHILDREN`]: too many
+    /// to keep, `read_cpus` walks them).
+    cpu_children: [u32; CPU_CHILDREN],
+    ncpu_children: usize,
 }
+
+/// Children of `/cpus` remembered (a CPU node each, and `cpu-map` or `idle-states`).
+const CPU_CHILDREN: usize = 2 * MAX_CPUS;
 
 /// Translate a child bus address through the `ranges` of `bus` (whose parent is `parent`).
 fn translate_one(bus: Node, parent: Node, addr: u64) -> Result<u64, DtbError> {
@@ -662,8 +669,22 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
     let node = |at: Option<u32>| at.map(|a| Node::with_props_at(b, a as usize));
     let t = Tree { b, root_cells: child_cells(Node::with_props_at(b, facts.root as usize)) };
     let [uart, gic, psci, timer, fw_cfg] = &facts.matches;
-    let mut p = Platform::qemu_virt_fallback();
-    p.fallback = false;
+    // Every field is read below; the arrays' slots beyond their counts stay zero.
+    let mut p = Platform {
+        ram: [crate::mm::layout::MemRange::default(); MAX_RAM],
+        ram_banks: 0,
+        console: None,
+        gic: None,
+        cpus: [Cpu::default(); MAX_CPUS],
+        ncpus: 0,
+        cpus_ignored: 0,
+        reserved: [crate::mm::layout::MemRange::default(); MAX_RESERVED],
+        nreserved: 0,
+        psci: None,
+        timer_freq: None,
+        fw_cfg: None,
+        fallback: false,
+    };
     read_ram(&mut p, t, facts)?;
     p.console = read_console(t, facts.console.as_ref(), uart.as_ref())?;
     p.gic = match gic {
@@ -677,7 +698,7 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
         }
         None => None,
     };
-    read_cpus(&mut p, node(facts.cpus));
+    read_cpus(&mut p, node(facts.cpus), facts);
     read_reserved(&mut p, blob, t, facts)?;
     let last = |path: &Path| path.node(b, path.len - 1).ok();
     p.psci = psci.as_ref().and_then(last).and_then(|n| match n.get("method")? {
@@ -775,24 +796,35 @@ fn read_reserved(p: &mut Platform, blob: &[u8], t: Tree, facts: &Facts) -> Resul
 }
 
 /// The enabled CPUs of /cpus (MPIDR affinity and whether PSCI starts them).
-fn read_cpus(p: &mut Platform, cpus: Option<Node>) {
+fn read_cpus(p: &mut Platform, cpus: Option<Node>, facts: &Facts) {
     p.ncpus = 0;
     p.cpus_ignored = 0;
     let Some(cpus) = cpus else { return };
-    let (ac, _) = child_cells(cpus);
-    for c in cpus.children() {
-        let [reg, device_type, status, method] = c.get_last(["reg", "device_type", "status", "enable-method"]);
-        if !is_enabled(status) || !device_type.is_some_and(|d| d.starts_with(b"cpu")) {
-            continue;
+    let ac = child_cells(cpus).0.clamp(1, 2);
+    match facts.cpu_children.get(..facts.ncpu_children) {
+        Some(children) => {
+            for &at in children {
+                read_cpu(p, Node::with_props_at(cpus.blocks(), at as usize), ac);
+            }
         }
-        let Some(mpidr) = reg.and_then(|r| read_cells(r, 0, ac.clamp(1, 2))) else { continue };
-        let psci = method.is_some_and(|m| m.starts_with(b"psci"));
-        if p.ncpus < MAX_CPUS {
-            p.cpus[p.ncpus] = Cpu { mpidr: mpidr as u32 & 0x00FF_FFFF, psci };
-            p.ncpus += 1;
-        } else {
-            p.cpus_ignored += 1;
-        }
+        None => cpus.children().for_each(|c| read_cpu(p, c, ac)),
+    }
+}
+
+/// A child of /cpus (`ac` cells of MPIDR in its `reg`): an enabled CPU is kept.
+#[inline(never)]
+fn read_cpu(p: &mut Platform, c: Node, ac: usize) {
+    let [reg, device_type, status, method] = c.get_last(["reg", "device_type", "status", "enable-method"]);
+    if !is_enabled(status) || !device_type.is_some_and(|d| d.starts_with(b"cpu")) {
+        return;
+    }
+    let Some(mpidr) = reg.and_then(|r| read_cells(r, 0, ac)) else { return };
+    let psci = method.is_some_and(|m| m.starts_with(b"psci"));
+    if p.ncpus < MAX_CPUS {
+        p.cpus[p.ncpus] = Cpu { mpidr: mpidr as u32 & 0x00FF_FFFF, psci };
+        p.ncpus += 1;
+    } else {
+        p.cpus_ignored += 1;
     }
 }
 

@@ -214,6 +214,11 @@ impl<'a> Node<'a> {
         Node { b, props_at, name: &[] }
     }
 
+    /// The blocks it lies in.
+    pub fn blocks(&self) -> Blocks<'a> {
+        self.b
+    }
+
     /// Where this node's properties start (its tokens follow, for a linear walk).
     pub fn props_at(&self) -> usize {
         self.props_at

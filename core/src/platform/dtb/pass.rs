@@ -18,8 +18,8 @@
 
 use super::node::{Blocks, Node, name_is, nul_in, word_at};
 use super::{
-    DtbError, FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_NOP, FDT_PROP, Facts, MAX_DEPTH, PATH_MAX, Path, WANTED,
-    alias, is_enabled, is_utf8, stdout_path,
+    CPU_CHILDREN, DtbError, FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_NOP, FDT_PROP, Facts, MAX_DEPTH, PATH_MAX, Path,
+    WANTED, alias, is_enabled, is_utf8, stdout_path,
 };
 
 /// Nodes remembered before the console's path is known (QEMU `virt` has 56 with one CPU, 63 with
@@ -294,12 +294,17 @@ struct Gatherer<'a, 'f> {
     /// equal to it answers none of them either.
     missed: (u32, u32, u32),
     console: Console<'a>,
-    /// Nodes below the root, `offset | level << 24`, in document order, until the path is known.
+    /// Nodes below the root (see [`LEVEL_SHIFT`]), in document order, until the path is known.
     table: [u32; TABLE],
     ntable: usize,
 }
 
-const LEVEL_SHIFT: u32 = 24;
+/// A table entry: where the node's FDT_BEGIN_NODE is (below [`super::MAX_SIZE`], 21 bits), its
+/// level (4 bits) and its name's first byte (7 bits: a byte above 0x7F reads as another, which
+/// only costs a comparison).
+const LEVEL_SHIFT: u32 = 21;
+const FIRST_SHIFT: u32 = 25;
+const AT_MASK: u32 = (1 << LEVEL_SHIFT) - 1;
 
 /// The questions that only an enabled node answers, a bit each.
 const ENABLED_ONLY: u32 = {
@@ -350,29 +355,40 @@ impl<'a, 'f> Gatherer<'a, 'f> {
         if level == 2 {
             let name = self.b.st.get(at + 4..).unwrap_or_default();
             let slot = match name.first() {
-                Some(b'c') if is_base(name, b"cpus") => &mut self.f.cpus,
-                Some(b'c') if is_base(name, b"chosen") => &mut self.f.chosen,
-                Some(b'r') if is_base(name, b"reserved-memory") => &mut self.f.reserved_memory,
-                Some(b'a') if is_base(name, b"aliases") => &mut self.f.aliases,
-                _ => return self.remember(level, at as u32),
+                Some(b'c') if is_base(name, b"cpus") => Some(&mut self.f.cpus),
+                Some(b'c') if is_base(name, b"chosen") => Some(&mut self.f.chosen),
+                Some(b'r') if is_base(name, b"reserved-memory") => Some(&mut self.f.reserved_memory),
+                Some(b'a') if is_base(name, b"aliases") => Some(&mut self.f.aliases),
+                _ => None,
             };
-            slot.get_or_insert(props32);
+            if let Some(slot) = slot {
+                slot.get_or_insert(props32);
+            }
+        } else if level == 3 && self.f.cpus == Some(self.stack[1]) {
+            // A child of /cpus (more than can be kept: `read_cpus` walks them).
+            match self.f.cpu_children.get_mut(self.f.ncpu_children) {
+                Some(slot) => *slot = props32,
+                None => self.f.ncpu_children = CPU_CHILDREN,
+            }
+            self.f.ncpu_children += 1;
         }
         self.remember(level, at as u32);
     }
 
     /// A node at `level` below the root, for the console's search.
+    #[inline(always)]
     fn remember(&mut self, level: usize, at: u32) {
-        match &mut self.console {
-            Console::Unknown => match self.table.get_mut(self.ntable) {
+        if let Console::Unknown = self.console {
+            match self.table.get_mut(self.ntable) {
                 Some(e) => {
-                    *e = at | (level as u32) << LEVEL_SHIFT;
+                    let first = self.b.st.get(at as usize + 4).map_or(0, |&c| c as u32 & 0x7F);
+                    *e = at | (level as u32) << LEVEL_SHIFT | first << FIRST_SHIFT;
                     self.ntable += 1;
                 }
                 None => self.ntable = TABLE + 1,
-            },
-            Console::Finding(f) => f.node(self.b, level, at),
-            Console::None | Console::AfterPass(_) => {}
+            }
+        } else if let Console::Finding(f) = &mut self.console {
+            f.node(self.b, level, at);
         }
     }
 
@@ -494,11 +510,14 @@ impl<'a, 'f> Gatherer<'a, 'f> {
     fn console_path(&mut self, at_end: bool) {
         let node = |at: Option<u32>| at.map(|a| Node::with_props_at(self.b, a as usize));
         let (chosen, aliases) = (node(self.f.chosen), node(self.f.aliases));
-        // A relative stdout-path, or none (the serial0 alias), waits for /aliases.
-        if !at_end && (chosen.is_none() || aliases.is_none() && stdout_path(chosen, None).is_none()) {
+        // An absolute stdout-path is known now; a relative one, or none (the serial0 alias),
+        // waits for /aliases.
+        let absolute = stdout_path(chosen, None);
+        if !at_end && (chosen.is_none() || aliases.is_none() && absolute.is_none()) {
             return;
         }
-        let Some(path) = stdout_path(chosen, aliases).or_else(|| alias(aliases, "serial0")) else {
+        let path = absolute.or_else(|| stdout_path(chosen, aliases)).or_else(|| alias(aliases, "serial0"));
+        let Some(path) = path else {
             self.console = Console::None;
             return;
         };
@@ -508,10 +527,13 @@ impl<'a, 'f> Gatherer<'a, 'f> {
             return;
         }
         for &e in &self.table[..self.ntable] {
+            let level = (e >> LEVEL_SHIFT) as usize & 15;
             if !finder.going() {
                 break;
             }
-            finder.node(self.b, (e >> LEVEL_SHIFT) as usize, e & ((1 << LEVEL_SHIFT) - 1));
+            if finder.may_take(level, e >> FIRST_SHIFT) {
+                finder.node(self.b, level, e & AT_MASK);
+            }
         }
         self.console = Console::Finding(finder);
     }
@@ -689,6 +711,14 @@ impl<'p> Finder<'p> {
     /// Whether it is still looking.
     fn going(&self) -> bool {
         self.state == Search::Going
+    }
+
+    /// Whether a node at `level` whose name starts with `first` (7 bits) may change the search:
+    /// one at or above the last match ends it, one a level below may be the next component.
+    #[inline(always)]
+    fn may_take(&self, level: usize, first: u32) -> bool {
+        let matched = self.path.len;
+        level <= matched || level == matched + 1 && self.comp.first().is_none_or(|&c| c as u32 & 0x7F == first)
     }
 
     /// The node at `level` (below the root) with its FDT_BEGIN_NODE at `at`.

@@ -41,6 +41,12 @@ pub fn describe(blob: &[u8]) -> Result<Description, DtbError> {
         aliases: found.aliases.map(|n| n.props_at() as u32),
         ..Facts::default()
     };
+    for c in found.cpus.into_iter().flat_map(|c| c.children()) {
+        if let Some(slot) = facts.cpu_children.get_mut(facts.ncpu_children) {
+            *slot = c.props_at() as u32;
+        }
+        facts.ncpu_children += 1;
+    }
     for m in found.memory.iter().flatten() {
         facts.memory[facts.nmemory] = m.props_at() as u32;
         facts.nmemory += 1;

@@ -531,3 +531,76 @@ proptest! {
         one_pass_agrees_with_the_reference(&gen_tree(&steps, filler));
     }
 }
+
+/// A tree with its console named by `stdout-path`: `/chosen` first or last, with `filler` nodes
+/// before the console's node (more than the pass remembers before the path is known makes it
+/// search again after the pass).
+fn console_tree(chosen_first: bool, filler: usize) -> Vec<u8> {
+    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let reg = [0x4000u32.to_be_bytes(), 0x100u32.to_be_bytes()].concat();
+    let uart: Props = &[("compatible", b"ns16550a\0"), ("reg", &reg)];
+    let first_uart: Props = &[("compatible", b"arm,pl011\0"), ("reg", &[0, 0, 0x10, 0, 0, 0, 1, 0])];
+    let chosen: Props = &[("stdout-path", b"/soc/serial@4000:115200\0")];
+    let names: Vec<String> = (0..filler).map(|i| format!("filler@{i:x}")).collect();
+    let mut nodes: Vec<(&str, Props, usize)> = vec![("", cells, 0)];
+    if chosen_first {
+        nodes.push(("chosen", chosen, 1));
+    }
+    nodes.push(("serial@1000", first_uart, 1));
+    nodes.extend(names.iter().map(|n| (n.as_str(), &[] as Props, 1)));
+    nodes.push(("soc", &[("ranges", b""), ("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])], 0));
+    nodes.push(("serial@4000", uart, if chosen_first { 3 } else { 2 }));
+    if !chosen_first {
+        nodes.push(("chosen", chosen, 2));
+    }
+    build_tree(&nodes)
+}
+
+/// The node `stdout-path` names is the console whether `/chosen` comes before it (matched as the
+/// pass goes) or after it (searched among the nodes remembered), and with more nodes before it
+/// than the pass remembers (searched after the pass); the first UART is not taken instead.
+#[test]
+fn console_by_path_wherever_chosen_stands() {
+    for (chosen_first, filler) in [(true, 0), (false, 0), (false, 200), (true, 200)] {
+        let blob = console_tree(chosen_first, filler);
+        let p = parse(&blob).unwrap();
+        assert_eq!(
+            p.console.map(|c| (c.kind, c.base)),
+            Some((UartKind::Ns16550 { reg_shift: 0, io_width: 1 }, 0x4000))
+        );
+        one_pass_agrees_with_the_reference(&blob);
+    }
+}
+
+/// Nodes nest deeper than hypfw looks ([`PATH_MAX`]): a UART below that depth is not found, and
+/// a path naming it names nothing, as the reference reads it: the path known before the nodes
+/// (`/chosen` first), after them, and after more nodes than the pass remembers.
+#[test]
+fn nodes_below_the_deepest_path_are_not_read() {
+    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let bus: Props = &[("ranges", b""), ("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let uart: Props = &[("compatible", b"arm,pl011\0"), ("reg", &[0, 0, 0x20, 0, 0, 0, 1, 0])];
+    let fillers: Vec<String> = (0..130).map(|i| format!("filler@{i:x}")).collect();
+    for depth in [PATH_MAX - 2, PATH_MAX - 1, PATH_MAX, PATH_MAX + 1] {
+        let path: String = "/b".repeat(depth - 1) + "/serial\0";
+        let chosen = [("stdout-path", path.as_bytes())];
+        for (chosen_first, filler) in [(true, 0), (false, 0), (false, 130)] {
+            let mut nodes: Vec<(&str, Props, usize)> = vec![("", cells, 0)];
+            if chosen_first {
+                nodes.push(("chosen", &chosen, 1));
+            }
+            nodes.extend(fillers[..filler].iter().map(|n| (n.as_str(), &[] as Props, 1)));
+            nodes.extend((0..depth - 1).map(|_| ("b", bus, 0)));
+            // The UART closes with the buses above it (and the root, if /chosen came first).
+            nodes.push(("serial", uart, depth + usize::from(chosen_first)));
+            if !chosen_first {
+                nodes.push(("chosen", &chosen, 2));
+            }
+            let blob = build_tree(&nodes);
+            // The UART is at level depth + 1 (the root is level 1).
+            let found = parse(&blob).unwrap().console.map(|c| c.base);
+            assert_eq!(found, (depth < PATH_MAX).then_some(0x2000), "UART at level {}", depth + 1);
+            one_pass_agrees_with_the_reference(&blob);
+        }
+    }
+}
