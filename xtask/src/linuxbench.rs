@@ -52,18 +52,22 @@ pub(crate) struct Marks {
     pub(crate) console: String,
 }
 
+/// Start QEMU with its console (stdout) piped to this process, stdin and stderr closed.
+fn spawn_console(q: &Qemu) -> Result<std::process::Child, String> {
+    q.command()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start qemu-system-arm: {e}"))
+}
+
 /// Start QEMU and note the wall and CPU seconds at the first line holding each of `marks`. Stops
 /// QEMU once every marker was seen (or, with `to_end`, waits for it to exit: the exit summary
 /// hypfw prints at power-off), or at `timeout`.
 pub(crate) fn run_marks(q: &Qemu, marks: &[&str], to_end: bool, timeout: Duration) -> Result<Marks, String> {
     use std::io::BufRead;
-    let mut child = q
-        .command()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start qemu-system-arm: {e}"))?;
+    let mut child = spawn_console(q)?;
     let start = Instant::now();
     let pid = child.id();
     let out = child.stdout.take().unwrap();
@@ -168,13 +172,7 @@ fn counted(q: &Qemu, timeout: Duration) -> Result<Counted, String> {
         "-rtc".into(),
         "base=2020-01-01T00:00:00,clock=vm".into(),
     ]);
-    let mut child = q
-        .command()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start qemu-system-arm: {e}"))?;
+    let mut child = spawn_console(&q)?;
     let mut out = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut s = Vec::new();

@@ -32,6 +32,36 @@ fn range32(start: u64, len: u64, line: u64) -> Option<(u32, u32, u32)> {
         .then(|| ((start & !(line - 1)) as u32, end as u32, line as u32))
 }
 
+/// DC maintenance by VA over `[a, end)` (`a` line aligned, `end` at least eight lines below 2^32:
+/// `range32`), with the CP15 operation `$op` ("c7, c10, 1" DCCMVAC, "c7, c6, 1" DCIMVAC): eight
+/// lines a step while eight more fit below the end (2.4 instructions a line rather than 4: the
+/// image copy's maintenance is ~1,400 lines), then one at a time.
+macro_rules! by_line {
+    ($a:expr, $end:expr, $line:expr, $op:literal) => {
+        asm!(
+            "b 3f",
+            "2:",
+            ".rept 8",
+            concat!("mcr p15, 0, {a}, ", $op),
+            "add {a}, {a}, {line}",
+            ".endr",
+            "3:",
+            "add {t}, {a}, {line}, lsl #3",
+            "cmp {t}, {end}",
+            "bls 2b",
+            "4:",
+            "cmp {a}, {end}",
+            "bhs 5f",
+            concat!("mcr p15, 0, {a}, ", $op),
+            "add {a}, {a}, {line}",
+            "b 4b",
+            "5:",
+            a = inout(reg) $a => _, end = in(reg) $end, line = in(reg) $line, t = out(reg) _,
+            options(nostack),
+        )
+    };
+}
+
 impl CacheMaintenance for ArmCache {
     fn clean_line_to_poc(&mut self, addr: u64) {
         // SAFETY: DCCMVAC only writes a line back to memory, never changes its contents; an
@@ -47,88 +77,14 @@ impl CacheMaintenance for ArmCache {
     fn clean_range_to_poc(&mut self, start: u64, len: u64, line: u64) {
         match range32(start, len, line) {
             // SAFETY: DCCMVAC per line, as `clean_line_to_poc`; the loop only adds and compares.
-            Some((a, end, line)) => unsafe {
-                asm!(
-                    // Eight lines a step while eight more fit below the end (2.4 instructions a
-                    // line rather than 4: the image copy's maintenance is ~1,400 lines), then
-                    // one at a time.
-                    "b 3f",
-                    "2:",
-                    "mcr p15, 0, {a}, c7, c10, 1",
-                    "add {a}, {a}, {line}",
-                    "mcr p15, 0, {a}, c7, c10, 1",
-                    "add {a}, {a}, {line}",
-                    "mcr p15, 0, {a}, c7, c10, 1",
-                    "add {a}, {a}, {line}",
-                    "mcr p15, 0, {a}, c7, c10, 1",
-                    "add {a}, {a}, {line}",
-                    "mcr p15, 0, {a}, c7, c10, 1",
-                    "add {a}, {a}, {line}",
-                    "mcr p15, 0, {a}, c7, c10, 1",
-                    "add {a}, {a}, {line}",
-                    "mcr p15, 0, {a}, c7, c10, 1",
-                    "add {a}, {a}, {line}",
-                    "mcr p15, 0, {a}, c7, c10, 1",
-                    "add {a}, {a}, {line}",
-                    "3:",
-                    "add {t}, {a}, {line}, lsl #3",
-                    "cmp {t}, {end}",
-                    "bls 2b",
-                    "4:",
-                    "cmp {a}, {end}",
-                    "bhs 5f",
-                    "mcr p15, 0, {a}, c7, c10, 1",
-                    "add {a}, {a}, {line}",
-                    "b 4b",
-                    "5:",
-                    a = inout(reg) a => _, end = in(reg) end, line = in(reg) line, t = out(reg) _,
-                    options(nostack),
-                )
-            },
+            Some((a, end, line)) => unsafe { by_line!(a, end, line, "c7, c10, 1") },
             None => hypfw_core::mm::cache::each_line(start, len, line, |a| self.clean_line_to_poc(a)),
         }
     }
     fn invalidate_range_to_poc(&mut self, start: u64, len: u64, line: u64) {
         match range32(start, len, line) {
             // SAFETY: DCIMVAC per line, as `invalidate_line_to_poc` (same callers, same lines).
-            Some((a, end, line)) => unsafe {
-                asm!(
-                    // Eight lines a step while eight more fit below the end (2.4 instructions a
-                    // line rather than 4: the image copy's maintenance is ~1,400 lines), then
-                    // one at a time.
-                    "b 3f",
-                    "2:",
-                    "mcr p15, 0, {a}, c7, c6, 1",
-                    "add {a}, {a}, {line}",
-                    "mcr p15, 0, {a}, c7, c6, 1",
-                    "add {a}, {a}, {line}",
-                    "mcr p15, 0, {a}, c7, c6, 1",
-                    "add {a}, {a}, {line}",
-                    "mcr p15, 0, {a}, c7, c6, 1",
-                    "add {a}, {a}, {line}",
-                    "mcr p15, 0, {a}, c7, c6, 1",
-                    "add {a}, {a}, {line}",
-                    "mcr p15, 0, {a}, c7, c6, 1",
-                    "add {a}, {a}, {line}",
-                    "mcr p15, 0, {a}, c7, c6, 1",
-                    "add {a}, {a}, {line}",
-                    "mcr p15, 0, {a}, c7, c6, 1",
-                    "add {a}, {a}, {line}",
-                    "3:",
-                    "add {t}, {a}, {line}, lsl #3",
-                    "cmp {t}, {end}",
-                    "bls 2b",
-                    "4:",
-                    "cmp {a}, {end}",
-                    "bhs 5f",
-                    "mcr p15, 0, {a}, c7, c6, 1",
-                    "add {a}, {a}, {line}",
-                    "b 4b",
-                    "5:",
-                    a = inout(reg) a => _, end = in(reg) end, line = in(reg) line, t = out(reg) _,
-                    options(nostack),
-                )
-            },
+            Some((a, end, line)) => unsafe { by_line!(a, end, line, "c7, c6, 1") },
             None => hypfw_core::mm::cache::each_line(start, len, line, |a| self.invalidate_line_to_poc(a)),
         }
     }
