@@ -44,9 +44,25 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     discover::report_platform(&platform);
 
     let cpus = CpuMap::new(platform.cpus(), arch::mpidr());
-    let Reserved { layout, pack, busy, region, init_page, copy, devices: (devices, ndev) } =
-        reserve_and_copy(&platform, found.dtb_range, &cpus);
-    handover::write_fault_record(&copy, &platform, None, init_page);
+    let Reserved { layout, pack, busy, region, init_page, image, devices: (devices, ndev) } =
+        reserve(&platform, found.dtb_range, &cpus);
+    // The resident copy is made in the payload's cached window when there is one (a payload, and
+    // entry in HYP: the window is a HYP translation regime); otherwise now, with the MMU off.
+    let copy_in_window = pack.is_some() && entry_mode == EntryMode::NsHyp;
+    let copy = if copy_in_window {
+        relocate::Copy::new(&image, region)
+    } else {
+        // SAFETY: the region is RAM that nothing else uses (chosen clear of the loaded file and
+        // the DTB); the boot phase runs alone with the MMU off.
+        let copy = unsafe { relocate::copy_uncached(&image, region, &layout) };
+        detail!(
+            "relocation: image copied to {} and relocated for HYP VA {:#010x}, with the MMU off",
+            region,
+            RUNTIME_VA
+        );
+        handover::write_fault_record(&copy, &platform, None, init_page);
+        copy
+    };
 
     if entry_mode == EntryMode::SecureSvc {
         // SAFETY: check_mode found Secure SVC, and entry.S switched the MMU off; the copy is
@@ -66,10 +82,14 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
             CpuControl::None => PsciNode::ProvideHvc,
             CpuControl::Psci => PsciNode::Keep,
         };
-        let mut info = payload::prepare(&platform, &pk, reserved, &busy, found.dtb_blob, psci, &mut pool);
+        let image = copy_in_window.then_some((&image, &layout));
+        let mut info = payload::prepare(&platform, &pk, reserved, &busy, found.dtb_blob, psci, image, &mut pool);
         info.fw_cfg = payload::fw_cfg(&platform, &info, fw_cfg_va);
         info
     });
+    if copy_in_window {
+        handover::write_fault_record(&copy, &platform, None, init_page);
+    }
     let (boot_pgd, runtime_pgd) =
         tables::build_hyp(region, &layout, devices, platform.ram(), &mut pool, found.options.verbose);
     handover::write_fault_record(&copy, &platform, Some(boot_pgd), init_page);
@@ -115,7 +135,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
 }
 
 /// The outcome of step 2: where hypfw lives from now on, and what must survive until the copy is
-/// complete.
+/// complete (the copy itself is made by the caller).
 struct Reserved {
     layout: ReservedLayout,
     pack: Option<Pack<'static>>,
@@ -124,14 +144,13 @@ struct Reserved {
     busy: [MemRange; 2 + MAX_RESERVED],
     region: PhysAddr,
     init_page: PhysAddr,
-    copy: relocate::Copy,
+    image: relocate::Image,
     /// The devices the runtime maps (`tables::devices`), and how many.
     devices: ([Device; layout::MAX_DEVICES], usize),
 }
 
-/// Find the payload pack, size and choose the reserved region, and copy and relocate the image
-/// there.
-fn reserve_and_copy(platform: &Platform, dtb_range: MemRange, cpus: &CpuMap) -> Reserved {
+/// Find the payload pack, and size and choose the reserved region.
+fn reserve(platform: &Platform, dtb_range: MemRange, cpus: &CpuMap) -> Reserved {
     let image = relocate::Image::this();
     // SAFETY: the zImage header's size word, in the first page of the loaded image (boot/entry.S).
     let file_size = unsafe { core::ptr::read_volatile((image.start + zimage::END_OFFSET) as *const u32) };
@@ -176,11 +195,7 @@ fn reserve_and_copy(platform: &Platform, dtb_range: MemRange, cpus: &CpuMap) -> 
     detail!("relocation: the region is the top of the first RAM bank below {:#x}", RUNTIME_VA);
     let init_page = region.add(layout.init_page_off());
     layout::check_identity_collision(init_page).unwrap_or_else(|e| fatal!("{e}"));
-    // SAFETY: the region is RAM that nothing else uses (chosen clear of the loaded file and the
-    // DTB); the boot phase runs alone with the MMU off.
-    let copy = unsafe { relocate::copy_and_relocate(&image, region, &layout) };
-    detail!("relocation: image copied to {} and relocated for HYP VA {:#010x}", region, RUNTIME_VA);
-    Reserved { layout, pack, busy, region, init_page, copy, devices: (devices, ndev) }
+    Reserved { layout, pack, busy, region, init_page, image, devices: (devices, ndev) }
 }
 
 /// What entry.S could not say itself: no relocation table, or a load address that is not

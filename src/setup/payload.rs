@@ -2,6 +2,7 @@
 //! initrd and its device tree in RAM, writes the device tree the payload gets, and builds the
 //! stage-2 tables that confine it. Runs with the MMU off, so physical addresses are pointers.
 
+use super::relocate::{self, Image};
 use super::tables::{PhysTables, Pool};
 use crate::arch::cache::{self, ArmCache};
 use crate::arch::{self, mem};
@@ -12,7 +13,7 @@ use hypfw_core::abi::reloc;
 use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr, VirtAddr, align_down, align_up};
 use hypfw_core::mm::cache::CacheMaintenance;
 use hypfw_core::mm::coherency;
-use hypfw_core::mm::layout::MemRange;
+use hypfw_core::mm::layout::{MemRange, RUNTIME_VA, ReservedLayout};
 use hypfw_core::mm::pgtable::{MapError, Regime, TableBuilder, VTCR_40BIT, vttbr};
 use hypfw_core::mm::stage2;
 use hypfw_core::mm::window;
@@ -71,7 +72,10 @@ pub fn holes(p: &Platform, region: MemRange) -> [MemRange; 3] {
     [region, gich, fw_cfg]
 }
 
-/// Place the payload, write its device tree and build its stage-2 tables.
+/// Place the payload, write its device tree and build its stage-2 tables. With `image`, the
+/// resident copy of hypfw's image (`relocate::copy`) is made at the start of `region` in the same
+/// cached window as the payload's copy.
+#[allow(clippy::too_many_arguments)]
 pub fn prepare(
     p: &Platform,
     pk: &Pack,
@@ -79,6 +83,7 @@ pub fn prepare(
     busy: &[MemRange],
     dtb_src: Option<&[u8]>,
     psci: rewrite::PsciNode,
+    image: Option<(&Image, &ReservedLayout)>,
     pool: &mut Pool,
 ) -> PayloadInfo {
     let Some(dtb_src) = dtb_src else { fatal!("a payload needs a device tree, and none was passed (r2 = 0)") };
@@ -88,7 +93,9 @@ pub fn prepare(
         .unwrap_or_else(|e| fatal!("placing the payload: {e}"));
     let mut cache = ArmCache;
     let line = cache::dcache_line();
-    let window = window_table(p, pk, &place, region, busy, pool);
+    let image_dst =
+        image.map_or(MemRange::default(), |(_, l)| MemRange { base: region.base, size: l.image.resident_len() });
+    let window = window_table(p, pk, &place, region, busy, image_dst, pool);
     // The bulk work: the copies with their sums, and the payload's own relocation. Failures are
     // reported after the window has closed (MMU off again).
     let work = || {
@@ -96,8 +103,10 @@ pub fn prepare(
         // SAFETY: one CPU; physical addresses are pointers (MMU off, or the window's identity map,
         // which maps these ranges read/write); the placement checked that the destinations are
         // RAM, outside hypfw's region, and clear of everything still in use (the loaded file, the
-        // DTB), and the sources are the pack's checked slices.
+        // DTB), and the sources are the pack's checked slices. hypfw's region is RAM that nothing
+        // else uses yet, and the window maps the image and the copy's pages.
         unsafe {
+            let copied = image.map(|(img, l)| relocate::copy(img, PhysAddr(region.base), l));
             let ks = mem::copy_sum(place.kernel.base as usize as *mut u8, pk.payload.as_ptr(), pk.payload.len());
             let is = match (pk.initrd, place.initrd) {
                 (Some(src), Some(dst)) => Some(mem::copy_sum(dst.base as usize as *mut u8, src.as_ptr(), src.len())),
@@ -112,10 +121,10 @@ pub fn prepare(
                 }
                 _ => None,
             };
-            (hsctlr, ks, is, relocated)
+            (hsctlr, ks, is, relocated, copied)
         }
     };
-    let (_, ks, is, relocated) = match window {
+    let (_, ks, is, relocated, copied) = match window {
         Ok((root, pages)) => {
             let vectors = arch::regs::read::<arch::regs::Hvbar>();
             // SAFETY: the window's vectors are in the image's code, which its map keeps
@@ -141,6 +150,21 @@ pub fn prepare(
             work()
         }
     };
+    if let Some(r) = copied {
+        if let Err(e) = r {
+            fatal!("relocating the runtime copy: {e}");
+        }
+        if window.is_err() {
+            // As relocate::copy_uncached: written with the MMU off, run through the runtime's
+            // cacheable mappings.
+            coherency::code_written_uncached(&mut cache, region.base, image_dst.size, line);
+        }
+        detail!(
+            "relocation: image copied to {:#x} and relocated for HYP VA {RUNTIME_VA:#010x}, {}",
+            region.base,
+            if window.is_ok() { "in the payload's cached window" } else { "with the caches off" }
+        );
+    }
     pack::check_copied("payload", ks, pk.payload_sum)
         .unwrap_or_else(|e| fatal!("payload pack (payload at {:#x}): {e}", pk.payload.as_ptr() as usize));
     if let (Some(s), Some(src)) = (is, pk.initrd) {
@@ -222,7 +246,7 @@ unsafe extern "C" {
 /// An exception inside the cached window, after `hypfw_window_vectors` closed it (MMU off again).
 #[unsafe(no_mangle)]
 extern "C" fn hypfw_window_fault(hsr: u32, elr: u32, hdfar: u32) -> ! {
-    fatal!("exception in the payload copy's cached window: HSR {hsr:#x} at {elr:#x} (HDFAR {hdfar:#x})")
+    fatal!("exception in the boot phase's cached window: HSR {hsr:#x} at {elr:#x} (HDFAR {hdfar:#x})")
 }
 
 /// The cached window's identity map (`hypfw_core::mm::window`), built with the MMU off in the
@@ -233,6 +257,7 @@ fn window_table(
     place: &placement::Placement,
     region: MemRange,
     busy: &[MemRange],
+    image_dst: MemRange,
     pool: &Pool,
 ) -> Result<(PhysAddr, u64), window::WindowError> {
     let image = super::relocate::Image::this();
@@ -243,6 +268,8 @@ fn window_table(
         MemRange { base: text.end(), size: loaded.end() - text.end() },
         MemRange { base: place.kernel.base, size: pk.payload.len() as u64 },
         place.initrd.unwrap_or_default(),
+        // hypfw's resident copy, when it is made in the window.
+        image_dst,
     ];
     let console = p.console.map_or(MemRange::default(), |c| MemRange { base: c.base, size: c.size.max(1) });
     let mut avoid = [MemRange::default(); 8];

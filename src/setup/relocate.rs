@@ -4,7 +4,7 @@
 use crate::arch::cache::{self, ArmCache};
 use crate::arch::mem;
 use crate::fatal;
-use hypfw_core::abi::reloc;
+use hypfw_core::abi::reloc::{self, RelocError};
 use hypfw_core::mm::addr::{PAGE_SIZE, PhysAddr, align_up};
 use hypfw_core::mm::coherency;
 use hypfw_core::mm::layout::{ImageLayout, RUNTIME_VA, ReservedLayout};
@@ -66,6 +66,10 @@ pub struct Copy {
 }
 
 impl Copy {
+    /// Where the resident copy of `img` lies in `region` (the copy itself is made by [`copy`]).
+    pub fn new(img: &Image, region: PhysAddr) -> Self {
+        Copy { image_start: img.start, resident_start: img.start + img.layout.resident_start as usize, region }
+    }
     /// The physical address in the copy of the symbol at `sym` in this image.
     pub fn pa(&self, sym: usize) -> usize {
         self.region.0 as usize + (sym - self.resident_start)
@@ -77,20 +81,21 @@ impl Copy {
 }
 
 /// Copy the resident part of the image (from the init page to .data) into the region, zero the
-/// copy's .bss up to the end of its page, and relocate the copy for the runtime VA; then make the
-/// new code visible to instruction fetch. What only the boot phase uses is not copied: the entry
-/// code and the boot phase's own text before the init page (`cargo xtask build` checks that
-/// nothing resident refers to it), and the relocation table and the boot stack after .bss.
+/// copy's .bss up to the end of its page, and relocate the copy for the runtime VA. What only the
+/// boot phase uses is not copied: the entry code and the boot phase's own text before the init
+/// page (`cargo xtask build` checks that nothing resident refers to it), and the relocation table
+/// and the boot stack after .bss. No cache maintenance: the caller makes the copy visible, by
+/// [`copy_uncached`]'s maintenance, or by closing the cached window it ran in.
 ///
 /// # Safety
-/// 1. `region` is RAM of at least `layout.end_off` bytes that nothing else uses;
-/// 2. the MMU is off (physical addresses are pointers) and only this CPU runs.
-pub unsafe fn copy_and_relocate(img: &Image, region: PhysAddr, layout: &ReservedLayout) -> Copy {
-    assert!(region.0.is_multiple_of(4096), "the reserved region is page aligned");
+/// 1. `region` is RAM of at least `layout.size()` bytes that nothing else uses;
+/// 2. physical addresses are pointers (the MMU is off, or on with an identity map of the image
+///    and of the copy's pages, read/write), and only this CPU runs.
+pub unsafe fn copy(img: &Image, region: PhysAddr, layout: &ReservedLayout) -> Result<(), RelocError> {
     // SAFETY: the linker symbols bound this image's own bytes; obligation 1 makes the
     // destination RAM of the image's size that nothing else reads or writes; obligation 2 makes
     // the region's physical address a valid pointer, and the region is page aligned (so the
-    // copy is word aligned as a `[u32]`). The relocation table lies within .rodata.
+    // copy is word aligned as a `[u32]`). The relocation table lies in the boot-only text.
     unsafe {
         let from = layout.image.resident_start as usize;
         let data_len = addr_of(&__data_end) - img.start - from;
@@ -107,11 +112,23 @@ pub unsafe fn copy_and_relocate(img: &Image, region: PhysAddr, layout: &Reserved
         let copy = core::slice::from_raw_parts_mut(dst as *mut u32, resident / 4);
         let bias = RUNTIME_VA.wrapping_sub(img.start as u32);
         let from = from as u32;
-        if let Err(e) = reloc::parse(words).and_then(|t| reloc::apply_words(copy, from, &t.from_offset(from), bias)) {
-            fatal!("relocating the runtime copy: {e}");
-        }
+        reloc::parse(words).and_then(|t| reloc::apply_words(copy, from, &t.from_offset(from), bias)).map(|_| ())
+    }
+}
+
+/// [`copy`] with the MMU off, then the maintenance that makes the new code visible to the
+/// runtime's cacheable mappings and to instruction fetch; a relocation error stops hypfw.
+///
+/// # Safety
+/// 1. as [`copy`]'s first obligation;
+/// 2. the MMU is off (physical addresses are pointers) and only this CPU runs.
+pub unsafe fn copy_uncached(img: &Image, region: PhysAddr, layout: &ReservedLayout) -> Copy {
+    assert!(region.0.is_multiple_of(4096), "the reserved region is page aligned");
+    // SAFETY: obligations 1 and 2 are copy()'s (the MMU off satisfies its second).
+    if let Err(e) = unsafe { copy(img, region, layout) } {
+        fatal!("relocating the runtime copy: {e}");
     }
     // Written with the MMU off, run (and read) through the runtime's cacheable mappings.
     coherency::code_written_uncached(&mut ArmCache, region.0, layout.image.resident_len(), cache::dcache_line());
-    Copy { image_start: img.start, resident_start: img.start + layout.image.resident_start as usize, region }
+    Copy::new(img, region)
 }

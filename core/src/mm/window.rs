@@ -1,4 +1,5 @@
-//! The boot phase's cached window: the payload copy, its checksum and its relocation run with the
+//! The boot phase's cached window: the payload copy, its checksum and its relocation, and the
+//! resident copy of hypfw's own image and its relocation, run with the
 //! HYP MMU, D-cache and I-cache on, over a temporary identity map, instead of uncached (a 7 MB copy
 //! with every access going to memory costs seconds on a Cortex-A15 board; QEMU models no caches,
 //! so it does not show there).
@@ -8,7 +9,8 @@
 //! lists (so fewer table pages are needed, and no memory the device tree reserves, which may be
 //! Secure-only, is ever mapped cacheable for a speculative access to reach): the image's code
 //! (read-only, executable), the rest of the loaded file with the boot stack and the pack (read and
-//! write), the payload's destinations (read and write), and the console (Device, execute-never).
+//! write), the payload's destinations and the pages of hypfw's resident copy (read and write), and
+//! the console (Device, execute-never).
 //! Nothing else, so no device is ever mapped Normal.
 //!
 //! The order ([`open`], [`close`]), checked below through the recorder and a small write-back cache
@@ -449,6 +451,22 @@ mod tests {
         let below = MemRange { base: 0x4000_0000, size: 0x100 };
         let p = plan(text, &[below], &[], &[BANK], &[]).unwrap();
         assert_eq!(p.iter().nth(1).unwrap().0, MemRange { base: 0x4000_0000, size: 0x1000 });
+    }
+
+    /// hypfw's resident copy made in the window: the copy's pages are mapped, and growth reaches
+    /// neither the rest of hypfw's region (the window's own table pages, the stacks) nor past it.
+    #[test]
+    fn a_copy_into_the_avoided_region_maps_only_the_copy() {
+        let region = MemRange { base: 0x7ffd_8000, size: 0x2_8000 };
+        let copy = MemRange { base: region.base, size: 0x1_6000 };
+        let text = MemRange { base: 0x4001_0000, size: 0x1_8000 };
+        let rest = MemRange { base: 0x4002_8000, size: 0x9000 };
+        let p = plan(text, &[rest, copy], &[UART], &[BANK], &[region]).unwrap();
+        let data: Vec<MemRange> = p.iter().filter(|(_, a)| *a == MapAttrs::DATA).map(|(r, _)| *r).collect();
+        // Grown down to its 2 MiB boundary (free RAM), not up into the region's other pages.
+        assert!(data.contains(&MemRange { base: 0x7fe0_0000, size: copy.end() - 0x7fe0_0000 }), "{data:x?}");
+        let after = MemRange { base: copy.end(), size: region.end() - copy.end() };
+        assert!(data.iter().all(|r| !r.overlaps(&after)), "{data:x?}");
     }
 
     /// Only RAM is ever Normal: every Normal range of the plan lies in a bank.
