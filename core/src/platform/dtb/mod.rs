@@ -431,11 +431,18 @@ impl Platform {
 
 /// Cells of `#address-cells`/`#size-cells` declared by `node` for its children (spec defaults
 /// 2 and 1).
+/// A node's `#address-cells` and `#size-cells` (2 and 1 when absent). Counts above
+/// [`MAX_CELLS`] are read as that many: no reg or ranges entry of such cells is readable
+/// (`read_cells` takes at most 2), so the error stays the same, and the entry sizes computed from
+/// them (`4 * (ac + pa + sc)`) cannot wrap a 32-bit `usize`.
 fn child_cells(node: Node) -> (usize, usize) {
     let (ac, sc) = (node.get("#address-cells"), node.get("#size-cells"));
-    let get = |v: Option<&[u8]>, d| v.and_then(|v| be32(v, 0)).map_or(d, |v| v as usize);
+    let get = |v: Option<&[u8]>, d| v.and_then(|v| be32(v, 0)).map_or(d, |v| (v as usize).min(MAX_CELLS));
     (get(ac, 2), get(sc, 1))
 }
+
+/// More cells than any tree uses (4 on 128-bit buses such as PCI's 3-cell addresses).
+const MAX_CELLS: usize = 16;
 
 fn read_cells(b: &[u8], off: usize, cells: usize) -> Option<u64> {
     match cells {

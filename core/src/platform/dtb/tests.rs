@@ -428,7 +428,7 @@ const GEN_PATHS: [&[u8]; 14] = [
     b"\xff\xfe\0",
 ];
 type GenProp = (&'static str, &'static [u8]);
-const GEN_PROPS: [GenProp; 34] = [
+const GEN_PROPS: [GenProp; 36] = [
     ("compatible", b"arm,pl011\0"),
     ("compatible", b"foo\0arm,pl011\0"),
     ("compatible", b"arm,pl011"),
@@ -453,6 +453,8 @@ const GEN_PROPS: [GenProp; 34] = [
     ("#address-cells", &[0, 0, 0, 2]),
     ("#size-cells", &[0, 0, 0, 1]),
     ("#size-cells", &[0, 0, 0, 0]),
+    ("#address-cells", &[0xff, 0xff, 0xff, 0xff]),
+    ("#size-cells", &[0x40, 0, 0, 0]),
     ("ranges", b""),
     ("ranges", &[0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0]),
     ("method", b"hvc\0"),
@@ -602,5 +604,30 @@ fn nodes_below_the_deepest_path_are_not_read() {
             assert_eq!(found, (depth < PATH_MAX).then_some(0x2000), "UART at level {}", depth + 1);
             one_pass_agrees_with_the_reference(&blob);
         }
+    }
+}
+
+/// Cell counts no real tree has (`#address-cells` = 0x4000_0000 and 0xffff_ffff, whose entry
+/// sizes wrap a 32-bit `usize`) give a reg error, never a panic or a wrapped stride.
+#[test]
+fn huge_cell_counts_are_a_reg_error() {
+    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let reg = [0x1000u32.to_be_bytes(), 0x100u32.to_be_bytes()].concat();
+    for (ac, sc) in [(0x4000_0000u32, 0u32), (0xffff_ffff, 0xffff_ffff), (0x3fff_ffff, 1), (0x2000_0000, 0x2000_0001)] {
+        let (ac, sc) = (ac.to_be_bytes(), sc.to_be_bytes());
+        let bus: Props =
+            &[("ranges", &[0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0x10, 0]), ("#address-cells", &ac), ("#size-cells", &sc)];
+        let blob = build_tree(&[
+            ("", cells, 0),
+            ("soc", bus, 0),
+            ("serial@1000", &[("compatible", b"arm,pl011\0"), ("reg", &reg)], 3),
+        ]);
+        assert!(matches!(parse(&blob), Err(DtbError::BadReg(_))), "{:?}", parse(&blob));
+        one_pass_agrees_with_the_reference(&blob);
+        // The same cells on the root.
+        let root: Props = &[("#address-cells", &ac), ("#size-cells", &sc)];
+        let blob = build_tree(&[("", root, 0), ("serial@1000", &[("compatible", b"arm,pl011\0"), ("reg", &reg)], 2)]);
+        assert!(matches!(parse(&blob), Err(DtbError::BadReg(_))), "{:?}", parse(&blob));
+        one_pass_agrees_with_the_reference(&blob);
     }
 }
