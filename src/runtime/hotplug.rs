@@ -47,7 +47,7 @@ impl core::fmt::Display for CpuError {
                 };
                 write!(f, "PSCI error {name}")
             }
-            CpuError::Timeout => write!(f, "timeout (1 s of CNTPCT)"),
+            CpuError::Timeout => write!(f, "timeout ({CPU_WAIT_SECONDS} s of CNTPCT)"),
             CpuError::NoControl => write!(f, "no PSCI and no pen to start CPUs with"),
         }
     }
@@ -159,7 +159,13 @@ pub fn secondary_idle() -> ! {
     }
 }
 
-/// Wait, in WFE, until `done` or about a second has passed. What is waited for ends with a SEV
+/// How long a CPU may take to arrive, park or go down before it counts as lost. On hardware each
+/// takes microseconds; the margin is for emulators, whose counter follows the host's clock while
+/// their vCPU threads may wait for a loaded host's cores (1 s was exceeded on a 2-core machine
+/// running several QEMUs). Only a CPU that is really lost pays it.
+pub const CPU_WAIT_SECONDS: u64 = 5;
+
+/// Wait, in WFE, until `done` or [`CPU_WAIT_SECONDS`] have passed. What is waited for ends with a SEV
 /// (a CPU's arrival in the runtime), or shows in PSCI state; the HYP event stream
 /// (`CNTHCTL_EVENT_STREAM`) wakes the loop at least every 2^16 ticks in any case, so the timeout
 /// holds. WFE rather than a busy loop: a waiting CPU leaves the bus, and, under `-icount`, the
@@ -171,7 +177,7 @@ fn wait_until(mut done: impl FnMut() -> bool) -> Result<(), CpuError> {
         arch::wfe();
         let now = arch::cntpct();
         let t0 = *start.get_or_insert(now);
-        if now.wrapping_sub(t0) > boot_info().cntfrq.max(1_000_000) as u64 {
+        if now.wrapping_sub(t0) > CPU_WAIT_SECONDS * boot_info().cntfrq.max(1_000_000) as u64 {
             return Err(CpuError::Timeout);
         }
     }

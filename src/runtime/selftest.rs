@@ -306,9 +306,11 @@ fn finish(bi: &BootInfo) -> ! {
             log!("self-test: cpu1 enters the init page as cpu{MAX_CPUS}");
             match hotplug::start_out_of_range(1) {
                 Ok(()) => {
-                    // cpu1 stops the machine from the init page; give it a second.
+                    // cpu1 stops the machine from the init page; give it as long as a CPU gets
+                    // to arrive.
                     let t0 = arch::cntpct();
-                    while arch::cntpct().wrapping_sub(t0) < bi.cntfrq.max(1_000_000) as u64 {
+                    let wait = hotplug::CPU_WAIT_SECONDS * bi.cntfrq.max(1_000_000) as u64;
+                    while arch::cntpct().wrapping_sub(t0) < wait {
                         core::hint::spin_loop();
                     }
                     fatal!("init-fault: nothing stopped")
