@@ -42,6 +42,12 @@ const EARLY_MARKED: usize = 32;
 
 struct Console {
     uart: UnsafeCell<Option<Uart>>,
+}
+
+/// What is kept while no UART is installed; all zero at first, so it lies in `.bss` (not in the
+/// image file, as the whole console did when the buffer shared a static with the UART's
+/// `Option`, whose `None` is not all zero). The runtime's copy starts with it empty.
+struct Early {
     /// Lines written while no UART was installed, NUL-terminated; `early_len` bytes used.
     early: UnsafeCell<[u8; EARLY_BYTES]>,
     early_len: UnsafeCell<usize>,
@@ -53,9 +59,13 @@ struct Console {
 // SAFETY: the UART is reached only through `install` (a single CPU runs) and `print`, which holds
 // LOCK whenever more than one CPU can run (see module docs).
 unsafe impl Sync for Console {}
+// SAFETY: the buffer is written only while no UART is installed, which is the boot phase on one
+// CPU (`print` does not keep lines once locking is on), and read by `install` and the stop path
+// on that CPU.
+unsafe impl Sync for Early {}
 
-static CONSOLE: Console = Console {
-    uart: UnsafeCell::new(None),
+static CONSOLE: Console = Console { uart: UnsafeCell::new(None) };
+static EARLY: Early = Early {
     early: UnsafeCell::new([0; EARLY_BYTES]),
     early_len: UnsafeCell::new(0),
     early_ends: UnsafeCell::new([0; EARLY_MARKED]),
@@ -89,10 +99,10 @@ pub unsafe fn install(kind: UartKind, base: usize) -> bool {
     unsafe {
         *CONSOLE.uart.get() = uart(kind, base);
         let Some(u) = (*CONSOLE.uart.get()).as_mut() else { return false };
-        let len = *CONSOLE.early_len.get();
+        let len = *EARLY.early_len.get();
         if len > 0 {
-            let kept = &(&*CONSOLE.early.get())[..len];
-            let ends = &*CONSOLE.early_ends.get();
+            let kept = &(&*EARLY.early.get())[..len];
+            let ends = &*EARLY.early_ends.get();
             let detail = EARLY_DETAIL.load(Ordering::Relaxed);
             let all = VERBOSE.load(Ordering::Relaxed) != 0;
             let marked = (EARLY_LINES.load(Ordering::Relaxed) as usize).min(EARLY_MARKED);
@@ -105,8 +115,8 @@ pub unsafe fn install(kind: UartKind, base: usize) -> bool {
             }
             // Lines past the marked ones are never detail lines left out.
             u.write_text(&kept[start..]);
-            *CONSOLE.early_len.get() = 0;
-            (*CONSOLE.early.get())[0] = 0;
+            *EARLY.early_len.get() = 0;
+            (*EARLY.early.get())[0] = 0;
         }
         EARLY_LINES.store(0, Ordering::Relaxed);
         EARLY_DETAIL.store(0, Ordering::Relaxed);
@@ -135,8 +145,8 @@ pub fn kept_lines() -> &'static [u8] {
     // SAFETY: read-only view; the buffer is only written by `print` on the single boot CPU before
     // a UART exists, and the caller (the stop path) runs after those writes.
     unsafe {
-        let len = *CONSOLE.early_len.get();
-        &(&*CONSOLE.early.get())[..=len]
+        let len = *EARLY.early_len.get();
+        &(&*EARLY.early.get())[..=len]
     }
 }
 
@@ -148,8 +158,8 @@ impl Write for Keeper {
         // SAFETY: only called from `print` while no UART is installed, which is the boot phase on
         // one CPU (or the stop path after it): nobody else touches the buffer.
         unsafe {
-            let buf = &mut *CONSOLE.early.get();
-            let len = &mut *CONSOLE.early_len.get();
+            let buf = &mut *EARLY.early.get();
+            let len = &mut *EARLY.early_len.get();
             let n = s.len().min(EARLY_BYTES - 1 - *len);
             // Byte by byte: the pieces are a few bytes each, which a call to `memcpy` (unaligned)
             // handles at several times the cost; volatile, so the loop does not become one.
@@ -191,7 +201,7 @@ pub fn print(args: fmt::Arguments) {
             let _ = Keeper.write_fmt(args);
             if n < EARLY_MARKED {
                 // SAFETY: as in Keeper::write_str: the boot phase on one CPU, no UART yet.
-                unsafe { (*CONSOLE.early_ends.get())[n] = *CONSOLE.early_len.get() as u16 };
+                unsafe { (*EARLY.early_ends.get())[n] = *EARLY.early_len.get() as u16 };
             }
         }
         None => {}
