@@ -266,9 +266,12 @@ relocate:
 2:  adr_far r0, __bss_start
     adr_far r1, __bss_end
     mov     r2, #0
+    mov     r5, #0                      @ (the bias is not needed any more)
     mov     r12, #0
+    mov     lr, #0
 3:  cmp     r0, r1
-    stmialo r0!, {{r2, r12}}            @ 8 bytes a step: .bss is 8-byte aligned at both ends
+    stmialo r0!, {{r2, r5, r12, lr}}    @ 32 bytes a step: .bss is 32-byte aligned at both ends
+    stmialo r0!, {{r2, r5, r12, lr}}
     blo     3b
     mov     r12, sp                     @ r12 := the load address as loaded (set at reset)
     adr_far sp, __boot_stack_top

@@ -192,7 +192,15 @@ fn reserve(platform: &Platform, dtb_range: MemRange, cpus: &CpuMap) -> Reserved 
         layout.ncpus,
         layout::STACK_SIZE as u32
     );
-    detail!("relocation: the region is the top of the first RAM bank below {:#x}", RUNTIME_VA);
+    if region.0 + layout.size() <= RUNTIME_VA as u64 {
+        detail!("relocation: the region is the top of the first RAM bank below {:#x}", RUNTIME_VA);
+    } else {
+        detail!(
+            "relocation: the first RAM bank has no room below {:#x}: the region is its highest free place below 4 GiB \
+             outside the runtime's HYP VAs",
+            RUNTIME_VA
+        );
+    }
     let init_page = region.add(layout.init_page_off());
     layout::check_identity_collision(init_page).unwrap_or_else(|e| fatal!("{e}"));
     Reserved { layout, pack, busy, region, init_page, image, devices: (devices, ndev) }

@@ -28,7 +28,7 @@ fn quote(s: &str) -> String {
 }
 
 /// Strings of the tree hypfw does not keep: each enabled CPU's enable-method (in /cpus order) and
-/// the compatible of the node `/chosen/stdout-path` names.
+/// the compatible of the node `/chosen/stdout-path` (else the `serial0` alias) names.
 struct Extra {
     enable_methods: Vec<Option<String>>,
     stdout_compatible: Option<String>,
@@ -46,8 +46,24 @@ fn extra(blob: &[u8]) -> Extra {
             }
         }
     }
-    e.stdout_compatible =
-        fdt.chosen().stdout().and_then(|n| n.compatible()).and_then(|c| c.first().into()).map(str::to_string);
+    // `stdout-path` resolved here (`Fdt::chosen` panics on a tree without /chosen, and its
+    // `stdout` misses aliases whose target is given as a path with unit addresses).
+    let prop_str = |node: &str, name: &str| {
+        fdt.find_node(node).and_then(|n| n.property(name)).and_then(|p| p.as_str()).map(str::to_string)
+    };
+    // As the firmware does: else the `serial0` alias.
+    let path = prop_str("/chosen", "stdout-path")
+        .or_else(|| prop_str("/chosen", "linux,stdout-path"))
+        .or_else(|| Some("serial0".to_string()));
+    if let Some(path) = path {
+        let path = path.split(':').next().unwrap_or_default();
+        let path = if path.starts_with('/') { Some(path.to_string()) } else { prop_str("/aliases", path) };
+        e.stdout_compatible = path
+            .and_then(|p| fdt.find_node(&p))
+            .and_then(|n| n.compatible())
+            .and_then(|c| c.first().into())
+            .map(str::to_string);
+    }
     e
 }
 
@@ -189,9 +205,16 @@ pub fn cmd(args: &[String]) -> Result<u8, String> {
 }
 
 /// The five boards of hypfw's users, as Debian's armhf `linux-image-*-armmp` package ships their
-/// device trees.
-pub const BOARDS: [&str; 5] =
-    ["am57xx-beagle-x15", "tegra124-jetson-tk1", "exynos5250-arndale", "vexpress-v2p-ca15-tc1", "sun7i-a20-bananapi"];
+/// device trees, and STM32MP157 (Cortex-A7 with the Virtualization Extensions, RAM at
+/// 0xC000_0000).
+pub const BOARDS: [&str; 6] = [
+    "am57xx-beagle-x15",
+    "tegra124-jetson-tk1",
+    "exynos5250-arndale",
+    "vexpress-v2p-ca15-tc1",
+    "sun7i-a20-bananapi",
+    "stm32mp157c-dk2",
+];
 
 /// `inspect` on each board's device tree against `tests/boards/NAME.json`, whose values were
 /// checked by hand against the boards' DTS files. Returns (passed, failed).

@@ -19,8 +19,9 @@
 //!                                        every CPU, with QEMU's DTB)
 //!   dtb: debian:BOARD                   (-kernel images) QEMU's -dtb: BOARD.dtb of Debian's armhf
 //!                                       kernel package
-//!   dtb: FIXTURE [corrupt=magic|struct|truncate | edit=rename=OLD/NEW|libfdt]   (with image:
-//!        loader@...; libfdt: a NOP token and 4 MiB of free space, as libfdt's edits leave a tree)
+//!   dtb: FIXTURE [corrupt=magic|struct|truncate | edit=rename=OLD/NEW|libfdt|memory=BASE/SIZE]
+//!        (with image: loader@...; libfdt: a NOP token and 4 MiB of free space, as libfdt's edits
+//!        leave a tree; memory: the /memory reg moved, hex)
 //!   append: ARGS                        kernel command line (/chosen/bootargs), -kernel boots only
 //!   semihosting: off                    QEMU without -semihosting-config (as a user types it)
 //!   damage: pack+N                      flip the bits of byte N of the payload pack
@@ -74,6 +75,17 @@ const HSCTLR_CACHES_ON: [u32; 5] = [0xEE91_3F10, 0xE383_3004, 0xE383_3A01, 0xEE8
 /// Damage (or edit) a fixture DTB: `magic`, `struct`, `truncate`, or `rename=OLD/NEW`, which
 /// replaces every OLD string with NEW of the same length (a compatible hypfw does not know).
 fn corrupt(mut b: Vec<u8>, how: &str) -> Result<Vec<u8>, String> {
+    if let Some((base, size)) = how.strip_prefix("memory=").and_then(|r| r.split_once('/')) {
+        // The fixture's one /memory reg, QEMU's 1 GiB at 0x4000_0000 (two cells each), moved.
+        let num = |v: &str| u64::from_str_radix(v.trim_start_matches("0x"), 16).map_err(|_| format!("memory={v}"));
+        let (base, size) = (num(base)?, num(size)?);
+        let old: Vec<u8> = [0x4000_0000u64, 0x4000_0000].iter().flat_map(|v| v.to_be_bytes()).collect();
+        let new: Vec<u8> = [base, size].iter().flat_map(|v| v.to_be_bytes()).collect();
+        let at: Vec<usize> = b.windows(old.len()).enumerate().filter(|(_, w)| *w == &old[..]).map(|(i, _)| i).collect();
+        let [at] = at[..] else { return Err("memory=: the DTB has no single 1 GiB /memory reg at 0x40000000".into()) };
+        b[at..at + 16].copy_from_slice(&new);
+        return Ok(b);
+    }
     if let Some((old, new)) = how.strip_prefix("rename=").and_then(|r| r.split_once('/')) {
         if old.len() != new.len() || old.is_empty() {
             return Err(format!("rename={old}/{new}: the two strings must have the same length"));

@@ -25,11 +25,22 @@ use crate::mm::pgtable::MapAttrs;
 use crate::mm::stage2::{self, Piece};
 
 pub const RUNTIME_VA: u32 = 0xC000_0000;
+/// The runtime's linear window: the region's image and pool, then the stack window, all within
+/// this many bytes from RUNTIME_VA (`ReservedLayout::new` refuses a layout that reaches beyond).
+pub const RUNTIME_WINDOW_SIZE: u64 = 4 << 20;
 /// Device mappings (console, GIC) are placed from here upwards.
 pub const DEVICE_VA: u32 = 0xF000_0000;
 pub const DEVICE_VA_END: u32 = 0xFFF0_0000;
 /// The ARM "vectors page" VA: the init page is mapped here in both tables.
 pub const TRAMPOLINE_VA: u32 = 0xFFFF_0000;
+/// The HYP VAs the runtime table uses or keeps: its linear window, and the device window up to the
+/// end of the VA space (the trampoline page with it). The identity map of the init page must
+/// stay out of them (`check_identity_collision`).
+pub const RUNTIME_VAS: [MemRange; 2] = [
+    MemRange { base: RUNTIME_VA as u64, size: RUNTIME_WINDOW_SIZE },
+    MemRange { base: DEVICE_VA as u64, size: (1 << 32) - DEVICE_VA as u64 },
+];
+const _: () = assert!(DEVICE_VA as u64 >= RUNTIME_VA as u64 + RUNTIME_WINDOW_SIZE);
 
 /// hypfw's memory budget at MAX_CPUS (issue 10): what `cargo xtask inspect` sets aside for it on a
 /// board, and what `docs/performance.md` guards.
@@ -119,7 +130,8 @@ pub enum LayoutError {
     TooBig { needed: u64 },
     /// Image sections are not page aligned or out of order, or no CPU (or too many) to lay out.
     BadImage,
-    /// No RAM bank has a free region of the size below the runtime VA window.
+    /// The first RAM bank has no free region of the size below 4 GiB and clear of
+    /// [`RUNTIME_VAS`].
     NoRegion { size: u64 },
     /// The identity map of the init page would overlap the runtime window or the trampoline.
     IdentityCollision { init_page: PhysAddr, with: &'static str },
@@ -133,13 +145,15 @@ impl core::fmt::Display for LayoutError {
                 "image and runtime memory need {needed:#x} bytes, more than the {RESERVED_LIMIT:#x} bytes hypfw allows itself"
             ),
             LayoutError::BadImage => write!(f, "image sections are not page aligned (linker script)"),
-            LayoutError::NoRegion { size } => {
-                write!(f, "no free region of {size:#x} bytes in the first RAM bank below {RUNTIME_VA:#x} for hypfw")
-            }
-            LayoutError::IdentityCollision { init_page, with } => write!(
+            LayoutError::NoRegion { size } => write!(
                 f,
-                "the identity map of the init page at {init_page} collides with the {with}; it must lie below {RUNTIME_VA:#x}"
+                "no free region of {size:#x} bytes for hypfw in the first RAM bank below 4 GiB (outside the HYP VAs \
+                 {RUNTIME_VA:#x}..{:#x} and {DEVICE_VA:#x}.., which its identity map must not reach)",
+                RUNTIME_VA as u64 + RUNTIME_WINDOW_SIZE
             ),
+            LayoutError::IdentityCollision { init_page, with } => {
+                write!(f, "the identity map of the init page at {init_page} collides with the {with}")
+            }
         }
     }
 }
@@ -173,6 +187,10 @@ impl ReservedLayout {
         // Aligned as a VA: the region's VAs start at the copy's first image offset.
         let base = RUNTIME_VA as u64 + image.resident_start;
         let stack_window_off = align_up(base + stacks_off, STACK_SLOT) - base;
+        let window_end = base + stack_window_off + MAX_CPUS as u64 * STACK_SLOT;
+        if window_end > RUNTIME_VA as u64 + RUNTIME_WINDOW_SIZE {
+            return Err(LayoutError::TooBig { needed: window_end - RUNTIME_VA as u64 });
+        }
         Ok(Self { image, ncpus, pool_off, pool_pages, stacks_off, stack_window_off, end_off })
     }
 
@@ -350,17 +368,33 @@ impl MemRange {
     }
 }
 
-/// Pick the reserved region: the highest page-aligned `size` bytes in `first_bank` that end at or
-/// below RUNTIME_VA (so its identity map cannot collide with the runtime window) and overlap none
-/// of `avoid` (the loaded image, the DTB, ...).
+/// Pick the reserved region: the highest page-aligned `size` bytes in `first_bank` that overlap
+/// none of `avoid` (the loaded image, the DTB, ...) and end at or below RUNTIME_VA, as the design
+/// recommends and every board with RAM below 3 GiB gets. A first bank with no such room (the
+/// STM32MP1's RAM starts at 0xC000_0000) gets the highest free place below 4 GiB that lies
+/// outside [`RUNTIME_VAS`]: its init page's identity map then stays clear of every VA the runtime
+/// table uses, which is what the two tables need (the boot table maps only the init page, at its
+/// identity and at the trampoline; the runtime table has no identity map).
 pub fn choose_reserved_region(first_bank: MemRange, size: u64, avoid: &[MemRange]) -> Result<PhysAddr, LayoutError> {
     let size = align_up(size.max(PAGE_SIZE), PAGE_SIZE);
-    let limit = align_down(first_bank.end().min(RUNTIME_VA as u64), PAGE_SIZE);
-    let lowest = align_up(first_bank.base, PAGE_SIZE);
-    let mut end = limit;
+    highest_free(first_bank, RUNTIME_VA as u64, size, avoid, &[])
+        .or_else(|_| highest_free(first_bank, 1 << 32, size, avoid, &RUNTIME_VAS))
+}
+
+/// The highest page-aligned `size` bytes of `bank` below `limit` that overlap nothing in `avoid`
+/// or `also`.
+fn highest_free(
+    bank: MemRange,
+    limit: u64,
+    size: u64,
+    avoid: &[MemRange],
+    also: &[MemRange],
+) -> Result<PhysAddr, LayoutError> {
+    let lowest = align_up(bank.base, PAGE_SIZE);
+    let mut end = align_down(bank.end().min(limit), PAGE_SIZE);
     while end >= lowest + size {
         let cand = MemRange { base: end - size, size };
-        match avoid.iter().filter(|a| a.size != 0 && a.overlaps(&cand)).map(|a| a.base).min() {
+        match avoid.iter().chain(also).filter(|a| a.size != 0 && a.overlaps(&cand)).map(|a| a.base).min() {
             None => return Ok(PhysAddr(cand.base)),
             // Below the lowest thing in the way.
             Some(b) => end = align_down(b, PAGE_SIZE),
@@ -370,14 +404,19 @@ pub fn choose_reserved_region(first_bank: MemRange, size: u64, avoid: &[MemRange
 }
 
 /// The identity map of the init page must not land inside the runtime window, the device window
-/// or the trampoline page, or phase 1's identity mapping and the runtime mappings would fight.
+/// or the trampoline page ([`RUNTIME_VAS`]), or phase 1's identity mapping and the runtime
+/// mappings would fight.
 pub fn check_identity_collision(init_page: PhysAddr) -> Result<(), LayoutError> {
     let p = init_page.0;
+    let page = MemRange { base: p, size: PAGE_SIZE };
     if p >= TRAMPOLINE_VA as u64 && p < TRAMPOLINE_VA as u64 + PAGE_SIZE {
         return Err(LayoutError::IdentityCollision { init_page, with: "trampoline page at 0xffff0000" });
     }
-    if p >= RUNTIME_VA as u64 && p < 1 << 32 {
-        return Err(LayoutError::IdentityCollision { init_page, with: "runtime VA window 0xc0000000-0xffffffff" });
+    if RUNTIME_VAS[0].overlaps(&page) {
+        return Err(LayoutError::IdentityCollision { init_page, with: "runtime VA window 0xc0000000-0xc03fffff" });
+    }
+    if RUNTIME_VAS[1].overlaps(&page) {
+        return Err(LayoutError::IdentityCollision { init_page, with: "device VA window 0xf0000000-0xffffffff" });
     }
     if p >= 1 << 32 {
         return Err(LayoutError::IdentityCollision { init_page, with: "end of the 32-bit HYP VA space" });
@@ -704,10 +743,42 @@ mod tests {
         assert_eq!(choose_reserved_region(bank, sz, &[dtb, img]), Ok(PhysAddr(0x47F0_0000 - sz)));
     }
 
+    /// A first bank at 0xC000_0000 (STM32MP1) has no room below RUNTIME_VA: the region goes to
+    /// its top below the device window, or below 4 GiB, never into the runtime's linear window.
     #[test]
-    fn no_region_when_bank_is_above_window_or_tiny() {
+    fn region_in_a_bank_above_runtime_va_stays_clear_of_the_runtime_vas() {
+        let sz = 0x40000;
+        let stm32mp1 = MemRange { base: 0xC000_0000, size: 512 << 20 };
+        assert_eq!(choose_reserved_region(stm32mp1, sz, &[]), Ok(PhysAddr(0xE000_0000 - sz)));
+        let big = MemRange { base: 0xC000_0000, size: 1 << 30 };
+        assert_eq!(choose_reserved_region(big, sz, &[]), Ok(PhysAddr(0xF000_0000 - sz)));
+        // Everything above the linear window busy: nothing is placed inside the window.
+        let small = MemRange { base: 0xC000_0000, size: 8 << 20 };
+        let busy = MemRange { base: 0xC040_0000, size: 0x40_0000 };
+        assert_eq!(choose_reserved_region(small, sz, &[busy]), Err(LayoutError::NoRegion { size: sz }));
+        assert_eq!(choose_reserved_region(small, sz, &[]), Ok(PhysAddr(0xC080_0000 - sz)));
+        // A bank across RUNTIME_VA still prefers its part below.
+        let across = MemRange { base: 0xB000_0000, size: 512 << 20 };
+        assert_eq!(choose_reserved_region(across, sz, &[]), Ok(PhysAddr(0xC000_0000 - sz)));
+        // ... and uses the part above when the part below is taken.
+        let below = MemRange { base: 0xB000_0000, size: 256 << 20 };
+        assert_eq!(choose_reserved_region(across, sz, &[below]), Ok(PhysAddr(0xD000_0000 - sz)));
+        // Every init page of such a region is clear of the runtime's VAs.
+        for base in [0xE000_0000 - sz, 0xF000_0000 - sz, 0xC080_0000 - sz] {
+            for off in (0..sz).step_by(PAGE_SIZE as usize) {
+                assert!(check_identity_collision(PhysAddr(base + off)).is_ok(), "{:#x}", base + off);
+            }
+        }
+    }
+
+    #[test]
+    fn no_region_when_bank_is_above_4g_or_tiny() {
         assert_eq!(
-            choose_reserved_region(MemRange { base: 0xC000_0000, size: 1 << 30 }, 0x40000, &[]),
+            choose_reserved_region(MemRange { base: 0xF000_0000, size: 1 << 30 }, 0x40000, &[]),
+            Err(LayoutError::NoRegion { size: 0x40000 })
+        );
+        assert_eq!(
+            choose_reserved_region(MemRange { base: 0x1_0000_0000, size: 1 << 30 }, 0x40000, &[]),
             Err(LayoutError::NoRegion { size: 0x40000 })
         );
         assert_eq!(
@@ -757,9 +828,16 @@ mod tests {
     #[test]
     fn identity_collisions_are_named() {
         assert!(check_identity_collision(PhysAddr(0xBFE0_1000)).is_ok());
+        // Above RUNTIME_VA, only the VAs the runtime table uses are in the way.
+        assert!(check_identity_collision(PhysAddr(0xC800_1000)).is_ok());
+        assert!(check_identity_collision(PhysAddr(0xC040_0000)).is_ok());
         assert!(matches!(
-            check_identity_collision(PhysAddr(0xC800_1000)),
-            Err(LayoutError::IdentityCollision { with: "runtime VA window 0xc0000000-0xffffffff", .. })
+            check_identity_collision(PhysAddr(0xC03F_F000)),
+            Err(LayoutError::IdentityCollision { with: "runtime VA window 0xc0000000-0xc03fffff", .. })
+        ));
+        assert!(matches!(
+            check_identity_collision(PhysAddr(0xF000_0000)),
+            Err(LayoutError::IdentityCollision { with: "device VA window 0xf0000000-0xffffffff", .. })
         ));
         assert!(matches!(
             check_identity_collision(PhysAddr(0xFFFF_0000)),
@@ -830,9 +908,10 @@ mod table_props {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
         #[test]
-        fn boot_and_runtime_tables(image in arb_image(), bank_mib in 16u64..3072, base_sel in 0usize..3,
+        fn boot_and_runtime_tables(image in arb_image(), bank_mib in 16u64..3072, base_sel in 0usize..4,
                                    devices in arb_devices(), ncpus in 1usize..=MAX_CPUS) {
-            let base = [0x4000_0000u64, 0x8000_0000, 0x2000_0000][base_sel];
+            let bank_mib = if base_sel == 3 { bank_mib.min(1024) } else { bank_mib };
+            let base = [0x4000_0000u64, 0x8000_0000, 0x2000_0000, 0xC000_0000][base_sel];
             let bank = MemRange { base, size: bank_mib << 20 };
             let inputs = RegionInputs { ncpus, first_bank: bank, ram: &[bank], avoid: &[], devices: &devices, payload_holes: None };
             let Ok((region, l)) = plan_region(image, &inputs) else {
@@ -867,7 +946,14 @@ mod table_props {
             }
             // The pool the region was sized with holds both tables.
             prop_assert!(pool.handed_out.len() as u64 <= l.pool_pages, "{} pages used, pool {}", pool.handed_out.len(), l.pool_pages);
-            prop_assert!(region.0 + l.size() <= bank.end().min(RUNTIME_VA as u64) && region.0 >= bank.base);
+            prop_assert!(region.0 + l.size() <= bank.end() && region.0 >= bank.base);
+            // Below RUNTIME_VA where the bank has room there; anywhere, clear of the runtime's VAs.
+            if bank.base + l.size() <= RUNTIME_VA as u64 {
+                prop_assert!(region.0 + l.size() <= RUNTIME_VA as u64);
+            }
+            let whole = MemRange { base: region.0, size: l.size() };
+            prop_assert!(RUNTIME_VAS.iter().all(|v| !v.overlaps(&whole)) && whole.end() <= 1 << 32);
+            prop_assert!(check_identity_collision(region.add(l.init_page_off())).is_ok());
 
             // Every requested range is mapped with the requested attributes, page by page.
             for r in rplan.to_vec() {

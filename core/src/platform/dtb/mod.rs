@@ -748,11 +748,14 @@ fn read_ram(p: &mut Platform, t: Tree, facts: &Facts) -> Result<(), DtbError> {
     Ok(())
 }
 
-/// The console: the node `/chosen/stdout-path` (an alias resolved) names, whatever it is, else
-/// the one the `serial0` alias names (`by_path`, found by the pass); else the first enabled UART,
-/// in document order, that hypfw has a driver for.
+/// The console: the node `/chosen/stdout-path` (an alias resolved) names, whatever UART it is,
+/// else the one the `serial0` alias names (`by_path`, found by the pass), unless that node is
+/// disabled; else the first enabled UART, in document order, that hypfw has a driver for. A
+/// disabled UART is never written to: on a board it may be unclocked or unpowered (many i.MX
+/// trees have `serial0` name a disabled UART and no stdout-path).
 fn read_console(t: Tree, by_path: Option<&Path>, first_uart: Option<&Path>) -> Result<Option<Console>, DtbError> {
     if let Some(path) = by_path
+        && is_enabled(path.node(t.b, path.len - 1)?.get_last(["status"])[0])
         && let Some(c) = console_from(t, path)?
     {
         return Ok(Some(c));

@@ -631,3 +631,31 @@ fn huge_cell_counts_are_a_reg_error() {
         one_pass_agrees_with_the_reference(&blob);
     }
 }
+
+/// A disabled UART is never the console, whether `serial0` or `stdout-path` names it: the first
+/// enabled UART hypfw has a driver for is taken instead.
+#[test]
+fn a_disabled_uart_named_as_console_is_passed_over() {
+    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let reg = |a: u32| [a.to_be_bytes(), 0x100u32.to_be_bytes()].concat();
+    let (r1, r2) = (reg(0x1000), reg(0x2000));
+    for naming in [("aliases", "serial0"), ("chosen", "stdout-path")] {
+        let named: Props = &[(naming.1, b"/serial@1000\0")];
+        let blob = build_tree(&[
+            ("", cells, 0),
+            (naming.0, named, 1),
+            ("serial@1000", &[("compatible", b"arm,pl011\0"), ("reg", &r1), ("status", b"disabled\0")], 1),
+            ("serial@2000", &[("compatible", b"arm,pl011\0"), ("reg", &r2)], 2),
+        ]);
+        assert_eq!(parse(&blob).unwrap().console.map(|c| c.base), Some(0x2000), "{naming:?}");
+        one_pass_agrees_with_the_reference(&blob);
+        // Enabled, it is the console.
+        let blob = build_tree(&[
+            ("", cells, 0),
+            (naming.0, named, 1),
+            ("serial@1000", &[("compatible", b"arm,pl011\0"), ("reg", &r1)], 1),
+            ("serial@2000", &[("compatible", b"arm,pl011\0"), ("reg", &r2)], 2),
+        ]);
+        assert_eq!(parse(&blob).unwrap().console.map(|c| c.base), Some(0x1000), "{naming:?}");
+    }
+}
