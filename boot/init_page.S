@@ -347,6 +347,8 @@ fatal_halt_vectors:
 fault_putc:
     cmp     r7, #{UART_KIND_SAMSUNG}
     beq     5f
+    cmp     r7, #{UART_KIND_STM32}
+    beq     6f
     cmp     r7, #{UART_KIND_PL011}
     bne     2f
 1:  ldr     r2, [r6, #{PL011_FR}]
@@ -372,6 +374,11 @@ fault_putc:
     tst     r2, #{SAMSUNG_UTRSTAT_TX_EMPTY}
     beq     5b
     str     r1, [r6, #{SAMSUNG_UTXH}]
+    bx      lr
+6:  ldr     r2, [r6, #{STM32_ISR}]      @ STM32: wait for room in the transmitter
+    tst     r2, #{STM32_ISR_TXE}
+    beq     6b
+    str     r1, [r6, #{STM32_TDR}]
     bx      lr
 
 @ Where assembly that fails finds the console, and how the init page reaches its identity map

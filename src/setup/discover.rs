@@ -195,6 +195,7 @@ pub fn report_platform(p: &Platform) {
                 UartKind::Pl011 => "PL011",
                 UartKind::Ns16550 { .. } => "8250/16550",
                 UartKind::Samsung { .. } => "Samsung",
+                UartKind::Stm32 => "STM32",
                 UartKind::Unsupported => "unsupported UART (no output after boot)",
             };
             detail!("platform: console {kind} at {:#x} ({})", c.base, c.compatible().unwrap_or("compatible unknown"));

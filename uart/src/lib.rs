@@ -6,9 +6,11 @@
 //!   crate, over a [`Backend`](uart_16550::backend::Backend) of ours that spaces the registers
 //!   `1 << reg_shift` bytes apart and accesses them 1 or 4 bytes wide (`reg-io-width`), which the
 //!   crate's own MMIO backend does not (it only does byte accesses);
-//! - Samsung S3C/S5P/Exynos (Arndale): written here, because no crate drives it.
+//! - Samsung S3C/S5P/Exynos (Arndale): written here, because no crate drives it;
+//! - STM32 USART of the H7 layout (STM32MP1): written here, for the same reason (the STM32 HAL
+//!   crates are for Cortex-M parts and program the whole peripheral).
 //!
-//! The 16550 and Samsung drivers are generic over [`Regs`], so the host tests run them against a
+//! The 16550, Samsung and STM32 drivers are generic over [`Regs`], so the host tests run them against a
 //! recording fake and check every register access; on the target [`Mmio`] does the accesses.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -120,15 +122,40 @@ impl<R: Regs> Samsung<R> {
     }
 }
 
+/// STM32 USART registers of the H7 layout (RM0436 for STM32MP157, USART chapter; Linux's
+/// `stm32-usart` driver uses the same offsets for `st,stm32h7-uart`).
+pub mod stm32 {
+    pub const ISR: usize = 0x1C;
+    pub const TDR: usize = 0x28;
+    /// ISR: transmit data register empty (with the FIFO enabled: transmit FIFO not full).
+    pub const ISR_TXE: u32 = 1 << 7;
+}
+
+/// An STM32 USART, writing as the bootloader set it up: wait until ISR says there is room, then
+/// write TDR.
+pub struct Stm32<R: Regs> {
+    regs: R,
+}
+
+impl<R: Regs> Stm32<R> {
+    pub fn put(&mut self, b: u8) {
+        while self.regs.read32(stm32::ISR) & stm32::ISR_TXE == 0 {
+            core::hint::spin_loop();
+        }
+        self.regs.write32(stm32::TDR, b as u32);
+    }
+}
+
 /// A console UART of any kind hypfw drives.
 pub enum Uart<R: Regs> {
     Pl011(arm_pl011_uart::Uart<'static>),
     Ns16550(Uart16550<Ns16550Regs<R>>),
     Samsung(Samsung<R>),
+    Stm32(Stm32<R>),
 }
 
 impl<R: Regs> Uart<R> {
-    /// The 16550 or Samsung driver of `kind` over `regs`; None for the PL011 (see
+    /// The 16550, Samsung or STM32 driver of `kind` over `regs`; None for the PL011 (see
     /// [`Uart::pl011`]) and for kinds without a driver.
     pub fn with_regs(kind: UartKind, regs: R) -> Option<Self> {
         match kind {
@@ -139,6 +166,7 @@ impl<R: Regs> Uart<R> {
                 Some(Uart::Ns16550(unsafe { Uart16550::new_with_backend(backend) }))
             }
             UartKind::Samsung { tx_full_bit } => Some(Uart::Samsung(Samsung::new(regs, tx_full_bit))),
+            UartKind::Stm32 => Some(Uart::Stm32(Stm32 { regs })),
             UartKind::Pl011 | UartKind::Unsupported => None,
         }
     }
@@ -161,6 +189,7 @@ impl<R: Regs> Uart<R> {
             Uart::Pl011(u) => pl011_put(u, b),
             Uart::Ns16550(u) => u.send_bytes_exact(&[b]),
             Uart::Samsung(u) => u.put(b),
+            Uart::Stm32(u) => u.put(b),
         }
     }
 
@@ -317,6 +346,17 @@ mod tests {
                 Op::R32(samsung::UTRSTAT),
                 Op::W32(samsung::UTXH, b'b' as u32)
             ]
+        );
+    }
+
+    /// STM32MP157: wait while ISR.TXE is clear, then write TDR (a word access).
+    #[test]
+    fn stm32_waits_for_room_then_writes_tdr() {
+        let mut rec = Recorder::with(&[(stm32::ISR, &[0, 0x40, 0xC0])]);
+        send(UartKind::Stm32, &mut rec, b"c");
+        assert_eq!(
+            rec.ops,
+            [Op::R32(stm32::ISR), Op::R32(stm32::ISR), Op::R32(stm32::ISR), Op::W32(stm32::TDR, b'c' as u32)]
         );
     }
 

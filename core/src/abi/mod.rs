@@ -109,7 +109,8 @@ pub const MPIDR_NON_AFFINITY: u32 = 0xFF00_0000;
 pub struct FaultRecord {
     /// Physical address of the console UART (0: none, or not reachable with 32 bits).
     pub uart: u32,
-    /// [`uart::KIND_PL011`], [`uart::KIND_NS16550`], [`uart::KIND_SAMSUNG`] or 0.
+    /// [`uart::KIND_PL011`], [`uart::KIND_NS16550`], [`uart::KIND_SAMSUNG`], [`uart::KIND_STM32`]
+    /// or 0.
     pub uart_kind: u32,
     /// 16550 registers are `1 << uart_shift` bytes apart.
     pub uart_shift: u32,
@@ -127,6 +128,7 @@ pub mod uart {
     pub const KIND_PL011: u32 = 1;
     pub const KIND_NS16550: u32 = 2;
     pub const KIND_SAMSUNG: u32 = 3;
+    pub const KIND_STM32: u32 = 4;
     /// PL011 (ARM DDI 0183): data register, flag register, transmit FIFO full flag.
     pub const PL011_DR: u32 = 0x00;
     pub const PL011_FR: u32 = 0x18;
@@ -139,6 +141,12 @@ pub mod uart {
     pub const SAMSUNG_UTRSTAT: u32 = 0x10;
     pub const SAMSUNG_UTRSTAT_TX_EMPTY: u32 = 1 << 2;
     pub const SAMSUNG_UTXH: u32 = 0x20;
+    /// STM32 USART, H7 layout (RM0436, USART registers): interrupt and status register, its
+    /// "transmit data register empty" (with the FIFO on: "transmit FIFO not full") flag, and the
+    /// transmit data register.
+    pub const STM32_ISR: u32 = 0x1C;
+    pub const STM32_ISR_TXE: u32 = 1 << 7;
+    pub const STM32_TDR: u32 = 0x28;
 }
 
 /// GICv2 registers touched in Secure state (ARM IHI 0048B 4.3, 4.4).

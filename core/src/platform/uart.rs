@@ -14,6 +14,8 @@ pub enum Family {
     Ns16550 { shift: u8, width: u8 },
     /// Samsung S3C/S5P/Exynos: UFSTAT's "transmit FIFO full" bit, which moved between generations.
     Samsung { tx_full_bit: u8 },
+    /// STMicroelectronics STM32 USART of the H7 layout (STM32MP1, STM32MP13): ISR and TDR.
+    Stm32,
 }
 
 /// (compatible, family), most specific first within a family.
@@ -42,6 +44,9 @@ pub const COMPATIBLES: &[(&str, Family)] = &[
     ("samsung,s3c2440-uart", Family::Samsung { tx_full_bit: 14 }),
     ("samsung,s3c2412-uart", Family::Samsung { tx_full_bit: 14 }),
     ("samsung,s3c2410-uart", Family::Samsung { tx_full_bit: 9 }),
+    // STM32MP15x and MP13x (Cortex-A7) use the H7 register layout; the older STM32F4 layout
+    // ("st,stm32-uart", status and data at 0x00 and 0x04) is on Cortex-M parts only.
+    ("st,stm32h7-uart", Family::Stm32),
 ];
 
 const OMAP: Family = Family::Ns16550 { shift: 2, width: 1 };
@@ -82,6 +87,9 @@ mod tests {
         assert_eq!(identify(b"snps,dw-apb-uart\0").unwrap().1, NS16550);
         assert_eq!(identify(b"samsung,exynos4210-uart\0").unwrap().1, Family::Samsung { tx_full_bit: 24 });
         assert_eq!(identify(b"arm,pl011\0arm,primecell\0").unwrap().1, Family::Pl011);
+        // STM32MP157 (its USARTs and UARTs alike).
+        assert_eq!(identify(b"st,stm32h7-uart\0").unwrap().1, Family::Stm32);
+        assert_eq!(identify(b"st,stm32-uart\0"), None);
     }
 
     #[test]

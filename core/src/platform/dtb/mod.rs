@@ -316,6 +316,8 @@ pub enum UartKind {
     Ns16550 { reg_shift: u8, io_width: u8 },
     /// Samsung S3C/S5P/Exynos (Arndale); `tx_full_bit` is UFSTAT's transmit-FIFO-full bit.
     Samsung { tx_full_bit: u8 },
+    /// STM32 USART, H7 layout (STM32MP1).
+    Stm32,
     /// A console hypfw has no driver for (`/chosen/stdout-path` names a UART of another kind):
     /// hypfw goes on without output.
     Unsupported,
@@ -616,6 +618,7 @@ fn console_from(t: Tree, path: &Path) -> Result<Option<Console>, DtbError> {
             (UartKind::Ns16550 { reg_shift, io_width }, i as u8)
         }
         Some((i, Family::Samsung { tx_full_bit })) => (UartKind::Samsung { tx_full_bit }, i as u8),
+        Some((i, Family::Stm32)) => (UartKind::Stm32, i as u8),
         None => (UartKind::Unsupported, NO_COMPATIBLE),
     };
     Ok(regs(t, path)?.get(0)?.map(|(base, size)| Console { kind, base, size, compatible: index }))
