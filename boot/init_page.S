@@ -349,6 +349,8 @@ fault_putc:
     beq     5f
     cmp     r7, #{UART_KIND_STM32}
     beq     6f
+    cmp     r7, #{UART_KIND_IMX}
+    beq     7f
     cmp     r7, #{UART_KIND_PL011}
     bne     2f
 1:  ldr     r2, [r6, #{PL011_FR}]
@@ -379,6 +381,11 @@ fault_putc:
     tst     r2, #{STM32_ISR_TXE}
     beq     6b
     str     r1, [r6, #{STM32_TDR}]
+    bx      lr
+7:  ldr     r2, [r6, #{IMX_UTS}]        @ i.MX: wait while the transmit FIFO is full
+    tst     r2, #{IMX_UTS_TXFULL}
+    bne     7b
+    str     r1, [r6, #{IMX_UTXD}]
     bx      lr
 
 @ Where assembly that fails finds the console, and how the init page reaches its identity map

@@ -11,6 +11,7 @@
 use core::fmt::Write;
 use core::ptr::{read_volatile, write_volatile};
 use core::sync::atomic::{AtomicBool, Ordering};
+use hypfw_core::platform::dtb::UartKind;
 use hypfw_core::services::hvc;
 use hypfw_core::services::psci as ids;
 use smccc::psci::{self, AffinityState, LowestAffinityLevel};
@@ -58,6 +59,8 @@ static mut LAST_IFAR: u32 = 0;
 static mut LAST_DFSR: u32 = 0;
 static mut LAST_DFAR: u32 = 0;
 static mut UART_BASE: usize = 0;
+/// The console's kind (written with UART_BASE).
+static mut UART_KIND: UartKind = UartKind::Unsupported;
 
 unsafe extern "C" {
     fn _secondary();
@@ -74,19 +77,21 @@ impl Write for Console {
         if base == 0 {
             return Ok(());
         }
-        let ptr = core::ptr::NonNull::new(base as *mut arm_pl011_uart::PL011Registers).unwrap();
-        // SAFETY: UART_BASE is the PL011 from the device tree, identity mapped (MMU off) as
-        // device memory by stage 2. Each CPU makes its own short-lived driver for whole lines;
-        // the PL011's FIFO serialises the bytes, so the overlap UniqueMmioPointer warns about
-        // costs at worst interleaved characters, never memory safety.
-        let mut u = arm_pl011_uart::Uart::new(unsafe { safe_mmio::UniqueMmioPointer::new(ptr) });
-        for b in s.bytes() {
-            if b == b'\n' {
-                while u.is_tx_fifo_full() {}
-                u.write_word(b'\r');
+        let ptr = core::ptr::NonNull::new(base as *mut u8).unwrap();
+        // SAFETY: a plain value cpu0 wrote once (with UART_BASE) before any secondary ran.
+        let kind = unsafe { read_volatile(&raw const UART_KIND) };
+        // SAFETY: UART_BASE is the console UART of that kind from the device tree, identity
+        // mapped (MMU off) as device memory by stage 2. Each CPU makes its own short-lived driver
+        // for whole lines; the UART's FIFO serialises the bytes, so overlapping writers cost at
+        // worst interleaved characters, never memory safety.
+        let u = unsafe {
+            match kind {
+                UartKind::Pl011 => Some(hypfw_uart::Uart::pl011(ptr)),
+                _ => hypfw_uart::Uart::with_regs(kind, hypfw_uart::Mmio::new(ptr)),
             }
-            while u.is_tx_fifo_full() {}
-            u.write_word(b);
+        };
+        if let Some(mut u) = u {
+            u.write_text(s.as_bytes());
         }
         Ok(())
     }
@@ -122,12 +127,6 @@ fn be32(v: &[u8], i: usize) -> u64 {
     u32::from_be_bytes([v[i], v[i + 1], v[i + 2], v[i + 3]]) as u64
 }
 
-/// First (address, size) of `reg` with two-cell address and size (QEMU virt's root and
-/// reserved-memory use 2/2; the UART sits directly under the root).
-fn reg2(v: &[u8]) -> (u64, u64) {
-    (be32(v, 0) << 32 | be32(v, 4), be32(v, 8) << 32 | be32(v, 12))
-}
-
 struct Platform {
     cpus: [u32; MAX_CPUS],
     ncpus: usize,
@@ -149,19 +148,20 @@ fn read_platform(dtb: usize) -> Option<Platform> {
     // SAFETY: hypfw passes its rewritten device tree in r2 (Linux boot protocol), a valid blob in
     // RAM that nothing writes while the payload runs; from_ptr reads only its totalsize bytes.
     let fdt = unsafe { fdt::Fdt::from_ptr(dtb as *const u8) }.ok()?;
-    // The console as hypfw reads it (stdout-path, aliases, every parent's ranges): the payload
-    // drives a PL011 only, and stays silent on the kinds hypfw knows are something else (a UART
-    // hypfw does not know is taken for a PL011, as QEMU's is under any name).
+    // The console as hypfw reads it (stdout-path, aliases, every parent's ranges), driven with
+    // hypfw's own drivers; a UART hypfw does not know is taken for a PL011, as QEMU's is under
+    // any name.
     // SAFETY: the same blob, `total_size` bytes as its (already checked) header says.
     let blob = unsafe { core::slice::from_raw_parts(dtb as *const u8, fdt.total_size()) };
     if let Ok(d) = hypfw_core::platform::dtb::describe(blob)
-        && let Some(c) = d.platform.console.filter(|c| {
-            use hypfw_core::platform::dtb::UartKind;
-            matches!(c.kind, UartKind::Pl011 | UartKind::Unsupported)
-        })
+        && let Some(c) = d.platform.console
     {
+        let kind = if c.kind == UartKind::Unsupported { UartKind::Pl011 } else { c.kind };
         // SAFETY: single writer, before any secondary runs.
-        unsafe { write_volatile(&raw mut UART_BASE, c.base as usize) };
+        unsafe {
+            write_volatile(&raw mut UART_KIND, kind);
+            write_volatile(&raw mut UART_BASE, c.base as usize);
+        }
     }
     let mut p = Platform {
         cpus: [0; MAX_CPUS],
@@ -184,8 +184,8 @@ fn read_platform(dtb: usize) -> Option<Platform> {
         .find_node("/reserved-memory")?
         .children()
         .find(|n| n.name.starts_with("hypfw@"))
-        .and_then(|n| n.property("reg"))
-        .map(|r| reg2(r.value))?;
+        .and_then(|n| n.reg()?.next())
+        .map(|r| (r.starting_address as u64, r.size.unwrap_or(0) as u64))?;
     if let Some(n) = fdt.chosen().bootargs().and_then(|a| a.split(' ').find_map(|w| w.strip_prefix("payload.cycles=")))
     {
         p.cycles = n.parse().unwrap_or(p.cycles);

@@ -196,6 +196,7 @@ pub fn report_platform(p: &Platform) {
                 UartKind::Ns16550 { .. } => "8250/16550",
                 UartKind::Samsung { .. } => "Samsung",
                 UartKind::Stm32 => "STM32",
+                UartKind::Imx => "i.MX",
                 UartKind::Unsupported => "unsupported UART (no output after boot)",
             };
             detail!("platform: console {kind} at {:#x} ({})", c.base, c.compatible().unwrap_or("compatible unknown"));

@@ -52,6 +52,7 @@ pub fn write_fault_record(copy: &Copy, p: &Platform, boot_pgd: Option<PhysAddr>,
             UartKind::Ns16550 { reg_shift, io_width } => (uart::KIND_NS16550, reg_shift as u32, io_width as u32),
             UartKind::Samsung { .. } => (uart::KIND_SAMSUNG, 0, 4),
             UartKind::Stm32 => (uart::KIND_STM32, 0, 4),
+            UartKind::Imx => (uart::KIND_IMX, 0, 4),
             UartKind::Unsupported => (0, 0, 0),
         };
         if kind != 0 {

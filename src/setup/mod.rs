@@ -94,6 +94,16 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         tables::build_hyp(region, &layout, devices, platform.ram(), &mut pool, found.options.verbose);
     handover::write_fault_record(&copy, &platform, Some(boot_pgd), init_page);
     stack::paint_runtime(region, &layout);
+    if cpu_control == CpuControl::Psci {
+        for (i, &mpidr) in cpus.mpidr[..cpus.count].iter().enumerate().skip(1) {
+            if !arch::psci::knows(mpidr) {
+                log!(
+                    "smp: cpu{i} (MPIDR {mpidr:#x}) is in the device tree, but the platform's PSCI knows no such CPU \
+                     (AFFINITY_INFO: INVALID_PARAMETERS); starting it will fail"
+                );
+            }
+        }
+    }
     if cpus.boot_not_listed {
         log!("smp: the boot CPU (MPIDR {:#x}) is not in the device tree's /cpus", arch::mpidr());
     }

@@ -7,10 +7,11 @@
 //!   `1 << reg_shift` bytes apart and accesses them 1 or 4 bytes wide (`reg-io-width`), which the
 //!   crate's own MMIO backend does not (it only does byte accesses);
 //! - Samsung S3C/S5P/Exynos (Arndale): written here, because no crate drives it;
-//! - STM32 USART of the H7 layout (STM32MP1): written here, for the same reason (the STM32 HAL
-//!   crates are for Cortex-M parts and program the whole peripheral).
+//! - STM32 USART of the H7 layout (STM32MP1) and the i.MX UART (i.MX6UL, i.MX7): written here,
+//!   for the same reason (their HAL crates are for Cortex-M parts, or program the whole
+//!   peripheral).
 //!
-//! The 16550, Samsung and STM32 drivers are generic over [`Regs`], so the host tests run them against a
+//! The 16550, Samsung, STM32 and i.MX drivers are generic over [`Regs`], so the host tests run them against a
 //! recording fake and check every register access; on the target [`Mmio`] does the accesses.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -146,16 +147,41 @@ impl<R: Regs> Stm32<R> {
     }
 }
 
+/// i.MX UART registers (i.MX6/i.MX7 reference manuals, UART chapter; Linux's `imx` serial
+/// driver and U-Boot's `serial_mxc` use the same).
+pub mod imx {
+    pub const UTXD: usize = 0x40;
+    pub const UTS: usize = 0xB4;
+    /// UTS: the transmit FIFO is full.
+    pub const UTS_TXFULL: u32 = 1 << 4;
+}
+
+/// An i.MX UART, writing as the bootloader set it up: wait while the transmit FIFO is full, then
+/// write UTXD.
+pub struct Imx<R: Regs> {
+    regs: R,
+}
+
+impl<R: Regs> Imx<R> {
+    pub fn put(&mut self, b: u8) {
+        while self.regs.read32(imx::UTS) & imx::UTS_TXFULL != 0 {
+            core::hint::spin_loop();
+        }
+        self.regs.write32(imx::UTXD, b as u32);
+    }
+}
+
 /// A console UART of any kind hypfw drives.
 pub enum Uart<R: Regs> {
     Pl011(arm_pl011_uart::Uart<'static>),
     Ns16550(Uart16550<Ns16550Regs<R>>),
     Samsung(Samsung<R>),
     Stm32(Stm32<R>),
+    Imx(Imx<R>),
 }
 
 impl<R: Regs> Uart<R> {
-    /// The 16550, Samsung or STM32 driver of `kind` over `regs`; None for the PL011 (see
+    /// The 16550, Samsung, STM32 or i.MX driver of `kind` over `regs`; None for the PL011 (see
     /// [`Uart::pl011`]) and for kinds without a driver.
     pub fn with_regs(kind: UartKind, regs: R) -> Option<Self> {
         match kind {
@@ -167,6 +193,7 @@ impl<R: Regs> Uart<R> {
             }
             UartKind::Samsung { tx_full_bit } => Some(Uart::Samsung(Samsung::new(regs, tx_full_bit))),
             UartKind::Stm32 => Some(Uart::Stm32(Stm32 { regs })),
+            UartKind::Imx => Some(Uart::Imx(Imx { regs })),
             UartKind::Pl011 | UartKind::Unsupported => None,
         }
     }
@@ -190,6 +217,7 @@ impl<R: Regs> Uart<R> {
             Uart::Ns16550(u) => u.send_bytes_exact(&[b]),
             Uart::Samsung(u) => u.put(b),
             Uart::Stm32(u) => u.put(b),
+            Uart::Imx(u) => u.put(b),
         }
     }
 
@@ -358,6 +386,23 @@ mod tests {
             rec.ops,
             [Op::R32(stm32::ISR), Op::R32(stm32::ISR), Op::R32(stm32::ISR), Op::W32(stm32::TDR, b'c' as u32)]
         );
+    }
+
+    /// i.MX7D: wait while UTS.TXFULL is set, then write UTXD.
+    #[test]
+    fn imx_waits_while_the_fifo_is_full_then_writes_utxd() {
+        let mut rec = Recorder::with(&[(imx::UTS, &[0x10, 0x10, 0x60])]);
+        send(UartKind::Imx, &mut rec, b"d");
+        assert_eq!(rec.ops, [Op::R32(imx::UTS), Op::R32(imx::UTS), Op::R32(imx::UTS), Op::W32(imx::UTXD, b'd' as u32)]);
+    }
+
+    /// The Raspberry Pi's mini UART as a 16550: LSR at 5 << 2, word accesses.
+    #[test]
+    fn bcm2835_mini_uart_is_a_word_spaced_16550() {
+        let mut rec = Recorder::with(&[(0x14, &[0, THRE])]);
+        send(UartKind::Ns16550 { reg_shift: 2, io_width: 4 }, &mut rec, b"e");
+        assert_eq!(rec.ops.last(), Some(&Op::W32(0, b'e' as u32)));
+        assert!(rec.ops.iter().all(|o| matches!(o, Op::R32(_) | Op::W32(..))), "{:?}", rec.ops);
     }
 
     /// The PL011 through `arm-pl011-uart`, on a register block in ordinary memory: the byte lands

@@ -100,6 +100,7 @@ pub fn report(blob: &[u8]) -> String {
                 UartKind::Ns16550 { reg_shift, io_width } => ("ns16550", reg_shift, io_width),
                 UartKind::Samsung { .. } => ("samsung", 0, 4),
                 UartKind::Stm32 => ("stm32", 0, 4),
+                UartKind::Imx => ("imx", 0, 4),
                 UartKind::Unsupported => ("unsupported", 0, 0),
             };
             let compatible = c.compatible().map(str::to_string).or(x.stdout_compatible.clone()).unwrap_or_default();

@@ -109,8 +109,8 @@ pub const MPIDR_NON_AFFINITY: u32 = 0xFF00_0000;
 pub struct FaultRecord {
     /// Physical address of the console UART (0: none, or not reachable with 32 bits).
     pub uart: u32,
-    /// [`uart::KIND_PL011`], [`uart::KIND_NS16550`], [`uart::KIND_SAMSUNG`], [`uart::KIND_STM32`]
-    /// or 0.
+    /// [`uart::KIND_PL011`], [`uart::KIND_NS16550`], [`uart::KIND_SAMSUNG`], [`uart::KIND_STM32`],
+    /// [`uart::KIND_IMX`] or 0.
     pub uart_kind: u32,
     /// 16550 registers are `1 << uart_shift` bytes apart.
     pub uart_shift: u32,
@@ -129,6 +129,7 @@ pub mod uart {
     pub const KIND_NS16550: u32 = 2;
     pub const KIND_SAMSUNG: u32 = 3;
     pub const KIND_STM32: u32 = 4;
+    pub const KIND_IMX: u32 = 5;
     /// PL011 (ARM DDI 0183): data register, flag register, transmit FIFO full flag.
     pub const PL011_DR: u32 = 0x00;
     pub const PL011_FR: u32 = 0x18;
@@ -147,6 +148,11 @@ pub mod uart {
     pub const STM32_ISR: u32 = 0x1C;
     pub const STM32_ISR_TXE: u32 = 1 << 7;
     pub const STM32_TDR: u32 = 0x28;
+    /// i.MX (i.MX6 and i.MX7 reference manuals, UART chapter): test register with its "transmit
+    /// FIFO full" flag, and the transmitter register.
+    pub const IMX_UTS: u32 = 0xB4;
+    pub const IMX_UTS_TXFULL: u32 = 1 << 4;
+    pub const IMX_UTXD: u32 = 0x40;
 }
 
 /// GICv2 registers touched in Secure state (ARM IHI 0048B 4.3, 4.4).

@@ -16,6 +16,8 @@ pub enum Family {
     Samsung { tx_full_bit: u8 },
     /// STMicroelectronics STM32 USART of the H7 layout (STM32MP1, STM32MP13): ISR and TDR.
     Stm32,
+    /// NXP i.MX (i.MX21 layout, every i.MX since: i.MX6UL/ULL and i.MX7 are Cortex-A7): UTS and UTXD.
+    Imx,
 }
 
 /// (compatible, family), most specific first within a family.
@@ -33,6 +35,8 @@ pub const COMPATIBLES: &[(&str, Family)] = &[
     ("nvidia,tegra30-uart", NS16550),
     ("nvidia,tegra20-uart", NS16550),
     ("snps,dw-apb-uart", NS16550),
+    // The Raspberry Pi's "mini UART": a 16550 subset, registers 4 bytes apart, word accesses.
+    ("brcm,bcm2835-aux-uart", Family::Ns16550 { shift: 2, width: 4 }),
     ("ns16550a", NS16550),
     ("ns16550", NS16550),
     ("ns16450", NS16550),
@@ -47,6 +51,11 @@ pub const COMPATIBLES: &[(&str, Family)] = &[
     // STM32MP15x and MP13x (Cortex-A7) use the H7 register layout; the older STM32F4 layout
     // ("st,stm32-uart", status and data at 0x00 and 0x04) is on Cortex-M parts only.
     ("st,stm32h7-uart", Family::Stm32),
+    // Every i.MX UART node but i.MX1's lists one of the last two as its fallback.
+    ("fsl,imx7d-uart", Family::Imx),
+    ("fsl,imx6ul-uart", Family::Imx),
+    ("fsl,imx6q-uart", Family::Imx),
+    ("fsl,imx21-uart", Family::Imx),
 ];
 
 const OMAP: Family = Family::Ns16550 { shift: 2, width: 1 };
@@ -90,11 +99,18 @@ mod tests {
         // STM32MP157 (its USARTs and UARTs alike).
         assert_eq!(identify(b"st,stm32h7-uart\0").unwrap().1, Family::Stm32);
         assert_eq!(identify(b"st,stm32-uart\0"), None);
+        // i.MX7D and i.MX6UL (Cortex-A7), i.MX53 through its fallback; not i.MX1.
+        let (i, f) = identify(b"fsl,imx7d-uart\0fsl,imx6q-uart\0").unwrap();
+        assert_eq!((COMPATIBLES[i].0, f), ("fsl,imx7d-uart", Family::Imx));
+        assert_eq!(identify(b"fsl,imx53-uart\0fsl,imx21-uart\0").unwrap().1, Family::Imx);
+        assert_eq!(identify(b"fsl,imx1-uart\0"), None);
+        // Raspberry Pi 2's mini UART.
+        assert_eq!(identify(b"brcm,bcm2835-aux-uart\0").unwrap().1, Family::Ns16550 { shift: 2, width: 4 });
     }
 
     #[test]
     fn unknown_and_empty_lists_are_not_consoles() {
-        assert_eq!(identify(b"fsl,imx6q-uart\0"), None);
+        assert_eq!(identify(b"fsl,imx1-uart\0"), None);
         assert_eq!(identify(b""), None);
         assert_eq!(identify(b"\0\0"), None);
     }

@@ -131,9 +131,19 @@ pub mod psci {
         }
     }
 
-    /// Is the physical CPU `mpidr` off (AFFINITY_INFO at level 0: 1 is OFF)?
+    /// AFFINITY_INFO's INVALID_PARAMETERS: the platform knows no CPU `mpidr`.
+    const INVALID_PARAMETERS: i32 = -2;
+
+    /// Is the physical CPU `mpidr` off (AFFINITY_INFO at level 0: 1 is OFF)? A CPU the platform
+    /// does not know (INVALID_PARAMETERS: the device tree lists more CPUs than there are, as under
+    /// QEMU with a smaller -smp) runs nothing either, and counts as off.
     pub fn is_off(mpidr: u32) -> bool {
-        smc3(PSCI_AFFINITY_INFO_32, mpidr, 0, 0) == 1
+        matches!(smc3(PSCI_AFFINITY_INFO_32, mpidr, 0, 0), 1 | INVALID_PARAMETERS)
+    }
+
+    /// Does the platform's PSCI know the physical CPU `mpidr`?
+    pub fn knows(mpidr: u32) -> bool {
+        smc3(PSCI_AFFINITY_INFO_32, mpidr, 0, 0) != INVALID_PARAMETERS
     }
 
     /// A call without arguments (SYSTEM_OFF, SYSTEM_RESET); returns r0 if it returns at all.

@@ -318,6 +318,8 @@ pub enum UartKind {
     Samsung { tx_full_bit: u8 },
     /// STM32 USART, H7 layout (STM32MP1).
     Stm32,
+    /// NXP i.MX (i.MX6UL, i.MX7).
+    Imx,
     /// A console hypfw has no driver for (`/chosen/stdout-path` names a UART of another kind):
     /// hypfw goes on without output.
     Unsupported,
@@ -619,6 +621,7 @@ fn console_from(t: Tree, path: &Path) -> Result<Option<Console>, DtbError> {
         }
         Some((i, Family::Samsung { tx_full_bit })) => (UartKind::Samsung { tx_full_bit }, i as u8),
         Some((i, Family::Stm32)) => (UartKind::Stm32, i as u8),
+        Some((i, Family::Imx)) => (UartKind::Imx, i as u8),
         None => (UartKind::Unsupported, NO_COMPATIBLE),
     };
     Ok(regs(t, path)?.get(0)?.map(|(base, size)| Console { kind, base, size, compatible: index }))
