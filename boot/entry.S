@@ -69,10 +69,12 @@ reset:
     cmp     r11, #{MODE_SVC}
     bne     entry_relocate      @ any other mode: Rust reports it and stops
 
-    @ SVC: under Secure SVC entry every CPU starts here. Only the CPU with affinity 0.0.0 boots.
+    @ SVC: where a loader starts every CPU at the entry (Secure SVC), only the first core of its
+    @ cluster (Aff0 = 0) boots. Not only 0.0.0: the boot CPU's cluster number need not be 0
+    @ (Exynos5422 boards boot on the A7 cluster, MPIDR 0x100; BCM2836's cores are 0xF00..0xF03),
+    @ and a boot CPU that parked here would wait for itself, silently, for ever.
     cp15    mrc, r0, MPIDR
-    bic     r0, r0, #{MPIDR_NON_AFFINITY} @ r0 := Aff2.Aff1.Aff0
-    cmp     r0, #0
+    tst     r0, #0xFF                   @ Aff0
     bne     park_secondary
     cp15    mrc, r0, SCTLR
     tst     r0, #{CTRL_M_C}
