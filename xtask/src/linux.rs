@@ -348,6 +348,19 @@ pub fn packed_image() -> Result<(PathBuf, LinuxFiles), String> {
     Ok((out, f))
 }
 
+/// As [`packed_image`], for a board model whose console is `console` (`ttyS0`, `ttymxc0`, ...),
+/// with 10 hotplug cycles; returns its path.
+pub fn packed_image_for(console: &str) -> Result<PathBuf, String> {
+    if console.is_empty() || !console.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!("linux@{console}: a console device name such as ttyS0"));
+    }
+    let f = prepare()?;
+    let out = crate::image_dir().join(format!("hypfw-linux-{console}.bin"));
+    let args = BOOTARGS.replace("console=ttyAMA0", &format!("console={console}")).replace("cycles=50", "cycles=10");
+    crate::pack_linux(&f.kernel, Some(&f.initrd), Some(&args), &out)?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

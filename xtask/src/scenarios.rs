@@ -9,6 +9,8 @@
 //!                                        loader: raw image at ADDR, started by a shim that
 //!                                        passes r2 = the DTB given by `dtb:`, as U-Boot would)
 //!          | linux                      (hypfw + Debian's armmp kernel + test initramfs)
+//!          | linux@CONSOLE              (the same with console=CONSOLE and 10 hotplug cycles,
+//!                                        for board models: linux@ttyS0)
 //!          | board | board-bare            (the build without semihosting: exits through PSCI)
 //!          | u-boot                     (hypfw.bin read from a virtio disk and started by
 //!                                        Debian's U-Boot with bootz)
@@ -177,6 +179,9 @@ fn parse(
         "board-bare" => vec!["-kernel".into(), board.bare.display().to_string()],
         "elf" => vec!["-kernel".into(), imgs.elf.display().to_string()],
         "linux" => vec!["-kernel".into(), crate::linux::packed_image()?.0.display().to_string()],
+        l if l.starts_with("linux@") => {
+            vec!["-kernel".into(), crate::linux::packed_image_for(&l["linux@".len()..])?.display().to_string()]
+        }
         l if l.starts_with("loader@") => {
             let (which, at) =
                 l.trim_start_matches("loader@").split_once(':').unwrap_or(("bin", l.trim_start_matches("loader@")));
