@@ -35,6 +35,21 @@ struct Extra {
 }
 
 fn extra(blob: &[u8]) -> Extra {
+    let none = || Extra { enable_methods: Vec::new(), stdout_compatible: None };
+    // The `fdt` crate trusts offsets inside a tree it accepted (it panicked on corrupted Debian
+    // trees): only a tree hypfw's own validation accepts goes to it, and a panic there still only
+    // loses these extras.
+    if dtb::validate(blob).is_err() {
+        return none();
+    }
+    let silent = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let got = std::panic::catch_unwind(|| extra_unchecked(blob));
+    std::panic::set_hook(silent);
+    got.unwrap_or_else(|_| none())
+}
+
+fn extra_unchecked(blob: &[u8]) -> Extra {
     let mut e = Extra { enable_methods: Vec::new(), stdout_compatible: None };
     let Ok(fdt) = fdt::Fdt::new(blob) else { return e };
     if let Some(cpus) = fdt.find_node("/cpus") {
@@ -299,4 +314,34 @@ fn check_rewrite(blob: &[u8]) -> Result<(), String> {
         return Err("nodes or properties were lost".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `inspect` on damaged trees: a report, never a panic (the `fdt` crate it uses for the
+    /// extras panicked on corrupted offsets), and on a tree without /chosen.
+    #[test]
+    fn damaged_trees_get_a_report() {
+        let good = std::fs::read(crate::root().join("tests/fixtures/qemu-virt-smp4.dtb")).unwrap();
+        let mut x: u32 = 0x2545_F491;
+        for _ in 0..400 {
+            let mut b = good.clone();
+            for _ in 0..4 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let at = x as usize % b.len();
+                b[at] = (x >> 24) as u8;
+            }
+            let r = report(&b);
+            assert!(r.starts_with('{') && r.contains("\"problems\""), "{r}");
+        }
+        // Without /chosen: renamed away, the tree stays valid.
+        let mut b = good.clone();
+        let at = b.windows(7).position(|w| w == b"chosen\0").unwrap();
+        b[at..at + 6].copy_from_slice(b"choseX");
+        assert!(report(&b).contains("\"console\""));
+    }
 }
