@@ -10,7 +10,8 @@
 //! - [`platform`]: what the device tree says (RAM, console, GIC, CPUs, PSCI), CPU identification
 //!   and numbering, hypfw's command-line options;
 //! - [`payload`]: the pack format, the zImage header, placement in RAM, the device-tree rewrite;
-//! - [`services`]: what the payload may ask (HVC, PSCI), HSR decoding, abort injection.
+//! - [`services`]: what the payload may ask (HVC, PSCI), HSR decoding, abort injection;
+//! - [`rng`]: a deterministic generator for the test tools (imports nothing).
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 
@@ -18,4 +19,5 @@ pub mod abi;
 pub mod mm;
 pub mod payload;
 pub mod platform;
+pub mod rng;
 pub mod services;

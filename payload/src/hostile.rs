@@ -66,37 +66,26 @@ pub fn requested(dtb: usize) -> Option<Options> {
     })
 }
 
-/// xorshift64* seeded through splitmix64: the same seed gives the same calls.
-struct Rng(u64);
+/// The test tools' generator (`hypfw_core::rng`), with what the hostile calls draw.
+struct Rng(hypfw_core::rng::Rng);
 
 impl Rng {
     fn new(seed: u64) -> Self {
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        Rng(hypfw_core::rng::Rng::new(seed))
     }
     fn u32(&mut self) -> u32 {
-        (self.next() >> 32) as u32
+        self.0.next_u32()
     }
     /// 0..n
     fn below(&mut self, n: u32) -> u32 {
-        ((self.u32() as u64 * n as u64) >> 32) as u32
+        self.0.below(n)
     }
     /// True with probability pct %.
     fn pct(&mut self, pct: u32) -> bool {
         self.below(100) < pct
     }
     fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len() as u32) as usize]
+        v[self.0.index(v.len())]
     }
 }
 

@@ -132,21 +132,6 @@ pub mod stm32 {
     pub const ISR_TXE: u32 = 1 << 7;
 }
 
-/// An STM32 USART, writing as the bootloader set it up: wait until ISR says there is room, then
-/// write TDR.
-pub struct Stm32<R: Regs> {
-    regs: R,
-}
-
-impl<R: Regs> Stm32<R> {
-    pub fn put(&mut self, b: u8) {
-        while self.regs.read32(stm32::ISR) & stm32::ISR_TXE == 0 {
-            core::hint::spin_loop();
-        }
-        self.regs.write32(stm32::TDR, b as u32);
-    }
-}
-
 /// i.MX UART registers (i.MX6/i.MX7 reference manuals, UART chapter; Linux's `imx` serial
 /// driver and U-Boot's `serial_mxc` use the same).
 pub mod imx {
@@ -156,18 +141,32 @@ pub mod imx {
     pub const UTS_TXFULL: u32 = 1 << 4;
 }
 
-/// An i.MX UART, writing as the bootloader set it up: wait while the transmit FIFO is full, then
-/// write UTXD.
-pub struct Imx<R: Regs> {
+/// A UART driven through one status word and one data register, writing as the bootloader set it
+/// up: wait until `status & mask` says there is room (set, or clear with `room_when_clear`), then
+/// write the byte as a word. The STM32 USART (ISR.TXE set: room) and the i.MX UART (UTS.TXFULL
+/// clear: room) are this.
+pub struct Polled<R: Regs> {
     regs: R,
+    status: usize,
+    mask: u32,
+    room_when_clear: bool,
+    data: usize,
 }
 
-impl<R: Regs> Imx<R> {
+impl<R: Regs> Polled<R> {
+    /// STM32 USART, H7 layout.
+    pub fn stm32(regs: R) -> Self {
+        Polled { regs, status: stm32::ISR, mask: stm32::ISR_TXE, room_when_clear: false, data: stm32::TDR }
+    }
+    /// i.MX UART.
+    pub fn imx(regs: R) -> Self {
+        Polled { regs, status: imx::UTS, mask: imx::UTS_TXFULL, room_when_clear: true, data: imx::UTXD }
+    }
     pub fn put(&mut self, b: u8) {
-        while self.regs.read32(imx::UTS) & imx::UTS_TXFULL != 0 {
+        while (self.regs.read32(self.status) & self.mask == 0) != self.room_when_clear {
             core::hint::spin_loop();
         }
-        self.regs.write32(imx::UTXD, b as u32);
+        self.regs.write32(self.data, b as u32);
     }
 }
 
@@ -176,8 +175,7 @@ pub enum Uart<R: Regs> {
     Pl011(arm_pl011_uart::Uart<'static>),
     Ns16550(Uart16550<Ns16550Regs<R>>),
     Samsung(Samsung<R>),
-    Stm32(Stm32<R>),
-    Imx(Imx<R>),
+    Polled(Polled<R>),
 }
 
 impl<R: Regs> Uart<R> {
@@ -192,8 +190,8 @@ impl<R: Regs> Uart<R> {
                 Some(Uart::Ns16550(unsafe { Uart16550::new_with_backend(backend) }))
             }
             UartKind::Samsung { tx_full_bit } => Some(Uart::Samsung(Samsung::new(regs, tx_full_bit))),
-            UartKind::Stm32 => Some(Uart::Stm32(Stm32 { regs })),
-            UartKind::Imx => Some(Uart::Imx(Imx { regs })),
+            UartKind::Stm32 => Some(Uart::Polled(Polled::stm32(regs))),
+            UartKind::Imx => Some(Uart::Polled(Polled::imx(regs))),
             UartKind::Pl011 | UartKind::Unsupported => None,
         }
     }
@@ -216,8 +214,7 @@ impl<R: Regs> Uart<R> {
             Uart::Pl011(u) => pl011_put(u, b),
             Uart::Ns16550(u) => u.send_bytes_exact(&[b]),
             Uart::Samsung(u) => u.put(b),
-            Uart::Stm32(u) => u.put(b),
-            Uart::Imx(u) => u.put(b),
+            Uart::Polled(u) => u.put(b),
         }
     }
 

@@ -19,20 +19,15 @@ use hypfw_core::services::{hsr, hvc, psci};
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-/// xorshift64*: small, fast, and the same sequence everywhere for a seed.
-struct Rng(u64);
+/// The fuzzer's draws, from the test tools' generator (`hypfw_core::rng`).
+struct Rng(hypfw_core::rng::Rng);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.0.next_u64()
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        self.0.index(n)
     }
     fn word(&mut self) -> u32 {
         const INTERESTING: [u32; 10] = [0, 1, 2, 4, 8, 0x7F, 0xFF, 0xFFFF, 0x7FFF_FFFF, 0xFFFF_FFFF];
@@ -288,7 +283,7 @@ pub fn run(execs: u64, seed: u64, only: Option<&str>) -> Vec<(&'static str, u64,
         default_hook(info);
     }));
     for t in targets().into_iter().filter(|t| only.is_none_or(|o| o == t.name)) {
-        let mut r = Rng(seed ^ 0x9E37_79B9_7F4A_7C15 ^ t.name.len() as u64);
+        let mut r = Rng(hypfw_core::rng::Rng::new(seed ^ t.name.len() as u64));
         let mut seen = HashSet::new();
         let mut accepted = 0u64;
         for i in 0..execs {

@@ -325,15 +325,12 @@ mod tests {
     #[test]
     fn damaged_trees_get_a_report() {
         let good = std::fs::read(crate::root().join("tests/fixtures/qemu-virt-smp4.dtb")).unwrap();
-        let mut x: u32 = 0x2545_F491;
+        let mut r = hypfw_core::rng::Rng::new(1);
         for _ in 0..400 {
             let mut b = good.clone();
             for _ in 0..4 {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                let at = x as usize % b.len();
-                b[at] = (x >> 24) as u8;
+                let at = r.index(b.len());
+                b[at] = r.next_u32() as u8;
             }
             let r = report(&b);
             assert!(r.starts_with('{') && r.contains("\"problems\""), "{r}");

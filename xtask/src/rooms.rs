@@ -18,7 +18,8 @@ const CORE: Rules = Rules {
     name: "hypfw-core",
     dir: "core/src",
     allowed: &[
-        ("lib", &["abi", "mm", "platform", "payload", "services"]),
+        ("lib", &["abi", "mm", "platform", "payload", "services", "rng"]),
+        ("rng", &[]),
         ("mm", &[]),
         ("abi", &["mm"]),
         ("platform", &["mm", "abi"]),
