@@ -88,9 +88,19 @@ pub fn place(
             let k = MemRange { base: bank.base + KERNEL_OFFSET, size: align_up(payload_len, PAGE_SIZE) };
             (k, k.base)
         }
-        // Relocated for wherever it goes: where a kernel would.
+        // Relocated for wherever it goes: where a kernel would, or, where RAM is too small for
+        // that or something still in use lies there, as low as the relocation granule allows,
+        // clear of what is in use: the pack knows only the payload's file size, and what it
+        // zeroes past its end (.bss, stacks) then has the most room before the tree.
         Kind::Relocatable { entry_offset, .. } => {
-            let k = MemRange { base: bank.base + KERNEL_OFFSET, size: align_up(payload_len, PAGE_SIZE) };
+            let size = align_up(payload_len, PAGE_SIZE);
+            let low_end = initrd.map_or(dtb.base, |i| i.base);
+            let usual = MemRange { base: bank.base + KERNEL_OFFSET, size };
+            let k = if usual.end() <= low_end && !busy.iter().any(|b| b.size > 0 && b.overlaps(&usual)) {
+                usual
+            } else {
+                lowest_free(bank.base, low_end, size, busy).unwrap_or(usual)
+            };
             (k, k.base + entry_offset as u64)
         }
         Kind::Raw { load_addr, entry_offset } => {
@@ -119,6 +129,21 @@ pub fn place(
         }
     }
     Ok(Placement { kernel, entry, initrd, dtb })
+}
+
+/// The lowest `size` bytes at a multiple of the relocation granule (64 KiB) in `lo..hi` that
+/// overlap nothing in `busy`.
+fn lowest_free(lo: u64, hi: u64, size: u64, busy: &[MemRange]) -> Option<MemRange> {
+    const GRANULE: u64 = crate::abi::reloc::GRANULE as u64;
+    let mut base = align_up(lo, GRANULE);
+    while base + size <= hi {
+        let r = MemRange { base, size };
+        match busy.iter().filter(|b| b.size > 0 && b.overlaps(&r)).map(|b| b.end()).max() {
+            None => return Some(r),
+            Some(end) => base = align_up(end, GRANULE),
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -156,6 +181,32 @@ mod tests {
         let k = Kind::Relocatable { link_addr: 0x4200_0000, entry_offset: 0x40 };
         let p = place(bank, res, &[], k, 64 << 10, 0).unwrap();
         assert_eq!((p.kernel.base, p.entry), (0x8200_0000, 0x8200_0040));
+    }
+
+    /// Where RAM is too small for the usual place (32 MiB of RAM) or something in use lies there,
+    /// a relocatable payload goes as low as a 64 KiB multiple allows, clear of what is in use.
+    #[test]
+    fn relocatable_payloads_fit_small_ram() {
+        let k = Kind::Relocatable { link_addr: 0x4200_0000, entry_offset: 0 };
+        let bank = MemRange { base: 0x4000_0000, size: 32 << 20 };
+        let res = MemRange { base: 0x41FD_8000, size: 0x2_8000 };
+        let loaded = MemRange { base: 0x4001_0000, size: 0x4_9000 };
+        let p = place(bank, res, &[loaded], k, 94 << 10, 0).unwrap();
+        assert_eq!(p.dtb.base, 0x41ED_8000);
+        // Above the loaded file, at the next 64 KiB multiple.
+        assert_eq!(p.kernel, MemRange { base: 0x4006_0000, size: 0x1_8000 });
+        // Something else in use there: the payload goes above that.
+        let busy = MemRange { base: 0x4007_0000, size: 0x1000 };
+        let p = place(bank, res, &[loaded, busy], k, 94 << 10, 0).unwrap();
+        assert_eq!(p.kernel.base, 0x4008_0000);
+        // In use at the usual place on a large bank: the same fallback.
+        let big = MemRange { base: 0x4000_0000, size: 1 << 30 };
+        let at_usual = MemRange { base: 0x4200_0000, size: 0x1000 };
+        let p = place(big, RES_1G, &[at_usual], k, 64 << 10, 0).unwrap();
+        assert!(!p.kernel.overlaps(&at_usual) && p.kernel.end() <= p.dtb.base, "{p:x?}");
+        // No room anywhere: refused as before.
+        let tiny = MemRange { base: 0x4000_0000, size: 2 << 20 };
+        assert!(matches!(place(tiny, RES_1G, &[], k, 4 << 20, 0), Err(PlaceError::TooBig { .. })));
     }
 
     #[test]
