@@ -22,7 +22,7 @@
 //!   dtb: debian:BOARD                   (-kernel images) QEMU's -dtb: BOARD.dtb of Debian's armhf
 //!                                       kernel package
 //!   dtb: FIXTURE [corrupt=magic|struct|truncate | edit=rename=OLD/NEW|libfdt|memory=BASE/SIZE]
-//!        (with image: loader@...; libfdt: a NOP token and 4 MiB of free space, as libfdt's edits
+//!        (with image: loader@... or bios@...; libfdt: a NOP token and 4 MiB of free space, as libfdt's edits
 //!        leave a tree; memory: the /memory reg moved, hex)
 //!   append: ARGS                        kernel command line (/chosen/bootargs), -kernel boots only
 //!   semihosting: off                    QEMU without -semihosting-config (as a user types it)
@@ -193,7 +193,20 @@ fn parse(
             s.q.prompt_script = script;
             load
         }
-        l if l.starts_with("bios@") => bios_args(&name, &bin, l, tmp)?,
+        l if l.starts_with("bios@") => match &boot.dtb {
+            // With a fixture of its own: loaded beside the image, and r2 points there.
+            Some(_) => {
+                let dtb_path = tmp.join(format!("{name}.dtb"));
+                std::fs::write(&dtb_path, dtb_blob(&boot)?).map_err(|e| e.to_string())?;
+                let mut a = bios_args_with(&name, &bin, l, tmp, DTB_ADDR as u32)?;
+                a.extend([
+                    "-device".into(),
+                    format!("loader,file={},addr={DTB_ADDR:#x},force-raw=on", dtb_path.display()),
+                ]);
+                a
+            }
+            None => bios_args(&name, &bin, l, tmp)?,
+        },
         l if l.starts_with("pack-raw@") => {
             // The self-test payload's bytes packed as a raw image that must run at ADDR.
             let load = u64::from_str_radix(l.trim_start_matches("pack-raw@0x"), 16).map_err(|_| "pack-raw address")?;
@@ -248,16 +261,23 @@ fn damaged_copy(file: &std::path::Path, at: usize, out: &std::path::Path) -> Res
     Ok(out.display().to_string())
 }
 
-/// `image: loader@[bare:]ADDR`: the raw image at ADDR, the scenario's DTB, and a shim that
-/// starts the image as U-Boot's bootz would.
-fn loader_args(name: &str, boot: &Boot, file: &str, at: &str, tmp: &std::path::Path) -> Result<Vec<String>, String> {
-    let addr = u64::from_str_radix(at.trim_start_matches("0x"), 16).map_err(|_| "loader address")?;
+/// The scenario's device tree fixture (default `qemu-virt-smp4.dtb`), corrupted or edited as its
+/// `dtb:` line says.
+fn dtb_blob(boot: &Boot) -> Result<Vec<u8>, String> {
     let mut words = boot.dtb.as_deref().unwrap_or("qemu-virt-smp4.dtb").split_whitespace();
     let dtb_file = words.next().unwrap();
     let mut blob = std::fs::read(root().join("tests/fixtures").join(dtb_file)).map_err(|e| e.to_string())?;
     if let Some(c) = words.next().and_then(|w| w.strip_prefix("corrupt=").or(w.strip_prefix("edit="))) {
         blob = corrupt(blob, c)?;
     }
+    Ok(blob)
+}
+
+/// `image: loader@[bare:]ADDR`: the raw image at ADDR, the scenario's DTB, and a shim that
+/// starts the image as U-Boot's bootz would.
+fn loader_args(name: &str, boot: &Boot, file: &str, at: &str, tmp: &std::path::Path) -> Result<Vec<String>, String> {
+    let addr = u64::from_str_radix(at.trim_start_matches("0x"), 16).map_err(|_| "loader address")?;
+    let blob = dtb_blob(boot)?;
     let dtb_path = tmp.join(format!("{name}.dtb"));
     let shim_path = tmp.join(format!("{name}.shim"));
     std::fs::write(&dtb_path, blob).map_err(|e| e.to_string())?;
@@ -330,9 +350,14 @@ pub(crate) fn uboot_args_at(
 /// `image: bios@ADDR`: firmware-style boot, a shim in flash (where every CPU starts, in Secure
 /// SVC with secure=on) passes r2 = QEMU's DTB at the start of RAM and jumps to the image at ADDR.
 pub(crate) fn bios_args(name: &str, bin: &str, image: &str, tmp: &std::path::Path) -> Result<Vec<String>, String> {
+    bios_args_with(name, bin, image, tmp, 0x4000_0000)
+}
+
+/// As [`bios_args`], with r2 = `dtb`.
+fn bios_args_with(name: &str, bin: &str, image: &str, tmp: &std::path::Path, dtb: u32) -> Result<Vec<String>, String> {
     let addr = u64::from_str_radix(image.trim_start_matches("bios@0x"), 16).map_err(|_| "bios address")?;
     let shim_path = tmp.join(format!("{name}.bios"));
-    std::fs::write(&shim_path, shim(0x4000_0000, addr as u32)).map_err(|e| e.to_string())?;
+    std::fs::write(&shim_path, shim(dtb, addr as u32)).map_err(|e| e.to_string())?;
     Ok(vec![
         "-bios".into(),
         shim_path.display().to_string(),
