@@ -361,8 +361,13 @@ fn check_hypfw_out_of_reach(c: &mut Checks, p: &Platform) {
             // 2, and the data-abort handler skips it, so nothing is written.
             unsafe { write_volatile(target, 0xDEAD_BEEF) };
         } else {
-            // SAFETY: as for the write: the read aborts and the handler skips it (got stays 0).
-            got = unsafe { read_volatile(target) };
+            // SAFETY: as for the write: the read aborts and the handler skips the LDR. Written as
+            // one LDR into a register that holds 0 before it, so that a skipped load leaves 0
+            // whatever the compiler would have made of `read_volatile` (a debug build kept
+            // whatever that register held).
+            unsafe {
+                core::arch::asm!("ldr {v}, [{a}]", v = inout(reg) 0u32 => got, a = in(reg) target, options(nostack));
+            }
         }
         // SAFETY: plain words the data-abort handler of this CPU (the only one probing) wrote.
         let (fsr, far) = unsafe { (read_volatile(&raw const LAST_DFSR), read_volatile(&raw const LAST_DFAR)) };
