@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! build [--debug] [--board]   build target/image/hypfw.{elf,bin} and hypfw-bare.bin
+//!                             (--debug: in target/image/debug/, --board: in .../board/)
 //!                             (--board: no semihosting)
 //! pack (--kernel ZIMAGE | --elf F | --raw F --load-addr A [--entry E]) [--initrd F]
 //!      [--bootargs S] [-o OUT] [--board] [--uimage | --fit DTB]
@@ -137,7 +138,13 @@ pub fn build(o: &BuildOpts) -> Result<Images, String> {
         std::fs::create_dir_all(&target_dir).map_err(|e| e.to_string())?;
         std::fs::write(&size_file, size.to_string()).map_err(|e| e.to_string())?;
     }
-    let out_dir = if o.semihosting { image_dir() } else { image_dir().join("board") };
+    // Debug builds beside the release ones, not over them (the suite boots both).
+    let out_dir = match (o.semihosting, o.release) {
+        (true, true) => image_dir(),
+        (false, true) => image_dir().join("board"),
+        (true, false) => image_dir().join("debug"),
+        (false, false) => image_dir().join("board-debug"),
+    };
     let (elf, bare, img) = write_bare(&dir.join("hypfw"), &out_dir)?;
     let (payload, load, entry, relocs) = image::relocatable_payload(&dir.join("hypfw-selftest-payload"))?;
     let kind = hypfw_core::payload::pack::Kind::Relocatable { link_addr: load, entry_offset: entry };

@@ -12,6 +12,7 @@
 //!          | linux@CONSOLE              (the same with console=CONSOLE and 10 hotplug cycles,
 //!                                        for board models: linux@ttyS0)
 //!          | board | board-bare            (the build without semihosting: exits through PSCI)
+//!          | debug-bin                  (the debug build, with the self-test payload)
 //!          | u-boot                     (hypfw.bin read from a virtio disk and started by
 //!                                        Debian's U-Boot with bootz)
 //!          | u-boot-bootm | u-boot-fit  (the same as a uImage / a FIT with qemu-virt-smp4.dtb,
@@ -178,6 +179,11 @@ fn parse(
         "board" => vec!["-kernel".into(), board.bin.display().to_string()],
         "board-bare" => vec!["-kernel".into(), board.bare.display().to_string()],
         "elf" => vec!["-kernel".into(), imgs.elf.display().to_string()],
+        // The debug build (no optimisation of inlining, overflow checks on), built on demand.
+        "debug-bin" => {
+            let d = build(&BuildOpts { release: false, semihosting: true })?;
+            vec!["-kernel".into(), d.bin.display().to_string()]
+        }
         "linux" => vec!["-kernel".into(), crate::linux::packed_image()?.0.display().to_string()],
         l if l.starts_with("linux@") => {
             vec!["-kernel".into(), crate::linux::packed_image_for(&l["linux@".len()..])?.display().to_string()]
