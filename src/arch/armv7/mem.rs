@@ -61,33 +61,19 @@ fn wide_len(addrs: usize, len: usize) -> usize {
     if addrs.is_multiple_of(4) { len & !(WIDE - 1) } else { 0 }
 }
 
-/// [`copy`] with the four-register loop (what is left after the wide one).
+/// [`copy`]'s rest after the wide loop: [`__aeabi_memcpy4`]'s 32-byte loop and word and byte tail
+/// when both pointers are word aligned, else the byte-wise copy.
 ///
 /// # Safety
 /// As [`copy`].
 unsafe fn copy_narrow(dst: *mut u8, src: *const u8, len: usize) {
-    let bulk = bulk_len(dst as usize | src as usize, len);
-    if bulk != 0 {
-        // SAFETY: as in `copy`.
-        unsafe {
-            asm!(
-                "2:",
-                "ldmia {s}!, {{r3, r4, r5, r12}}",
-                "stmia {d}!, {{r3, r4, r5, r12}}",
-                "ldmia {s}!, {{r3, r4, r5, r12}}",
-                "stmia {d}!, {{r3, r4, r5, r12}}",
-                "subs {n}, {n}, #32",
-                "bne 2b",
-                s = inout(reg) src => _,
-                d = inout(reg) dst => _,
-                n = inout(reg) bulk => _,
-                out("r3") _, out("r4") _, out("r5") _, out("r12") _,
-                options(nostack),
-            );
-        }
+    if (dst as usize | src as usize).is_multiple_of(4) {
+        // SAFETY: the caller's ranges, both word aligned as the AEABI routine requires.
+        unsafe { __aeabi_memcpy4(dst, src, len) }
+    } else {
+        // SAFETY: the caller's ranges.
+        unsafe { core::ptr::copy_nonoverlapping(src, dst, len) }
     }
-    // SAFETY: the rest of the caller's ranges.
-    unsafe { core::ptr::copy_nonoverlapping(src.add(bulk), dst.add(bulk), len - bulk) };
 }
 
 /// Zero `len` bytes at `dst`.
@@ -148,37 +134,17 @@ pub unsafe fn fill(dst: *mut u8, len: usize, word: u32) {
             );
         }
     }
-    // SAFETY: the rest of the caller's range.
-    let (dst, len) = unsafe { (dst.add(wide), len - wide) };
-    let bulk = bulk_len(dst as usize, len);
-    if bulk != 0 {
-        // SAFETY: the caller's obligation covers [dst, dst + bulk), word aligned.
-        unsafe {
-            asm!(
-                "mov r4, r3",
-                "mov r5, r3",
-                "mov r12, r3",
-                "2:",
-                "stmia {d}!, {{r3, r4, r5, r12}}",
-                "stmia {d}!, {{r3, r4, r5, r12}}",
-                "subs {n}, {n}, #32",
-                "bne 2b",
-                d = inout(reg) dst => _,
-                n = inout(reg) bulk => _,
-                inout("r3") word => _, out("r4") _, out("r5") _, out("r12") _,
-                options(nostack),
-            );
-        }
-    }
-    let rest = len - bulk;
+    // SAFETY: the rest of the caller's range (under 64 bytes: the whole pages and stacks this
+    // fills leave none; the copy's .bss tail a few words).
+    let (dst, rest) = unsafe { (dst.add(wide), len - wide) };
     if rest.is_multiple_of(4) && (dst as usize).is_multiple_of(4) {
         for i in 0..rest / 4 {
             // SAFETY: the rest of the caller's range, word aligned.
-            unsafe { (dst.add(bulk) as *mut u32).add(i).write_volatile(word) };
+            unsafe { (dst as *mut u32).add(i).write_volatile(word) };
         }
     } else {
         // SAFETY: the rest of the caller's range.
-        unsafe { core::ptr::write_bytes(dst.add(bulk), word as u8, rest) };
+        unsafe { core::ptr::write_bytes(dst, word as u8, rest) };
     }
 }
 
