@@ -288,6 +288,21 @@ relocate:
     str     r7, [sp, #{EI_CNTPCT_HI}]
     str     r3, [sp, #{EI_RELOC_MISSING}]
     str     r12, [sp, #{EI_LOADED_AT}]
+    @ The boot phase's own exception vectors (hypfw_boot_vectors below), instead of whatever the
+    @ bootloader left (U-Boot's, or address 0 after a reset).
+    cmp     r11, #{MODE_HYP}
+    bne     1f
+    adr_far r0, hypfw_boot_vectors
+    cp15    mcr, r0, HVBAR
+    b       2f
+1:  cmp     r11, #{MODE_SVC}
+    bne     2f
+    cp15    mrc, r0, SCTLR
+    bic     r0, r0, #{SCTLR_V}          @ vectors at VBAR, not at 0xFFFF0000
+    cp15    mcr, r0, SCTLR
+    adr_far r0, hypfw_boot_vectors_pl1
+    cp15    mcr, r0, VBAR
+2:  isb
     mov     r0, sp
     bl      boot_main
 4:  wfi
@@ -423,6 +438,109 @@ __boot_stack:
     .space  {BOOT_STACK_SIZE}
     .size __boot_stack, . - __boot_stack
 __boot_stack_top:
+
+@ The boot phase's exception vectors, at the load address with the MMU off. An exception there is
+@ an external abort (the device tree names RAM or a device that does not answer), an instruction
+@ the CPU lacks, or a bug: hypfw_boot_fault (setup::fault) says which and where, and stops. The one
+@ expected exception is a data abort at hypfw_boot_probe's load, which returns 0 from it.
+@ In HYP (the usual entry):
+    .section .text.boot.vectors, "ax"
+    .balign 32
+    .global hypfw_boot_vectors
+hypfw_boot_vectors:
+    .rept 4
+    b       boot_exception
+    .endr
+    b       boot_data_abort             @ 0x10: data abort
+    .rept 3
+    b       boot_exception
+    .endr
+boot_data_abort:
+    mrs     r12, elr_hyp
+    adr     r3, boot_probe_load
+    cmp     r12, r3
+    adrne   r3, boot_probe_load8
+    cmpne   r12, r3
+    bne     boot_exception
+    add     r12, r12, #4
+    msr     elr_hyp, r12
+    mov     r0, #0                      @ the probe's answer: nothing there
+    eret
+boot_exception:
+    cp15    mrc, r0, HSR
+    mrs     r1, elr_hyp
+    mrc     p15, 4, r2, c6, c0, 0       @ HDFAR
+    mrc     p15, 4, r3, c6, c0, 2       @ HIFAR
+    adr_far sp, __boot_stack_top        @ a stack that works whatever happened to the old one
+    b       hypfw_boot_fault_hyp
+
+@ In Secure SVC (and Non-secure SVC, until it is reported): r0 := the vector's offset, r1 := the
+@ faulting instruction, r2/r3 := the fault status and address registers of that kind; then back
+@ to SVC on the boot stack.
+    .balign 32
+    .global hypfw_boot_vectors_pl1
+hypfw_boot_vectors_pl1:
+    b       boot_pl1_other              @ 0x00
+    b       boot_pl1_undefined          @ 0x04
+    b       boot_pl1_other              @ 0x08: SVC
+    b       boot_pl1_prefetch_abort     @ 0x0C
+    b       boot_pl1_data_abort         @ 0x10
+    b       boot_pl1_other              @ 0x14
+    b       boot_pl1_other              @ 0x18
+    b       boot_pl1_other              @ 0x1C
+boot_pl1_data_abort:
+    sub     r12, lr, #8                 @ r12 := the aborted instruction
+    adr     r3, boot_probe_load
+    cmp     r12, r3
+    adrne   r3, boot_probe_load8
+    cmpne   r12, r3
+    moveq   r0, #0                      @ the probe's answer: nothing there
+    subseq  pc, lr, #4                  @ back to SVC, after the load
+    mov     r1, r12
+    mov     r0, #0x10
+    mrc     p15, 0, r2, c5, c0, 0       @ DFSR
+    mrc     p15, 0, r3, c6, c0, 0       @ DFAR
+    b       boot_pl1_report
+boot_pl1_prefetch_abort:
+    sub     r1, lr, #4
+    mov     r0, #0x0C
+    mrc     p15, 0, r2, c5, c0, 1       @ IFSR
+    mrc     p15, 0, r3, c6, c0, 2       @ IFAR
+    b       boot_pl1_report
+boot_pl1_undefined:
+    sub     r1, lr, #4                  @ (A32: the instruction before the return address)
+    mov     r0, #0x04
+    b       1f
+boot_pl1_other:
+    mov     r1, lr
+    mov     r0, #0
+1:  mov     r2, #0
+    mov     r3, #0
+boot_pl1_report:
+    cps     #{MODE_SVC}
+    adr_far sp, __boot_stack_top
+    b       hypfw_boot_fault_pl1
+
+@ hypfw_boot_probe(r0 = address, r1 = width: 1 or 4) -> r0: 1 when a read of that width at the
+@ address completed, 0 when it aborted (hypfw_boot_vectors and _pl1 return 0 from the load).
+@ For a device's register before it is used (the console's status register). Clobbers r1-r3, r12.
+    .global hypfw_boot_probe
+    .type hypfw_boot_probe, %function
+hypfw_boot_probe:
+    mov     r12, r0
+    mov     r0, #1
+    dsb
+    cmp     r1, #1
+    beq     boot_probe_load8
+boot_probe_load:
+    ldr     r2, [r12]
+    dsb
+    bx      lr
+boot_probe_load8:
+    ldrb    r2, [r12]
+    dsb
+    bx      lr
+    .size hypfw_boot_probe, . - hypfw_boot_probe
 
 @ hypfw_probe_secure() -> r0: 1 in Secure SVC, 0 in Non-secure SVC. Reads SCR, which is UNDEFINED
 @ from Non-secure PL1, with a temporary vector table whose undefined-instruction entry returns 0.

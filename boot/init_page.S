@@ -288,8 +288,8 @@ init_fault_msg:
 @ off (the init page, the monitor). Prints the line on the console recorded in hypfw_fault_record
 @ (if the boot CPU found one), exits through semihosting with a failing status in test builds
 @ (where a host listens), and otherwise halts. No stack.
-@ Register use: r4 = cursor, r6 = UART base, r7 = UART kind, r8 = 16550 register shift,
-@ r9 = 16550 access width, r10 = the line, r1 = character, r2/r3 = scratch.
+@ Register use: r4 = cursor, r6 = UART base (0: none), r7 = UART kind, r8 = 16550 register shift,
+@ r9 = 16550 access width, r10 = the line, r1 = character, r2/r3/r5 = scratch.
     .global hypfw_asm_fatal
     .type hypfw_asm_fatal, %function
 hypfw_asm_fatal:
@@ -300,15 +300,17 @@ hypfw_asm_fatal:
     ldr     r7, [r5, #{FR_UART_KIND}]
     ldr     r8, [r5, #{FR_UART_SHIFT}]
     ldr     r9, [r5, #{FR_UART_WIDTH}]
-    cmp     r6, #0
+1:  cmp     r6, #0                      @ no console, or fault_putc gave it up
     beq     3f
-1:  ldrb    r1, [r4], #1
+    ldrb    r1, [r4], #1
     cmp     r1, #0
     beq     3f
     cmp     r1, #10
     bne     2f
     mov     r1, #13                     @ a newline goes out as CR LF
     bl      fault_putc
+    cmp     r6, #0
+    beq     3f
     mov     r1, #10
 2:  bl      fault_putc
     b       1b
@@ -342,9 +344,12 @@ fatal_halt_vectors:
     .endr
     .size hypfw_asm_fatal, . - hypfw_asm_fatal
 
-@ fault_putc(r1 = character) with r6/r7/r8/r9 as in hypfw_asm_fatal; clobbers r2, r3. Waits for
-@ room in the transmitter, then writes the character; leaves the bootloader's line settings.
+@ fault_putc(r1 = character) with r6/r7/r8/r9 as in hypfw_asm_fatal; clobbers r2, r3, r5. Waits
+@ for room in the transmitter, then writes the character; leaves the bootloader's line settings.
+@ The wait is bounded as the Rust drivers' is (hypfw_uart::ROOM_WAIT_POLLS reads): a transmitter
+@ that never makes room is given up, r6 := 0, and the line goes to the test host instead.
 fault_putc:
+    mov     r5, #{ROOM_WAIT_POLLS}
     cmp     r7, #{UART_KIND_SAMSUNG}
     beq     5f
     cmp     r7, #{UART_KIND_STM32}
@@ -355,8 +360,11 @@ fault_putc:
     bne     2f
 1:  ldr     r2, [r6, #{PL011_FR}]
     tst     r2, #{PL011_FR_TXFF}
+    beq     11f
+    subs    r5, r5, #1
     bne     1b
-    str     r1, [r6, #{PL011_DR}]
+    b       9f
+11: str     r1, [r6, #{PL011_DR}]
     bx      lr
 2:  mov     r3, #{NS16550_LSR}
     lsl     r3, r3, r8                  @ r3 := LSR offset
@@ -364,28 +372,45 @@ fault_putc:
     beq     4f
 3:  ldrb    r2, [r6, r3]
     tst     r2, #{NS16550_LSR_THRE}
-    beq     3b
-    strb    r1, [r6]                    @ THR (offset 0)
+    bne     31f
+    subs    r5, r5, #1
+    bne     3b
+    b       9f
+31: strb    r1, [r6]                    @ THR (offset 0)
     bx      lr
 4:  ldr     r2, [r6, r3]
     tst     r2, #{NS16550_LSR_THRE}
-    beq     4b
-    str     r1, [r6]
+    bne     41f
+    subs    r5, r5, #1
+    bne     4b
+    b       9f
+41: str     r1, [r6]
     bx      lr
 5:  ldr     r2, [r6, #{SAMSUNG_UTRSTAT}] @ Samsung: wait until the transmitter is empty
     tst     r2, #{SAMSUNG_UTRSTAT_TX_EMPTY}
-    beq     5b
-    str     r1, [r6, #{SAMSUNG_UTXH}]
+    bne     51f
+    subs    r5, r5, #1
+    bne     5b
+    b       9f
+51: str     r1, [r6, #{SAMSUNG_UTXH}]
     bx      lr
 6:  ldr     r2, [r6, #{STM32_ISR}]      @ STM32: wait for room in the transmitter
     tst     r2, #{STM32_ISR_TXE}
-    beq     6b
-    str     r1, [r6, #{STM32_TDR}]
+    bne     61f
+    subs    r5, r5, #1
+    bne     6b
+    b       9f
+61: str     r1, [r6, #{STM32_TDR}]
     bx      lr
 7:  ldr     r2, [r6, #{IMX_UTS}]        @ i.MX: wait while the transmit FIFO is full
     tst     r2, #{IMX_UTS_TXFULL}
+    beq     71f
+    subs    r5, r5, #1
     bne     7b
-    str     r1, [r6, #{IMX_UTXD}]
+    b       9f
+71: str     r1, [r6, #{IMX_UTXD}]
+    bx      lr
+9:  mov     r6, #0                      @ no room came: the console is given up
     bx      lr
 
 @ Where assembly that fails finds the console, and how the init page reaches its identity map

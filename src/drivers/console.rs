@@ -71,6 +71,11 @@ static EARLY: Early = Early {
     early_ends: UnsafeCell::new([0; EARLY_MARKED]),
 };
 static LOCKING: AtomicBool = AtomicBool::new(false);
+/// The UART was given up: it stopped taking bytes (a wait for room ran out,
+/// `hypfw_uart::ROOM_WAIT_POLLS`), or the boot phase's probe found nothing answering at its
+/// address ([`give_up`]). It is dropped and not installed again, and lines are kept as when there is
+/// none.
+static MUTED: AtomicBool = AtomicBool::new(false);
 static LOCK: spin::Mutex<()> = spin::Mutex::new(());
 
 /// Whether detail lines ([`detail!`](crate::detail)) are written: `hypfw.verbose`. Until the device
@@ -97,6 +102,9 @@ pub unsafe fn install(kind: UartKind, base: usize) -> bool {
     // kept lines are read and cleared; obligation 2 is uart()'s contract, for the same kind and
     // base.
     unsafe {
+        if MUTED.load(Ordering::Relaxed) {
+            return false;
+        }
         *CONSOLE.uart.get() = uart(kind, base);
         let Some(u) = (*CONSOLE.uart.get()).as_mut() else { return false };
         let len = *EARLY.early_len.get();
@@ -107,14 +115,19 @@ pub unsafe fn install(kind: UartKind, base: usize) -> bool {
             let all = VERBOSE.load(Ordering::Relaxed) != 0;
             let marked = (EARLY_LINES.load(Ordering::Relaxed) as usize).min(EARLY_MARKED);
             let mut start = 0;
+            let mut ok = true;
             for (i, &end) in ends[..marked].iter().enumerate() {
-                if all || detail & 1 << i == 0 {
-                    u.write_text(&kept[start..end as usize]);
+                if ok && (all || detail & 1 << i == 0) {
+                    ok = u.write_text(&kept[start..end as usize]);
                 }
                 start = end as usize;
             }
             // Lines past the marked ones are never detail lines left out.
-            u.write_text(&kept[start..]);
+            if !(ok && u.write_text(&kept[start..])) {
+                // The UART takes no bytes: keep the lines (for a test host at a stop).
+                mute();
+                return false;
+            }
             *EARLY.early_len.get() = 0;
             (*EARLY.early.get())[0] = 0;
         }
@@ -134,6 +147,33 @@ pub unsafe fn uninstall() {
     unsafe { *CONSOLE.uart.get() = None };
 }
 
+/// The UART gave a byte up: drop it for good (see [`MUTED`]). Called only where CONSOLE is
+/// used exclusively: by `install` (one CPU) or by `print` (one CPU, or LOCK held).
+fn mute() {
+    MUTED.store(true, Ordering::Relaxed);
+    // SAFETY: the caller's exclusivity (above); no reference into CONSOLE is live across this.
+    unsafe { *CONSOLE.uart.get() = None };
+}
+
+/// Never install the device tree's UART: nothing answers at its address (the boot phase's probe).
+pub fn give_up() {
+    MUTED.store(true, Ordering::Relaxed);
+    NO_ANSWER.store(true, Ordering::Relaxed);
+}
+
+/// [`give_up`] was called: the UART was never used.
+static NO_ANSWER: AtomicBool = AtomicBool::new(false);
+
+/// Whether the console was given up because nothing answered at its address.
+pub fn no_answer() -> bool {
+    NO_ANSWER.load(Ordering::Relaxed)
+}
+
+/// Whether the console's UART was given up (see [`MUTED`]).
+pub fn muted() -> bool {
+    MUTED.load(Ordering::Relaxed)
+}
+
 /// Whether lines reach a UART.
 pub fn has_uart() -> bool {
     // SAFETY: a read of the Option's discriminant; it is only written while one CPU runs.
@@ -147,6 +187,24 @@ pub fn kept_lines() -> &'static [u8] {
     unsafe {
         let len = *EARLY.early_len.get();
         &(&*EARLY.early.get())[..=len]
+    }
+}
+
+/// Hand the kept lines to a semihosting host, where one listens (test builds), and empty the
+/// buffer: for a console given up during the boot phase (see [`muted`]), whose lines are kept.
+pub fn kept_lines_to_host() {
+    if cfg!(feature = "semihosting") {
+        let kept = kept_lines();
+        crate::arch::semihosting::write0(kept);
+        if kept.len() > 1 && kept[kept.len() - 2] != b'\n' {
+            // The buffer filled up inside a line.
+            crate::arch::semihosting::write0(b" [...]\n\0");
+        }
+    }
+    // SAFETY: the boot phase on one CPU (no UART installed, so `print` keeps lines only here).
+    unsafe {
+        *EARLY.early_len.get() = 0;
+        (*EARLY.early.get())[0] = 0;
     }
 }
 
@@ -182,8 +240,7 @@ struct Writer<'a>(&'a mut Uart);
 
 impl Write for Writer<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.write_text(s.as_bytes());
-        Ok(())
+        if self.0.write_text(s.as_bytes()) { Ok(()) } else { Err(fmt::Error) }
     }
 }
 
@@ -194,7 +251,11 @@ pub fn print(args: fmt::Arguments) {
     // held: this is the only reference into CONSOLE.
     match unsafe { (*CONSOLE.uart.get()).as_mut() } {
         Some(u) => {
-            let _ = Writer(u).write_fmt(args);
+            // Only the UART's give-up fails a write: from now on there is no console.
+            let failed = Writer(u).write_fmt(args).is_err();
+            if failed {
+                mute();
+            }
         }
         None if !LOCKING.load(Ordering::Relaxed) => {
             let n = EARLY_LINES.fetch_add(1, Ordering::Relaxed) as usize;

@@ -200,10 +200,21 @@ pub fn report_platform(p: &Platform) {
                 UartKind::Unsupported => "unsupported UART (no output after boot)",
             };
             detail!("platform: console {kind} at {:#x} ({})", c.base, c.compatible().unwrap_or("compatible unknown"));
-            if c.kind != UartKind::Unsupported {
-                // SAFETY: the boot phase: one CPU, MMU off; the device tree names the UART's
-                // physical address, which nothing else drives.
-                unsafe { console::install(c.kind, c.base as usize) };
+            if let Some((off, width)) = hypfw_uart::status_register(c.kind).filter(|_| c.base < 1 << 32) {
+                // SAFETY: the boot phase with its own vectors, MMU off; a status register's read
+                // changes nothing that matters.
+                if unsafe { arch::probe_read((c.base + off as u64) as usize, width) } {
+                    // SAFETY: the boot phase: one CPU, MMU off; the device tree names the UART's
+                    // physical address, which nothing else drives.
+                    unsafe { console::install(c.kind, c.base as usize) };
+                } else {
+                    log!(
+                        "platform: console {kind} at {:#x}: nothing answers there; going on without a console",
+                        c.base
+                    );
+                    console::give_up();
+                    console::kept_lines_to_host();
+                }
             }
         }
         None => log!("platform: no console UART found in the device tree"),

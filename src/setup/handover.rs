@@ -46,7 +46,8 @@ unsafe fn write_in_copy<T>(copy: &Copy, sym: usize, value: T) {
 /// back to its identity map.
 pub fn write_fault_record(copy: &Copy, p: &Platform, boot_pgd: Option<PhysAddr>, init_page: PhysAddr) {
     let mut r = FaultRecord::default();
-    if let Some(c) = p.console.filter(|c| c.base < 1 << 32) {
+    // A console that stopped taking bytes is not given to the assembly either.
+    if let Some(c) = p.console.filter(|c| c.base < 1 << 32 && !crate::drivers::console::muted()) {
         let (kind, shift, width) = match c.kind {
             UartKind::Pl011 => (uart::KIND_PL011, 0, 4),
             UartKind::Ns16550 { reg_shift, io_width } => (uart::KIND_NS16550, reg_shift as u32, io_width as u32),

@@ -12,6 +12,7 @@
 //! phase writes `crate::shared` (in the copy) and never imports the runtime.
 
 mod discover;
+mod fault;
 mod handover;
 mod payload;
 mod relocate;
@@ -120,7 +121,14 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
             }
         );
     }
-    let console_va = device_vas[0].map(|v| v.0).filter(|_| platform.console.is_some()).unwrap_or(0);
+    if crate::drivers::console::muted() {
+        report_muted_console(&platform);
+    }
+    // No console for the runtime when the boot phase's stopped taking bytes (console::muted).
+    let console_va = device_vas[0]
+        .map(|v| v.0)
+        .filter(|_| platform.console.is_some() && !crate::drivers::console::muted())
+        .unwrap_or(0);
     let boot_info = BootInfo {
         platform,
         options: found.options,
@@ -142,6 +150,23 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     handover::write(&copy, handover::Handover { boot_pgd, runtime_pgd, layout, cpus, info: boot_info });
     handover::release_parked(&copy, info.loaded_at, &cpus, cpu_control);
     handover::enter_init_page(&copy, &platform)
+}
+
+/// The console's UART stopped taking bytes during the boot phase and was given up: say so where
+/// it can still be read (the kept lines, which a test host gets; a debugger's view of memory).
+#[cold]
+fn report_muted_console(platform: &Platform) {
+    let base = platform.console.map_or(0, |c| c.base);
+    // The lines since the UART was given up first (the buffer may be full), then this one (the
+    // probe's failure said so when it happened).
+    crate::drivers::console::kept_lines_to_host();
+    if !crate::drivers::console::no_answer() {
+        log!(
+            "console: the UART at {base:#x} made no room for a byte in {} status reads; going on without a console",
+            hypfw_uart::ROOM_WAIT_POLLS
+        );
+        crate::drivers::console::kept_lines_to_host();
+    }
 }
 
 /// The outcome of step 2: where hypfw lives from now on, and what must survive until the copy is

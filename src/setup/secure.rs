@@ -36,7 +36,10 @@ pub unsafe fn leave(p: &Platform, copy: &Copy) {
     // SAFETY: obligation 2: `switch` is the copy's hypfw_secure_to_ns_hyp, an extern "C" fn(u32)
     // that is position independent (MMU off, PA) and returns on this stack in NS HYP.
     unsafe { arch::call(switch, freq) };
-    if !arch::in_mode(Mode::Hyp) {
+    if arch::in_mode(Mode::Hyp) {
+        // SAFETY: the boot phase, now in HYP, at its load address with the MMU off.
+        unsafe { arch::set_boot_vectors() };
+    } else {
         fatal!(
             "the switch from Secure SVC to Non-secure HYP did not arrive in HYP (mode {})",
             arch::mode_name(arch::current_mode())

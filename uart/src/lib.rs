@@ -13,6 +13,11 @@
 //!
 //! The 16550, Samsung, STM32 and i.MX drivers are generic over [`Regs`], so the host tests run them against a
 //! recording fake and check every register access; on the target [`Mmio`] does the accesses.
+//!
+//! Every wait for room in a transmitter is bounded ([`ROOM_WAIT_POLLS`]): a UART that never
+//! makes room (unclocked, held in reset, not at the address the device tree gives, or a
+//! transmitter stopped by flow control with nothing attached) makes `put` give the byte up and
+//! return false, and the caller stops using it, instead of the firmware hanging with no output.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -21,6 +26,35 @@ use core::ptr::NonNull;
 use hypfw_core::platform::dtb::UartKind;
 use uart_16550::Uart16550;
 use uart_16550::backend::Backend;
+
+/// How many times a driver reads a transmitter's status for room before it gives a byte up: about
+/// 0.4 s to 2 s at the 100-500 ns a device register read takes on these SoCs, where one
+/// character at 9600 baud takes about 1 ms. Only a transmitter that has stopped waits this long.
+pub const ROOM_WAIT_POLLS: u32 = 1 << 22;
+
+/// Wait until `room()` says the transmitter takes a byte, at most [`ROOM_WAIT_POLLS`] more reads
+/// after the first: true when it does. The first read is outside the loop, so the usual case (room
+/// at once) costs no counter.
+#[inline(always)]
+fn wait_for_room(mut room: impl FnMut() -> bool) -> bool {
+    room() || keep_waiting(room)
+}
+
+/// The rest of [`wait_for_room`], out of line: the loop's counter stays off the usual path (a
+/// console line's bytes cost one instruction more each when it was set up there).
+#[cold]
+#[inline(never)]
+fn keep_waiting(mut room: impl FnMut() -> bool) -> bool {
+    let mut left = ROOM_WAIT_POLLS;
+    while left != 0 {
+        core::hint::spin_loop();
+        if room() {
+            return true;
+        }
+        left -= 1;
+    }
+    false
+}
 
 /// Register access at byte offsets from a UART's base.
 pub trait Regs {
@@ -109,17 +143,18 @@ impl<R: Regs> Samsung<R> {
         Samsung { regs, tx_full_bit: tx_full_bit.min(31) }
     }
 
-    pub fn put(&mut self, b: u8) {
-        if self.regs.read32(samsung::UFCON) & samsung::UFCON_FIFO_ENABLE != 0 {
-            while self.regs.read32(samsung::UFSTAT) & (1 << self.tx_full_bit) != 0 {
-                core::hint::spin_loop();
-            }
+    /// Write `b` once there is room; false (and nothing written) when none came in time.
+    pub fn put(&mut self, b: u8) -> bool {
+        let room = if self.regs.read32(samsung::UFCON) & samsung::UFCON_FIFO_ENABLE != 0 {
+            let full = 1 << self.tx_full_bit;
+            wait_for_room(|| self.regs.read32(samsung::UFSTAT) & full == 0)
         } else {
-            while self.regs.read32(samsung::UTRSTAT) & samsung::UTRSTAT_TX_EMPTY == 0 {
-                core::hint::spin_loop();
-            }
+            wait_for_room(|| self.regs.read32(samsung::UTRSTAT) & samsung::UTRSTAT_TX_EMPTY != 0)
+        };
+        if room {
+            self.regs.write32(samsung::UTXH, b as u32);
         }
-        self.regs.write32(samsung::UTXH, b as u32);
+        room
     }
 }
 
@@ -162,11 +197,28 @@ impl<R: Regs> Polled<R> {
     pub fn imx(regs: R) -> Self {
         Polled { regs, status: imx::UTS, mask: imx::UTS_TXFULL, room_when_clear: true, data: imx::UTXD }
     }
-    pub fn put(&mut self, b: u8) {
-        while (self.regs.read32(self.status) & self.mask == 0) != self.room_when_clear {
-            core::hint::spin_loop();
+    /// Write `b` once there is room; false (and nothing written) when none came in time.
+    pub fn put(&mut self, b: u8) -> bool {
+        let (status, mask, when_clear) = (self.status, self.mask, self.room_when_clear);
+        let room = wait_for_room(|| (self.regs.read32(status) & mask == 0) == when_clear);
+        if room {
+            self.regs.write32(self.data, b as u32);
         }
-        self.regs.write32(self.data, b as u32);
+        room
+    }
+}
+
+/// The register a driver of `kind` polls before each byte, as (offset, access width in bytes):
+/// what a probe reads to learn whether anything answers at a UART's address. None for kinds
+/// without a driver.
+pub fn status_register(kind: UartKind) -> Option<(usize, u8)> {
+    match kind {
+        UartKind::Pl011 => Some((0x18, 4)), // UARTFR
+        UartKind::Ns16550 { reg_shift, io_width } => Some((5 << reg_shift.min(3), io_width)), // LSR
+        UartKind::Samsung { .. } => Some((samsung::UFCON, 4)),
+        UartKind::Stm32 => Some((stm32::ISR, 4)),
+        UartKind::Imx => Some((imx::UTS, 4)),
+        UartKind::Unsupported => None,
     }
 }
 
@@ -208,20 +260,23 @@ impl<R: Regs> Uart<R> {
         Uart::Pl011(arm_pl011_uart::Uart::new(regs))
     }
 
-    /// Write one byte, waiting for room in the transmitter first.
-    pub fn put(&mut self, b: u8) {
+    /// Write one byte, waiting for room in the transmitter first (at most [`ROOM_WAIT_POLLS`]
+    /// reads): false when no room came and the byte was given up. A caller should stop using a
+    /// UART that returned false: every later byte would wait as long.
+    pub fn put(&mut self, b: u8) -> bool {
         match self {
             Uart::Pl011(u) => pl011_put(u, b),
-            Uart::Ns16550(u) => u.send_bytes_exact(&[b]),
+            Uart::Ns16550(u) => wait_for_room(|| u.try_send_byte(b).is_ok()),
             Uart::Samsung(u) => u.put(b),
             Uart::Polled(u) => u.put(b),
         }
     }
 
     /// Write `text` as [`put`](Self::put) would byte by byte, each `\n` preceded by a `\r` (a
-    /// terminal's new line). For the PL011 the driver is chosen once for the whole text, not per
-    /// byte: the console's lines cost about 9 instructions a byte this way instead of 24.
-    pub fn write_text(&mut self, text: &[u8]) {
+    /// terminal's new line), up to the first byte given up: false then. For the PL011 the
+    /// driver is chosen once for the whole text, not per byte: the console's lines cost about 9
+    /// instructions a byte this way instead of 24.
+    pub fn write_text(&mut self, text: &[u8]) -> bool {
         match self {
             Uart::Pl011(u) => pl011_text(u, text),
             _ => crlf(text, |b| self.put(b)),
@@ -231,29 +286,33 @@ impl<R: Regs> Uart<R> {
 
 /// Wait for room in a PL011's transmit FIFO (UARTFR.TXFF clear), then write one byte.
 #[inline(always)]
-fn pl011_put(u: &mut arm_pl011_uart::Uart<'static>, b: u8) {
-    while u.is_tx_fifo_full() {
-        core::hint::spin_loop();
+fn pl011_put(u: &mut arm_pl011_uart::Uart<'static>, b: u8) -> bool {
+    let room = wait_for_room(|| !u.is_tx_fifo_full());
+    if room {
+        u.write_word(b);
     }
-    u.write_word(b);
+    room
 }
 
 /// [`Uart::write_text`] for the PL011, the console of QEMU and most boards: out of line so that
 /// its loop keeps everything in registers (9 instructions a byte).
 #[inline(never)]
-fn pl011_text(u: &mut arm_pl011_uart::Uart<'static>, text: &[u8]) {
-    crlf(text, |b| pl011_put(u, b));
+fn pl011_text(u: &mut arm_pl011_uart::Uart<'static>, text: &[u8]) -> bool {
+    crlf(text, |b| pl011_put(u, b))
 }
 
-/// Each byte of `text` to `put`, a `\r` before every `\n`.
+/// Each byte of `text` to `put`, a `\r` before every `\n`, until `put` gives one up: false then.
 #[inline(always)]
-fn crlf(text: &[u8], mut put: impl FnMut(u8)) {
+fn crlf(text: &[u8], mut put: impl FnMut(u8) -> bool) -> bool {
     for &b in text {
-        if b == b'\n' {
-            put(b'\r');
+        if b == b'\n' && !put(b'\r') {
+            return false;
         }
-        put(b);
+        if !put(b) {
+            return false;
+        }
     }
+    true
 }
 
 #[cfg(test)]
@@ -446,9 +505,108 @@ mod tests {
         assert_eq!(block[0], b'\n' as u32, "UARTDR");
     }
 
+    /// The probe reads the register the driver reads first, at the same width.
+    #[test]
+    fn the_status_register_is_the_first_one_each_driver_reads() {
+        let kinds = [
+            UartKind::Ns16550 { reg_shift: 2, io_width: 1 },
+            UartKind::Ns16550 { reg_shift: 0, io_width: 1 },
+            UartKind::Ns16550 { reg_shift: 2, io_width: 4 },
+            UartKind::Samsung { tx_full_bit: 24 },
+            UartKind::Stm32,
+            UartKind::Imx,
+        ];
+        for kind in kinds {
+            let mut rec = Recorder::with(&[(0x14, &[THRE]), (5, &[THRE]), (stm32::ISR, &[stm32::ISR_TXE])]);
+            send(kind, &mut rec, b"s");
+            let want = match status_register(kind).unwrap() {
+                (off, 1) => Op::R8(off),
+                (off, _) => Op::R32(off),
+            };
+            assert_eq!(rec.ops[0], want, "{kind:?}");
+        }
+        assert_eq!(status_register(UartKind::Pl011), Some((0x18, 4)));
+        assert_eq!(status_register(UartKind::Unsupported), None);
+    }
+
     #[test]
     fn kinds_without_a_driver_over_regs() {
         assert!(Uart::with_regs(UartKind::Unsupported, &mut Recorder::default()).is_none());
         assert!(Uart::with_regs(UartKind::Pl011, &mut Recorder::default()).is_none());
+    }
+
+    /// A UART whose status never changes: counts reads, records writes.
+    struct Stuck {
+        status: u32,
+        reads: u64,
+        writes: Vec<(usize, u32)>,
+    }
+
+    impl Regs for &mut Stuck {
+        fn read8(&mut self, _: usize) -> u8 {
+            self.reads += 1;
+            self.status as u8
+        }
+        fn write8(&mut self, off: usize, v: u8) {
+            self.writes.push((off, v as u32));
+        }
+        fn read32(&mut self, _: usize) -> u32 {
+            self.reads += 1;
+            self.status
+        }
+        fn write32(&mut self, off: usize, v: u32) {
+            self.writes.push((off, v));
+        }
+    }
+
+    /// A transmitter that never makes room (an unclocked UART reads 0; ordinary memory where the
+    /// device tree says a UART is): every driver gives the byte up after the bounded wait, writes
+    /// nothing, and says so; a text stops at its first byte.
+    #[test]
+    fn a_transmitter_that_never_makes_room_is_given_up() {
+        let stuck = [
+            (UartKind::Ns16550 { reg_shift: 2, io_width: 1 }, 0u32),
+            (UartKind::Ns16550 { reg_shift: 2, io_width: 4 }, 0),
+            (UartKind::Samsung { tx_full_bit: 24 }, 1 << 24 | 1), // FIFOs on (UFCON bit 0), full
+            (UartKind::Stm32, 0),
+            (UartKind::Imx, imx::UTS_TXFULL),
+        ];
+        for (kind, status) in stuck {
+            let mut s = Stuck { status, reads: 0, writes: Vec::new() };
+            {
+                let mut u = Uart::with_regs(kind, &mut s).unwrap();
+                assert!(!u.put(b'x'), "{kind:?}");
+                assert!(!u.write_text(b"ab\n"), "{kind:?}");
+            }
+            assert!(s.writes.is_empty(), "{kind:?}: {:?}", s.writes);
+            // Two bytes tried (the put and the text's first), each 1 + ROOM_WAIT_POLLS status reads
+            // (and Samsung's UFCON read before each wait).
+            let extra = if matches!(kind, UartKind::Samsung { .. }) { 2 } else { 0 };
+            assert_eq!(s.reads, 2 * (1 + ROOM_WAIT_POLLS as u64) + extra, "{kind:?}");
+        }
+    }
+
+    /// The PL011 with UARTFR.TXFF stuck set: the byte is given up and UARTDR not written.
+    #[test]
+    fn a_pl011_whose_fifo_stays_full_is_given_up() {
+        let mut block = [0u32; 0x400];
+        block[0x18 / 4] = 1 << 5; // UARTFR.TXFF
+        let base = NonNull::new(block.as_mut_ptr().cast::<u8>()).unwrap();
+        {
+            // SAFETY: the block is 4 KiB of this test's memory, used by nothing else meanwhile.
+            let mut u: Uart<Mmio> = unsafe { Uart::pl011(base) };
+            assert!(!u.write_text(b"lost\n"));
+        }
+        assert_eq!(block[0], 0, "UARTDR untouched");
+    }
+
+    /// Room that comes late, inside the bound, is waited for.
+    #[test]
+    fn room_that_comes_within_the_bound_is_waited_for() {
+        let mut late = vec![0u32; 1000];
+        late.push(THRE);
+        let mut rec = Recorder::with(&[(0x14, &late)]);
+        assert!(Uart::with_regs(UartKind::Ns16550 { reg_shift: 2, io_width: 1 }, &mut rec).unwrap().put(b'y'));
+        assert_eq!(rec.ops.last(), Some(&Op::W8(0, b'y')));
     }
 }

@@ -127,6 +127,7 @@ core::arch::global_asm!(
     PL011_FR_TXFF = const uart::PL011_FR_TXFF,
     NS16550_LSR = const uart::NS16550_LSR,
     NS16550_LSR_THRE = const uart::NS16550_LSR_THRE,
+    ROOM_WAIT_POLLS = const hypfw_uart::ROOM_WAIT_POLLS,
     PEN_SLOT_SHIFT = const size_of::<PenSlot>().trailing_zeros(),
     PEN_RELEASE = const offset_of!(PenSlot, release),
     PEN_STATUS = const offset_of!(PenSlot, status),

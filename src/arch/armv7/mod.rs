@@ -177,6 +177,36 @@ pub unsafe fn call(f: usize, arg: u32) {
     }
 }
 
+/// Point HVBAR at the boot phase's vectors (boot/entry.S's `hypfw_boot_vectors`): entry.S does it
+/// on entry in HYP; after the switch from Secure SVC the boot phase arrives in HYP anew.
+///
+/// # Safety
+/// The boot phase, in HYP, at its load address with the MMU off.
+pub unsafe fn set_boot_vectors() {
+    unsafe extern "C" {
+        static hypfw_boot_vectors: u8;
+    }
+    // SAFETY: the table's address as this code runs (position independent, MMU off); the caller's
+    // obligation makes it the right one for HYP now.
+    unsafe { regs::write::<regs::Hvbar>(&raw const hypfw_boot_vectors as u32) };
+}
+
+/// Whether a read of `width` (1 or 4) bytes at the physical address `addr` completes, rather than
+/// aborting (nothing answers there): the boot phase's probe of a device before it uses it. Only
+/// with the boot phase's vectors in place (see [`set_boot_vectors`]), which turn an abort on the
+/// probe's load into a "no".
+///
+/// # Safety
+/// The boot phase, MMU off; `addr` is a device register whose read has no effect that matters
+/// (a UART's status register).
+pub unsafe fn probe_read(addr: usize, width: u8) -> bool {
+    unsafe extern "C" {
+        fn hypfw_boot_probe(addr: usize, width: u32) -> u32;
+    }
+    // SAFETY: the caller's obligations; the probe clobbers only caller-saved registers.
+    unsafe { hypfw_boot_probe(addr, width as u32) != 0 }
+}
+
 /// Is this CPU in Secure state? Only asked in SVC on a CPU with the Security Extensions: reading
 /// SCR is UNDEFINED from Non-secure PL1, so the probe runs with VBAR pointing at a table whose
 /// undefined-instruction entry skips the read and reports "Non-secure".
