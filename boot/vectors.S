@@ -92,12 +92,16 @@ lower_trap_return:
     add     sp, sp, #8                  @ drop the saved r0, r1
     eret
 lower_trap_not_hvc0:
-    lsr     r1, r1, #26                 @ the EC only: the ISS of a trapped SMC may carry CV/COND
-    cmp     r1, #{EC_SMC}
+    @ An SMC with CCKNOTPASS (bit 19) clear: one that failed its condition is for the full exit to
+    @ skip. r1 := HSR[31:19] with IL, CV and COND (bits 6:1 there) cleared: EC << 7 | CCKNOTPASS.
+    lsr     r1, r1, #19
+    bic     r1, r1, #0x7E
+    cmp     r1, #({EC_SMC} << 7)
     bne     lower_trap_full
-    movw    r1, #:lower16:{FID_PSCI_VERSION}
-    movt    r1, #:upper16:{FID_PSCI_VERSION}
-    cmp     r0, r1
+    cmp     r0, #{FID_PSCI_VERSION}     @ 0x84000000: an ARM immediate
+    bne     lower_trap_full
+    mrs     r1, spsr                    @ from Thumb (where an IT block may end at the SMC): the
+    tst     r1, #{PSR_T}                @ full exit moves the IT state on
     bne     lower_trap_full
     mov     r0, #{PSCI_VERSION_1_0}
     mrs     r1, elr_hyp

@@ -293,6 +293,14 @@ fn check_psci_proxy(c: &mut Checks, p: &Platform) {
         // No /psci in the tree hypfw gave: it has no way to start CPUs, and must say so.
         let refused = v == Err(psci::error::Error::NotSupported);
         c.check("PSCI_FEATURES(CPU_ON) without /psci: not supported", refused, format_args!("{v:?}"));
+        // Nor a way to put a CPU anywhere: CPU_OFF is refused, not carried out into a fatal stop.
+        let v = psci::psci_features::<Psci>(ids::CPU_OFF);
+        let off = psci_raw(ids::CPU_OFF, [0; 7])[0] as i32;
+        c.check(
+            "CPU_OFF without /psci: denied",
+            v == Err(psci::error::Error::NotSupported) && off == -3,
+            format_args!("PSCI_FEATURES {v:?}, CPU_OFF {off}"),
+        );
     }
     let v = psci::psci_features::<Psci>(ids::CPU_SUSPEND);
     c.check("PSCI_FEATURES(CPU_SUSPEND)", v == Ok(0), format_args!("{v:?}"));
@@ -302,6 +310,7 @@ fn check_psci_proxy(c: &mut Checks, p: &Platform) {
     }
     let v = psci_raw(ids::MIGRATE_INFO_TYPE, [0; 7])[0];
     c.check("MIGRATE_INFO_TYPE", v == 2, format_args!("{v}"));
+    check_actlr(c);
     if !p.psci {
         return;
     }
@@ -321,6 +330,24 @@ fn check_psci_proxy(c: &mut Checks, p: &Platform) {
 }
 
 /// Every CPU up, then offline/online cycles through the secondaries.
+/// ACTLR belongs to hypfw (HCR.TAC): a write that flips SMP (clearing it on a board, where it is
+/// set; setting it under QEMU, which reads 0) changes nothing the payload can read back. hypfw
+/// logs the ignored write, which the scenarios expect.
+fn check_actlr(c: &mut Checks) {
+    let read = || {
+        let v: u32;
+        // SAFETY: a read of ACTLR (trapped to hypfw, which answers with the real value).
+        unsafe { core::arch::asm!("mrc p15, 0, {}, c1, c0, 1", out(reg) v) };
+        v
+    };
+    let before = read();
+    // SAFETY: a write of ACTLR, which hypfw ignores; were it carried out, clearing SMP on one CPU
+    // of a running system is exactly what this check proves cannot happen.
+    unsafe { core::arch::asm!("mcr p15, 0, {}, c1, c0, 1", "isb", in(reg) before ^ (1 << 6)) };
+    let after = read();
+    c.check("ACTLR write flipping SMP has no effect", after == before, format_args!("{before:#x} -> {after:#x}"));
+}
+
 fn check_cpus_up_and_cycled(c: &mut Checks, p: &Platform) {
     if !p.psci {
         say!("no /psci in the device tree: {} other CPU(s) stay off", p.ncpus - 1);

@@ -8,7 +8,7 @@ use super::this_cpu;
 use super::world::{self, Pl1Context};
 use crate::arch::{self, regs};
 use crate::shared::{BootInfo, CpuControl, PERCPU, PayloadInfo};
-use crate::{fatal, log};
+use crate::{detail, fatal, log};
 use core::sync::atomic::{AtomicU32, Ordering};
 use hypfw_core::abi::bits::{HCR_PAYLOAD, Psr, SPSR_SVC_MASKED, Sctlr};
 use hypfw_core::mm::addr::PAGE_SIZE;
@@ -130,7 +130,10 @@ fn handle_exit(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
                             hotplug::teardown_to_caller(ctx)
                         }
                         Err(why) => {
-                            log!("cpu{}: payload's HYPFW_TEARDOWN denied: {why}", me.index);
+                            static DENIED: AtomicU32 = AtomicU32::new(0);
+                            if let Some(n) = super::worth_a_line(&DENIED) {
+                                log!("cpu{}: payload's HYPFW_TEARDOWN denied: {why} (#{n})", me.index);
+                            }
                             ctx.r[..4].copy_from_slice(&[psci::DENIED, 0, 0, 0]);
                         }
                     }
@@ -140,10 +143,15 @@ fn handle_exit(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
         hsr::EC_SMC => {
             me.smcs.fetch_add(1, Ordering::Relaxed);
             ctx.elr = ctx.elr.wrapping_add(4); // a trapped SMC returns after itself
+            ctx.spsr = hsr::spsr_after_skip(ctx.spsr);
+            if hsr::smc_failed_condition(h) {
+                return; // a conditional SMC that would not have run: skipped, registers kept
+            }
             let out = psci_call(bi, ctx);
             ctx.r[..4].copy_from_slice(&[out, 0, 0, 0]);
         }
         hsr::EC_DABT_LOWER | hsr::EC_PABT_LOWER => stage2_abort(bi, ctx, h),
+        hsr::EC_CP15_32 if h.cp15_access().is_some_and(|a| a.reg == hsr::ACTLR) => actlr_access(ctx, h),
         _ => {
             log!(
                 "cpu{}: payload trapped with {} (HSR {:#010x}, ISS {:#x}) at {:#x}, SPSR {:#x}",
@@ -173,9 +181,8 @@ fn stage2_abort(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
     {
         return;
     }
-    let n = me.s2_aborts.fetch_add(1, Ordering::Relaxed) + 1;
     let write = data && h.is_write();
-    if n <= 16 || n.is_multiple_of(256) {
+    if let Some(n) = super::worth_a_line(&me.s2_aborts) {
         log!(
             "cpu{}: payload {} at IPA {ipa:#x} (VA {far:#x}, PC {:#x}): stage-2 {}{}; injecting an external abort (#{n} on this CPU)",
             me.index,
@@ -209,6 +216,42 @@ fn stage2_abort(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
     ctx.spsr = i.cpsr;
 }
 
+/// The payload's ACTLR access (HCR.TAC): a read gets the real ACTLR, a write is ignored (see
+/// `HCR_PAYLOAD`); one that would clear SMP is reported. Then past the instruction.
+fn actlr_access(ctx: &mut Pl1Context, h: Hsr) {
+    static CLEARS: AtomicU32 = AtomicU32::new(0);
+    if let Some(a) = h.cp15_access()
+        && hsr::condition_passed(h, ctx.spsr)
+    {
+        let actlr = arch::actlr();
+        match (a.read, a.rt) {
+            // r13/r14 would be the trapped mode's banked SP/LR: left as they are.
+            (true, rt) if rt < 13 => ctx.r[rt] = actlr,
+            (false, rt) if rt < 13 && ctx.r[rt] & hsr::ACTLR_SMP == 0 && actlr & hsr::ACTLR_SMP != 0 => {
+                if let Some(n) = super::worth_a_line(&CLEARS) {
+                    log!(
+                        "cpu{}: payload's ACTLR write of {:#x} ignored: it would clear SMP and take this CPU, HYP \
+                         included, out of coherency (PC {:#x}, #{n})",
+                        this_cpu().index,
+                        ctx.r[rt],
+                        ctx.elr
+                    );
+                }
+            }
+            // Any other change: no bit but SMP is Non-secure PL1's to write, and SMP stays set.
+            (false, rt) if rt < 13 && ctx.r[rt] != actlr => detail!(
+                "cpu{}: payload's ACTLR write of {:#x} ignored (ACTLR stays {actlr:#x}; PC {:#x})",
+                this_cpu().index,
+                ctx.r[rt],
+                ctx.elr
+            ),
+            _ => {}
+        }
+    }
+    ctx.elr = ctx.elr.wrapping_add(if h.il() { 4 } else { 2 });
+    ctx.spsr = hsr::spsr_after_skip(ctx.spsr);
+}
+
 fn ram_and_holes(bi: &BootInfo) -> (&[MemRange], &[MemRange]) {
     (bi.platform.ram(), &payload(bi).holes)
 }
@@ -218,11 +261,18 @@ fn psci_call(bi: &BootInfo, ctx: &Pl1Context) -> u32 {
     let (ram, holes) = ram_and_holes(bi);
     match psci::decode([ctx.r[0], ctx.r[1], ctx.r[2], ctx.r[3]], &bi.cpus, ram, holes) {
         Request::Version => psci::VERSION_1_0,
-        Request::Features(psci::CPU_ON) if bi.cpu_control == CpuControl::None => psci::NOT_SUPPORTED,
+        Request::Features(psci::CPU_ON | psci::CPU_OFF) if bi.cpu_control == CpuControl::None => psci::NOT_SUPPORTED,
         Request::Features(fid) => psci::features(fid),
         Request::SmcccVersion => hvc::SMCCC_VERSION_1_1,
         Request::SmcccArchFeatures(fid) => hvc::answer([hvc::SMCCC_ARCH_FEATURES, fid, 0, 0], 0)[0],
+        // Where the platform's PSCI runs the CPUs, so may a Trusted OS that cannot move off its
+        // CPU: the platform says which (Linux then keeps that CPU online, rather than have its
+        // CPU_OFF refused, which would stop hypfw in the init page). Elsewhere hypfw is the
+        // only PSCI there is, and there is no Trusted OS to ask about.
+        Request::MigrateInfoType if bi.cpu_control == CpuControl::Psci => arch::psci::call(psci::MIGRATE_INFO_TYPE),
         Request::MigrateInfoType => psci::MIGRATE_NONE,
+        Request::MigrateInfoUpCpu if bi.cpu_control == CpuControl::Psci => arch::psci::call(psci::MIGRATE_INFO_UP_CPU),
+        Request::MigrateInfoUpCpu => psci::NOT_SUPPORTED,
         Request::Error(e) => e,
         Request::CpuOn { .. } if bi.cpu_control == CpuControl::None => psci::NOT_SUPPORTED,
         Request::CpuOn { cpu, entry, context } => cpu_on(cpu, entry, context),
@@ -233,6 +283,9 @@ fn psci_call(bi: &BootInfo, ctx: &Pl1Context) -> u32 {
             arch::wfi();
             psci::SUCCESS
         }
+        // Without the platform's PSCI or hypfw's pen there is nowhere to put a CPU (nor a CPU_ON
+        // to bring it back): only the boot CPU runs, and it stays.
+        Request::CpuOff if bi.cpu_control == CpuControl::None => psci::DENIED,
         Request::CpuOff => {
             this_cpu().power.off();
             hotplug::teardown(hotplug::off_action(bi))
@@ -258,7 +311,10 @@ fn cpu_on(cpu: usize, entry: u32, context: u32) -> u32 {
     // The CPU may still be on its way down from a CPU_OFF: wait for it to be off first.
     let r = hotplug::start(cpu);
     if let Err(e) = r {
-        log!("cpu{cpu}: CPU_ON for the payload failed: {e}");
+        static FAILED: AtomicU32 = AtomicU32::new(0);
+        if let Some(n) = super::worth_a_line(&FAILED) {
+            log!("cpu{cpu}: CPU_ON for the payload failed: {e} (#{n})");
+        }
         t.power.start_failed();
         return psci::INTERNAL_FAILURE;
     }

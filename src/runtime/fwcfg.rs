@@ -66,7 +66,7 @@ pub fn data_abort(f: &FwCfgInfo, ctx: &mut Pl1Context, h: Hsr, ipa: u64, cpu: u3
         }
         Decision::DropWrite => {}
         Decision::Dma { write: true } => {
-            let n = DMA_REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
+            let n = DMA_REFUSED.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
             if n <= 4 || n.is_multiple_of(256) {
                 log!(
                     "cpu{cpu}: payload's fw_cfg DMA request refused: {}-byte write of {:#x} to the DMA address register \
@@ -83,6 +83,7 @@ pub fn data_abort(f: &FwCfgInfo, ctx: &mut Pl1Context, h: Hsr, ipa: u64, cpu: u3
     }
     EMULATED.fetch_add(1, Ordering::Relaxed);
     ctx.elr = ctx.elr.wrapping_add(a.insn_len);
+    ctx.spsr = hypfw_core::services::hsr::spsr_after_skip(ctx.spsr);
     true
 }
 

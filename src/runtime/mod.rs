@@ -15,7 +15,7 @@ mod world;
 use crate::arch::{self, regs};
 use crate::shared::{BOOT_INFO, BootInfo, CpuControl, EntryMode, PERCPU, PerCpu, PhaseEvidence};
 use crate::{detail, fatal, log};
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU32, Ordering};
 use hypfw_core::abi;
 use hypfw_core::abi::bits::{ACTLR_SMP, CNTHCTL_EVENT_STREAM, CNTHCTL_PL1_TIMER, HDCR_HPMN, HSCTLR_RUNTIME};
 use hypfw_core::mm::layout::{self, MAX_CPUS};
@@ -63,6 +63,14 @@ fn cpu_init() {
 pub fn va_to_pa(va: usize) -> u64 {
     let bi = boot_info();
     bi.region_pa + (va as u64 - bi.layout.va(0).0 as u64)
+}
+
+/// Count one more of an event the payload can repeat at will, and say whether it gets a console
+/// line: the first 16 and every 256th after (the count is in the line), so that a payload cannot
+/// fill the console, or hold its lock, with one message.
+pub fn worth_a_line(count: &AtomicU32) -> Option<u32> {
+    let n = count.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+    (n <= 16 || n.is_multiple_of(256)).then_some(n)
 }
 
 /// Once, on the boot CPU's first arrival: the console at its runtime VA, locking, power-off policy.
@@ -253,7 +261,7 @@ pub extern "C" fn hypfw_runtime_entry(cpu: u32, ev: &PhaseEvidence) -> ! {
     cpu_init();
     let now = arch::cntpct();
     me.ready_at.store(now as u32, Ordering::Relaxed); // published by the inits increment
-    let n = me.inits.fetch_add(1, Ordering::AcqRel) + 1;
+    let n = me.inits.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
     // The boot CPU may be waiting for this arrival in WFE (hotplug::wait_until).
     arch::sev();
     report_arrival(cpu, bi, ev, (hvbar, httbr), now, n);

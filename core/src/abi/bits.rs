@@ -63,7 +63,12 @@ bitflags! {
 /// broadcast only costs: on hardware every local invalidation becomes an Inner Shareable one,
 /// and under QEMU (multi-threaded TCG) each becomes a flush synchronised across every vCPU
 /// (docs/performance.md, "Linux under hypfw vs direct", has what that measured to).
-pub const HCR_PAYLOAD: Hcr = Hcr::VM.union(Hcr::SWIO).union(Hcr::TSC);
+///
+/// TAC traps the payload's ACTLR accesses: ACTLR.SMP is the one bit Non-secure PL1 may write (with
+/// NSACR.NS_SMP, which the Secure firmware and hypfw's monitor set), and a CPU whose SMP bit is
+/// clear leaves coherency, its HYP code included, while hypfw's per-CPU data and locks rely on it.
+/// hypfw answers reads with the real value and ignores writes (`runtime::exits`).
+pub const HCR_PAYLOAD: Hcr = Hcr::VM.union(Hcr::SWIO).union(Hcr::TSC).union(Hcr::TAC);
 
 bitflags! {
     /// HSCTLR, Hyp System Control Register (B4.1.67).
@@ -265,7 +270,7 @@ mod tests {
     /// The values the runtime used to spell as literals, bit for bit.
     #[test]
     fn derived_values_are_the_architectural_ones() {
-        assert_eq!(HCR_PAYLOAD.bits(), 0x0008_0003);
+        assert_eq!(HCR_PAYLOAD.bits(), 0x0028_0003); // VM, SWIO, TSC (bit 19), TAC (bit 21)
         assert_eq!(HSCTLR_RUNTIME.bits(), 0x30CD_187D);
         assert_eq!(SPSR_SVC_MASKED, 0x1D3);
         assert_eq!(SPSR_HYP_MASKED, 0x1DA);

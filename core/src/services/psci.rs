@@ -16,6 +16,7 @@ pub const CPU_OFF: u32 = ids::PSCI_CPU_OFF;
 pub const CPU_ON: u32 = ids::PSCI_CPU_ON_32;
 pub const AFFINITY_INFO: u32 = ids::PSCI_AFFINITY_INFO_32;
 pub const MIGRATE_INFO_TYPE: u32 = ids::PSCI_MIGRATE_INFO_TYPE;
+pub const MIGRATE_INFO_UP_CPU: u32 = ids::PSCI_MIGRATE_INFO_UP_CPU_32;
 pub const SYSTEM_OFF: u32 = ids::PSCI_SYSTEM_OFF;
 pub const SYSTEM_RESET: u32 = ids::PSCI_SYSTEM_RESET;
 pub const PSCI_FEATURES: u32 = ids::PSCI_FEATURES;
@@ -59,6 +60,9 @@ pub enum Request {
         cpu: usize,
     },
     MigrateInfoType,
+    /// Which CPU a uniprocessor Trusted OS lives on (meaningful only where MIGRATE_INFO_TYPE
+    /// says there is one, which only the platform's own PSCI can).
+    MigrateInfoUpCpu,
     SystemOff,
     SystemReset,
     SmcccVersion,
@@ -110,6 +114,7 @@ pub fn decode(r: [u32; 4], cpus: &CpuMap, ram: &[MemRange], holes: &[MemRange]) 
         CPU_OFF => Request::CpuOff,
         CPU_SUSPEND => Request::CpuSuspend { power_state: r[1] },
         MIGRATE_INFO_TYPE => Request::MigrateInfoType,
+        MIGRATE_INFO_UP_CPU => Request::MigrateInfoUpCpu,
         SYSTEM_OFF => Request::SystemOff,
         SYSTEM_RESET => Request::SystemReset,
         crate::services::hvc::SMCCC_VERSION => Request::SmcccVersion,

@@ -180,6 +180,7 @@ core::arch::global_asm!(
     SMCCC_VERSION_1_1 = const hvc::SMCCC_VERSION_1_1,
     PERCPU_SMCS = const abi::PERCPU_SMCS_OFFSET,
     EC_SMC = const hsr::EC_SMC,
+    PSR_T = const hypfw_core::abi::bits::Psr::T.bits(),
     FID_PSCI_VERSION = const psci::PSCI_VERSION,
     PSCI_VERSION_1_0 = const psci::VERSION_1_0,
 );
