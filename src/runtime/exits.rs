@@ -239,12 +239,18 @@ fn actlr_access(ctx: &mut Pl1Context, h: Hsr) {
                 }
             }
             // Any other change: no bit but SMP is Non-secure PL1's to write, and SMP stays set.
-            (false, rt) if rt < 13 && ctx.r[rt] != actlr => detail!(
-                "cpu{}: payload's ACTLR write of {:#x} ignored (ACTLR stays {actlr:#x}; PC {:#x})",
-                this_cpu().index,
-                ctx.r[rt],
-                ctx.elr
-            ),
+            // (Under QEMU, whose ACTLR reads 0, Linux sets SMP on every CPU it brings up.)
+            (false, rt) if rt < 13 && ctx.r[rt] != actlr => {
+                static OTHERS: AtomicU32 = AtomicU32::new(0);
+                if let Some(n) = super::worth_a_line(&OTHERS) {
+                    detail!(
+                        "cpu{}: payload's ACTLR write of {:#x} ignored (ACTLR stays {actlr:#x}; PC {:#x}, #{n})",
+                        this_cpu().index,
+                        ctx.r[rt],
+                        ctx.elr
+                    );
+                }
+            }
             _ => {}
         }
     }
