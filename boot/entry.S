@@ -107,6 +107,7 @@ entry_hyp:
 
 entry_relocate:
     adr     r4, _start                  @ r4 := load address
+    bl      set_early_vectors
     ldr     r5, link_base               @ r5 := link address
     sub     r0, r4, r5
     ubfx    r0, r0, #0, #16
@@ -195,10 +196,11 @@ clear_of_dtb:
 @ keep_below_4g: r1 = the start the image would move up to, r4 = its start, r10 = the DTB
 @ pointer from the bootloader. When the image there (file or .bss, whichever ends later) would
 @ reach past 4 GiB (a load at the very top of a RAM that ends there, as QEMU virt's 3 GiB does),
-@ returns in r1 instead a 64 KiB multiple low enough that the copy ends below the image as loaded
+@ or its last word does not answer a read (past the end of a RAM that ends lower), returns in r1
+@ instead a 64 KiB multiple low enough that the copy ends below the image as loaded
 @ (and below a DTB that lies under the image: the DTB's own size is not read, so MAX_SIZE bytes
 @ are kept clear): a move down whose source and destination do not overlap, so the first page
-@ (copy loop, entry pen) stays intact. No stack; clobbers r2, r3.
+@ (copy loop, entry pen) stays intact. No stack; clobbers r0, r2, r3, r12.
 keep_below_4g:
     adr_far r2, __image_end
     sub     r2, r2, r4                  @ r2 := image size with .bss
@@ -207,8 +209,18 @@ keep_below_4g:
     movhi   r2, r3                      @ r2 := span
     sub     r3, r2, #1
     adds    r3, r3, r1                  @ C := the last byte would lie past 4 GiB
-    bxcc    lr
-    sub     r1, r4, r2                  @ r1 := a start whose copy ends at the image's start
+    bcs     3f
+    @ Past the end of RAM (an image loaded in the last 64 KiB + its size of a RAM that ends below
+    @ 4 GiB)? The RAM's end is not known before the device tree is read: read the destination's
+    @ last word, which ends in an abort (early_vectors: r0 := 0) where nothing answers.
+    bic     r3, r3, #3
+    mov     r0, #1
+early_probe_load:
+    ldr     r3, [r3]
+    dsb
+    cmp     r0, #0
+    bxne    lr
+3:  sub     r1, r4, r2                  @ r1 := a start whose copy ends at the image's start
     cmp     r10, #0
     beq     1f
     cmp     r10, r4
@@ -290,19 +302,9 @@ relocate:
     str     r12, [sp, #{EI_LOADED_AT}]
     @ The boot phase's own exception vectors (hypfw_boot_vectors below), instead of whatever the
     @ bootloader left (U-Boot's, or address 0 after a reset).
-    cmp     r11, #{MODE_HYP}
-    bne     1f
     adr_far r0, hypfw_boot_vectors
-    cp15    mcr, r0, HVBAR
-    b       2f
-1:  cmp     r11, #{MODE_SVC}
-    bne     2f
-    cp15    mrc, r0, SCTLR
-    bic     r0, r0, #{SCTLR_V}          @ vectors at VBAR, not at 0xFFFF0000
-    cp15    mcr, r0, SCTLR
-    adr_far r0, hypfw_boot_vectors_pl1
-    cp15    mcr, r0, VBAR
-2:  isb
+    adr_far r1, hypfw_boot_vectors_pl1
+    bl      set_vectors
     mov     r0, sp
     bl      boot_main
 4:  wfi
@@ -314,6 +316,72 @@ link_base:
     .word   __link_base                 @ absolute symbol from linker.ld: never relocated
 reloc_magic:
     .word   {RELOC_MAGIC}
+
+@ set_early_vectors: exception vectors for the instructions before boot_main (the self-move,
+@ reading the device tree's header, the relocation), in this first page, which the self-move
+@ never overwrites. A data abort on early_probe_load returns there with r0 := 0 (keep_below_4g's
+@ probe of the end of RAM); any other exception is hypfw_asm_fatal's line (to a test host: no
+@ console is known yet) and a halt, not a jump into whatever vectors the bootloader left.
+@ Before the move the image may run at any word-aligned address, and the vector base ignores the
+@ low 5 bits of HVBAR/VBAR: early_vectors is 16 identical entries and the base points 32 bytes
+@ into them, so every vector lands on one of them. Clobbers r0, r1, r12.
+set_early_vectors:
+    adr     r0, early_vectors + 32
+    mov     r1, r0
+@ set_vectors(r0 = HYP table, r1 = PL1 table), by the entry mode in r11: HVBAR := r0 in HYP; in
+@ SVC VBAR := r1 with SCTLR.V clear (vectors at VBAR, not at 0xFFFF0000); nothing in other modes
+@ (which boot_main reports). Clobbers r0, r12.
+set_vectors:
+    and     r12, r11, #{MODE_MASK}
+    cmp     r12, #{MODE_HYP}
+    cp15    mcreq, r0, HVBAR
+    beq     1f
+    cmp     r12, #{MODE_SVC}
+    bxne    lr
+    cp15    mcr, r1, VBAR
+    cp15    mrc, r0, SCTLR
+    bic     r0, r0, #{SCTLR_V}
+    cp15    mcr, r0, SCTLR
+1:  isb
+    bx      lr
+
+    .balign 32
+early_vectors:
+    .rept 16
+    b       early_trap
+    .endr
+@ At early_probe_load only r0 (the answer) and r12 are free.
+early_trap:
+    mrs     r0, cpsr
+    and     r0, r0, #{MODE_MASK}
+    cmp     r0, #{MODE_ABT}
+    beq     1f
+    cmp     r0, #{MODE_HYP}
+    bne     early_exception
+    cp15    mrc, r0, HSR
+    lsr     r0, r0, #26
+    cmp     r0, #0x25                   @ EC: a data abort in HYP
+    bne     early_exception
+    mrs     r0, elr_hyp
+    adr     r12, early_probe_load
+    cmp     r0, r12
+    bne     early_exception
+    add     r12, r12, #4
+    msr     elr_hyp, r12
+    mov     r0, #0                      @ the probe's answer: nothing there
+    eret
+1:  sub     r0, lr, #8                  @ Abort mode (SVC entry): LR = the load + 8
+    adr     r12, early_probe_load
+    cmp     r0, r12
+    bne     early_exception
+    mov     r0, #0                      @ the probe's answer: nothing there
+    subs    pc, lr, #4                  @ back to SVC, after the load
+early_exception:
+    adr     r0, early_fatal_msg
+    b       hypfw_asm_fatal
+early_fatal_msg:
+    .asciz  "hypfw: fatal: exception before the boot phase (device tree at r2? the image's move?)\n"
+    .balign 4
 
 @ A CPU that is not the boot CPU waits here until the boot CPU writes an entry address into
 @ hypfw_secondary_pen and signals an event. Nothing else of the image is touched meanwhile.

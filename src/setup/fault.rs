@@ -8,6 +8,7 @@ use hypfw_core::services::hsr::{self, Hsr};
 
 /// One line for every kind: `what` at `addr` (the fault address of an abort, else the PC), the
 /// PC, the fault status in words, the syndrome register, and for an external abort what it means.
+#[inline(never)]
 fn report(what: &str, addr: u32, pc: u32, fsc: u32, reg: &str, value: u32) -> ! {
     fatal!(
         "boot phase: {what} {addr:#010x} at PC {pc:#010x} ({}, {reg} {value:#x}){}",

@@ -116,9 +116,10 @@ pub fn build(o: &BuildOpts) -> Result<Images, String> {
         c.args(["--features", "hypfw/semihosting"]);
     }
     let dir = target_dir.join("armv7a-none-eabi").join(if o.release { "release" } else { "debug" });
-    // The relocation table is sized to what the link needs (plus slack, so that small changes do
-    // not relink twice): build with the size that fitted last time, and relink once more when the
-    // table would not fit or would waste more than a KiB. The size is kept per target directory.
+    // The relocation table is sized to what the link needs: build with the size that fitted last
+    // time, and relink once more, with the exact size, when the table would not fit or would waste
+    // 64 bytes or more (the boot-only text ends on a page boundary, so a few hundred bytes of slack
+    // can cost the file a page). The size is kept per target directory.
     let size_file = target_dir.join(if o.release { "reloc-table-bytes" } else { "reloc-table-bytes-debug" });
     let mut size: usize = std::fs::read_to_string(&size_file).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(8192);
     for attempt in 0.. {
@@ -128,13 +129,13 @@ pub fn build(o: &BuildOpts) -> Result<Images, String> {
             return Err("firmware build failed".into());
         }
         let (need, have) = image::reloc_table_fit(&dir.join("hypfw"))?;
-        if need <= have && have - need <= 1024 {
+        if need <= have && have - need < 64 {
             break;
         }
         if attempt == 3 {
             return Err(format!("relocation table: needs {need} bytes, the image has {have} after 3 relinks"));
         }
-        size = (need + 256).next_multiple_of(256);
+        size = need;
         std::fs::create_dir_all(&target_dir).map_err(|e| e.to_string())?;
         std::fs::write(&size_file, size.to_string()).map_err(|e| e.to_string())?;
     }

@@ -29,6 +29,8 @@
 //!   semihosting: off                    QEMU without -semihosting-config (as a user types it)
 //!   damage: pack+N                      flip the bits of byte N of the payload pack
 //!   entry-state: caches-on              (loader images) the shim turns the HYP caches on first
+//!   r2: HEX                             (loader images) r2 as the shim passes it, instead of
+//!                                       the DTB's address (the DTB is still loaded)
 //!   exit: N | timeout                   expected QEMU exit status (timeout: a halt, QEMU must
 //!                                       still run when the timeout ends it)
 //!   timeout: SECONDS                    (default 30)
@@ -143,6 +145,8 @@ struct Boot {
     dtb: Option<String>,
     damage: Option<usize>,
     prefix: &'static [u32],
+    /// `r2:` for `loader@` images: the register the shim passes instead of the DTB's address.
+    r2: Option<u32>,
 }
 
 fn parse(
@@ -230,7 +234,7 @@ fn parse(
 /// Apply the `key: value` lines to `s`; return the ones that choose the boot.
 fn read_keys(s: &mut Scenario, text: &str, imgs: &crate::Images) -> Result<Boot, String> {
     let name = s.name.clone();
-    let mut boot = Boot { image: "bin".to_string(), dtb: None, damage: None, prefix: &[] };
+    let mut boot = Boot { image: "bin".to_string(), dtb: None, damage: None, prefix: &[], r2: None };
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let (k, v) = line.split_once(':').ok_or(format!("{name}: bad line {line}"))?;
         let v = v.trim().to_string();
@@ -241,6 +245,7 @@ fn read_keys(s: &mut Scenario, text: &str, imgs: &crate::Images) -> Result<Boot,
             "memory" => s.q.mem_mib = v.parse().map_err(|_| "memory")?,
             "image" => boot.image = v,
             "dtb" => boot.dtb = Some(v),
+            "r2" => boot.r2 = Some(u32::from_str_radix(v.trim_start_matches("0x"), 16).map_err(|_| "r2: hex")?),
             "entry-state" if v == "caches-on" => boot.prefix = &HSCTLR_CACHES_ON,
             "damage" => {
                 let off = v.strip_prefix("pack+").and_then(|o| o.parse::<usize>().ok()).ok_or("damage: pack+N")?;
@@ -287,7 +292,8 @@ fn loader_args(name: &str, boot: &Boot, file: &str, at: &str, tmp: &std::path::P
     let dtb_path = tmp.join(format!("{name}.dtb"));
     let shim_path = tmp.join(format!("{name}.shim"));
     std::fs::write(&dtb_path, blob).map_err(|e| e.to_string())?;
-    std::fs::write(&shim_path, shim_with(boot.prefix, DTB_ADDR as u32, addr as u32)).map_err(|e| e.to_string())?;
+    let r2 = boot.r2.unwrap_or(DTB_ADDR as u32);
+    std::fs::write(&shim_path, shim_with(boot.prefix, r2, addr as u32)).map_err(|e| e.to_string())?;
     Ok(vec![
         "-device".into(),
         format!("loader,file={},addr={SHIM_ADDR:#x},cpu-num=0,force-raw=on", shim_path.display()),

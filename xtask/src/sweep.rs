@@ -61,8 +61,9 @@ struct Case {
 /// (start, end) passed in r2: the model of boot/entry.S's move rule. Up to the next address a
 /// multiple of 64 KiB from the link address (64 KiB further when that is at most 4 KiB away, as
 /// the move would overwrite the running first page), further up when the image would cover the
-/// DTB, and down below the image (and a DTB under it) when up would pass 4 GiB.
-fn runs_at(load: u64, span: u64, dtb: Option<(u64, u64)>) -> u64 {
+/// DTB, and down below the image (and a DTB under it) when up would pass 4 GiB or the end of RAM
+/// (`ram_end`: entry.S reads the destination's last word, which aborts past the end).
+fn runs_at(load: u64, span: u64, dtb: Option<(u64, u64)>, ram_end: u64) -> u64 {
     let off = load % GRANULE;
     let mut d = if off == 0 { 0 } else { GRANULE - off };
     if (1..=0x1000).contains(&d) {
@@ -77,7 +78,7 @@ fn runs_at(load: u64, span: u64, dtb: Option<(u64, u64)>) -> u64 {
     if d == 0 {
         return load;
     }
-    if load + d + span <= 1 << 32 {
+    if load + d + span <= ram_end.min(1 << 32) {
         return load + d;
     }
     let mut at = load - span;
@@ -146,7 +147,8 @@ impl Ctx {
                 .extend(["-device".into(), format!("loader,file={},addr={dtb_place:#x},force-raw=on", dtb.display())]);
         }
         let dtb_range = dtb_at.map(|d| (d, d + dtb_len));
-        let want = Want::Verdict { runs_at: Some(runs_at(load, self.l.span, dtb_range)), mode: "HYP" };
+        let ram_end = RAM + ((mem as u64) << 20);
+        let want = Want::Verdict { runs_at: Some(runs_at(load, self.l.span, dtb_range, ram_end)), mode: "HYP" };
         Ok(Case { class, name, why: why.into(), q, want, timeout: 30, quick: false })
     }
 
@@ -162,7 +164,7 @@ impl Ctx {
         q.prompt_script = script;
         let start = if how == "u-boot-bootm" { addr + 64 } else { addr };
         // U-Boot's tree lies far above these addresses (it relocates it near the top of RAM).
-        let want = Want::Verdict { runs_at: Some(runs_at(start, self.l.span, None)), mode: "HYP" };
+        let want = Want::Verdict { runs_at: Some(runs_at(start, self.l.span, None, RAM + (1 << 30))), mode: "HYP" };
         Ok(Case { class: "u-boot", name, why: why.into(), q, want, timeout: 40, quick: false })
     }
 
@@ -176,7 +178,7 @@ impl Ctx {
         let mut q = Qemu::new("virt,virtualization=on,secure=on");
         q.smp = 4;
         q.load = load_args;
-        let want = Want::Verdict { runs_at: Some(runs_at(load, self.l.span, None)), mode: "SVC" };
+        let want = Want::Verdict { runs_at: Some(runs_at(load, self.l.span, None, RAM + (1 << 30))), mode: "SVC" };
         Ok(Case { class: "secure", name, why: why.into(), q, want, timeout: 30, quick: false })
     }
 }
@@ -254,7 +256,7 @@ fn cases(c: &Ctx) -> Result<Vec<Case>, String> {
     // The highest load address whose running copy (after the move rule) still ends below the
     // payload: the rule may add a granule (a short move), so the address follows the model.
     let mut below = p - l.span - GRANULE;
-    while runs_at(below, l.span, None) + l.span > p {
+    while runs_at(below, l.span, None, RAM + (1 << 30)) + l.span > p {
         below -= GRANULE;
     }
     for (a, why) in [
@@ -288,6 +290,20 @@ fn cases(c: &Ctx) -> Result<Vec<Case>, String> {
         ((top - l.file - 0x0200_0000) & !3, "32 MiB below the end, ending unaligned"),
     ] {
         v.push(c.loader("top-3g", a, 3072, Some(0x4400_0000), why)?);
+    }
+
+    // The end of a RAM that ends below 4 GiB (1 GiB: 0x40000000..0x80000000): where the move up to
+    // the next 64 KiB multiple would run past the end, entry.S finds no RAM there (its probe of the
+    // destination's last word aborts) and moves the image down below itself instead.
+    let end = RAM + (1 << 30);
+    // The highest 64 KiB multiple at which the image still fits below the end.
+    let x = (end - l.span) & !(GRANULE - 1);
+    for (a, why) in [
+        ((end - l.span - 4) & !3, "the image would end 4 bytes below the end of RAM: the move up passes it"),
+        (x - 0xffc, "a move of at most 4 KiB goes 64 KiB further, past the end of RAM"),
+        (x - GRANULE + 4, "the move up ends at the highest place that fits"),
+    ] {
+        v.push(c.loader("ram-end", a, 1024, Some(0x4400_0000), why)?);
     }
 
     // Not RAM: the image lands nowhere, so hypfw cannot run at all; what is expected is the CPU's
@@ -503,15 +519,18 @@ mod tests {
     #[test]
     fn move_rule() {
         let span = 0x3_97f8;
-        assert_eq!(runs_at(0x4567_8000, span, None), 0x4568_0000);
-        assert_eq!(runs_at(0x4568_0000, span, None), 0x4568_0000);
+        assert_eq!(runs_at(0x4567_8000, span, None, 1 << 32), 0x4568_0000);
+        assert_eq!(runs_at(0x4568_0000, span, None, 1 << 32), 0x4568_0000);
         // At most 4 KiB: 64 KiB further.
-        assert_eq!(runs_at(0x4021_fffc, span, None), 0x4023_0000);
-        assert_eq!(runs_at(0x4021_f000, span, None), 0x4023_0000);
-        assert_eq!(runs_at(0x4021_effc, span, None), 0x4022_0000);
+        assert_eq!(runs_at(0x4021_fffc, span, None, 1 << 32), 0x4023_0000);
+        assert_eq!(runs_at(0x4021_f000, span, None, 1 << 32), 0x4023_0000);
+        assert_eq!(runs_at(0x4021_effc, span, None, 1 << 32), 0x4022_0000);
         // Above a DTB the image would cover.
-        assert_eq!(runs_at(0x4030_0004, span, Some((0x4033_9800, 0x4043_9800))), 0x4044_0000);
+        assert_eq!(runs_at(0x4030_0004, span, Some((0x4033_9800, 0x4043_9800)), 1 << 32), 0x4044_0000);
         // Past 4 GiB: down, below the image.
-        assert_eq!(runs_at((1 << 32) - span, span, None), 0xfff8_0000);
+        assert_eq!(runs_at((1 << 32) - span, span, None, 1 << 32), 0xfff8_0000);
+        // Past the end of a RAM that ends lower: down too.
+        assert_eq!(runs_at(0x8000_0000 - span - 4, span, None, 0x8000_0000), 0x7ff8_0000);
+        assert_eq!(runs_at(0x7ff0_0004, span, None, 0x8000_0000), 0x7ff1_0000);
     }
 }

@@ -53,6 +53,7 @@ core::arch::global_asm!(
     ),
     MODE_HYP = const Mode::Hyp.bits(),
     MODE_SVC = const Mode::Svc.bits(),
+    MODE_ABT = const Mode::Abt.bits(),
     MODE_MASK = const Mode::MASK,
     MPIDR_NON_AFFINITY = const MPIDR_NON_AFFINITY,
     CTRL_M = const Sctlr::M.bits(),
