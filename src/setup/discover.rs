@@ -102,6 +102,14 @@ pub struct Discovered {
 fn options_known(info: &EarlyInfo, o: &Options) {
     console::set_verbose(o.verbose || (cfg!(feature = "semihosting") && !o.quiet));
     report_handover(info);
+    if o.ignored > 0 {
+        log!(
+            "options: {} hypfw.* word(s) ignored, the first `{}`: hypfw takes {}",
+            o.ignored,
+            o.first_ignored(),
+            hypfw_core::platform::options::KNOWN
+        );
+    }
 }
 
 /// Find the device tree (r2, or QEMU's ELF convention), validate and read it.

@@ -1,6 +1,8 @@
 //! hypfw's own options, from `hypfw.*` words of the command line (`/chosen/bootargs`): what the
 //! bare image's self-test does, and the one policy a user may relax (`hypfw.handover=allow`).
-//! Unknown words and malformed values are ignored: the command line is shared with the payload.
+//! Words without the `hypfw.` prefix belong to the payload. A `hypfw.*` word hypfw does not know,
+//! or whose value it does not take (a typo such as `hypfw.verbos` or `hypfw.handover=alow`), is
+//! ignored, and the first one is kept so that the boot log can say so.
 
 /// hypfw's options, from `hypfw.*` words of /chosen/bootargs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,7 +23,19 @@ pub struct Options {
     /// The short summary even in a test build, whose default is the step-by-step log
     /// (`hypfw.quiet`).
     pub quiet: bool,
+    /// How many `hypfw.*` words were not options hypfw takes, and the first of them (its first
+    /// [`IGNORED_KEPT`] bytes).
+    pub ignored: u8,
+    pub first_ignored: [u8; IGNORED_KEPT],
+    pub first_ignored_len: u8,
 }
+
+/// How much of the first ignored word is kept for the log.
+pub const IGNORED_KEPT: usize = 32;
+
+/// The words hypfw takes, for the log line about one it does not.
+pub const KNOWN: &str = "hypfw.verbose, hypfw.quiet, hypfw.handover=allow, hypfw.hotplug=N, hypfw.reinit=N, \
+                         hypfw.hvc-teardown=N, hypfw.selftest=stack-overflow|undefined|push-overflow|init-fault";
 
 impl Default for Options {
     fn default() -> Self {
@@ -33,34 +47,73 @@ impl Default for Options {
             handover: false,
             verbose: false,
             quiet: false,
+            ignored: 0,
+            first_ignored: [0; IGNORED_KEPT],
+            first_ignored_len: 0,
         }
     }
 }
 
+/// A decimal number of at most 9 digits (the counts hypfw takes), written by hand rather than
+/// with `str::parse`, whose generic integer parser (signs, radixes, overflow) costs the boot-only
+/// text several hundred bytes.
+fn decimal(v: &[u8]) -> Option<u32> {
+    if v.is_empty() || v.len() > 9 {
+        return None;
+    }
+    v.iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as u32))
+}
+
 impl Options {
     pub fn from_bootargs(args: &str) -> Self {
-        let mut o = Self { mode: SelfTest::from_bootargs(args), ..Self::default() };
-        for w in args.split_whitespace() {
-            if let Some(n) = w.strip_prefix("hypfw.hotplug=").and_then(|v| v.parse().ok()) {
-                o.hotplug_cycles = n;
-            }
-            if let Some(n) = w.strip_prefix("hypfw.reinit=").and_then(|v| v.parse().ok()) {
-                o.reinit_cycles = n;
-            }
-            if let Some(n) = w.strip_prefix("hypfw.hvc-teardown=").and_then(|v| v.parse().ok()) {
-                o.hvc_teardown_cycles = n;
-            }
-            if w == "hypfw.handover=allow" {
-                o.handover = true;
-            }
-            if w == "hypfw.verbose" {
-                o.verbose = true;
-            }
-            if w == "hypfw.quiet" {
-                o.quiet = true;
+        // The option names, searched as a table: a `match` on byte strings compiles to a chain
+        // of inline compares several times the size, in the boot-only text.
+        const NAMES: [&[u8]; 7] =
+            [b"hotplug", b"reinit", b"hvc-teardown", b"handover", b"verbose", b"quiet", b"selftest"];
+        let mut o = Self::default();
+        for w in args.as_bytes().split(|c| c.is_ascii_whitespace()) {
+            let Some(opt) = w.strip_prefix(b"hypfw.") else { continue };
+            let eq = opt.iter().position(|&c| c == b'=').unwrap_or(opt.len());
+            let (name, value) = (&opt[..eq], opt.get(eq + 1..));
+            let count = value.and_then(decimal);
+            let taken = match (NAMES.iter().position(|n| *n == name), value) {
+                (Some(0), _) => count.map(|n| o.hotplug_cycles = n).is_some(),
+                (Some(1), _) => count.map(|n| o.reinit_cycles = n).is_some(),
+                (Some(2), _) => count.map(|n| o.hvc_teardown_cycles = n).is_some(),
+                (Some(3), Some(b"allow")) => {
+                    o.handover = true;
+                    true
+                }
+                (Some(4), None) => {
+                    o.verbose = true;
+                    true
+                }
+                (Some(5), None) => {
+                    o.quiet = true;
+                    true
+                }
+                (Some(6), Some(v)) => SelfTest::named(v).map(|m| o.mode = m).is_some(),
+                _ => false,
+            };
+            if !taken {
+                if o.ignored == 0 {
+                    // ASCII only (anything else as `?`), so that the kept bytes are a `str`.
+                    let n = w.len().min(IGNORED_KEPT);
+                    for (d, &c) in o.first_ignored.iter_mut().zip(&w[..n]) {
+                        *d = if c.is_ascii() { c } else { b'?' };
+                    }
+                    o.first_ignored_len = n as u8;
+                }
+                o.ignored = o.ignored.saturating_add(1);
             }
         }
         o
+    }
+
+    /// The first ignored `hypfw.*` word (see [`Options::ignored`]), as kept: its first
+    /// [`IGNORED_KEPT`] bytes, non-ASCII ones as `?`.
+    pub fn first_ignored(&self) -> &str {
+        core::str::from_utf8(&self.first_ignored[..self.first_ignored_len as usize]).unwrap_or_default()
     }
 }
 
@@ -85,13 +138,19 @@ pub enum SelfTest {
 impl SelfTest {
     /// Parse the `hypfw.selftest=` word of a command line; unknown values are ignored.
     pub fn from_bootargs(args: &str) -> Self {
-        match args.split_whitespace().find_map(|w| w.strip_prefix("hypfw.selftest=")) {
-            Some("stack-overflow") => SelfTest::StackOverflow,
-            Some("undefined") => SelfTest::Undefined,
-            Some("push-overflow") => SelfTest::PushOverflow,
-            Some("init-fault") => SelfTest::InitFault,
-            _ => SelfTest::Normal,
-        }
+        Options::from_bootargs(args).mode
+    }
+
+    /// The mode a `hypfw.selftest=` value names (a table searched, which is a fraction of the
+    /// code a `match` on byte strings compiles to).
+    fn named(v: &[u8]) -> Option<Self> {
+        const NAMES: [(&[u8], SelfTest); 4] = [
+            (b"stack-overflow", SelfTest::StackOverflow),
+            (b"undefined", SelfTest::Undefined),
+            (b"push-overflow", SelfTest::PushOverflow),
+            (b"init-fault", SelfTest::InitFault),
+        ];
+        NAMES.iter().find(|(n, _)| *n == v).map(|&(_, m)| m)
     }
 }
 
@@ -117,5 +176,27 @@ mod tests {
         assert!(!o.quiet);
         assert!(Options::from_bootargs("hypfw.quiet quiet").quiet);
         assert!(!Options::from_bootargs("quiet hypfw.quieter").quiet);
+    }
+
+    /// A `hypfw.*` word that is not an option, or has a value hypfw does not take, is counted and
+    /// the first one kept for the log; the payload's own words are not hypfw's to judge.
+    #[test]
+    fn words_hypfw_does_not_take_are_reported() {
+        let o = Options::from_bootargs("console=ttyS0 hypfw.verbose quiet rootwait");
+        assert_eq!(o.ignored, 0);
+        let o = Options::from_bootargs("hypfw.verbos hypfw.handover=alow hypfw.hotplug=x hypfw.reinit=3");
+        assert_eq!((o.ignored, o.first_ignored(), o.reinit_cycles), (3, "hypfw.verbos", 3));
+        assert!(!o.verbose && !o.handover);
+        assert_eq!(Options::from_bootargs("hypfw.selftest=bogus").ignored, 1);
+        assert_eq!(Options::from_bootargs("hypfw.hotplug=99999999999").ignored, 1, "more than 9 digits");
+        assert_eq!(Options::from_bootargs("hypfw.hotplug=").ignored, 1);
+        assert_eq!(Options::from_bootargs("hypfw.verbose=1").ignored, 1);
+        let long = Options::from_bootargs("hypfw.a-very-long-option-name-that-goes-on=1");
+        assert_eq!(long.first_ignored(), "hypfw.a-very-long-option-name-th");
+        // Non-ASCII bytes (here a two-byte character cut in half) are kept as `?`.
+        let utf = Options::from_bootargs("hypfw.abcdefghijklmnopqrstuvwxy\u{e9}");
+        assert_eq!(utf.first_ignored(), "hypfw.abcdefghijklmnopqrstuvwxy?");
+        assert_eq!(Options::from_bootargs("hypfw.\u{e9}t\u{e9}").first_ignored(), "hypfw.??t??");
+        assert_eq!(Options::from_bootargs("hypfw.hotplug=4294967").hotplug_cycles, 4_294_967);
     }
 }
