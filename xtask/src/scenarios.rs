@@ -4,7 +4,7 @@
 //! A scenario file is `key: value` lines:
 //!   machine: virt,virtualization=on     smp: 2     memory: 1024 (MiB)
 //!   cpu: cortex-a7                      (default cortex-a15)
-//!   image: bin | bare | elf | loader@[bare:]ADDR
+//!   image: bin | bare | elf | loader@[bare:|linux:]ADDR
 //!                                       (bin: hypfw + self-test payload; bare: hypfw alone;
 //!                                        loader: raw image at ADDR, started by a shim that
 //!                                        passes r2 = the DTB given by `dtb:`, as U-Boot would)
@@ -195,7 +195,12 @@ fn parse(
         l if l.starts_with("loader@") => {
             let (which, at) =
                 l.trim_start_matches("loader@").split_once(':').unwrap_or(("bin", l.trim_start_matches("loader@")));
-            let file = if which == "bare" { bare } else { bin };
+            let file = match which {
+                "bare" => bare,
+                // The Linux pack with 10 hotplug cycles (`linux@ttyAMA0`).
+                "linux" => crate::linux::packed_image_for("ttyAMA0")?.display().to_string(),
+                _ => bin,
+            };
             loader_args(&name, &boot, &file, at, tmp)?
         }
         "u-boot" | "u-boot-bootm" | "u-boot-fit" => {

@@ -8,6 +8,12 @@ use crate::mm::layout::MemRange;
 use crate::payload::pack::Kind;
 
 pub const KERNEL_OFFSET: u64 = 32 << 20;
+/// A zImage must start in the first 128 MiB of RAM: with AUTO_ZRELADDR its decompressor puts the
+/// kernel at the 128 MiB boundary below itself (Linux's booting.rst, "Calling the kernel image").
+pub const ZIMAGE_WINDOW: u64 = 128 << 20;
+/// Room a zImage uses past its own end while it runs (its decompressor's stack, heap and
+/// .bss, and the appended-DTB work area): kept free of the initrd and anything in use.
+pub const ZIMAGE_SLACK: u64 = 1 << 20;
 /// Space for the rewritten device tree.
 pub const DTB_MAX: u64 = 1 << 20;
 /// Highest offset from the start of RAM that is still low memory for a 3G/1G kernel split, with
@@ -83,9 +89,25 @@ pub fn place(
     let dtb = MemRange { base: align_down(top.saturating_sub(DTB_MAX), PAGE_SIZE), size: DTB_MAX };
     let initrd = (initrd_len > 0)
         .then(|| MemRange { base: align_down(dtb.base.saturating_sub(initrd_len), PAGE_SIZE), size: initrd_len });
+    let low_end = initrd.map_or(dtb.base, |i| i.base);
+    let free = |r: MemRange| r.end() <= low_end && !busy.iter().any(|b| b.size > 0 && b.overlaps(&r));
     let (kernel, entry) = match kind {
+        // 32 MiB up, where it decompresses below itself without moving; where something still in
+        // use lies there (U-Boot's kernel_addr_r is RAM + 32 MiB on many boards, so the loaded
+        // file itself), the first free place above it in the first 128 MiB; else the lowest free
+        // place, from which the decompressor first moves itself clear of the kernel it unpacks.
         Kind::ZImage => {
-            let k = MemRange { base: bank.base + KERNEL_OFFSET, size: align_up(payload_len, PAGE_SIZE) };
+            let size = align_up(payload_len, PAGE_SIZE);
+            let usual = MemRange { base: bank.base + KERNEL_OFFSET, size };
+            let with_slack = |r: MemRange| MemRange { base: r.base, size: r.size + ZIMAGE_SLACK };
+            let k = if free(with_slack(usual)) {
+                usual
+            } else {
+                let window_end = low_end.min(bank.base + ZIMAGE_WINDOW);
+                lowest_free(usual.base, window_end, size + ZIMAGE_SLACK, busy)
+                    .or_else(|| lowest_free(bank.base, low_end, size + ZIMAGE_SLACK, busy))
+                    .map_or(usual, |r| MemRange { base: r.base, size })
+            };
             (k, k.base)
         }
         // Relocated for wherever it goes: where a kernel would, or, where RAM is too small for
@@ -94,13 +116,8 @@ pub fn place(
         // zeroes past its end (.bss, stacks) then has the most room before the tree.
         Kind::Relocatable { entry_offset, .. } => {
             let size = align_up(payload_len, PAGE_SIZE);
-            let low_end = initrd.map_or(dtb.base, |i| i.base);
             let usual = MemRange { base: bank.base + KERNEL_OFFSET, size };
-            let k = if usual.end() <= low_end && !busy.iter().any(|b| b.size > 0 && b.overlaps(&usual)) {
-                usual
-            } else {
-                lowest_free(bank.base, low_end, size, busy).unwrap_or(usual)
-            };
+            let k = if free(usual) { usual } else { lowest_free(bank.base, low_end, size, busy).unwrap_or(usual) };
             (k, k.base + entry_offset as u64)
         }
         Kind::Raw { load_addr, entry_offset } => {
@@ -114,7 +131,6 @@ pub fn place(
             (k, k.base + entry_offset as u64)
         }
     };
-    let low_end = initrd.map_or(dtb.base, |i| i.base);
     if kernel.end() > low_end || dtb.base < bank.base || initrd.is_some_and(|i| i.base < bank.base) {
         return Err(PlaceError::TooBig {
             needed: kernel.end() - bank.base + initrd_len + DTB_MAX,
@@ -224,11 +240,33 @@ mod tests {
         );
         let e = format!("{}", place(bank, RES_1G, &[], over, 4096, 0).unwrap_err());
         assert!(e.contains("0x7ff00000..0x7ff01000") && e.contains("hypfw's own region 0x7fe00000..0x80000000"), "{e}");
-        let busy = MemRange { base: 0x4210_0000, size: 0x1000 };
-        assert_eq!(
-            place(bank, RES_1G, &[busy], Kind::ZImage, 4 << 20, 0),
-            Err(PlaceError::Overlap { what: "payload", with: busy })
-        );
+    }
+
+    /// A zImage whose usual place (RAM + 32 MiB) is in use goes to the first free place above it
+    /// in the first 128 MiB, with room for what its decompressor uses past its end: U-Boot's
+    /// kernel_addr_r is RAM + 32 MiB on sunxi (0x42000000), TI AM57xx and i.MX (0x82000000) and
+    /// STM32MP1 (0xC2000000), so `bootz ${kernel_addr_r}` of a packed image puts the loaded file
+    /// itself there.
+    #[test]
+    fn a_zimage_whose_usual_place_is_in_use_goes_above_it() {
+        for base in [0x4000_0000u64, 0x8000_0000, 0xC000_0000] {
+            let bank = MemRange { base, size: 1 << 30 };
+            let res = MemRange { base: base + (1 << 30) - (2 << 20), size: 2 << 20 };
+            let loaded = MemRange { base: base + KERNEL_OFFSET, size: 0x6A_0000 + 0x1_0000 };
+            let p = place(bank, res, &[loaded], Kind::ZImage, 0x69_0000, 0x20_0000).unwrap();
+            assert_eq!(p.kernel.base, align_up(loaded.end(), 0x1_0000), "{base:#x}: {p:x?}");
+            assert!(p.kernel.end() + ZIMAGE_SLACK <= p.initrd.unwrap().base);
+            assert!(p.kernel.base < base + ZIMAGE_WINDOW && p.entry == p.kernel.base);
+        }
+        // Something in use just past the usual place's end: the slack counts.
+        let bank = MemRange { base: 0x4000_0000, size: 1 << 30 };
+        let near = MemRange { base: 0x4200_0000 + (4 << 20) + 0x1000, size: 0x1000 };
+        let p = place(bank, RES_1G, &[near], Kind::ZImage, 4 << 20, 0).unwrap();
+        assert!(p.kernel.base > near.end(), "{p:x?}");
+        // No room above in the first 128 MiB: the lowest free place, below.
+        let wide = MemRange { base: 0x4200_0000, size: 100 << 20 };
+        let p = place(bank, RES_1G, &[wide], Kind::ZImage, 4 << 20, 0).unwrap();
+        assert_eq!(p.kernel.base, 0x4000_0000);
     }
 
     proptest! {
