@@ -104,7 +104,7 @@ fn options_known(info: &EarlyInfo, o: &Options) {
     report_handover(info);
     if o.ignored > 0 {
         log!(
-            "options: {} hypfw.* word(s) ignored, the first `{}`: hypfw takes {}",
+            "options: {} hypfw.* word(s) ignored, the first `{}` (hypfw.{})",
             o.ignored,
             o.first_ignored(),
             hypfw_core::platform::options::KNOWN
@@ -248,6 +248,15 @@ pub fn report_platform(p: &Platform) {
             None => "none",
         }
     );
+    if p.ram_ignored > 0 {
+        fatal!(
+            "platform: {} /memory range(s) past the {} separate banks and {} nodes hypfw keeps: stage 2 would map \
+             them as device memory",
+            p.ram_ignored,
+            dtb::MAX_RAM,
+            dtb::MAX_MEMORY_NODES
+        );
+    }
 }
 
 struct MpidrList<'a>(&'a Platform);

@@ -34,8 +34,7 @@ pub struct Options {
 pub const IGNORED_KEPT: usize = 32;
 
 /// The words hypfw takes, for the log line about one it does not.
-pub const KNOWN: &str = "hypfw.verbose, hypfw.quiet, hypfw.handover=allow, hypfw.hotplug=N, hypfw.reinit=N, \
-                         hypfw.hvc-teardown=N, hypfw.selftest=stack-overflow|undefined|push-overflow|init-fault";
+pub const KNOWN: &str = "verbose, quiet, handover=allow, hotplug=N, reinit=N, hvc-teardown=N, selftest=MODE";
 
 impl Default for Options {
     fn default() -> Self {

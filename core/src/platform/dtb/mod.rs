@@ -36,6 +36,8 @@ const PATH_MAX: usize = 12;
 pub const MAX_SIZE: usize = 2 << 20;
 
 pub const MAX_RAM: usize = crate::mm::layout::MAX_RAM_BANKS;
+/// `/memory` nodes read (their ranges merge into at most [`MAX_RAM`] banks).
+pub const MAX_MEMORY_NODES: usize = 8;
 /// Reserved ranges kept (more are reported as a problem by `inspect`, and ignored).
 pub const MAX_RESERVED: usize = 12;
 pub const MAX_CPUS: usize = crate::mm::layout::MAX_CPUS;
@@ -371,6 +373,11 @@ pub struct Cpu {
 pub struct Platform {
     pub ram: [crate::mm::layout::MemRange; MAX_RAM],
     pub ram_banks: usize,
+    /// RAM ranges of the tree that do not fit in `ram` once adjacent and overlapping ones are
+    /// merged (more than [`MAX_RAM`] separate banks, or memory nodes past
+    /// [`MAX_MEMORY_NODES`]): not used. The boot phase stops on them, as the payload's
+    /// /memory would still list them while stage 2 maps them as device memory.
+    pub ram_ignored: usize,
     pub console: Option<Console>,
     pub gic: Option<Gic>,
     pub cpus: [Cpu; MAX_CPUS],
@@ -413,6 +420,7 @@ impl Platform {
         Platform {
             ram,
             ram_banks: 1,
+            ram_ignored: 0,
             console: Some(Console { kind: UartKind::Pl011, base: 0x0900_0000, size: 0x1000, compatible: 0 }),
             gic: Some(Gic {
                 dist: (0x0800_0000, 0x1_0000),
@@ -480,7 +488,7 @@ struct Facts {
     /// For each of [`WANTED`], the path of the first node (in document order) that answers it.
     matches: [Option<Path>; WANTED.len()],
     /// Enabled `device_type = "memory"` nodes directly under the root, the first `nmemory`.
-    memory: [u32; MAX_RAM],
+    memory: [u32; MAX_MEMORY_NODES],
     nmemory: usize,
     /// The first of each directly under the root.
     cpus: Option<u32>,
@@ -686,6 +694,7 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
     let mut p = Platform {
         ram: [crate::mm::layout::MemRange::default(); MAX_RAM],
         ram_banks: 0,
+        ram_ignored: 0,
         console: None,
         gic: None,
         cpus: [Cpu::default(); MAX_CPUS],
@@ -737,21 +746,44 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
 /// the rest).
 fn read_ram(p: &mut Platform, t: Tree, facts: &Facts) -> Result<(), DtbError> {
     p.ram_banks = 0;
-    for &m in &facts.memory[..facts.nmemory] {
+    p.ram_ignored = facts.nmemory.saturating_sub(MAX_MEMORY_NODES);
+    for &m in &facts.memory[..facts.nmemory.min(MAX_MEMORY_NODES)] {
         let mut path = Path { at: [0; PATH_MAX], len: 2 };
         path.at[0] = facts.root;
         path.at[1] = m;
         let (entries, mut i) = (regs(t, &path)?, 0);
         while let Some((base, size)) = entries.get(i)? {
-            if size != 0 && p.ram_banks < MAX_RAM {
-                p.ram[p.ram_banks] = crate::mm::layout::MemRange { base, size };
-                p.ram_banks += 1;
+            if size != 0 && !add_ram(p, base, size) {
+                p.ram_ignored += 1;
             }
             i += 1;
         }
     }
     p.ram[..p.ram_banks].sort_unstable_by_key(|r| r.base);
     Ok(())
+}
+
+/// Add `base`/`size` to the RAM banks, merged with every bank it overlaps or touches (a
+/// bootloader may split one bank into many entries: U-Boot on Exynos5 boards writes eight of
+/// 256 MiB each); false when it is separate from all of them and there is no room.
+fn add_ram(p: &mut Platform, base: u64, size: u64) -> bool {
+    let (mut lo, mut hi) = (base, base.saturating_add(size));
+    let mut i = 0;
+    while i < p.ram_banks {
+        let b = p.ram[i];
+        if b.base <= hi && lo <= b.base.saturating_add(b.size) {
+            lo = lo.min(b.base);
+            hi = hi.max(b.base.saturating_add(b.size));
+            p.ram_banks -= 1;
+            p.ram[i] = p.ram[p.ram_banks];
+        } else {
+            i += 1;
+        }
+    }
+    let Some(slot) = p.ram.get_mut(p.ram_banks) else { return false };
+    *slot = crate::mm::layout::MemRange { base: lo, size: hi - lo };
+    p.ram_banks += 1;
+    true
 }
 
 /// The console: the node `/chosen/stdout-path` (an alias resolved) names, whatever UART it is,

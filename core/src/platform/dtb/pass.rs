@@ -459,10 +459,11 @@ impl<'a, 'f> Gatherer<'a, 'f> {
     /// An enabled node directly under the root whose `device_type` is at `at..end`: memory?
     #[inline(never)]
     fn judge_memory(&mut self, (at, end): (u32, u32)) {
-        if self.b.st.get(at as usize..end as usize).is_some_and(|d| d.starts_with(b"memory"))
-            && let Some(slot) = self.f.memory.get_mut(self.f.nmemory)
-        {
-            *slot = self.stack[1];
+        if self.b.st.get(at as usize..end as usize).is_some_and(|d| d.starts_with(b"memory")) {
+            if let Some(slot) = self.f.memory.get_mut(self.f.nmemory) {
+                *slot = self.stack[1];
+            }
+            // Counted past the slots too: read_ram reports what it could not keep.
             self.f.nmemory += 1;
         }
     }

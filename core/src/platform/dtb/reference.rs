@@ -8,9 +8,9 @@
 
 use super::node::{Blocks, Node, Prop, word_at};
 use super::{
-    Description, DtbError, FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_NOP, FDT_PROP, Facts, MAX_DEPTH, MAX_RAM,
-    PATH_MAX, Path, WANTED, Wanted, alias, check_header, check_reservations, is_enabled, is_utf8, node,
-    read_description, stdout_path,
+    Description, DtbError, FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_NOP, FDT_PROP, Facts, MAX_DEPTH,
+    MAX_MEMORY_NODES, PATH_MAX, Path, WANTED, Wanted, alias, check_header, check_reservations, is_enabled, is_utf8,
+    node, read_description, stdout_path,
 };
 
 /// As [`super::validate`] (`nops_anywhere`: as [`super::validate_allowing_nops`]), also returning
@@ -47,10 +47,10 @@ pub fn describe(blob: &[u8]) -> Result<Description, DtbError> {
         }
         facts.ncpu_children += 1;
     }
-    for m in found.memory.iter().flatten() {
-        facts.memory[facts.nmemory] = m.props_at() as u32;
-        facts.nmemory += 1;
+    for (slot, m) in facts.memory.iter_mut().zip(found.memory.iter().flatten()) {
+        *slot = m.props_at() as u32;
     }
+    facts.nmemory = found.nmemory;
     let path = stdout_path(found.chosen, found.aliases).or_else(|| alias(found.aliases, "serial0"));
     facts.console = path.and_then(|path| find_path(root, path)).map(|np| np.offsets());
     read_description(b, blob, &facts)
@@ -196,7 +196,9 @@ struct Found<'a, const N: usize> {
     /// For each `Wanted`, the path of the first node (in document order) that matches.
     matches: [Option<NodePath<'a>>; N],
     /// Enabled `device_type = "memory"` nodes directly under the root.
-    memory: [Option<Node<'a>>; MAX_RAM],
+    memory: [Option<Node<'a>>; MAX_MEMORY_NODES],
+    /// All of them, past the slots too.
+    nmemory: usize,
     cpus: Option<Node<'a>>,
     chosen: Option<Node<'a>>,
     reserved_memory: Option<Node<'a>>,
@@ -209,7 +211,8 @@ struct Found<'a, const N: usize> {
 fn walk<'a, const N: usize>(b: Blocks<'a>, root: Node<'a>, wanted: [Wanted; N]) -> Found<'a, N> {
     let mut f = Found {
         matches: [const { None }; N],
-        memory: [None; MAX_RAM],
+        memory: [None; MAX_MEMORY_NODES],
+        nmemory: 0,
         cpus: None,
         chosen: None,
         reserved_memory: None,
@@ -279,11 +282,11 @@ fn visit<'a, const N: usize>(
         }
     }
     if np.len == 2 {
-        if enabled
-            && device_type.is_some_and(|d| d.starts_with(b"memory"))
-            && let Some(slot) = f.memory.iter_mut().find(|m| m.is_none())
-        {
-            *slot = Some(cur);
+        if enabled && device_type.is_some_and(|d| d.starts_with(b"memory")) {
+            if let Some(slot) = f.memory.iter_mut().find(|m| m.is_none()) {
+                *slot = Some(cur);
+            }
+            f.nmemory += 1;
         }
         match cur.base_name() {
             b"cpus" if f.cpus.is_none() => f.cpus = Some(cur),

@@ -659,3 +659,52 @@ fn a_disabled_uart_named_as_console_is_passed_over() {
         assert_eq!(parse(&blob).unwrap().console.map(|c| c.base), Some(0x1000), "{naming:?}");
     }
 }
+
+/// RAM as U-Boot writes it on Exynos5 boards (one /memory node, eight entries of 256 MiB):
+/// adjacent and overlapping entries merge into one bank, so none is dropped; ranges that stay
+/// separate past MAX_RAM banks, and memory nodes past MAX_MEMORY_NODES, are counted as ignored.
+#[test]
+fn adjacent_ram_entries_merge_and_what_does_not_fit_is_counted() {
+    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let mem = |entries: &[(u32, u32)]| -> Vec<u8> {
+        entries.iter().flat_map(|&(b, s)| [b.to_be_bytes(), s.to_be_bytes()]).flatten().collect()
+    };
+    let eight: Vec<(u32, u32)> = (0..8).map(|i| (0x4000_0000 + i * 0x1000_0000, 0x1000_0000)).collect();
+    let reg = mem(&eight);
+    let blob = build_tree(&[("", cells, 0), ("memory@40000000", &[("device_type", b"memory\0"), ("reg", &reg)], 2)]);
+    let p = parse(&blob).unwrap();
+    assert_eq!(p.ram(), &[MemRange { base: 0x4000_0000, size: 0x8000_0000 }]);
+    assert_eq!(p.ram_ignored, 0);
+    one_pass_agrees_with_the_reference(&blob);
+    // Overlapping, unsorted, touching: one bank; a separate one stays separate.
+    let reg =
+        mem(&[(0x5000_0000, 0x1000_0000), (0x4000_0000, 0x1800_0000), (0x6000_0000, 0x100), (0x9000_0000, 0x1000)]);
+    let blob = build_tree(&[("", cells, 0), ("memory", &[("device_type", b"memory\0"), ("reg", &reg)], 2)]);
+    let p = parse(&blob).unwrap();
+    assert_eq!(
+        p.ram(),
+        &[MemRange { base: 0x4000_0000, size: 0x2000_0100 }, MemRange { base: 0x9000_0000, size: 0x1000 }]
+    );
+    // Six separate banks: MAX_RAM kept, the rest counted.
+    let six: Vec<(u32, u32)> = (0..6).map(|i| (0x4000_0000 + i * 0x1000_0000, 0x100_0000)).collect();
+    let reg = mem(&six);
+    let blob = build_tree(&[("", cells, 0), ("memory", &[("device_type", b"memory\0"), ("reg", &reg)], 2)]);
+    let p = parse(&blob).unwrap();
+    assert_eq!((p.ram_banks, p.ram_ignored), (MAX_RAM, 6 - MAX_RAM));
+    one_pass_agrees_with_the_reference(&blob);
+    // Ten memory nodes of one range each, all adjacent: the first MAX_MEMORY_NODES merge, the
+    // rest are counted as not read.
+    let regs: Vec<Vec<u8>> = (0..10).map(|i| mem(&[(0x4000_0000 + i * 0x100_0000, 0x100_0000)])).collect();
+    let mut nodes: Vec<(&str, Props, usize)> = vec![("", cells, 0)];
+    let props: Vec<[(&str, &[u8]); 2]> =
+        regs.iter().map(|r| [("device_type", &b"memory\0"[..]), ("reg", &r[..])]).collect();
+    let names: Vec<String> = (0..10).map(|i| format!("memory@{:x}", 0x4000_0000 + i * 0x100_0000)).collect();
+    for (i, p) in props.iter().enumerate() {
+        nodes.push((&names[i], p, if i == 9 { 2 } else { 1 }));
+    }
+    let blob = build_tree(&nodes);
+    let p = parse(&blob).unwrap();
+    assert_eq!(p.ram(), &[MemRange { base: 0x4000_0000, size: MAX_MEMORY_NODES as u64 * 0x100_0000 }]);
+    assert_eq!(p.ram_ignored, 10 - MAX_MEMORY_NODES);
+    one_pass_agrees_with_the_reference(&blob);
+}
