@@ -80,6 +80,8 @@ reset:
     tst     r0, #{CTRL_M_C}
     beq     entry_relocate
     caches_off SCTLR, TLBIALL
+    mov     r6, #0                      @ (the clean-up clobbered r6/r7: no entry time in SVC)
+    mov     r7, #0
     b       entry_relocate
 
 entry_hyp:

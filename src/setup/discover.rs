@@ -248,10 +248,16 @@ pub fn report_platform(p: &Platform) {
             None => "none",
         }
     );
+    if p.reserved_ignored > 0 {
+        fatal!(
+            "platform: {} reserved range(s) past the {} hypfw reads (it could place something over them)",
+            p.reserved_ignored,
+            dtb::MAX_RESERVED
+        );
+    }
     if p.ram_ignored > 0 {
         fatal!(
-            "platform: {} /memory range(s) past the {} separate banks and {} nodes hypfw keeps: stage 2 would map \
-             them as device memory",
+            "platform: {} /memory range(s) past the {} banks and {} nodes hypfw reads (stage 2 would make them device)",
             p.ram_ignored,
             dtb::MAX_RAM,
             dtb::MAX_MEMORY_NODES

@@ -45,8 +45,17 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     discover::report_platform(&platform);
 
     let cpus = CpuMap::new(platform.cpus(), arch::mpidr());
+    // CPUs parked at the entry (Secure SVC entry starts them all) wait in the first page of the
+    // image as loaded until release_parked: where the image moved away from it, nothing may be
+    // placed there either.
+    let pen = if entry_mode == EntryMode::SecureSvc && info.loaded_at != info.load_addr {
+        let at = info.loaded_at as u64 & !(PAGE_SIZE - 1);
+        MemRange { base: at, size: 2 * PAGE_SIZE }
+    } else {
+        MemRange::default()
+    };
     let Reserved { layout, pack, busy, region, init_page, image, devices: (devices, ndev) } =
-        reserve(&platform, found.dtb_range, &cpus);
+        reserve(&platform, found.dtb_range, pen, &cpus);
     // The resident copy is made in the payload's cached window when there is one (a payload, and
     // entry in HYP: the window is a HYP translation regime); otherwise now, with the MMU off.
     let copy_in_window = pack.is_some() && entry_mode == EntryMode::NsHyp;
@@ -169,6 +178,11 @@ fn report_muted_console(platform: &Platform) {
     }
 }
 
+/// Ranges nothing may be placed over (see `reserve`).
+pub const BUSY: usize = 3 + MAX_RESERVED;
+// The cached window avoids all of them and hypfw's region.
+const _: () = assert!(BUSY < hypfw_core::mm::window::MAX_AVOID);
+
 /// The outcome of step 2: where hypfw lives from now on, and what must survive until the copy is
 /// complete (the copy itself is made by the caller).
 struct Reserved {
@@ -176,7 +190,7 @@ struct Reserved {
     pack: Option<Pack<'static>>,
     /// The loaded file (image and pack), the DTB and the platform's reservations: nothing may be
     /// placed over them.
-    busy: [MemRange; 2 + MAX_RESERVED],
+    busy: [MemRange; BUSY],
     region: PhysAddr,
     init_page: PhysAddr,
     image: relocate::Image,
@@ -185,7 +199,7 @@ struct Reserved {
 }
 
 /// Find the payload pack, and size and choose the reserved region.
-fn reserve(platform: &Platform, dtb_range: MemRange, cpus: &CpuMap) -> Reserved {
+fn reserve(platform: &Platform, dtb_range: MemRange, pen: MemRange, cpus: &CpuMap) -> Reserved {
     let image = relocate::Image::this();
     // SAFETY: the zImage header's size word, in the first page of the loaded image (boot/entry.S).
     let file_size = unsafe { core::ptr::read_volatile((image.start + zimage::END_OFFSET) as *const u32) };
@@ -197,12 +211,13 @@ fn reserve(platform: &Platform, dtb_range: MemRange, cpus: &CpuMap) -> Reserved 
         None => log!("payload: none in the image; the runtime runs its own self-test"),
     }
     let Some(&first_bank) = platform.ram().first() else { fatal!("no RAM bank in the platform description") };
-    // What nothing may be placed over: the loaded file, the device tree, and what the platform
-    // reserves for itself (/memreserve/, /reserved-memory).
-    let mut busy = [MemRange::default(); 2 + MAX_RESERVED];
+    // What nothing may be placed over: the loaded file, the device tree, the parked CPUs' pen
+    // page, and what the platform reserves for itself (/memreserve/, /reserved-memory).
+    let mut busy = [MemRange::default(); BUSY];
     busy[0] = loaded;
     busy[1] = dtb_range;
-    busy[2..2 + platform.nreserved].copy_from_slice(platform.reserved());
+    busy[2] = pen;
+    busy[3..3 + platform.nreserved].copy_from_slice(platform.reserved());
     let (devices, ndev) = tables::devices(platform, pack.is_some());
     let device_holes = payload::device_holes(platform);
     let inputs = layout::RegionInputs {

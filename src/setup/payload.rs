@@ -28,6 +28,12 @@ pub const PAYLOAD_VMID: u8 = 1;
 /// `file_size` is the size the zImage header gives for the whole file: larger than the image
 /// means a pack must follow, so a missing pack header is damage too, not "no payload".
 pub fn find_pack(load: usize, image_end: u64, file_size: u64) -> Option<Pack<'static>> {
+    // A file that ends with the image (hypfw-bare.bin, or an ELF boot, whose header says 0) has
+    // no pack: what lies after it is not the file's (a pack left in RAM by an earlier boot of
+    // the packed image, or no RAM at all where the image ends at the end of RAM).
+    if file_size <= image_end {
+        return None;
+    }
     let at = load + image_end as usize;
     // SAFETY: the bootloader loaded the whole file (zImage header size) from `load`, MMU off; the
     // header is read first, and only `total_len` bytes once its checksum is checked. Nothing writes the
@@ -35,11 +41,10 @@ pub fn find_pack(load: usize, image_end: u64, file_size: u64) -> Option<Pack<'st
     let header = unsafe { core::slice::from_raw_parts(at as *const u8, pack::HEADER_LEN) };
     let total = match pack::total_len(header) {
         Ok(t) => t,
-        Err(pack::PackError::Absent) if file_size > image_end => fatal!(
+        Err(pack::PackError::Absent) => fatal!(
             "payload pack at {at:#x}: the image file is {file_size} bytes (zImage header) and hypfw {image_end}, so a \
              pack must follow, but there is no pack header there: the file is damaged"
         ),
-        Err(pack::PackError::Absent) => return None,
         Err(e) => fatal!("payload pack at {at:#x}: {e}"),
     };
     // SAFETY: the `total` bytes the checksum-checked header gives, within the file the bootloader
@@ -272,8 +277,8 @@ fn window_table(
         image_dst,
     ];
     let console = p.console.map_or(MemRange::default(), |c| MemRange { base: c.base, size: c.size.max(1) });
-    let mut avoid = [MemRange::default(); 8];
-    let n = busy.len().min(avoid.len() - 1);
+    let mut avoid = [MemRange::default(); super::BUSY + 1];
+    let n = busy.len().min(super::BUSY);
     avoid[..n].copy_from_slice(&busy[..n]);
     avoid[n] = region;
     let plan = window::plan(text, &data, &[console], p.ram(), &avoid[..=n])?;

@@ -84,6 +84,9 @@ pub fn run<W: WindowControl + ?Sized, R>(w: &mut W, root: PhysAddr, work: impl F
 /// Ranges of each kind the window maps at most.
 pub const MAX_DATA: usize = 6;
 pub const MAX_DEVICES: usize = 2;
+/// Ranges `plan` keeps its growth clear of: the loaded file, the firmware's tree, the parked
+/// CPUs' pen page, every platform reservation and hypfw's region.
+pub const MAX_AVOID: usize = 24;
 pub const MAX_ENTRIES: usize = 1 + MAX_DATA + MAX_DEVICES;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,7 +166,7 @@ pub fn plan(
 ) -> Result<WindowPlan, WindowError> {
     let data_n = data.iter().filter(|d| d.size != 0).count();
     let dev_n = devices.iter().filter(|d| d.size != 0).count();
-    if data_n > MAX_DATA || dev_n > MAX_DEVICES {
+    if data_n > MAX_DATA || dev_n > MAX_DEVICES || avoid.len() > MAX_AVOID {
         return Err(WindowError::TooMany);
     }
     let limit = 1u64 << 32;
@@ -173,9 +176,9 @@ pub fn plan(
     }
     let text = page_round(text);
     // Growth never covers the code (mapped exactly, executable) nor a device.
-    let mut avoid_all = [MemRange::default(); 16];
-    let navoid = avoid.len().min(16 - 1 - MAX_DEVICES);
-    avoid_all[..navoid].copy_from_slice(&avoid[..navoid]);
+    let mut avoid_all = [MemRange::default(); MAX_AVOID + 1 + MAX_DEVICES];
+    let navoid = avoid.len();
+    avoid_all[..navoid].copy_from_slice(avoid);
     avoid_all[navoid] = text;
     for (i, d) in devices.iter().enumerate() {
         avoid_all[navoid + 1 + i] = page_round(*d);
@@ -436,6 +439,20 @@ mod tests {
         let d = MemRange { base: 0x4020_0000, size: 0x1000 };
         let p = plan(MemRange::default(), &[d], &[], &[small], &[]).unwrap();
         assert_eq!(p.iter().next().unwrap().0, MemRange { base: 0x4020_0000, size: 0x1000 });
+    }
+
+    /// Every range to avoid counts, however many (an STM32MP157 tree has 7 reservations; only
+    /// the first few were passed on before): the last of 20 stops the growth as the first does.
+    #[test]
+    fn growth_stops_at_every_reservation() {
+        let mut avoid: Vec<MemRange> = (0..19).map(|i| MemRange { base: 0x6000_0000 + i * MB, size: 0x1000 }).collect();
+        let last = MemRange { base: 0x4100_0000, size: 0x1000 };
+        avoid.push(last);
+        let p = plan_qemu(&avoid);
+        assert!(p.iter().all(|(r, _)| !r.overlaps(&last)), "{p:x?}");
+        let too_many = vec![last; MAX_AVOID + 1];
+        let text = MemRange { base: 0x4001_0000, size: 0x1_8000 };
+        assert_eq!(plan(text, &[], &[], &[BANK], &too_many).unwrap_err(), WindowError::TooMany);
     }
 
     #[test]

@@ -388,6 +388,9 @@ pub struct Platform {
     /// `/reserved-memory` (hypfw places nothing there; the payload's tree keeps them).
     pub reserved: [crate::mm::layout::MemRange; MAX_RESERVED],
     pub nreserved: usize,
+    /// Reservations past [`MAX_RESERVED`]: not known, so the boot phase stops rather than risk
+    /// placing something over one.
+    pub reserved_ignored: usize,
     pub psci: Option<PsciMethod>,
     pub timer_freq: Option<u32>,
     /// QEMU's fw_cfg device (`qemu,fw-cfg-mmio`: data, selector and DMA address registers in one
@@ -421,6 +424,7 @@ impl Platform {
             ram,
             ram_banks: 1,
             ram_ignored: 0,
+            reserved_ignored: 0,
             console: Some(Console { kind: UartKind::Pl011, base: 0x0900_0000, size: 0x1000, compatible: 0 }),
             gic: Some(Gic {
                 dist: (0x0800_0000, 0x1_0000),
@@ -695,6 +699,7 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
         ram: [crate::mm::layout::MemRange::default(); MAX_RAM],
         ram_banks: 0,
         ram_ignored: 0,
+        reserved_ignored: 0,
         console: None,
         gic: None,
         cpus: [Cpu::default(); MAX_CPUS],
@@ -811,9 +816,12 @@ fn read_reserved(p: &mut Platform, blob: &[u8], t: Tree, facts: &Facts) -> Resul
         if size != 0 && p.nreserved < MAX_RESERVED {
             p.reserved[p.nreserved] = crate::mm::layout::MemRange { base, size };
             p.nreserved += 1;
+        } else if size != 0 {
+            p.reserved_ignored += 1;
         }
     };
     p.nreserved = 0;
+    p.reserved_ignored = 0;
     let mut r = be32(blob, 16).unwrap_or(0) as usize;
     while let (Some(a), Some(b), Some(c), Some(d)) =
         (be32(blob, r), be32(blob, r + 4), be32(blob, r + 8), be32(blob, r + 12))

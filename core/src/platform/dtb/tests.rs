@@ -708,3 +708,25 @@ fn adjacent_ram_entries_merge_and_what_does_not_fit_is_counted() {
     assert_eq!(p.ram_ignored, 10 - MAX_MEMORY_NODES);
     one_pass_agrees_with_the_reference(&blob);
 }
+
+/// Reservations past MAX_RESERVED are counted (the boot phase stops on them), not dropped
+/// silently.
+#[test]
+fn reservations_past_the_limit_are_counted() {
+    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let regs: Vec<Vec<u8>> =
+        (0..15u32).map(|i| [(0x5000_0000 + i * 0x10_0000).to_be_bytes(), 0x1000u32.to_be_bytes()].concat()).collect();
+    let names: Vec<String> = (0..15).map(|i| format!("fw@{i}")).collect();
+    let props: Vec<[(&str, &[u8]); 1]> = regs.iter().map(|r| [("reg", &r[..])]).collect();
+    let mem = [0x4000_0000u32.to_be_bytes(), 0x4000_0000u32.to_be_bytes()].concat();
+    let rm: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1]), ("ranges", &[])];
+    let memory: [(&str, &[u8]); 2] = [("device_type", b"memory\0"), ("reg", &mem)];
+    let mut nodes: Vec<(&str, Props, usize)> = vec![("", cells, 0), ("memory", &memory, 1), ("reserved-memory", rm, 0)];
+    for (i, p) in props.iter().enumerate() {
+        nodes.push((&names[i], p, if i == 14 { 3 } else { 1 }));
+    }
+    let blob = build_tree(&nodes);
+    let p = parse(&blob).unwrap();
+    assert_eq!((p.nreserved, p.reserved_ignored), (MAX_RESERVED, 15 - MAX_RESERVED));
+    one_pass_agrees_with_the_reference(&blob);
+}
