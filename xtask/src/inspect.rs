@@ -105,6 +105,21 @@ pub fn report(blob: &[u8]) -> String {
         problems
             .push("no usable /memory: the bootloader must fill it in (U-Boot does before it starts a kernel)".into());
     }
+    if p.ram_ignored > 0 {
+        problems.push(format!(
+            "{} /memory range(s) past the {} separate banks and {} memory nodes hypfw reads: it stops at boot",
+            p.ram_ignored,
+            hypfw_core::platform::dtb::MAX_RAM,
+            hypfw_core::platform::dtb::MAX_MEMORY_NODES
+        ));
+    }
+    if p.reserved_ignored > 0 {
+        problems.push(format!(
+            "{} reserved range(s) past the {} hypfw reads: it stops at boot",
+            p.reserved_ignored,
+            hypfw_core::platform::dtb::MAX_RESERVED
+        ));
+    }
     let ram: Vec<String> =
         p.ram().iter().map(|r| format!("{{\"base\": {}, \"size\": {}}}", hex(r.base), hex(r.size))).collect();
     let _ = writeln!(j, "  \"ram\": [{}],", ram.join(", "));
