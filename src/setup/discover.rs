@@ -249,15 +249,11 @@ pub fn report_platform(p: &Platform) {
         }
     );
     if p.reserved_ignored > 0 {
-        fatal!(
-            "platform: {} reserved range(s) past the {} hypfw reads (it could place something over them)",
-            p.reserved_ignored,
-            dtb::MAX_RESERVED
-        );
+        fatal!("platform: {} reserved range(s) past the {} hypfw reads", p.reserved_ignored, dtb::MAX_RESERVED);
     }
     if p.ram_ignored > 0 {
         fatal!(
-            "platform: {} /memory range(s) past the {} banks and {} nodes hypfw reads (stage 2 would make them device)",
+            "platform: {} /memory range(s) past the {} banks and {} nodes hypfw reads",
             p.ram_ignored,
             dtb::MAX_RAM,
             dtb::MAX_MEMORY_NODES

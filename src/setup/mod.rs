@@ -242,7 +242,9 @@ fn reserve(platform: &Platform, dtb_range: MemRange, pen: MemRange, cpus: &CpuMa
         layout.ncpus,
         layout::STACK_SIZE as u32
     );
-    if region.0 + layout.size() <= RUNTIME_VA as u64 {
+    if region.0 < first_bank.base || region.0 >= first_bank.end() {
+        detail!("relocation: no room in the first RAM bank: the region is at {}, in a later bank", region);
+    } else if region.0 + layout.size() <= RUNTIME_VA as u64 {
         detail!("relocation: the region is the top of the first RAM bank below {:#x}", RUNTIME_VA);
     } else {
         detail!(

@@ -147,7 +147,7 @@ impl core::fmt::Display for LayoutError {
             LayoutError::BadImage => write!(f, "image sections are not page aligned (linker script)"),
             LayoutError::NoRegion { size } => write!(
                 f,
-                "no free region of {size:#x} bytes for hypfw in the first RAM bank below 4 GiB (outside the HYP VAs \
+                "no free region of {size:#x} bytes for hypfw in any RAM bank below 4 GiB (outside the HYP VAs \
                  {RUNTIME_VA:#x}..{:#x} and {DEVICE_VA:#x}.., which its identity map must not reach)",
                 RUNTIME_VA as u64 + RUNTIME_WINDOW_SIZE
             ),
@@ -342,7 +342,15 @@ pub fn plan_region(image: ImageLayout, inp: &RegionInputs) -> Result<(PhysAddr, 
     let mut pool = 0;
     loop {
         let l = ReservedLayout::new(image, inp.ncpus, pool)?;
-        let base = choose_reserved_region(inp.first_bank, l.size(), inp.avoid)?;
+        // The first bank, as a kernel's own early allocations favour; where it has no room (a
+        // small first bank, or one the platform reserves whole), the next bank that has.
+        let base = choose_reserved_region(inp.first_bank, l.size(), inp.avoid).or_else(|e| {
+            inp.ram
+                .iter()
+                .filter(|b| **b != inp.first_bank)
+                .find_map(|b| choose_reserved_region(*b, l.size(), inp.avoid).ok())
+                .ok_or(e)
+        })?;
         let need = pool_need(base, &l, inp);
         if need <= pool {
             return Ok((base, l));
@@ -823,6 +831,21 @@ mod tests {
         assert_eq!(l8.size(), 0x20000 + 17 * PAGE_SIZE + 8 * STACK_SIZE);
         assert_eq!(base8.0 + l8.size(), 0x8000_0000);
         assert!(pool_need(base8, &l8, &qemu_inputs(&QEMU_DEVICES, Some(&QEMU_HOLES), &ram, 8)) <= l8.pool_pages);
+    }
+
+    /// A first bank with no room (here reserved whole by the platform) leaves the region to the
+    /// next bank that has it, at its top.
+    #[test]
+    fn a_first_bank_without_room_passes_the_region_on() {
+        let ram = [MemRange { base: 0x4000_0000, size: 16 << 20 }, MemRange { base: 0x6000_0000, size: 256 << 20 }];
+        let reserved = [MemRange { base: 0x4000_0000, size: 16 << 20 }];
+        let inp = RegionInputs { avoid: &reserved, ..qemu_inputs(&QEMU_DEVICES, None, &ram, 2) };
+        let (base, l) = plan_region(image(), &inp).unwrap();
+        assert_eq!(base.0 + l.size(), 0x7000_0000);
+        // Nowhere at all: the first bank's error.
+        let everything = [ram[0], ram[1]];
+        let inp = RegionInputs { avoid: &everything, ..qemu_inputs(&QEMU_DEVICES, None, &ram, 2) };
+        assert!(matches!(plan_region(image(), &inp), Err(LayoutError::NoRegion { .. })));
     }
 
     #[test]
