@@ -74,8 +74,13 @@ static LOCKING: AtomicBool = AtomicBool::new(false);
 /// The UART was given up: it stopped taking bytes (a wait for room ran out,
 /// `hypfw_uart::ROOM_WAIT_POLLS`), or the boot phase's probe found nothing answering at its
 /// address ([`give_up`]). It is dropped and not installed again, and lines are kept as when there is
-/// none.
-static MUTED: AtomicBool = AtomicBool::new(false);
+/// none. One of the `GIVEN_UP_*` values.
+static GIVEN_UP: AtomicU8 = AtomicU8::new(GIVEN_UP_NO);
+const GIVEN_UP_NO: u8 = 0;
+/// It stopped taking bytes.
+const GIVEN_UP_NO_ROOM: u8 = 1;
+/// Nothing answered at its address: it was never used.
+const GIVEN_UP_NO_ANSWER: u8 = 2;
 static LOCK: spin::Mutex<()> = spin::Mutex::new(());
 
 /// Whether detail lines ([`detail!`](crate::detail)) are written: `hypfw.verbose`. Until the device
@@ -102,7 +107,7 @@ pub unsafe fn install(kind: UartKind, base: usize) -> bool {
     // kept lines are read and cleared; obligation 2 is uart()'s contract, for the same kind and
     // base.
     unsafe {
-        if MUTED.load(Ordering::Relaxed) {
+        if muted() {
             return false;
         }
         *CONSOLE.uart.get() = uart(kind, base);
@@ -147,31 +152,27 @@ pub unsafe fn uninstall() {
     unsafe { *CONSOLE.uart.get() = None };
 }
 
-/// The UART gave a byte up: drop it for good (see [`MUTED`]). Called only where CONSOLE is
+/// The UART gave a byte up: drop it for good (see [`GIVEN_UP`]). Called only where CONSOLE is
 /// used exclusively: by `install` (one CPU) or by `print` (one CPU, or LOCK held).
 fn mute() {
-    MUTED.store(true, Ordering::Relaxed);
+    GIVEN_UP.store(GIVEN_UP_NO_ROOM, Ordering::Relaxed);
     // SAFETY: the caller's exclusivity (above); no reference into CONSOLE is live across this.
     unsafe { *CONSOLE.uart.get() = None };
 }
 
 /// Never install the device tree's UART: nothing answers at its address (the boot phase's probe).
 pub fn give_up() {
-    MUTED.store(true, Ordering::Relaxed);
-    NO_ANSWER.store(true, Ordering::Relaxed);
+    GIVEN_UP.store(GIVEN_UP_NO_ANSWER, Ordering::Relaxed);
 }
-
-/// [`give_up`] was called: the UART was never used.
-static NO_ANSWER: AtomicBool = AtomicBool::new(false);
 
 /// Whether the console was given up because nothing answered at its address.
 pub fn no_answer() -> bool {
-    NO_ANSWER.load(Ordering::Relaxed)
+    GIVEN_UP.load(Ordering::Relaxed) == GIVEN_UP_NO_ANSWER
 }
 
-/// Whether the console's UART was given up (see [`MUTED`]).
+/// Whether the console's UART was given up (see [`GIVEN_UP`]).
 pub fn muted() -> bool {
-    MUTED.load(Ordering::Relaxed)
+    GIVEN_UP.load(Ordering::Relaxed) != GIVEN_UP_NO
 }
 
 /// Whether lines reach a UART.

@@ -23,6 +23,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 use core::ptr::NonNull;
+use hypfw_core::abi::uart as abi_uart;
 use hypfw_core::platform::dtb::UartKind;
 use uart_16550::Uart16550;
 use uart_16550::backend::Backend;
@@ -213,8 +214,10 @@ impl<R: Regs> Polled<R> {
 /// without a driver.
 pub fn status_register(kind: UartKind) -> Option<(usize, u8)> {
     match kind {
-        UartKind::Pl011 => Some((0x18, 4)), // UARTFR
-        UartKind::Ns16550 { reg_shift, io_width } => Some((5 << reg_shift.min(3), io_width)), // LSR
+        UartKind::Pl011 => Some((abi_uart::PL011_FR as usize, 4)),
+        UartKind::Ns16550 { reg_shift, io_width } => {
+            Some(((abi_uart::NS16550_LSR as usize) << reg_shift.min(3), io_width))
+        }
         UartKind::Samsung { .. } => Some((samsung::UFCON, 4)),
         UartKind::Stm32 => Some((stm32::ISR, 4)),
         UartKind::Imx => Some((imx::UTS, 4)),
@@ -461,17 +464,20 @@ mod tests {
         assert!(rec.ops.iter().all(|o| matches!(o, Op::R32(_) | Op::W32(..))), "{:?}", rec.ops);
     }
 
+    /// A PL011 driver over `block`, a register block in ordinary memory, for `f`.
+    fn on_pl011<T>(block: &mut [u32; 0x400], f: impl FnOnce(&mut Uart<Mmio>) -> T) -> T {
+        let base = NonNull::new(block.as_mut_ptr().cast::<u8>()).unwrap();
+        // SAFETY: the block is 4 KiB of this test's memory, used by nothing else meanwhile.
+        let mut u: Uart<Mmio> = unsafe { Uart::pl011(base) };
+        f(&mut u)
+    }
+
     /// The PL011 through `arm-pl011-uart`, on a register block in ordinary memory: the byte lands
     /// in UARTDR once UARTFR says the FIFO has room.
     #[test]
     fn pl011_writes_the_data_register() {
         let mut block = [0u32; 0x400];
-        let base = NonNull::new(block.as_mut_ptr().cast::<u8>()).unwrap();
-        {
-            // SAFETY: the block is 4 KiB of this test's memory, used by nothing else meanwhile.
-            let mut u: Uart<Mmio> = unsafe { Uart::pl011(base) };
-            u.put(b'Z');
-        }
+        on_pl011(&mut block, |u| u.put(b'Z'));
         assert_eq!(block[0], b'Z' as u32, "UARTDR");
     }
 
@@ -496,12 +502,7 @@ mod tests {
     #[test]
     fn pl011_writes_text() {
         let mut block = [0u32; 0x400];
-        let base = NonNull::new(block.as_mut_ptr().cast::<u8>()).unwrap();
-        {
-            // SAFETY: the block is 4 KiB of this test's memory, used by nothing else meanwhile.
-            let mut u: Uart<Mmio> = unsafe { Uart::pl011(base) };
-            u.write_text(b"ok\n");
-        }
+        on_pl011(&mut block, |u| u.write_text(b"ok\n"));
         assert_eq!(block[0], b'\n' as u32, "UARTDR");
     }
 
@@ -591,12 +592,7 @@ mod tests {
     fn a_pl011_whose_fifo_stays_full_is_given_up() {
         let mut block = [0u32; 0x400];
         block[0x18 / 4] = 1 << 5; // UARTFR.TXFF
-        let base = NonNull::new(block.as_mut_ptr().cast::<u8>()).unwrap();
-        {
-            // SAFETY: the block is 4 KiB of this test's memory, used by nothing else meanwhile.
-            let mut u: Uart<Mmio> = unsafe { Uart::pl011(base) };
-            assert!(!u.write_text(b"lost\n"));
-        }
+        assert!(!on_pl011(&mut block, |u| u.write_text(b"lost\n")));
         assert_eq!(block[0], 0, "UARTDR untouched");
     }
 

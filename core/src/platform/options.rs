@@ -135,11 +135,6 @@ pub enum SelfTest {
 }
 
 impl SelfTest {
-    /// Parse the `hypfw.selftest=` word of a command line; unknown values are ignored.
-    pub fn from_bootargs(args: &str) -> Self {
-        Options::from_bootargs(args).mode
-    }
-
     /// The mode a `hypfw.selftest=` value names (a table searched, which is a fraction of the
     /// code a `match` on byte strings compiles to).
     fn named(v: &[u8]) -> Option<Self> {
@@ -159,11 +154,14 @@ mod tests {
 
     #[test]
     fn selftest_mode_from_bootargs() {
-        assert_eq!(SelfTest::from_bootargs("console=ttyAMA0 hypfw.selftest=stack-overflow"), SelfTest::StackOverflow);
-        assert_eq!(SelfTest::from_bootargs("hypfw.selftest=undefined"), SelfTest::Undefined);
-        assert_eq!(SelfTest::from_bootargs("hypfw.selftest=push-overflow"), SelfTest::PushOverflow);
-        assert_eq!(SelfTest::from_bootargs("hypfw.selftest=init-fault"), SelfTest::InitFault);
-        assert_eq!(SelfTest::from_bootargs("hypfw.selftest=bogus quiet"), SelfTest::Normal);
+        assert_eq!(
+            Options::from_bootargs("console=ttyAMA0 hypfw.selftest=stack-overflow").mode,
+            SelfTest::StackOverflow
+        );
+        assert_eq!(Options::from_bootargs("hypfw.selftest=undefined").mode, SelfTest::Undefined);
+        assert_eq!(Options::from_bootargs("hypfw.selftest=push-overflow").mode, SelfTest::PushOverflow);
+        assert_eq!(Options::from_bootargs("hypfw.selftest=init-fault").mode, SelfTest::InitFault);
+        assert_eq!(Options::from_bootargs("hypfw.selftest=bogus quiet").mode, SelfTest::Normal);
         let o = Options::from_bootargs("hypfw.hotplug=7 hypfw.reinit=x hypfw.reinit=3");
         assert_eq!((o.mode, o.hotplug_cycles, o.reinit_cycles), (SelfTest::Normal, 7, 3));
         assert!(!o.handover, "a payload may take HYP over only when the user says so");
