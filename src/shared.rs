@@ -83,10 +83,22 @@ pub struct PayloadInfo {
     pub entry: u32,
     pub dtb: u32,
     pub vttbr: u64,
-    /// IPA ranges the payload must never reach (hypfw's region, GICH, fw_cfg's page).
-    pub holes: [MemRange; 3],
+    /// IPA ranges the payload must never reach (hypfw's region, GICH, fw_cfg's page, the CPU
+    /// release block's page).
+    pub holes: [MemRange; 4],
     /// QEMU's fw_cfg, whose page is one of the holes and whose registers the runtime emulates.
     pub fw_cfg: Option<FwCfgInfo>,
+    /// The SoC's CPU release registers, whose page is one of the holes: the runtime refuses the
+    /// payload's writes to them and carries out its other accesses to the page.
+    pub cpu_release: Option<ReleaseInfo>,
+}
+
+/// Where the CPU release block is (IPA = PA), and its page's VA in the runtime table.
+#[derive(Clone, Copy, Debug)]
+pub struct ReleaseInfo {
+    pub block: hypfw_core::platform::dtb::CpuRelease,
+    /// The VA of the first byte of the block's page.
+    pub va: u32,
 }
 
 /// Where QEMU's fw_cfg registers are: their base, IPA = PA (the `reg` of `qemu,fw-cfg-mmio`),

@@ -400,7 +400,8 @@ impl World<'_> {
     fn psci(&self, r: [u32; 4]) -> u32 {
         match r[0] {
             ids::PSCI_VERSION => ids::VERSION_1_0,
-            ids::PSCI_FEATURES if r[1] == ids::CPU_ON && !self.cpu_on => NS,
+            // Where nothing can start a CPU, nothing can stop one either (hypfw denies CPU_OFF).
+            ids::PSCI_FEATURES if (r[1] == ids::CPU_ON || r[1] == ids::CPU_OFF) && !self.cpu_on => NS,
             ids::PSCI_FEATURES if PSCI_IMPLEMENTED.contains(&r[1]) => ids::SUCCESS,
             ids::PSCI_FEATURES => NS,
             ids::MIGRATE_INFO_TYPE => ids::MIGRATE_NONE,
@@ -601,6 +602,7 @@ pub fn run(c: &mut Checks, p: &Platform, o: &Options, dtb: usize) {
     w.on[0] = true;
 
     let pages = sweep_all(c, &mut rng, p, gich);
+    release_block(c, d.as_ref().and_then(|d| d.platform.cpu_release));
     let cases = cpu_on_cases(c, &mut rng, &mut t, &mut w, p);
     let setway = set_way(c, &mut rng, &mut t);
     random_calls(c, &mut rng, &mut t, &w, p, o);
@@ -637,6 +639,16 @@ pub fn run(c: &mut Checks, p: &Platform, o: &Options, dtb: usize) {
         cases,
         setway
     );
+}
+
+/// Whether SMC is an instruction here: ID_PFR1.Security (bits [7:4]) says the CPU has the
+/// Security Extensions. A CPU with the Virtualization Extensions has them, but QEMU's models
+/// without EL3 (vexpress-a15 with secure=off) leave them out, and SMC is then undefined.
+fn smc_exists() -> bool {
+    let pfr1: u32;
+    // SAFETY: reading an ID register, which PL1 may do.
+    unsafe { core::arch::asm!("mrc p15, 0, {0}, c0, c1, 1", out(reg) pfr1, options(nomem, nostack)) };
+    pfr1 & 0xF0 != 0
 }
 
 fn psci_conduit() -> u32 {
@@ -756,6 +768,44 @@ fn sweep(rng: &mut Rng, r: (u64, u64), what: &str) -> Sweep {
         page += 4096;
     }
     s
+}
+
+/// The SoC's CPU release registers, where hypfw knows them (Versatile Express's SYS_FLAGS,
+/// Allwinner's CPUCFG): a write there would start a CPU at an address of the payload's choice,
+/// outside stage 2. Each word must read (hypfw carries the read out), and writing back what it
+/// read must abort at that word, with nothing carried out (a write-back is harmless if it were).
+fn release_block(c: &mut Checks, r: Option<hypfw_core::platform::dtb::CpuRelease>) {
+    let Some(r) = r else {
+        say!("hostile: no CPU release registers hypfw knows on this SoC: not tried");
+        return;
+    };
+    let (mut words, mut read, mut refused, mut reported) = (0, 0, 0, 0);
+    let mut a = r.base;
+    while a < r.base + r.size {
+        words += 1;
+        let before = aborts();
+        let v = probe_read(a, 0);
+        let read_ok = aborts() == before;
+        probe_write(a, v);
+        let (n, far, fsr) = (aborts() - before, last_dfar(), last_dfsr());
+        let refused_ok = read_ok && n == 1 && far == a && fsr == FSR_EXTERNAL | FSR_WNR;
+        read += read_ok as u32;
+        refused += refused_ok as u32;
+        if !(read_ok && refused_ok) && reported < 8 {
+            reported += 1;
+            say!(
+                "hostile: {} word {a:#x} FAILED: read aborted {}, {n} abort(s) in all, FAR {far:#x}, FSR {fsr:#x}",
+                r.kind.name(),
+                !read_ok
+            );
+        }
+        a += 4;
+    }
+    c.check(
+        "hostile: the CPU release registers read, and refuse every write",
+        words > 0 && read == words && refused == words,
+        format_args!("{} at {:#x}: {words} words, {read} read, {refused} writes refused", r.kind.name(), r.base),
+    );
 }
 
 fn last_dfar() -> u32 {
@@ -996,14 +1046,21 @@ fn set_way(c: &mut Checks, rng: &mut Rng, t: &mut Tally) -> u32 {
 fn random_calls(c: &mut Checks, rng: &mut Rng, t: &mut Tally, w: &World, p: &Platform, o: &Options) {
     let before = (t.calls, t.failed_calls);
     let t0 = cntpct();
+    let smc = smc_exists();
+    if !smc {
+        say!("hostile calls: this CPU has no Security Extensions (ID_PFR1), where SMC is undefined: SMCs made by HVC");
+    }
     for _ in 0..o.calls {
-        let (class, conduit, r) = loop {
+        let (class, mut conduit, r) = loop {
             let d = draw(rng, w, p.hypfw);
             if !w.excluded(d.2) {
                 break d;
             }
             t.excluded += 1;
         };
+        if conduit == C_SMC && !smc {
+            conduit = C_HVC0;
+        }
         t.by_class[class] += 1;
         let want = w.expect(conduit, r);
         call(t, rng, conduit, r, want, CLASSES[class]);

@@ -22,17 +22,9 @@ impl FwCfg {
     /// Read `size` (1, 2 or 4) bytes from the data register, in address order (the register is
     /// string-preserving: byte i of the result is the item's next byte i).
     pub fn read_data(self, size: u32) -> [u8; 4] {
-        let at = self.va + DATA as usize;
-        // SAFETY: `new`'s obligation: the data register is mapped at `at` as device memory; one
-        // volatile access of the payload's own width, which the device accepts at offset 0.
-        let v = unsafe {
-            match size {
-                1 => core::ptr::read_volatile(at as *const u8) as u32,
-                2 => core::ptr::read_volatile(at as *const u16) as u32,
-                _ => core::ptr::read_volatile(at as *const u32),
-            }
-        };
-        v.to_le_bytes()
+        // SAFETY: `new`'s obligation: the data register is mapped as device memory at its offset
+        // (0, aligned for every width); the device accepts reads of 1, 2 and 4 bytes there.
+        unsafe { super::mmio::read(self.va + DATA as usize, size) }
     }
 
     /// Write the selector with `bytes` in address order (the big-endian key).

@@ -2,6 +2,7 @@
 //! HVCs go to the SMCCC dispatcher, trapped SMCs to the PSCI proxy, stage-2 aborts become external
 //! aborts in the payload, anything else is reported and stops hypfw.
 
+use super::access::Trapped;
 use super::fwcfg;
 use super::hotplug;
 use super::this_cpu;
@@ -176,8 +177,18 @@ fn stage2_abort(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
     let data = h.ec() == hsr::EC_DABT_LOWER;
     let far = if data { regs::read::<regs::Hdfar>() } else { regs::read::<regs::Hifar>() };
     let ipa = hsr::fault_ipa(regs::read::<regs::Hpfar>(), far);
-    if let Some(f) = payload(bi).fw_cfg.as_ref().filter(|_| data)
-        && fwcfg::data_abort(f, ctx, h, ipa, me.index)
+    // The pages whose accesses the runtime carries out (or refuses) for the payload.
+    let p = payload(bi);
+    let fw_cfg = p.fw_cfg.as_ref().filter(|f| f.page.base <= ipa && ipa < f.page.end());
+    let release = p.cpu_release.as_ref().filter(|_| p.holes[3].base <= ipa && ipa < p.holes[3].end());
+    if data
+        && (fw_cfg.is_some() || release.is_some())
+        && let Some(a) = Trapped::decode(ctx, h)
+        && match (fw_cfg, release) {
+            (Some(f), _) => fwcfg::access(f, ctx, &a, ipa, me.index),
+            (_, Some(r)) => super::release::access(r, ctx, &a, ipa, me.index),
+            _ => false,
+        }
     {
         return;
     }

@@ -5,10 +5,12 @@
 //! for the payload), [`hotplug`] (starting, stopping, re-initialising CPUs), [`exceptions`]
 //! (anything unexpected in HYP), [`selftest`] (the bare image's own test).
 
+mod access;
 mod exceptions;
 mod exits;
 mod fwcfg;
 mod hotplug;
+mod release;
 mod selftest;
 mod world;
 
@@ -93,8 +95,8 @@ fn runtime_init_once(bi: &BootInfo) {
     // reads 0 the write was ignored, and the CPUs' caches are not kept coherent.
     if arch::actlr() & ACTLR_SMP == 0 {
         log!(
-            "warning: ACTLR.SMP reads 0 after the init page set it: the Secure firmware left NSACR.NS_SMP clear \
-             (or the CPU model ignores the bit: QEMU does), so the CPUs' data caches may not be kept coherent"
+            "warning: ACTLR.SMP does not set (the Secure firmware left NSACR.NS_SMP clear, or QEMU's CPU ignores \
+             it): the CPUs' data caches may not be coherent"
         );
     }
     // The platform's PSCI can power off only when hypfw is not the PSCI provider itself.

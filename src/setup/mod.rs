@@ -83,7 +83,8 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     let cpu_control = cpu_control(entry_mode, platform.psci);
     let devices = &devices[..ndev];
     let device_vas = layout::device_vas(devices);
-    let fw_cfg_va = devices.iter().zip(device_vas).find(|(d, _)| d.name == tables::FW_CFG).and_then(|(_, va)| va);
+    let va_of = |name| devices.iter().zip(device_vas).find(|(d, _)| d.name == name).and_then(|(_, va)| va);
+    let (fw_cfg_va, release_va) = (va_of(tables::FW_CFG), va_of(tables::CPU_RELEASE));
     let mut pool = tables::Pool::new(region, &layout);
     let payload = pack.map(|pk| {
         let reserved = MemRange { base: region.0, size: layout.size() };
@@ -95,6 +96,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         let image = copy_in_window.then_some((&image, &layout));
         let mut info = payload::prepare(&platform, &pk, reserved, &busy, found.dtb_blob, psci, image, &mut pool);
         info.fw_cfg = payload::fw_cfg(&platform, &info, fw_cfg_va);
+        info.cpu_release = payload::cpu_release(&platform, release_va);
         info
     });
     if copy_in_window {

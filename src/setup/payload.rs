@@ -6,7 +6,7 @@ use super::relocate::{self, Image};
 use super::tables::{PhysTables, Pool};
 use crate::arch::cache::{self, ArmCache};
 use crate::arch::{self, mem};
-use crate::shared::{FwCfgInfo, PayloadInfo};
+use crate::shared::{FwCfgInfo, PayloadInfo, ReleaseInfo};
 use crate::{detail, fatal, log};
 use hypfw_core::abi::bits::Hsctlr as HsctlrBits;
 use hypfw_core::abi::reloc;
@@ -20,6 +20,7 @@ use hypfw_core::mm::window;
 use hypfw_core::payload::pack::{self, Kind, Pack};
 use hypfw_core::payload::{placement, rewrite};
 use hypfw_core::platform::dtb::Platform;
+use hypfw_core::services::release;
 
 /// VMID of the payload.
 pub const PAYLOAD_VMID: u8 = 1;
@@ -57,24 +58,26 @@ pub fn find_pack(load: usize, image_end: u64, file_size: u64) -> Option<Pack<'st
     }
 }
 
-/// Stage-2 holes besides hypfw's own region: the GIC virtual interface control block, and QEMU's
+/// Stage-2 holes besides hypfw's own region: the GIC virtual interface control block, QEMU's
 /// fw_cfg (its DMA register would let the payload's requests write anywhere, stage 2 or not; the
 /// DMA register shares a page with the selector and data registers, so the whole page is left out
-/// and the runtime carries out the accesses to those two: `hypfw_core::services::fwcfg`).
-pub fn device_holes(p: &Platform) -> [MemRange; 2] {
+/// and the runtime carries out the accesses to those two: `hypfw_core::services::fwcfg`), and the
+/// page of the SoC's CPU release registers (`hypfw_core::services::release`).
+pub fn device_holes(p: &Platform) -> [MemRange; 3] {
     let gich =
         p.gic.and_then(|g| g.hyp).map_or(MemRange::default(), |(b, s)| MemRange { base: b, size: s.max(PAGE_SIZE) });
     let fw_cfg = p.fw_cfg.map_or(MemRange::default(), |(b, s)| {
         let start = align_down(b, PAGE_SIZE);
         MemRange { base: start, size: align_up(b + s.max(1), PAGE_SIZE) - start }
     });
-    [gich, fw_cfg]
+    let release = p.cpu_release.map_or(MemRange::default(), |r| release::page(&r));
+    [gich, fw_cfg, release]
 }
 
 /// Stage-2 holes: hypfw's region, then [`device_holes`].
-pub fn holes(p: &Platform, region: MemRange) -> [MemRange; 3] {
-    let [gich, fw_cfg] = device_holes(p);
-    [region, gich, fw_cfg]
+pub fn holes(p: &Platform, region: MemRange) -> [MemRange; 4] {
+    let [gich, fw_cfg, release] = device_holes(p);
+    [region, gich, fw_cfg, release]
 }
 
 /// Place the payload, write its device tree and build its stage-2 tables. With `image`, the
@@ -240,6 +243,7 @@ pub fn prepare(
         vttbr: vttbr(root, PAYLOAD_VMID),
         holes,
         fw_cfg: None,
+        cpu_release: None,
     }
 }
 
@@ -313,4 +317,19 @@ pub fn fw_cfg(p: &Platform, info: &PayloadInfo, va: Option<VirtAddr>) -> Option<
         (Some((base, _)), None) => fatal!("fw_cfg at {base:#x}: no room for it in the runtime's device window"),
         (None, _) => None,
     }
+}
+
+/// The CPU release block for the runtime, when hypfw knows the SoC's: its page is a stage-2
+/// hole (`device_holes`), mapped at `va` in the runtime table.
+pub fn cpu_release(p: &Platform, va: Option<VirtAddr>) -> Option<ReleaseInfo> {
+    let block = p.cpu_release?;
+    let Some(va) = va else { fatal!("{}: no room in the runtime's device window", block.kind.name()) };
+    log!(
+        "stage 2: {} at {:#x}..{:#x}: writes refused (a CPU started so would escape stage 2), the rest of its \
+         page carried out",
+        block.kind.name(),
+        block.base,
+        block.base + block.size
+    );
+    Some(ReleaseInfo { block, va: va.0 })
 }

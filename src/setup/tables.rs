@@ -73,14 +73,20 @@ impl TableMemory for PhysTables {
 /// Name of QEMU's fw_cfg among the devices (mapped only for a payload, whose accesses to its
 /// registers the runtime carries out: `runtime::fwcfg`).
 pub const FW_CFG: &str = "fw_cfg";
+/// Name of the CPU release block's page among the devices (mapped only for a payload:
+/// `runtime::release`).
+pub const CPU_RELEASE: &str = "CPU release";
 
-/// The devices the runtime maps: the console, the GIC's parts, and (`payload`) fw_cfg, in that
-/// order.
+/// The devices the runtime maps: the console, the GIC's parts, and (`payload`) fw_cfg and the CPU
+/// release block's page, in that order.
 pub fn devices(p: &Platform, payload: bool) -> ([Device; layout::MAX_DEVICES], usize) {
     let mut devices = [Device { name: "", pa: 0, size: 0 }; layout::MAX_DEVICES];
     let mut n = 0;
     let mut add = |name, r: Option<(u64, u64)>| {
-        if let Some((pa, size)) = r {
+        // Past MAX_DEVICES a device gets no VA, which its user reports (`setup::payload`).
+        if let Some((pa, size)) = r
+            && n < devices.len()
+        {
             devices[n] = Device { name, pa, size: size.max(0x1000) };
             n += 1;
         }
@@ -94,6 +100,7 @@ pub fn devices(p: &Platform, payload: bool) -> ([Device; layout::MAX_DEVICES], u
     }
     if payload {
         add(FW_CFG, p.fw_cfg);
+        add(CPU_RELEASE, p.cpu_release.map(|r| hypfw_core::services::release::page(&r)).map(|g| (g.base, g.size)));
     }
     (devices, n)
 }

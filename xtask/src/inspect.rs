@@ -201,6 +201,18 @@ pub fn report(blob: &[u8]) -> String {
             j.push_str("  \"psci\": null,\n");
         }
     }
+    match p.cpu_release {
+        Some(r) => {
+            let _ = writeln!(
+                j,
+                "  \"cpu_release\": {{\"kind\": {}, \"base\": {}, \"size\": {}}},",
+                quote(r.kind.name()),
+                hex(r.base as u64),
+                hex(r.size as u64)
+            );
+        }
+        None => j.push_str("  \"cpu_release\": null,\n"),
+    }
     // hypfw sizes its region at boot (image, page tables, a stack per CPU); this places the most it
     // takes, its budget, and the region starts at or above this base.
     let region = p.ram().first().and_then(|b| choose_reserved_region(*b, RESERVED_BUDGET, p.reserved()).ok());

@@ -450,6 +450,8 @@ pub struct Device {
     pub size: u64,
 }
 
+/// The console, the GIC's four parts, and one page the runtime carries accesses out on for the
+/// payload: QEMU virt's fw_cfg or a SoC's CPU release block (no platform has both).
 pub const MAX_DEVICES: usize = 6;
 
 /// The mappings of one table (the boot table's or the runtime table's), in ascending VA order.

@@ -110,24 +110,19 @@ pub fn big_endian(psr: u32) -> bool {
 
 /// The bytes a store of `value` puts on the bus, in address order (the first `size` are used).
 pub fn store_bytes(value: u32, size: u32, big_endian: bool) -> [u8; 4] {
-    let mut b = value.to_le_bytes();
-    if big_endian {
-        b[..size as usize].reverse();
-    }
-    b
+    // Big-endian: the access's most significant byte first, from the register's low `size` bytes.
+    let shift = 32 - 8 * size.clamp(1, 4);
+    if big_endian { (value << shift).swap_bytes() } else { value }.to_le_bytes()
 }
 
-/// The register value a load of `bytes` (address order) gives, with the load's sign extension.
-pub fn load_value(bytes: &[u8], big_endian: bool, sign_extend: bool) -> u32 {
-    let n = bytes.len().min(4);
-    let mut b = [0u8; 4];
-    b[..n].copy_from_slice(&bytes[..n]);
-    if big_endian {
-        b[..n].reverse();
-    }
-    let v = u32::from_le_bytes(b);
-    let bits = 8 * n as u32;
-    if sign_extend && bits < 32 && v & (1 << (bits - 1)) != 0 { v | (u32::MAX << bits) } else { v }
+/// The register value a load of `size` bytes (the first `size` of `bytes`, address order) gives,
+/// with the load's sign extension. (Shifts and masks, no slicing: the runtime carries loads out
+/// with this, and it has no panic path.)
+pub fn load_value(bytes: [u8; 4], size: u32, big_endian: bool, sign_extend: bool) -> u32 {
+    let shift = 32 - 8 * size.clamp(1, 4);
+    let v = u32::from_le_bytes(bytes);
+    let v = if big_endian { v.swap_bytes() >> shift } else { v << shift >> shift };
+    if sign_extend { ((v << shift) as i32 >> shift) as u32 } else { v }
 }
 
 #[cfg(test)]
@@ -207,13 +202,17 @@ mod tests {
         assert_eq!(store_bytes(0x0100, 2, false)[..2], [0x00, 0x01]);
         assert_eq!(store_bytes(0x0100, 2, true)[..2], [0x01, 0x00]);
         assert_eq!(store_bytes(0x1122_3344, 4, true), [0x11, 0x22, 0x33, 0x44]);
-        assert_eq!(load_value(b"QEMU", false, false), u32::from_le_bytes(*b"QEMU"));
-        assert_eq!(load_value(b"QEMU", true, false), u32::from_be_bytes(*b"QEMU"));
-        assert_eq!(load_value(&[0x80], false, false), 0x80);
-        assert_eq!(load_value(&[0x80], false, true), 0xFFFF_FF80);
-        assert_eq!(load_value(&[0x34, 0x82], false, true), 0xFFFF_8234);
-        assert_eq!(load_value(&[0x82, 0x34], true, true), 0xFFFF_8234);
-        assert_eq!(load_value(&[0x34, 0x72], false, true), 0x7234);
-        assert_eq!(load_value(&[0xFF; 4], false, true), u32::MAX);
+        assert_eq!(load_value(*b"QEMU", 4, false, false), u32::from_le_bytes(*b"QEMU"));
+        assert_eq!(load_value(*b"QEMU", 4, true, false), u32::from_be_bytes(*b"QEMU"));
+        assert_eq!(load_value([0x80, 9, 9, 9], 1, false, false), 0x80, "bytes past the size ignored");
+        assert_eq!(load_value([0x80, 9, 9, 9], 1, true, false), 0x80);
+        assert_eq!(load_value([0x80, 0, 0, 0], 1, false, true), 0xFFFF_FF80);
+        assert_eq!(load_value([0x34, 0x82, 9, 9], 2, false, true), 0xFFFF_8234);
+        assert_eq!(load_value([0x82, 0x34, 9, 9], 2, true, true), 0xFFFF_8234);
+        assert_eq!(load_value([0x34, 0x72, 0, 0], 2, false, true), 0x7234);
+        assert_eq!(load_value([0x34, 0x72, 0, 0], 2, true, false), 0x3472);
+        assert_eq!(load_value([0xFF; 4], 4, false, true), u32::MAX);
+        assert_eq!(store_bytes(0x1122_3344, 1, true)[0], 0x44, "a byte store is its low byte");
+        assert_eq!(store_bytes(0xAABB, 2, true)[..2], [0xAA, 0xBB]);
     }
 }

@@ -369,6 +369,87 @@ pub struct Cpu {
     pub psci: bool,
 }
 
+/// Registers with which a SoC starts a CPU at an address chosen by whoever writes them, outside
+/// PSCI: a CPU started so would run without hypfw's stage 2 (on QEMU's models, in HYP or even
+/// Secure state), so the payload's writes there are refused. Where they share a page with
+/// registers the payload needs, the rest of the page is carried out for it
+/// (`services::release`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuRelease {
+    pub kind: ReleaseKind,
+    /// The guarded registers (IPA = PA; every such block lies below 4 GiB, and 32-bit fields
+    /// keep the platform description, which the boot copies by value, small).
+    pub base: u32,
+    pub size: u32,
+}
+
+impl CpuRelease {
+    pub fn range(&self) -> crate::mm::layout::MemRange {
+        crate::mm::layout::MemRange { base: self.base as u64, size: self.size as u64 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReleaseKind {
+    /// Versatile Express's SYS_FLAGS and SYS_NVFLAGS (set and clear, offsets 0x30..0x40 of the
+    /// `arm,vexpress-sysreg` block): the board's boot monitor, U-Boot's pen and QEMU's secondary
+    /// loop all wait for a CPU's start address there.
+    VexpressFlags,
+    /// Allwinner's CPUCFG block (A20, A31, A23/A33, H3/H2+, R40): a CPU's reset control and the
+    /// address it starts at (offset 0x1A4), in Secure state.
+    AllwinnerCpucfg,
+}
+
+impl ReleaseKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReleaseKind::VexpressFlags => "Versatile Express SYS_FLAGS",
+            ReleaseKind::AllwinnerCpucfg => "Allwinner CPUCFG",
+        }
+    }
+}
+
+/// The CPU release blocks hypfw knows, by a SoC's (or board's) string in the root's
+/// `compatible`. The blocks sit at fixed addresses on each, and most trees leave them out (their
+/// kernels start CPUs by PSCI); looked up by the root alone, they cost no search of the tree.
+/// - Versatile Express with a Cortex-A15 or A7 tile (CoreTile TC1 and TC2, and QEMU's
+///   vexpress-a15): the RS1 memory map, whose motherboard system registers are at 0x1C01_0000;
+///   SYS_FLAGS and SYS_NVFLAGS, set and clear, at 0x30..0x40.
+/// - Allwinner: CPUCFG at 0x01C2_5C00 (A20, R40) or 0x01F0_1C00 (A31/A31s, A23/A33, H3/H2+),
+///   to the end of its page.
+const RELEASE_BLOCKS: [CpuRelease; 3] = [
+    CpuRelease { kind: ReleaseKind::VexpressFlags, base: 0x1C01_0030, size: 0x10 },
+    CpuRelease { kind: ReleaseKind::AllwinnerCpucfg, base: 0x01C2_5C00, size: 0x400 },
+    CpuRelease { kind: ReleaseKind::AllwinnerCpucfg, base: 0x01F0_1C00, size: 0x400 },
+];
+
+/// The strings after "arm,vexpress," and "allwinner,", each with its block in [`RELEASE_BLOCKS`].
+const VEXPRESS_TILES: [&str; 2] = ["v2p-ca15,tc1", "v2p-ca15_a7"];
+const ALLWINNER_SOCS: [(&str, u8); 8] = [
+    ("sun7i-a20", 1),
+    ("sun8i-r40", 1),
+    ("sun6i-a31", 2),
+    ("sun6i-a31s", 2),
+    ("sun8i-a23", 2),
+    ("sun8i-a33", 2),
+    ("sun8i-h3", 2),
+    ("sun8i-h2-plus", 2),
+];
+
+/// The CPU release block of the SoC a root `compatible` list names, if hypfw knows it.
+fn cpu_release_of(root_compatible: &[u8]) -> Option<CpuRelease> {
+    // Both prefixes start with "a": most roots are ruled out by their first byte.
+    root_compatible.split(|&c| c == 0).filter(|s| s.first() == Some(&b'a')).find_map(|s| {
+        let block = if let Some(tile) = s.strip_prefix(b"arm,vexpress,") {
+            VEXPRESS_TILES.iter().any(|t| t.as_bytes() == tile).then_some(0)?
+        } else {
+            let soc = s.strip_prefix(b"allwinner,")?;
+            ALLWINNER_SOCS.iter().find(|e| e.0.as_bytes() == soc)?.1
+        };
+        Some(RELEASE_BLOCKS[block as usize])
+    })
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Platform {
     pub ram: [crate::mm::layout::MemRange; MAX_RAM],
@@ -396,6 +477,9 @@ pub struct Platform {
     /// QEMU's fw_cfg device (`qemu,fw-cfg-mmio`: data, selector and DMA address registers in one
     /// page), which QEMU virt has and boards do not.
     pub fw_cfg: Option<(u64, u64)>,
+    /// The SoC's own registers for starting a CPU at an address of the writer's choice, where
+    /// hypfw knows them ([`CpuRelease`]).
+    pub cpu_release: Option<CpuRelease>,
     /// True when this came from the built-in QEMU virt description, not a DTB.
     pub fallback: bool,
 }
@@ -440,6 +524,7 @@ impl Platform {
             psci: Some(PsciMethod::Smc),
             timer_freq: None,
             fw_cfg: None,
+            cpu_release: None,
             fallback: true,
         }
     }
@@ -452,7 +537,11 @@ impl Platform {
 /// (`read_cells` takes at most 2), so the error stays the same, and the entry sizes computed from
 /// them (`4 * (ac + pa + sc)`) cannot wrap a 32-bit `usize`.
 fn child_cells(node: Node) -> (usize, usize) {
-    let (ac, sc) = (node.get("#address-cells"), node.get("#size-cells"));
+    cells(node.get("#address-cells"), node.get("#size-cells"))
+}
+
+/// The cell counts `#address-cells` and `#size-cells` values give (2 and 1 when absent).
+fn cells(ac: Option<&[u8]>, sc: Option<&[u8]>) -> (usize, usize) {
     let get = |v: Option<&[u8]>, d| v.and_then(|v| be32(v, 0)).map_or(d, |v| (v as usize).min(MAX_CELLS));
     (get(ac, 2), get(sc, 1))
 }
@@ -692,7 +781,10 @@ fn describe_with(blob: &[u8], nops_anywhere: bool) -> Result<Description, DtbErr
 /// are read again for their `reg`, the `ranges` above them and their other properties.
 fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description, DtbError> {
     let node = |at: Option<u32>| at.map(|a| Node::with_props_at(b, a as usize));
-    let t = Tree { b, root_cells: child_cells(Node::with_props_at(b, facts.root as usize)) };
+    // The root's cells and its compatible (the SoC, for [`cpu_release_of`]) in one look.
+    let [ac, sc, root_compatible] =
+        Node::with_props_at(b, facts.root as usize).get_last(["#address-cells", "#size-cells", "compatible"]);
+    let t = Tree { b, root_cells: cells(ac, sc) };
     let [uart, gic, psci, timer, fw_cfg] = &facts.matches;
     // Every field is read below; the arrays' slots beyond their counts stay zero.
     let mut p = Platform {
@@ -710,6 +802,7 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
         psci: None,
         timer_freq: None,
         fw_cfg: None,
+        cpu_release: None,
         fallback: false,
     };
     read_ram(&mut p, t, facts)?;
@@ -737,6 +830,7 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
         Some(path) => regs(t, path)?.get(0)?,
         None => None,
     };
+    p.cpu_release = root_compatible.and_then(cpu_release_of);
     p.timer_freq = timer.as_ref().and_then(last).and_then(|n| n.get("clock-frequency").and_then(|f| be32(f, 0)));
     let options = node(facts.chosen)
         .and_then(|c| c.get("bootargs"))

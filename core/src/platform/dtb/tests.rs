@@ -27,6 +27,7 @@ fn qemu_virt_platform() {
     assert!(p.cpus().iter().all(|c| c.psci));
     assert_eq!(p.psci, Some(PsciMethod::Smc));
     assert_eq!(p.fw_cfg, Some((0x0902_0000, 0x18)), "QEMU's fw_cfg: data, selector, DMA address");
+    assert_eq!(p.cpu_release, None, "QEMU virt starts CPUs by PSCI only");
 }
 
 #[test]
@@ -729,4 +730,30 @@ fn reservations_past_the_limit_are_counted() {
     let p = parse(&blob).unwrap();
     assert_eq!((p.nreserved, p.reserved_ignored), (MAX_RESERVED, 15 - MAX_RESERVED));
     one_pass_agrees_with_the_reference(&blob);
+}
+
+#[test]
+fn cpu_release_blocks_by_the_root() {
+    let found = |root: &[u8]| cpu_release_of(root).map(|r| (r.kind, r.base, r.size));
+    assert_eq!(
+        found(b"arm,vexpress,v2p-ca15,tc1\0arm,vexpress\0"),
+        Some((ReleaseKind::VexpressFlags, 0x1C01_0030, 0x10)),
+        "SYS_FLAGS and SYS_NVFLAGS, set and clear"
+    );
+    assert_eq!(found(b"arm,vexpress,v2p-ca15_a7\0arm,vexpress\0").map(|r| r.1), Some(0x1C01_0030));
+    assert_eq!(found(b"arm,vexpress,v2p-ca9\0arm,vexpress\0"), None, "no HYP on a Cortex-A9 tile");
+    assert_eq!(found(b"arm,vexpress\0"), None);
+    assert_eq!(found(b"vendor,board\0"), None);
+    assert_eq!(found(b""), None);
+    assert_eq!(
+        found(b"lemaker,bananapi\0allwinner,sun7i-a20\0"),
+        Some((ReleaseKind::AllwinnerCpucfg, 0x01C2_5C00, 0x400))
+    );
+    assert_eq!(
+        found(b"xunlong,orangepi-pc\0allwinner,sun8i-h3\0"),
+        Some((ReleaseKind::AllwinnerCpucfg, 0x01F0_1C00, 0x400))
+    );
+    assert_eq!(found(b"allwinner,sun8i-h3"), found(b"allwinner,sun8i-h3\0"), "with or without the last NUL");
+    assert_eq!(found(b"allwinner,sun8i-v3s\0"), None, "a single-core SoC");
+    assert_eq!(found(b"allwinner,sun8i-h3x\0allwinner,sun8i-h\0"), None, "whole strings only");
 }

@@ -1,0 +1,46 @@
+//! The payload's accesses to the page of the SoC's CPU release registers, which stage 2 leaves
+//! out: writes to the registers are refused (the payload gets the external abort of a hole), the
+//! rest is carried out on the device (`hypfw_core::services::release` decides which).
+
+use super::access::Trapped;
+use super::world::Pl1Context;
+use crate::drivers::mmio as device;
+use crate::log;
+use crate::shared::ReleaseInfo;
+use core::sync::atomic::{AtomicU32, Ordering};
+use hypfw_core::services::release::{self, Decision};
+
+/// Writes refused (all CPUs), for the rate limit of their lines.
+static REFUSED: AtomicU32 = AtomicU32::new(0);
+
+/// The payload's access `a` at `ipa` in the block's page: true when the runtime carried it out
+/// (the payload resumes after it); false when the payload must get the external abort of a hole.
+pub fn access(r: &ReleaseInfo, ctx: &mut Pl1Context, a: &Trapped, ipa: u64, cpu: u32) -> bool {
+    let page = release::page(&r.block);
+    let at = r.va as usize + (ipa - page.base) as usize;
+    // `decide` keeps a carried-out access inside the block's page, which the boot phase mapped as
+    // device memory at `r.va` (`setup::tables::devices`), and aligned to its size.
+    match release::decide(&r.block, ipa, a.size, a.write) {
+        Decision::CarryOut if a.write => {
+            // SAFETY: as above; the payload made this very write there.
+            unsafe { device::write(at, a.size, a.stored(ctx)) };
+            a.done(ctx);
+        }
+        // SAFETY: as above; the payload made this very read there.
+        Decision::CarryOut => a.loaded(ctx, unsafe { device::read(at, a.size) }),
+        Decision::Refuse => {
+            let n = REFUSED.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+            if n <= 4 || n.is_multiple_of(256) {
+                log!(
+                    "cpu{cpu}: payload's write to the {} at {ipa:#x} refused: a CPU started so would escape stage 2 \
+                     (PC {:#x}, #{n})",
+                    r.block.kind.name(),
+                    ctx.elr
+                );
+            }
+            return false;
+        }
+        Decision::Abort => return false,
+    }
+    true
+}
