@@ -398,6 +398,9 @@ pub enum ReleaseKind {
     /// Allwinner's CPUCFG block (A20, A31, A23/A33, H3/H2+, R40): a CPU's reset control and the
     /// address it starts at (offset 0x1A4), in Secure state.
     AllwinnerCpucfg,
+    /// TI OMAP5 and DRA7/AM57xx (BeagleBoard-X15): AUX_CORE_BOOT_0/1 of the MPU wakeup generator
+    /// (0x4828_1800), whose start flag and address the ROM code waits for on CPU1.
+    TiAuxCoreBoot,
 }
 
 impl ReleaseKind {
@@ -405,6 +408,7 @@ impl ReleaseKind {
         match self {
             ReleaseKind::VexpressFlags => "Versatile Express SYS_FLAGS",
             ReleaseKind::AllwinnerCpucfg => "Allwinner CPUCFG",
+            ReleaseKind::TiAuxCoreBoot => "TI AUX_CORE_BOOT",
         }
     }
 }
@@ -417,13 +421,17 @@ impl ReleaseKind {
 ///   SYS_FLAGS and SYS_NVFLAGS, set and clear, at 0x30..0x40.
 /// - Allwinner: CPUCFG at 0x01C2_5C00 (A20, R40) or 0x01F0_1C00 (A31/A31s, A23/A33, H3/H2+),
 ///   to the end of its page.
-const RELEASE_BLOCKS: [CpuRelease; 3] = [
+/// - TI OMAP5, DRA7/AM57xx: AUX_CORE_BOOT_0 and _1 at 0x800 and 0x804 of the wakeup generator
+///   at 0x4828_1000 (its interrupt masks, in the same page, are carried out).
+const RELEASE_BLOCKS: [CpuRelease; 4] = [
     CpuRelease { kind: ReleaseKind::VexpressFlags, base: 0x1C01_0030, size: 0x10 },
     CpuRelease { kind: ReleaseKind::AllwinnerCpucfg, base: 0x01C2_5C00, size: 0x400 },
     CpuRelease { kind: ReleaseKind::AllwinnerCpucfg, base: 0x01F0_1C00, size: 0x400 },
+    CpuRelease { kind: ReleaseKind::TiAuxCoreBoot, base: 0x4828_1800, size: 8 },
 ];
 
-/// The strings after "arm,vexpress," and "allwinner,", each with its block in [`RELEASE_BLOCKS`].
+/// The strings after "arm,vexpress,", "allwinner," and "ti,", each with its block in
+/// [`RELEASE_BLOCKS`].
 const VEXPRESS_TILES: [&str; 2] = ["v2p-ca15,tc1", "v2p-ca15_a7"];
 const ALLWINNER_SOCS: [(&str, u8); 8] = [
     ("sun7i-a20", 1),
@@ -436,12 +444,16 @@ const ALLWINNER_SOCS: [(&str, u8); 8] = [
     ("sun8i-h2-plus", 2),
 ];
 
+const TI_SOCS: [&str; 2] = ["dra7", "omap5"];
+
 /// The CPU release block of the SoC a root `compatible` list names, if hypfw knows it.
 fn cpu_release_of(root_compatible: &[u8]) -> Option<CpuRelease> {
-    // Both prefixes start with "a": most roots are ruled out by their first byte.
-    root_compatible.split(|&c| c == 0).filter(|s| s.first() == Some(&b'a')).find_map(|s| {
+    // The prefixes start with "a" or "t": most roots are ruled out by their first byte.
+    root_compatible.split(|&c| c == 0).filter(|s| matches!(s.first(), Some(b'a' | b't'))).find_map(|s| {
         let block = if let Some(tile) = s.strip_prefix(b"arm,vexpress,") {
             VEXPRESS_TILES.iter().any(|t| t.as_bytes() == tile).then_some(0)?
+        } else if let Some(soc) = s.strip_prefix(b"ti,") {
+            TI_SOCS.iter().any(|t| t.as_bytes() == soc).then_some(3)?
         } else {
             let soc = s.strip_prefix(b"allwinner,")?;
             ALLWINNER_SOCS.iter().find(|e| e.0.as_bytes() == soc)?.1

@@ -755,5 +755,11 @@ fn cpu_release_blocks_by_the_root() {
     );
     assert_eq!(found(b"allwinner,sun8i-h3"), found(b"allwinner,sun8i-h3\0"), "with or without the last NUL");
     assert_eq!(found(b"allwinner,sun8i-v3s\0"), None, "a single-core SoC");
+    assert_eq!(
+        found(b"ti,am572x-beagle-x15\0ti,am5728\0ti,dra742\0ti,dra74\0ti,dra7\0"),
+        Some((ReleaseKind::TiAuxCoreBoot, 0x4828_1800, 8))
+    );
+    assert_eq!(found(b"ti,omap5-uevm\0ti,omap5\0").map(|r| r.1), Some(0x4828_1800));
+    assert_eq!(found(b"ti,am33xx\0"), None);
     assert_eq!(found(b"allwinner,sun8i-h3x\0allwinner,sun8i-h\0"), None, "whole strings only");
 }
