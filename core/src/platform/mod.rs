@@ -4,5 +4,6 @@
 pub mod cpuid;
 pub mod dtb;
 pub mod options;
+pub mod packed;
 pub mod smp;
 pub mod uart;

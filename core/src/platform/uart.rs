@@ -4,6 +4,8 @@
 //! 8250_omap driver knows that from the compatible, and so does this table). Sources: Linux's
 //! `Documentation/devicetree/bindings/serial/*.yaml` and the board DTS files.
 
+use super::packed::{Packed, total_len};
+
 /// A UART family hypfw has a driver for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
@@ -20,8 +22,9 @@ pub enum Family {
     Imx,
 }
 
-/// (compatible, family), most specific first within a family.
-pub const COMPATIBLES: &[(&str, Family)] = &[
+/// (compatible, family), most specific first within a family. Only the compiler reads this
+/// table: the firmware keeps [`NAMES`] and [`FAMILIES`].
+const COMPATIBLES: [(&str, Family); 30] = [
     ("arm,pl011", Family::Pl011),
     ("ti,dra742-uart", OMAP),
     ("ti,am4372-uart", OMAP),
@@ -62,7 +65,7 @@ const OMAP: Family = Family::Ns16550 { shift: 2, width: 1 };
 const NS16550: Family = Family::Ns16550 { shift: 0, width: 1 };
 const SAMSUNG_V5: Family = Family::Samsung { tx_full_bit: 24 };
 
-/// Every compatible string of the table, for a search over the tree.
+/// Every compatible string of the table, in its order, for a search over the tree.
 pub const ALL: [&str; COMPATIBLES.len()] = {
     let mut out = [""; COMPATIBLES.len()];
     let mut i = 0;
@@ -73,17 +76,51 @@ pub const ALL: [&str; COMPATIBLES.len()] = {
     out
 };
 
+/// The table's strings, packed (no pointer per string: `platform::packed`).
+static NAMES: Packed<{ COMPATIBLES.len() }, { total_len(&ALL) }> = Packed::new(ALL);
+
+/// The table's families, in its order.
+static FAMILIES: [Family; COMPATIBLES.len()] = {
+    let mut out = [Family::Pl011; COMPATIBLES.len()];
+    let mut i = 0;
+    while i < COMPATIBLES.len() {
+        out[i] = COMPATIBLES[i].1;
+        i += 1;
+    }
+    out
+};
+
+/// The compatible string of table entry `i`.
+pub fn name(i: usize) -> Option<&'static str> {
+    NAMES.text(i)
+}
+
+/// The same, as bytes.
+#[inline]
+pub fn name_bytes(i: usize) -> Option<&'static [u8]> {
+    NAMES.get(i)
+}
+
 /// The table entry for a node's `compatible` list (NUL-separated strings): the first of the
 /// node's strings that the table knows, so the most specific one wins.
 pub fn identify(compatible: &[u8]) -> Option<(usize, Family)> {
-    compatible
-        .split(|&b| b == 0)
-        .filter(|s| !s.is_empty())
-        .find_map(|s| COMPATIBLES.iter().position(|(c, _)| c.as_bytes() == s).map(|i| (i, COMPATIBLES[i].1)))
+    compatible.split(|&b| b == 0).filter(|s| !s.is_empty()).find_map(|s| {
+        let i = (0..FAMILIES.len()).find(|&i| NAMES.get(i) == Some(s))?;
+        Some((i, FAMILIES[i]))
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_packed_names_are_the_table() {
+        for (i, &(c, f)) in COMPATIBLES.iter().enumerate() {
+            assert_eq!(name(i), Some(c));
+            assert_eq!(identify(c.as_bytes()), Some((i, f)));
+        }
+        assert_eq!(name(COMPATIBLES.len()), None);
+    }
+
     use super::*;
 
     #[test]

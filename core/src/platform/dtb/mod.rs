@@ -328,7 +328,7 @@ pub enum UartKind {
 }
 
 /// The console UART: how to drive it, where it is (physical, after every `ranges`), and which
-/// compatible string identified it (an index into `platform::uart::COMPATIBLES`, plain data so
+/// compatible string identified it (an index into `platform::uart`'s table, plain data so
 /// that the boot phase can hand it to the runtime; [`NO_COMPATIBLE`] for an unsupported one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Console {
@@ -343,7 +343,7 @@ pub const NO_COMPATIBLE: u8 = u8::MAX;
 impl Console {
     /// The compatible string that identified this UART, if hypfw knows it.
     pub fn compatible(&self) -> Option<&'static str> {
-        crate::platform::uart::COMPATIBLES.get(self.compatible as usize).map(|c| c.0)
+        crate::platform::uart::name(self.compatible as usize)
     }
 }
 

@@ -21,6 +21,8 @@ use super::{
     CPU_CHILDREN, DtbError, FDT_BEGIN_NODE, FDT_END, FDT_END_NODE, FDT_NOP, FDT_PROP, Facts, MAX_DEPTH, PATH_MAX, Path,
     WANTED, alias, is_enabled, is_utf8, stdout_path,
 };
+use crate::platform::packed::{Packed, total_len};
+use crate::platform::uart;
 
 /// Nodes remembered before the console's path is known (QEMU `virt` has 56 with one CPU, 63 with
 /// eight; board trees have hundreds, and most put `/chosen` first).
@@ -558,11 +560,22 @@ impl<'a, 'f> Gatherer<'a, 'f> {
 /// The question (among the `open` ones, a bit each) whose compatible strings hold `s`.
 #[inline(always)]
 fn wanted_index(s: &[u8], open: u32) -> Option<usize> {
-    let (from, to) = (*BY_LEN.1.get(s.len())? as usize, *BY_LEN.1.get(s.len() + 1)? as usize);
-    BY_LEN.0[from..to]
-        .iter()
-        .find(|&&(x, q)| open & 1 << q != 0 && x.as_bytes()[0] == s[0] && x.as_bytes() == s)
-        .map(|&(_, q)| q as usize)
+    let (from, to) = (*BY_LEN_START.get(s.len())? as usize, *BY_LEN_START.get(s.len() + 1)? as usize);
+    let first = *s.first()?;
+    (from..to)
+        .find(|&k| {
+            BY_LEN_QUESTION.get(k).is_some_and(|&q| open & 1 << q != 0)
+                && wanted_name(k).is_some_and(|x| x.first() == Some(&first) && x == s)
+        })
+        .map(|k| BY_LEN_QUESTION[k] as usize)
+}
+
+/// The string of [`BY_LEN`] entry `k`: a UART's from `uart`'s table, another from
+/// [`OTHER_WANTED_NAMES`] (each string is kept once, packed: `platform::packed`).
+#[inline(always)]
+fn wanted_name(k: usize) -> Option<&'static [u8]> {
+    let id = *BY_LEN_ID.get(k)? as usize;
+    if id < uart::ALL.len() { uart::name_bytes(id) } else { OTHER_WANTED_NAMES.get(id - uart::ALL.len()) }
 }
 
 /// How many compatible strings the questions have.
@@ -575,14 +588,35 @@ const N_WANTED_STRINGS: usize = {
     n
 };
 
+/// The questions' strings that are not UARTs' (the first question's are `uart`'s table).
+const N_OTHER: usize = N_WANTED_STRINGS - uart::ALL.len();
+const OTHER_WANTED: [&str; N_OTHER] = {
+    assert!(WANTED[0].compatible.len() == uart::ALL.len(), "the first question is the UART table");
+    let mut out = [""; N_OTHER];
+    let (mut q, mut n) = (1, 0);
+    while q < WANTED.len() {
+        let mut i = 0;
+        while i < WANTED[q].compatible.len() {
+            out[n] = WANTED[q].compatible[i];
+            n += 1;
+            i += 1;
+        }
+        q += 1;
+    }
+    out
+};
+static OTHER_WANTED_NAMES: Packed<N_OTHER, { total_len(&OTHER_WANTED) }> = Packed::new(OTHER_WANTED);
+
 /// Longest compatible string a question may have, plus one.
 const MAX_WANTED_LEN: usize = 64;
 
-/// Every question's compatible strings with the question's index, shortest first, and where
-/// those of each length start: `.0[.1[n] as usize..(.1[n + 1] as usize)]` are the strings of `n`
-/// bytes. Most strings of a tree are ruled out by their length and first byte alone.
+/// Every question's compatible strings, shortest first: each as its id (an index into `uart`'s
+/// table, or past it into [`OTHER_WANTED`]) with its question, and where those of each length start:
+/// entries `.2[n] as usize..(.2[n + 1] as usize)` are the strings of `n` bytes. Most strings of a
+/// tree are ruled out by their length and first byte alone. Only the compiler reads this: the
+/// firmware keeps the three byte arrays below.
 #[allow(clippy::type_complexity)] // a constant built once
-const BY_LEN: ([(&str, u8); N_WANTED_STRINGS], [u8; MAX_WANTED_LEN + 1]) = {
+const BY_LEN: ([u8; N_WANTED_STRINGS], [u8; N_WANTED_STRINGS], [u8; MAX_WANTED_LEN + 1]) = {
     let mut start = [0u8; MAX_WANTED_LEN + 1];
     let mut q = 0;
     while q < WANTED.len() {
@@ -600,21 +634,27 @@ const BY_LEN: ([(&str, u8); N_WANTED_STRINGS], [u8; MAX_WANTED_LEN + 1]) = {
         start[n] += start[n - 1];
         n += 1;
     }
-    let mut out = [("", 0u8); N_WANTED_STRINGS];
+    let (mut ids, mut questions) = ([0u8; N_WANTED_STRINGS], [0u8; N_WANTED_STRINGS]);
     let mut next = start;
+    let mut id = 0;
     q = 0;
     while q < WANTED.len() {
         let mut i = 0;
         while i < WANTED[q].compatible.len() {
-            let s = WANTED[q].compatible[i];
-            out[next[s.len()] as usize] = (s, q as u8);
-            next[s.len()] += 1;
+            let len = WANTED[q].compatible[i].len();
+            (ids[next[len] as usize], questions[next[len] as usize]) = (id as u8, q as u8);
+            next[len] += 1;
+            id += 1;
             i += 1;
         }
         q += 1;
     }
-    (out, start)
+    (ids, questions, start)
 };
+
+static BY_LEN_ID: [u8; N_WANTED_STRINGS] = BY_LEN.0;
+static BY_LEN_QUESTION: [u8; N_WANTED_STRINGS] = BY_LEN.1;
+static BY_LEN_START: [u8; MAX_WANTED_LEN + 1] = BY_LEN.2;
 
 /// Property names by their offset in the strings block: a small direct-mapped memory of
 /// `offset << 2 | class` (dtc stores each name once, so a tree's few dozen names are compared
