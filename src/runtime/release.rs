@@ -16,8 +16,8 @@ static REFUSED: AtomicU32 = AtomicU32::new(0);
 /// The payload's access `a` at `ipa` in the block's page: true when the runtime carried it out
 /// (the payload resumes after it); false when the payload must get the external abort of a hole.
 pub fn access(r: &ReleaseInfo, ctx: &mut Pl1Context, a: &Trapped, ipa: u64, cpu: u32) -> bool {
-    let page = release::page(&r.block);
-    let at = r.va as usize + (ipa - page.base) as usize;
+    // The VA of the page's first byte, plus the offset into it (`decide` checks `ipa` is in it).
+    let at = r.va.wrapping_add((ipa as u32).wrapping_sub(r.block.base & !0xFFF)) as usize;
     // `decide` keeps a carried-out access inside the block's page, which the boot phase mapped as
     // device memory at `r.va` (`setup::tables::devices`), and aligned to its size.
     match release::decide(&r.block, ipa, a.size, a.write) {
@@ -32,9 +32,8 @@ pub fn access(r: &ReleaseInfo, ctx: &mut Pl1Context, a: &Trapped, ipa: u64, cpu:
             let n = REFUSED.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
             if n <= 4 || n.is_multiple_of(256) {
                 log!(
-                    "cpu{cpu}: payload's write to the {} at {ipa:#x} refused: a CPU started so would escape stage 2 \
-                     (PC {:#x}, #{n})",
-                    r.block.kind.name(),
+                    "cpu{cpu}: payload's write to the CPU release registers at {ipa:#x} refused: a CPU started so \
+                     would escape stage 2 (PC {:#x}, #{n})",
                     ctx.elr
                 );
             }

@@ -152,18 +152,22 @@ impl Mode {
         self as u32
     }
 
-    pub const fn name(self) -> &'static str {
-        match self {
-            Mode::Usr => "USR",
-            Mode::Fiq => "FIQ",
-            Mode::Irq => "IRQ",
-            Mode::Svc => "SVC",
-            Mode::Mon => "MON",
-            Mode::Abt => "ABT",
-            Mode::Hyp => "HYP",
-            Mode::Und => "UND",
-            Mode::Sys => "SYS",
-        }
+    /// The three-letter name. (Cut from one string: a `match` of string literals compiles to a
+    /// table of pointers, words the boot has to relocate.)
+    pub fn name(self) -> &'static str {
+        const NAMES: &str = "USRFIQIRQSVCMONABTHYPUNDSYS";
+        let i = match self {
+            Mode::Usr => 0,
+            Mode::Fiq => 1,
+            Mode::Irq => 2,
+            Mode::Svc => 3,
+            Mode::Mon => 4,
+            Mode::Abt => 5,
+            Mode::Hyp => 6,
+            Mode::Und => 7,
+            Mode::Sys => 8,
+        };
+        NAMES.get(3 * i..3 * i + 3).unwrap_or_default()
     }
 
     /// PL0 or PL1: a mode the runtime may return a lower-level caller to.
@@ -173,7 +177,7 @@ impl Mode {
 }
 
 /// The name of the mode in a PSR value ("invalid" for an encoding that names none).
-pub const fn mode_name(psr: u32) -> &'static str {
+pub fn mode_name(psr: u32) -> &'static str {
     match Mode::of(psr) {
         Some(m) => m.name(),
         None => "invalid",

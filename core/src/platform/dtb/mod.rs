@@ -431,9 +431,11 @@ const RELEASE_BLOCKS: [CpuRelease; 4] = [
 ];
 
 /// The strings after "arm,vexpress,", "allwinner," and "ti,", each with its block in
-/// [`RELEASE_BLOCKS`].
-const VEXPRESS_TILES: [&str; 2] = ["v2p-ca15,tc1", "v2p-ca15_a7"];
-const ALLWINNER_SOCS: [(&str, u8); 8] = [
+/// [`RELEASE_BLOCKS`], packed (no pointer per string for the boot to relocate:
+/// `platform::packed`).
+const RELEASE_SOCS: [(&str, u8); 12] = [
+    ("v2p-ca15,tc1", 0),
+    ("v2p-ca15_a7", 0),
     ("sun7i-a20", 1),
     ("sun8i-r40", 1),
     ("sun6i-a31", 2),
@@ -442,23 +444,49 @@ const ALLWINNER_SOCS: [(&str, u8); 8] = [
     ("sun8i-a33", 2),
     ("sun8i-h3", 2),
     ("sun8i-h2-plus", 2),
+    ("dra7", 3),
+    ("omap5", 3),
 ];
-
-const TI_SOCS: [&str; 2] = ["dra7", "omap5"];
+/// Which of [`RELEASE_SOCS`] follow each prefix.
+const VEXPRESS_TILES: core::ops::Range<usize> = 0..2;
+const ALLWINNER_SOCS: core::ops::Range<usize> = 2..10;
+const TI_SOCS: core::ops::Range<usize> = 10..12;
+const RELEASE_SOC_TEXT: [&str; 12] = {
+    let mut out = [""; 12];
+    let mut i = 0;
+    while i < 12 {
+        out[i] = RELEASE_SOCS[i].0;
+        i += 1;
+    }
+    out
+};
+static RELEASE_SOC_NAMES: crate::platform::packed::Packed<
+    12,
+    { crate::platform::packed::total_len(&RELEASE_SOC_TEXT) },
+> = crate::platform::packed::Packed::new(RELEASE_SOC_TEXT);
+static RELEASE_SOC_BLOCK: [u8; 12] = {
+    let mut out = [0; 12];
+    let mut i = 0;
+    while i < 12 {
+        out[i] = RELEASE_SOCS[i].1;
+        i += 1;
+    }
+    out
+};
 
 /// The CPU release block of the SoC a root `compatible` list names, if hypfw knows it.
 fn cpu_release_of(root_compatible: &[u8]) -> Option<CpuRelease> {
     // The prefixes start with "a" or "t": most roots are ruled out by their first byte.
     root_compatible.split(|&c| c == 0).filter(|s| matches!(s.first(), Some(b'a' | b't'))).find_map(|s| {
-        let block = if let Some(tile) = s.strip_prefix(b"arm,vexpress,") {
-            VEXPRESS_TILES.iter().any(|t| t.as_bytes() == tile).then_some(0)?
+        let (rest, mut range) = if let Some(tile) = s.strip_prefix(b"arm,vexpress,") {
+            (tile, VEXPRESS_TILES)
         } else if let Some(soc) = s.strip_prefix(b"ti,") {
-            TI_SOCS.iter().any(|t| t.as_bytes() == soc).then_some(3)?
+            (soc, TI_SOCS)
         } else {
-            let soc = s.strip_prefix(b"allwinner,")?;
-            ALLWINNER_SOCS.iter().find(|e| e.0.as_bytes() == soc)?.1
+            (s.strip_prefix(b"allwinner,")?, ALLWINNER_SOCS)
         };
-        Some(RELEASE_BLOCKS[block as usize])
+        let i = range.find(|&i| RELEASE_SOC_NAMES.get(i) == Some(rest))?;
+        RELEASE_BLOCKS.get(*RELEASE_SOC_BLOCK.get(i)? as usize).copied()
     })
 }
 
