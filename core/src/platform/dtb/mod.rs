@@ -401,6 +401,9 @@ pub enum ReleaseKind {
     /// TI OMAP5 and DRA7/AM57xx (BeagleBoard-X15): AUX_CORE_BOOT_0/1 of the MPU wakeup generator
     /// (0x4828_1800), whose start flag and address the ROM code waits for on CPU1.
     TiAuxCoreBoot,
+    /// Aspeed AST2600: the SMP mailbox in the SCU (`aspeed,ast2600-smpmem`, 0x1E6E_2180): a
+    /// start address and a "go" signature the second core polls for.
+    AspeedSmpMailbox,
 }
 
 impl ReleaseKind {
@@ -409,6 +412,7 @@ impl ReleaseKind {
             ReleaseKind::VexpressFlags => "Versatile Express SYS_FLAGS",
             ReleaseKind::AllwinnerCpucfg => "Allwinner CPUCFG",
             ReleaseKind::TiAuxCoreBoot => "TI AUX_CORE_BOOT",
+            ReleaseKind::AspeedSmpMailbox => "Aspeed SMP mailbox",
         }
     }
 }
@@ -423,17 +427,20 @@ impl ReleaseKind {
 ///   to the end of its page.
 /// - TI OMAP5, DRA7/AM57xx: AUX_CORE_BOOT_0 and _1 at 0x800 and 0x804 of the wakeup generator
 ///   at 0x4828_1000 (its interrupt masks, in the same page, are carried out).
-const RELEASE_BLOCKS: [CpuRelease; 4] = [
+/// - Aspeed AST2600: the SMP mailbox, 0x40 bytes at 0x180 of the SCU at 0x1E6E_2000 (the SCU's
+///   clocks, resets and pin control, in the same page, are carried out).
+const RELEASE_BLOCKS: [CpuRelease; 5] = [
     CpuRelease { kind: ReleaseKind::VexpressFlags, base: 0x1C01_0030, size: 0x10 },
     CpuRelease { kind: ReleaseKind::AllwinnerCpucfg, base: 0x01C2_5C00, size: 0x400 },
     CpuRelease { kind: ReleaseKind::AllwinnerCpucfg, base: 0x01F0_1C00, size: 0x400 },
     CpuRelease { kind: ReleaseKind::TiAuxCoreBoot, base: 0x4828_1800, size: 8 },
+    CpuRelease { kind: ReleaseKind::AspeedSmpMailbox, base: 0x1E6E_2180, size: 0x40 },
 ];
 
-/// The strings after "arm,vexpress,", "allwinner," and "ti,", each with its block in
+/// The strings after "arm,vexpress,", "allwinner,", "ti," and "aspeed,", each with its block in
 /// [`RELEASE_BLOCKS`], packed (no pointer per string for the boot to relocate:
 /// `platform::packed`).
-const RELEASE_SOCS: [(&str, u8); 12] = [
+const RELEASE_SOCS: [(&str, u8); N_RELEASE_SOCS] = [
     ("v2p-ca15,tc1", 0),
     ("v2p-ca15_a7", 0),
     ("sun7i-a20", 1),
@@ -446,28 +453,31 @@ const RELEASE_SOCS: [(&str, u8); 12] = [
     ("sun8i-h2-plus", 2),
     ("dra7", 3),
     ("omap5", 3),
+    ("ast2600", 4),
 ];
+const N_RELEASE_SOCS: usize = 13;
 /// Which of [`RELEASE_SOCS`] follow each prefix.
 const VEXPRESS_TILES: core::ops::Range<usize> = 0..2;
 const ALLWINNER_SOCS: core::ops::Range<usize> = 2..10;
 const TI_SOCS: core::ops::Range<usize> = 10..12;
-const RELEASE_SOC_TEXT: [&str; 12] = {
-    let mut out = [""; 12];
+const ASPEED_SOCS: core::ops::Range<usize> = 12..13;
+const RELEASE_SOC_TEXT: [&str; N_RELEASE_SOCS] = {
+    let mut out = [""; N_RELEASE_SOCS];
     let mut i = 0;
-    while i < 12 {
+    while i < N_RELEASE_SOCS {
         out[i] = RELEASE_SOCS[i].0;
         i += 1;
     }
     out
 };
 static RELEASE_SOC_NAMES: crate::platform::packed::Packed<
-    12,
+    N_RELEASE_SOCS,
     { crate::platform::packed::total_len(&RELEASE_SOC_TEXT) },
 > = crate::platform::packed::Packed::new(RELEASE_SOC_TEXT);
-static RELEASE_SOC_BLOCK: [u8; 12] = {
-    let mut out = [0; 12];
+static RELEASE_SOC_BLOCK: [u8; N_RELEASE_SOCS] = {
+    let mut out = [0; N_RELEASE_SOCS];
     let mut i = 0;
-    while i < 12 {
+    while i < N_RELEASE_SOCS {
         out[i] = RELEASE_SOCS[i].1;
         i += 1;
     }
@@ -482,6 +492,8 @@ fn cpu_release_of(root_compatible: &[u8]) -> Option<CpuRelease> {
             (tile, VEXPRESS_TILES)
         } else if let Some(soc) = s.strip_prefix(b"ti,") {
             (soc, TI_SOCS)
+        } else if let Some(soc) = s.strip_prefix(b"aspeed,") {
+            (soc, ASPEED_SOCS)
         } else {
             (s.strip_prefix(b"allwinner,")?, ALLWINNER_SOCS)
         };

@@ -761,5 +761,10 @@ fn cpu_release_blocks_by_the_root() {
     );
     assert_eq!(found(b"ti,omap5-uevm\0ti,omap5\0").map(|r| r.1), Some(0x4828_1800));
     assert_eq!(found(b"ti,am33xx\0"), None);
+    assert_eq!(
+        found(b"aspeed,ast2600-evb\0aspeed,ast2600\0"),
+        Some((ReleaseKind::AspeedSmpMailbox, 0x1E6E_2180, 0x40))
+    );
+    assert_eq!(found(b"aspeed,ast2500\0"), None, "an ARM1176: no HYP");
     assert_eq!(found(b"allwinner,sun8i-h3x\0allwinner,sun8i-h\0"), None, "whole strings only");
 }
