@@ -24,9 +24,11 @@ pub struct DataAccess {
 }
 
 /// The access of a data abort from a lower mode, or None when the syndrome does not describe it
-/// (ISV clear, a doubleword size, or the PC as the transfer register).
+/// (ISV clear, a doubleword size, or the PC as the transfer register) or when the fault was the
+/// payload's stage-1 table walk, not its instruction (S1PTW: a walk through an emulated page is
+/// never carried out, whatever ISV says).
 pub fn decode(h: Hsr) -> Option<DataAccess> {
-    if h.ec() != hsr::EC_DABT_LOWER || h.0 & (1 << 24) == 0 {
+    if h.ec() != hsr::EC_DABT_LOWER || h.0 & (1 << 24) == 0 || h.on_stage1_walk() {
         return None;
     }
     let size = match (h.0 >> 22) & 3 {
@@ -168,6 +170,8 @@ mod tests {
         assert_eq!(decode(dabt(3, false, 0, false, true)), None, "doubleword SAS");
         assert_eq!(decode(dabt(2, false, 15, false, true)), None, "PC");
         assert_eq!(decode(Hsr((hsr::EC_DABT_HYP << 26) | h.0 & 0x03FF_FFFF)), None, "not from a lower mode");
+        assert_eq!(decode(Hsr(h.0 | 1 << 7)), None, "a stage-1 table walk (S1PTW), not the access");
+        assert!(decode(h).is_some());
     }
 
     #[test]
