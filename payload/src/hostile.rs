@@ -780,26 +780,28 @@ fn release_block(c: &mut Checks, r: Option<hypfw_core::platform::dtb::CpuRelease
         return;
     };
     let (mut words, mut read, mut refused, mut reported) = (0, 0, 0, 0);
-    let mut a = r.base;
-    while a < r.base + r.size {
-        words += 1;
-        let before = aborts();
-        let v = probe_read(a, 0);
-        let read_ok = aborts() == before;
-        probe_write(a, v);
-        let (n, far, fsr) = (aborts() - before, last_dfar(), last_dfsr());
-        let refused_ok = read_ok && n == 1 && far == a && fsr == FSR_EXTERNAL | FSR_WNR;
-        read += read_ok as u32;
-        refused += refused_ok as u32;
-        if !(read_ok && refused_ok) && reported < 8 {
-            reported += 1;
-            say!(
-                "hostile: {} word {a:#x} FAILED: read aborted {}, {n} abort(s) in all, FAR {far:#x}, FSR {fsr:#x}",
-                r.kind.name(),
-                !read_ok
-            );
+    for (base, size) in [(r.base, r.size), (r.base2, r.size2)] {
+        let mut a = base;
+        while a < base + size {
+            words += 1;
+            let before = aborts();
+            let v = probe_read(a, 0);
+            let read_ok = aborts() == before;
+            probe_write(a, v);
+            let (n, far, fsr) = (aborts() - before, last_dfar(), last_dfsr());
+            let refused_ok = read_ok && n == 1 && far == a && fsr == FSR_EXTERNAL | FSR_WNR;
+            read += read_ok as u32;
+            refused += refused_ok as u32;
+            if !(read_ok && refused_ok) && reported < 8 {
+                reported += 1;
+                say!(
+                    "hostile: {} word {a:#x} FAILED: read aborted {}, {n} abort(s) in all, FAR {far:#x}, FSR {fsr:#x}",
+                    r.kind.name(),
+                    !read_ok
+                );
+            }
+            a += 4;
         }
-        a += 4;
     }
     c.check(
         "hostile: the CPU release registers read, and refuse every write",

@@ -331,5 +331,8 @@ pub fn cpu_release(p: &Platform, va: Option<VirtAddr>) -> Option<ReleaseInfo> {
         block.base,
         block.base + block.size
     );
+    if block.size2 != 0 {
+        log!("stage 2: and at {:#x}..{:#x}", block.base2, block.base2 + block.size2);
+    }
     Some(ReleaseInfo { block, va: va.0 })
 }

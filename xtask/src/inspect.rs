@@ -203,12 +203,16 @@ pub fn report(blob: &[u8]) -> String {
     }
     match p.cpu_release {
         Some(r) => {
+            let ranges: Vec<String> = [r.range(), r.range2()]
+                .iter()
+                .filter(|g| g.size != 0)
+                .map(|g| format!("{{\"base\": {}, \"size\": {}}}", hex(g.base), hex(g.size)))
+                .collect();
             let _ = writeln!(
                 j,
-                "  \"cpu_release\": {{\"kind\": {}, \"base\": {}, \"size\": {}}},",
+                "  \"cpu_release\": {{\"kind\": {}, \"ranges\": [{}]}},",
                 quote(r.kind.name()),
-                hex(r.base as u64),
-                hex(r.size as u64)
+                ranges.join(", ")
             );
         }
         None => j.push_str("  \"cpu_release\": null,\n"),

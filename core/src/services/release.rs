@@ -9,7 +9,7 @@
 //! registers instead (a kernel whose tree has no /psci) gets the refusal where the CPU would
 //! have run unconfined.
 
-use crate::mm::addr::{PAGE_SIZE, align_down, align_up};
+use crate::mm::addr::{PAGE_SIZE, align_down};
 use crate::mm::layout::MemRange;
 use crate::platform::dtb::CpuRelease;
 
@@ -24,12 +24,10 @@ pub enum Decision {
     Abort,
 }
 
-/// The stage-2 hole around the block: the whole pages it touches.
+/// The stage-2 hole around the block: its page (every block lies in one page, ranges included:
+/// `platform::dtb`'s table is checked by the tests here).
 pub fn page(r: &CpuRelease) -> MemRange {
-    let r = r.range();
-    let start = align_down(r.base, PAGE_SIZE);
-    let end = align_up(r.base + r.size.max(1), PAGE_SIZE);
-    MemRange { base: start, size: end - start }
+    MemRange { base: align_down(r.base as u64, PAGE_SIZE), size: PAGE_SIZE }
 }
 
 /// What to do with the payload's `size`-byte access at `ipa`.
@@ -39,7 +37,7 @@ pub fn decide(r: &CpuRelease, ipa: u64, size: u32, write: bool) -> Decision {
     if size == 0 || !ipa.is_multiple_of(size as u64) || ipa < page.base || access.end() > page.end() {
         return Decision::Abort;
     }
-    if write && access.overlaps(&r.range()) {
+    if write && (access.overlaps(&r.range()) || access.overlaps(&r.range2())) {
         return Decision::Refuse;
     }
     Decision::CarryOut
@@ -51,8 +49,36 @@ mod tests {
     use crate::platform::dtb::ReleaseKind;
     use proptest::prelude::*;
 
-    const FLAGS: CpuRelease = CpuRelease { kind: ReleaseKind::VexpressFlags, base: 0x1C01_0030, size: 0x10 };
-    const CPUCFG: CpuRelease = CpuRelease { kind: ReleaseKind::AllwinnerCpucfg, base: 0x01F0_1C00, size: 0x400 };
+    use crate::platform::dtb::RELEASE_BLOCKS;
+
+    const FLAGS: CpuRelease = RELEASE_BLOCKS[0];
+    const CPUCFG: CpuRelease = RELEASE_BLOCKS[2];
+    const SRC: CpuRelease = RELEASE_BLOCKS[5];
+
+    #[test]
+    fn every_block_lies_in_its_page() {
+        for r in RELEASE_BLOCKS {
+            let p = page(&r);
+            for g in [r.range(), r.range2()].into_iter().filter(|g| g.size != 0) {
+                assert!(p.base <= g.base && g.end() <= p.end(), "{r:?}");
+            }
+        }
+        assert_eq!(FLAGS.kind, ReleaseKind::VexpressFlags);
+        assert_eq!((CPUCFG.kind, CPUCFG.base), (ReleaseKind::AllwinnerCpucfg, 0x01F0_1C00));
+        assert_eq!(SRC.kind, ReleaseKind::ImxSrc);
+    }
+
+    #[test]
+    fn imx7_src_two_ranges() {
+        assert_eq!(page(&SRC), MemRange { base: 0x3039_0000, size: 0x1000 });
+        assert_eq!(decide(&SRC, 0x3039_0008, 4, true), Decision::Refuse, "A7RCR1: core 1's enable");
+        assert_eq!(decide(&SRC, 0x3039_007C, 4, true), Decision::Refuse, "GPR3: core 1's start address");
+        assert_eq!(decide(&SRC, 0x3039_0080, 4, true), Decision::Refuse, "GPR4: its argument");
+        assert_eq!(decide(&SRC, 0x3039_0004, 4, true), Decision::CarryOut, "A7RCR0");
+        assert_eq!(decide(&SRC, 0x3039_002C, 4, true), Decision::CarryOut, "a PHY reset (Linux's reset driver)");
+        assert_eq!(decide(&SRC, 0x3039_0084, 4, true), Decision::CarryOut, "past GPR4");
+        assert_eq!(decide(&SRC, 0x3039_007C, 4, false), Decision::CarryOut, "reads pass");
+    }
 
     #[test]
     fn vexpress_flags() {
@@ -91,9 +117,10 @@ mod tests {
         /// No write that touches a guarded byte is carried out, whatever its size and place.
         #[test]
         fn no_write_reaches_the_block(off in 0u64..0x1000, size in prop::sample::select(vec![1u32, 2, 4])) {
-            for r in [FLAGS, CPUCFG] {
+            for r in RELEASE_BLOCKS {
                 let ipa = page(&r).base + off;
-                let touches = r.range().overlaps(&MemRange { base: ipa, size: size as u64 });
+                let a = MemRange { base: ipa, size: size as u64 };
+                let touches = r.range().overlaps(&a) || r.range2().overlaps(&a);
                 if decide(&r, ipa, size, true) == Decision::CarryOut {
                     prop_assert!(!touches && ipa.is_multiple_of(size as u64));
                 }

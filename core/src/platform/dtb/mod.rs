@@ -381,11 +381,17 @@ pub struct CpuRelease {
     /// keep the platform description, which the boot copies by value, small).
     pub base: u32,
     pub size: u32,
+    /// A second range of them in the same page, where the SoC has one (size 0: none).
+    pub base2: u32,
+    pub size2: u32,
 }
 
 impl CpuRelease {
     pub fn range(&self) -> crate::mm::layout::MemRange {
         crate::mm::layout::MemRange { base: self.base as u64, size: self.size as u64 }
+    }
+    pub fn range2(&self) -> crate::mm::layout::MemRange {
+        crate::mm::layout::MemRange { base: self.base2 as u64, size: self.size2 as u64 }
     }
 }
 
@@ -404,6 +410,10 @@ pub enum ReleaseKind {
     /// Aspeed AST2600: the SMP mailbox in the SCU (`aspeed,ast2600-smpmem`, 0x1E6E_2180): a
     /// start address and a "go" signature the second core polls for.
     AspeedSmpMailbox,
+    /// NXP i.MX7D: the System Reset Controller's A7RCR1 (core 1's enable, 0x3039_0008) and
+    /// GPR1-GPR4 (each core's start address and argument, 0x3039_0074..0x3039_0084), which the
+    /// boot ROM reads when it releases core 1, in Secure state.
+    ImxSrc,
 }
 
 impl ReleaseKind {
@@ -413,6 +423,7 @@ impl ReleaseKind {
             ReleaseKind::AllwinnerCpucfg => "Allwinner CPUCFG",
             ReleaseKind::TiAuxCoreBoot => "TI AUX_CORE_BOOT",
             ReleaseKind::AspeedSmpMailbox => "Aspeed SMP mailbox",
+            ReleaseKind::ImxSrc => "i.MX7 SRC core release",
         }
     }
 }
@@ -429,15 +440,23 @@ impl ReleaseKind {
 ///   at 0x4828_1000 (its interrupt masks, in the same page, are carried out).
 /// - Aspeed AST2600: the SMP mailbox, 0x40 bytes at 0x180 of the SCU at 0x1E6E_2000 (the SCU's
 ///   clocks, resets and pin control, in the same page, are carried out).
-const RELEASE_BLOCKS: [CpuRelease; 5] = [
-    CpuRelease { kind: ReleaseKind::VexpressFlags, base: 0x1C01_0030, size: 0x10 },
-    CpuRelease { kind: ReleaseKind::AllwinnerCpucfg, base: 0x01C2_5C00, size: 0x400 },
-    CpuRelease { kind: ReleaseKind::AllwinnerCpucfg, base: 0x01F0_1C00, size: 0x400 },
-    CpuRelease { kind: ReleaseKind::TiAuxCoreBoot, base: 0x4828_1800, size: 8 },
-    CpuRelease { kind: ReleaseKind::AspeedSmpMailbox, base: 0x1E6E_2180, size: 0x40 },
+/// - NXP i.MX7D: SRC_A7RCR1 and SRC_GPR1-4 of the SRC at 0x3039_0000 (its peripheral and PHY
+///   resets, in the same page, are carried out).
+pub(crate) const RELEASE_BLOCKS: [CpuRelease; 6] = [
+    block(ReleaseKind::VexpressFlags, 0x1C01_0030, 0x10),
+    block(ReleaseKind::AllwinnerCpucfg, 0x01C2_5C00, 0x400),
+    block(ReleaseKind::AllwinnerCpucfg, 0x01F0_1C00, 0x400),
+    block(ReleaseKind::TiAuxCoreBoot, 0x4828_1800, 8),
+    block(ReleaseKind::AspeedSmpMailbox, 0x1E6E_2180, 0x40),
+    CpuRelease { kind: ReleaseKind::ImxSrc, base: 0x3039_0008, size: 4, base2: 0x3039_0074, size2: 0x10 },
 ];
 
-/// The strings after "arm,vexpress,", "allwinner,", "ti," and "aspeed,", each with its block in
+const fn block(kind: ReleaseKind, base: u32, size: u32) -> CpuRelease {
+    CpuRelease { kind, base, size, base2: 0, size2: 0 }
+}
+
+/// The strings after "arm,vexpress,", "allwinner,", "ti,", "aspeed," and "fsl,", each with its
+/// block in
 /// [`RELEASE_BLOCKS`], packed (no pointer per string for the boot to relocate:
 /// `platform::packed`).
 const RELEASE_SOCS: [(&str, u8); N_RELEASE_SOCS] = [
@@ -454,13 +473,15 @@ const RELEASE_SOCS: [(&str, u8); N_RELEASE_SOCS] = [
     ("dra7", 3),
     ("omap5", 3),
     ("ast2600", 4),
+    ("imx7d", 5),
 ];
-const N_RELEASE_SOCS: usize = 13;
+const N_RELEASE_SOCS: usize = 14;
 /// Which of [`RELEASE_SOCS`] follow each prefix.
 const VEXPRESS_TILES: core::ops::Range<usize> = 0..2;
 const ALLWINNER_SOCS: core::ops::Range<usize> = 2..10;
 const TI_SOCS: core::ops::Range<usize> = 10..12;
 const ASPEED_SOCS: core::ops::Range<usize> = 12..13;
+const FSL_SOCS: core::ops::Range<usize> = 13..14;
 const RELEASE_SOC_TEXT: [&str; N_RELEASE_SOCS] = {
     let mut out = [""; N_RELEASE_SOCS];
     let mut i = 0;
@@ -486,14 +507,16 @@ static RELEASE_SOC_BLOCK: [u8; N_RELEASE_SOCS] = {
 
 /// The CPU release block of the SoC a root `compatible` list names, if hypfw knows it.
 fn cpu_release_of(root_compatible: &[u8]) -> Option<CpuRelease> {
-    // The prefixes start with "a" or "t": most roots are ruled out by their first byte.
-    root_compatible.split(|&c| c == 0).filter(|s| matches!(s.first(), Some(b'a' | b't'))).find_map(|s| {
+    // The prefixes start with "a", "f" or "t": most roots are ruled out by their first byte.
+    root_compatible.split(|&c| c == 0).filter(|s| matches!(s.first(), Some(b'a' | b'f' | b't'))).find_map(|s| {
         let (rest, mut range) = if let Some(tile) = s.strip_prefix(b"arm,vexpress,") {
             (tile, VEXPRESS_TILES)
         } else if let Some(soc) = s.strip_prefix(b"ti,") {
             (soc, TI_SOCS)
         } else if let Some(soc) = s.strip_prefix(b"aspeed,") {
             (soc, ASPEED_SOCS)
+        } else if let Some(soc) = s.strip_prefix(b"fsl,") {
+            (soc, FSL_SOCS)
         } else {
             (s.strip_prefix(b"allwinner,")?, ALLWINNER_SOCS)
         };

@@ -766,5 +766,7 @@ fn cpu_release_blocks_by_the_root() {
         Some((ReleaseKind::AspeedSmpMailbox, 0x1E6E_2180, 0x40))
     );
     assert_eq!(found(b"aspeed,ast2500\0"), None, "an ARM1176: no HYP");
+    assert_eq!(found(b"fsl,imx7d-sdb\0fsl,imx7d\0").map(|r| (r.0, r.1)), Some((ReleaseKind::ImxSrc, 0x3039_0008)));
+    assert_eq!(found(b"fsl,imx6ul-14x14-evk\0fsl,imx6ul\0"), None, "a single core");
     assert_eq!(found(b"allwinner,sun8i-h3x\0allwinner,sun8i-h\0"), None, "whole strings only");
 }
