@@ -172,6 +172,27 @@ fn handle_exit(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
     }
 }
 
+/// A trapped SMC that is not PSCI's or SMCCC's own (a SiP, OEM or Trusted OS call, or a SoC's
+/// older convention such as OMAP's ROM monitor, with its service in r12): hypfw answers it
+/// NOT_SUPPORTED and does not pass it on, since the Secure firmware would act on addresses and
+/// settings stage 2 cannot check. Said, so that a kernel that depends on one is not left to guess.
+#[cold]
+#[inline(never)]
+fn other_smc(ctx: &Pl1Context) -> u32 {
+    static OTHER: AtomicU32 = AtomicU32::new(0);
+    let owner = hvc::FunctionId(ctx.r[0]).owner();
+    if owner != hvc::OWNER_ARCH && owner != hvc::OWNER_STANDARD_SECURE && super::worth_a_line(&OTHER).is_some() {
+        // (No count, unlike the other rate-limited lines: the resident text had no room for it.)
+        log!(
+            "payload's SMC r0 {:#x} r12 {:#x} (PC {:#x}) is not PSCI: NOT_SUPPORTED, not passed to the Secure firmware",
+            ctx.r[0],
+            ctx.r[12],
+            ctx.elr
+        );
+    }
+    psci::NOT_SUPPORTED
+}
+
 fn stage2_abort(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
     let me = this_cpu();
     let data = h.ec() == hsr::EC_DABT_LOWER;
@@ -290,6 +311,8 @@ fn psci_call(bi: &BootInfo, ctx: &Pl1Context) -> u32 {
         Request::MigrateInfoType => psci::MIGRATE_NONE,
         Request::MigrateInfoUpCpu if bi.cpu_control == CpuControl::Psci => arch::psci::call(psci::MIGRATE_INFO_UP_CPU),
         Request::MigrateInfoUpCpu => psci::NOT_SUPPORTED,
+        // (By HVC only owner 4's calls get here, which `other_smc` passes over.)
+        Request::Error(psci::NOT_SUPPORTED) => other_smc(ctx),
         Request::Error(e) => e,
         Request::CpuOn { .. } if bi.cpu_control == CpuControl::None => psci::NOT_SUPPORTED,
         Request::CpuOn { cpu, entry, context } => cpu_on(cpu, entry, context),

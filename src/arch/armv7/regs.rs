@@ -177,47 +177,61 @@ pub unsafe fn set_abt_banked(spsr: u32, lr: u32) {
 
 macro_rules! banked {
     ($($variant:ident => $name:literal),* $(,)?) => {
+        // The tables below are in `Banked`'s order: each variant's number is its entry.
+        const _: () = {
+            let mut i = 0;
+            $(
+                assert!(Banked::$variant as usize == i, "banked! lists `Banked` in its order");
+                i += 1;
+            )*
+            assert!(i == 16);
+        };
+
         /// Read a register of another mode (MRS banked, ARM DDI 0406C B9.3.9): a payload's
-        /// register that the world switch does not save because HYP never uses it.
+        /// register that the world switch does not save because HYP never uses it. A jump into a
+        /// table of MRS/branch pairs: a `match` of sixteen `asm!` blocks is twice the code, and
+        /// the resident text has no room to spare.
         pub fn read_banked(r: Banked) -> u32 {
             let v: u32;
-            match r {
-                $(Banked::$variant => {
-                    // SAFETY: only copies another mode's banked register into a general one;
-                    // MRS (banked) is defined from HYP for every mode but HYP and Monitor.
-                    unsafe {
-                        core::arch::asm!(
-                            ".arch_extension virt",
-                            concat!("mrs {v}, ", $name),
-                            v = out(reg) v,
-                            options(nomem, nostack, preserves_flags)
-                        )
-                    }
-                })*
+            // SAFETY: only copies another mode's banked register into a general one (MRS banked
+            // is defined from HYP for every mode but HYP and Monitor); `r as u32` < 16 picks one
+            // of the table's sixteen 8-byte entries, each of which branches to the end.
+            unsafe {
+                core::arch::asm!(
+                    ".arch_extension virt",
+                    "add pc, pc, {i}, lsl #3",
+                    "nop",
+                    $(concat!("mrs {v}, ", $name), "b 3f",)*
+                    "3:",
+                    i = in(reg) r as u32,
+                    v = out(reg) v,
+                    options(nomem, nostack, preserves_flags)
+                )
             }
             v
         }
 
-        /// Write a register of another mode (MSR banked, B9.3.12).
+        /// Write a register of another mode (MSR banked, B9.3.12), through a table as
+        /// [`read_banked`].
         ///
         /// # Safety
         /// 1. only called from HYP;
         /// 2. `v` is what the PL1 code that runs next on this CPU must find in that register
         ///    (e.g. the result of a load it made that the runtime carried out).
         pub unsafe fn write_banked(r: Banked, v: u32) {
-            match r {
-                $(Banked::$variant => {
-                    // SAFETY: obligation 1 makes MSR (banked) defined; obligation 2 is the PL1
-                    // code's own register state. No HYP state changes.
-                    unsafe {
-                        core::arch::asm!(
-                            ".arch_extension virt",
-                            concat!("msr ", $name, ", {v}"),
-                            v = in(reg) v,
-                            options(nomem, nostack, preserves_flags)
-                        )
-                    }
-                })*
+            // SAFETY: obligation 1 makes MSR (banked) defined; obligation 2 is the PL1 code's own
+            // register state. No HYP state changes. The entry is picked as in `read_banked`.
+            unsafe {
+                core::arch::asm!(
+                    ".arch_extension virt",
+                    "add pc, pc, {i}, lsl #3",
+                    "nop",
+                    $(concat!("msr ", $name, ", {v}"), "b 3f",)*
+                    "3:",
+                    i = in(reg) r as u32,
+                    v = in(reg) v,
+                    options(nomem, nostack, preserves_flags)
+                )
             }
         }
     };
