@@ -248,6 +248,17 @@ hypfw_pen_wait:
     b       hyp_init_entry
     .size hypfw_pen_wait, . - hypfw_pen_wait
 
+@ hypfw_parked: where hypfw points a SoC's CPU release mailbox that parked CPUs poll
+@ (Versatile Express's SYS_FLAGS), so that a start address a bootloader left there (U-Boot's pen,
+@ in RAM the payload will own) is never where a woken CPU goes. It waits here for ever, in hypfw's
+@ region, which stage 2 keeps from the payload.
+    .global hypfw_parked
+    .type hypfw_parked, %function
+hypfw_parked:
+    wfe
+    b       hypfw_parked
+    .size hypfw_parked, . - hypfw_parked
+
 @ A fault during the switch (an exception through the init vectors, a CPU index out of range, a
 @ trap the torn-down stub does not serve, a PSCI CPU_OFF that returned): reach the identity map
 @ with the MMU off, whatever state the fault left, and say why on the console.

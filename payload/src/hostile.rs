@@ -602,7 +602,7 @@ pub fn run(c: &mut Checks, p: &Platform, o: &Options, dtb: usize) {
     w.on[0] = true;
 
     let pages = sweep_all(c, &mut rng, p, gich);
-    release_block(c, d.as_ref().and_then(|d| d.platform.cpu_release));
+    release_block(c, p, d.as_ref().and_then(|d| d.platform.cpu_release));
     let cases = cpu_on_cases(c, &mut rng, &mut t, &mut w, p);
     let setway = set_way(c, &mut rng, &mut t);
     random_calls(c, &mut rng, &mut t, &w, p, o);
@@ -775,7 +775,7 @@ fn sweep(rng: &mut Rng, r: (u64, u64), what: &str) -> Sweep {
 /// Allwinner's CPUCFG): a write there would start a CPU at an address of the payload's choice,
 /// outside stage 2. Each word must read (hypfw carries the read out), and writing back what it
 /// read must abort at that word, with nothing carried out (a write-back is harmless if it were).
-fn release_block(c: &mut Checks, r: Option<hypfw_core::platform::dtb::CpuRelease>) {
+fn release_block(c: &mut Checks, p: &Platform, r: Option<hypfw_core::platform::dtb::CpuRelease>) {
     let Some(r) = r else {
         say!("hostile: no CPU release registers hypfw knows on this SoC: not tried");
         return;
@@ -803,6 +803,16 @@ fn release_block(c: &mut Checks, r: Option<hypfw_core::platform::dtb::CpuRelease
             }
             a += 4;
         }
+    }
+    if r.kind == hypfw_core::platform::dtb::ReleaseKind::VexpressFlags {
+        // Parked CPUs go wherever SYS_FLAGS points when they wake: hypfw points it into its own
+        // region, over anything a bootloader left there.
+        let flags = probe_read(r.base, 0) as u64;
+        c.check(
+            "hostile: SYS_FLAGS, where parked CPUs go when woken, points into hypfw's region",
+            p.hypfw.0 <= flags && flags < p.hypfw.0 + p.hypfw.1,
+            format_args!("{flags:#x}"),
+        );
     }
     c.check(
         "hostile: the CPU release registers read, and refuse every write",

@@ -13,7 +13,7 @@ use hypfw_core::mm::addr::PhysAddr;
 use hypfw_core::mm::coherency;
 use hypfw_core::mm::layout::{self, ReservedLayout};
 use hypfw_core::mm::pgtable;
-use hypfw_core::platform::dtb::{Platform, UartKind};
+use hypfw_core::platform::dtb::{Platform, ReleaseKind, UartKind};
 use hypfw_core::platform::smp::CpuMap;
 
 unsafe extern "C" {
@@ -22,6 +22,7 @@ unsafe extern "C" {
     static mut hypfw_secondary_pen: u32;
     fn hyp_init_entry();
     fn hypfw_secure_secondary();
+    fn hypfw_parked();
     /// The runtime's entry (src/runtime/mod.rs), reached through its symbol: the boot phase
     /// does not import the runtime.
     fn hypfw_runtime_entry();
@@ -40,6 +41,24 @@ unsafe fn write_in_copy<T>(copy: &Copy, sym: usize, value: T) {
     // obligation 2 makes the physical address a pointer nobody else uses.
     unsafe { core::ptr::write_volatile(at as *mut T, value) };
     coherency::written_uncached(&mut ArmCache, at as u64, core::mem::size_of::<T>() as u64, cache::dcache_line());
+}
+
+/// Point a CPU release mailbox that parked CPUs poll (Versatile Express's SYS_FLAGS: the board's
+/// boot monitor, U-Boot's non-secure pen and QEMU's secondary loop all jump to whatever it holds
+/// when an event wakes them) at a wait loop in the copy's init page. What a bootloader left there
+/// (U-Boot's pen, in RAM the payload will own) would otherwise be where a CPU goes when the payload
+/// wakes it; the payload cannot write the mailbox itself (`services::release`).
+pub fn park_release_mailbox(copy: &Copy, p: &Platform) {
+    let Some(r) = p.cpu_release.filter(|r| r.kind == ReleaseKind::VexpressFlags) else { return };
+    let stub = copy.pa(hypfw_parked as *const () as usize) as u32;
+    // SAFETY: MMU off, so the stores reach the device: SYS_FLAGSCLR (at the block's base + 4)
+    // clears every bit, then SYS_FLAGSSET (at its base) sets the stub's address; no CPU that
+    // hypfw runs polls them.
+    unsafe {
+        core::ptr::write_volatile((r.base + 4) as usize as *mut u32, !0);
+        core::ptr::write_volatile(r.base as usize as *mut u32, stub);
+    }
+    hypfw_core::mm::cache::CacheMaintenance::dsb(&mut ArmCache);
 }
 
 /// Where failing assembly finds the console, and (once the tables exist) how the init page gets

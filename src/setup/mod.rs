@@ -105,6 +105,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     let (boot_pgd, runtime_pgd) =
         tables::build_hyp(region, &layout, devices, platform.ram(), &mut pool, found.options.verbose);
     handover::write_fault_record(&copy, &platform, Some(boot_pgd), init_page);
+    handover::park_release_mailbox(&copy, &platform);
     stack::paint_runtime(region, &layout);
     if cpu_control == CpuControl::Psci {
         for (i, &mpidr) in cpus.mpidr[..cpus.count].iter().enumerate().skip(1) {
