@@ -17,7 +17,7 @@ static REFUSED: AtomicU32 = AtomicU32::new(0);
 /// (the payload resumes after it); false when the payload must get the external abort of a hole.
 pub fn access(r: &ReleaseInfo, ctx: &mut Pl1Context, a: &Trapped, ipa: u64, cpu: u32) -> bool {
     // The VA of the page's first byte, plus the offset into it (`decide` checks `ipa` is in it).
-    let at = r.va.wrapping_add((ipa as u32).wrapping_sub(r.block.base & !0xFFF)) as usize;
+    let at = r.va.wrapping_add((ipa - release::page(&r.block).base) as u32) as usize;
     // `decide` keeps a carried-out access inside the block's page, which the boot phase mapped as
     // device memory at `r.va` (`setup::tables::devices`), and aligned to its size.
     match release::decide(&r.block, ipa, a.size, a.write) {

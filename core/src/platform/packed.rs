@@ -20,6 +20,28 @@ pub const fn total_len(strs: &[&str]) -> usize {
     n
 }
 
+/// The strings of a (string, value) table, in its order (to pack them).
+pub const fn keys<T: Copy, const N: usize>(table: &[(&'static str, T); N]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = table[i].0;
+        i += 1;
+    }
+    out
+}
+
+/// The values of a (string, value) table, in its order (`N` > 0).
+pub const fn values<T: Copy, const N: usize>(table: &[(&'static str, T); N]) -> [T; N] {
+    let mut out = [table[0].1; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = table[i].1;
+        i += 1;
+    }
+    out
+}
+
 impl<const N: usize, const B: usize> Packed<N, B> {
     /// Pack `strs` (their bytes must total `B`, under 64 KiB).
     pub const fn new(strs: [&str; N]) -> Self {
@@ -60,6 +82,13 @@ impl<const N: usize, const B: usize> Packed<N, B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_and_values_keep_the_order() {
+        const T: [(&str, u8); 2] = [("a", 1), ("bc", 2)];
+        assert_eq!(keys(&T), ["a", "bc"]);
+        assert_eq!(values(&T), [1, 2]);
+    }
 
     #[test]
     fn strings_come_back_whole() {

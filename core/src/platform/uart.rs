@@ -4,7 +4,7 @@
 //! 8250_omap driver knows that from the compatible, and so does this table). Sources: Linux's
 //! `Documentation/devicetree/bindings/serial/*.yaml` and the board DTS files.
 
-use super::packed::{Packed, total_len};
+use super::packed::{Packed, keys, total_len, values};
 
 /// A UART family hypfw has a driver for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,29 +66,13 @@ const NS16550: Family = Family::Ns16550 { shift: 0, width: 1 };
 const SAMSUNG_V5: Family = Family::Samsung { tx_full_bit: 24 };
 
 /// Every compatible string of the table, in its order, for a search over the tree.
-pub const ALL: [&str; COMPATIBLES.len()] = {
-    let mut out = [""; COMPATIBLES.len()];
-    let mut i = 0;
-    while i < COMPATIBLES.len() {
-        out[i] = COMPATIBLES[i].0;
-        i += 1;
-    }
-    out
-};
+pub const ALL: [&str; COMPATIBLES.len()] = keys(&COMPATIBLES);
 
 /// The table's strings, packed (no pointer per string: `platform::packed`).
 static NAMES: Packed<{ COMPATIBLES.len() }, { total_len(&ALL) }> = Packed::new(ALL);
 
 /// The table's families, in its order.
-static FAMILIES: [Family; COMPATIBLES.len()] = {
-    let mut out = [Family::Pl011; COMPATIBLES.len()];
-    let mut i = 0;
-    while i < COMPATIBLES.len() {
-        out[i] = COMPATIBLES[i].1;
-        i += 1;
-    }
-    out
-};
+static FAMILIES: [Family; COMPATIBLES.len()] = values(&COMPATIBLES);
 
 /// The compatible string of table entry `i`.
 pub fn name(i: usize) -> Option<&'static str> {

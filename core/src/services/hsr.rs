@@ -1,7 +1,7 @@
 //! Decoding the Hyp Syndrome Register (ARM DDI 0406C B3.13.6) for trap handling and for fatal
 //! reports that say what happened in words.
 
-use crate::platform::packed::{Packed, total_len};
+use crate::platform::packed::{Packed, keys, total_len};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hsr(pub u32);
@@ -51,46 +51,38 @@ pub const EC_DABT_HYP: u32 = 0x25;
 /// The exception classes by name (B3.13.6), and the name of any other. Packed (no pointer per
 /// name for the boot to relocate: `platform::packed`); a `match` here compiles to a table of 38
 /// pointers.
-const EC_NAMES: [(u8, &str); 19] = [
-    (0x00, "unknown reason (e.g. undefined instruction)"),
-    (0x01, "WFI/WFE"),
-    (0x03, "MCR/MRC CP15 access"),
-    (0x04, "MCRR/MRRC CP15 access"),
-    (0x05, "MCR/MRC CP14 access"),
-    (0x06, "LDC/STC CP14 access"),
-    (0x07, "HCPTR-trapped CP access (VFP/SIMD)"),
-    (0x08, "MRC VMRS access"),
-    (0x0C, "MRRC CP14 access"),
-    (0x0E, "illegal exception return"),
-    (0x11, "SVC routed to HYP"),
-    (0x12, "HVC"),
-    (0x13, "SMC"),
-    (0x20, "prefetch abort from a lower mode"),
-    (0x21, "prefetch abort in HYP"),
-    (0x22, "PC alignment fault"),
-    (0x24, "data abort from a lower mode"),
-    (0x25, "data abort in HYP"),
-    (0xFF, "reserved exception class"),
+const EC_NAMES: [(&str, u8); 19] = [
+    ("unknown reason (e.g. undefined instruction)", 0x00),
+    ("WFI/WFE", 0x01),
+    ("MCR/MRC CP15 access", 0x03),
+    ("MCRR/MRRC CP15 access", 0x04),
+    ("MCR/MRC CP14 access", 0x05),
+    ("LDC/STC CP14 access", 0x06),
+    ("HCPTR-trapped CP access (VFP/SIMD)", 0x07),
+    ("MRC VMRS access", 0x08),
+    ("MRRC CP14 access", 0x0C),
+    ("illegal exception return", 0x0E),
+    ("SVC routed to HYP", 0x11),
+    ("HVC", 0x12),
+    ("SMC", 0x13),
+    ("prefetch abort from a lower mode", 0x20),
+    ("prefetch abort in HYP", 0x21),
+    ("PC alignment fault", 0x22),
+    ("data abort from a lower mode", 0x24),
+    ("data abort in HYP", 0x25),
+    ("reserved exception class", 0xFF),
 ];
 /// For each 6-bit class, its entry in [`EC_NAMES`] (the last for every class not named).
 static EC_INDEX: [u8; 64] = {
     let mut out = [18; 64];
     let mut i = 0;
     while i < 18 {
-        out[EC_NAMES[i].0 as usize] = i as u8;
+        out[EC_NAMES[i].1 as usize] = i as u8;
         i += 1;
     }
     out
 };
-const EC_TEXT: [&str; 19] = {
-    let mut out = [""; 19];
-    let mut i = 0;
-    while i < 19 {
-        out[i] = EC_NAMES[i].1;
-        i += 1;
-    }
-    out
-};
+const EC_TEXT: [&str; 19] = keys(&EC_NAMES);
 static EC_PACKED: Packed<19, { total_len(&EC_TEXT) }> = Packed::new(EC_TEXT);
 
 pub fn ec_name(ec: u32) -> &'static str {

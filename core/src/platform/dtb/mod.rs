@@ -482,28 +482,12 @@ const ALLWINNER_SOCS: core::ops::Range<usize> = 2..10;
 const TI_SOCS: core::ops::Range<usize> = 10..12;
 const ASPEED_SOCS: core::ops::Range<usize> = 12..13;
 const FSL_SOCS: core::ops::Range<usize> = 13..14;
-const RELEASE_SOC_TEXT: [&str; N_RELEASE_SOCS] = {
-    let mut out = [""; N_RELEASE_SOCS];
-    let mut i = 0;
-    while i < N_RELEASE_SOCS {
-        out[i] = RELEASE_SOCS[i].0;
-        i += 1;
-    }
-    out
-};
+const RELEASE_SOC_TEXT: [&str; N_RELEASE_SOCS] = crate::platform::packed::keys(&RELEASE_SOCS);
 static RELEASE_SOC_NAMES: crate::platform::packed::Packed<
     N_RELEASE_SOCS,
     { crate::platform::packed::total_len(&RELEASE_SOC_TEXT) },
 > = crate::platform::packed::Packed::new(RELEASE_SOC_TEXT);
-static RELEASE_SOC_BLOCK: [u8; N_RELEASE_SOCS] = {
-    let mut out = [0; N_RELEASE_SOCS];
-    let mut i = 0;
-    while i < N_RELEASE_SOCS {
-        out[i] = RELEASE_SOCS[i].1;
-        i += 1;
-    }
-    out
-};
+static RELEASE_SOC_BLOCK: [u8; N_RELEASE_SOCS] = crate::platform::packed::values(&RELEASE_SOCS);
 
 /// The CPU release block of the SoC a root `compatible` list names, if hypfw knows it.
 fn cpu_release_of(root_compatible: &[u8]) -> Option<CpuRelease> {
