@@ -249,15 +249,55 @@ hypfw_pen_wait:
     .size hypfw_pen_wait, . - hypfw_pen_wait
 
 @ hypfw_parked: where hypfw points a SoC's CPU release mailbox that parked CPUs poll
-@ (Versatile Express's SYS_FLAGS), so that a start address a bootloader left there (U-Boot's pen,
-@ in RAM the payload will own) is never where a woken CPU goes. It waits here for ever, in hypfw's
-@ region, which stage 2 keeps from the payload.
+@ (Versatile Express's SYS_FLAGS) when it does not start them itself, so that a start address a
+@ bootloader left there (U-Boot's pen, in RAM the payload will own) is never where a woken CPU
+@ goes; and where a CPU that cannot take part stays. It waits here for ever, in hypfw's region,
+@ which stage 2 keeps from the payload.
     .global hypfw_parked
     .type hypfw_parked, %function
 hypfw_parked:
     wfe
     b       hypfw_parked
     .size hypfw_parked, . - hypfw_parked
+
+@ hypfw_cpu_index: the calling CPU's logical index, found by its MPIDR among the device tree's
+@ CPUs in HYP_INIT_PARAMS. MMU off, no stack; PC-relative only, so it serves in Secure state too.
+@ Returns r5 = index (r12 = HYP_INIT_PARAMS, r4 = MPIDR affinity); a CPU the device tree does not
+@ list stays in hypfw_parked for good. Clobbers r1, r3.
+    .global hypfw_cpu_index
+    .type hypfw_cpu_index, %function
+hypfw_cpu_index:
+    adr_far r12, HYP_INIT_PARAMS
+    cp15    mrc, r4, MPIDR
+    bic     r4, r4, #{MPIDR_NON_AFFINITY} @ r4 := Aff2.Aff1.Aff0
+    ldr     r3, [r12, #{IP_NCPUS}]
+    add     r1, r12, #{IP_MPIDR}
+    mov     r5, #0
+1:  cmp     r5, r3
+    bhs     hypfw_parked                @ not in the device tree
+    ldr     r0, [r1, r5, lsl #2]
+    cmp     r0, r4
+    bxeq    lr
+    add     r5, r5, #1
+    b       1b
+    .size hypfw_cpu_index, . - hypfw_cpu_index
+
+@ hypfw_hyp_secondary: where hypfw sends the CPUs it starts itself through a SoC's release mailbox
+@ when it entered in Non-secure HYP (src/setup/handover.rs). A CPU arrives as the bootloader's or
+@ the model's wait loop left it: in HYP with the MMU off, it waits in the resident pen for a
+@ CPU_ON; in any other mode it could not run hypfw, and stays parked.
+    .global hypfw_hyp_secondary
+    .type hypfw_hyp_secondary, %function
+hypfw_hyp_secondary:
+    cpsid   aif
+    mrs     r0, cpsr
+    and     r0, r0, #{MODE_MASK}
+    cmp     r0, #{MODE_HYP}
+    bne     hypfw_parked
+    bl      hypfw_cpu_index
+    mov     r0, r5
+    b       hypfw_pen_wait
+    .size hypfw_hyp_secondary, . - hypfw_hyp_secondary
 
 @ A fault during the switch (an exception through the init vectors, a CPU index out of range, a
 @ trap the torn-down stub does not serve, a PSCI CPU_OFF that returned): reach the identity map

@@ -104,20 +104,9 @@ monitor_fault_msg:
     .global hypfw_secure_secondary
     .type hypfw_secure_secondary, %function
 hypfw_secure_secondary:
-    adr_far r12, HYP_INIT_PARAMS
-    cp15    mrc, r4, MPIDR
-    bic     r4, r4, #{MPIDR_NON_AFFINITY} @ r4 := Aff2.Aff1.Aff0
-    ldr     r3, [r12, #{IP_NCPUS}]
-    mov     r5, #0
-1:  cmp     r5, r3
-    bhs     3f                          @ not in the device tree: stay parked for good
-    add     r1, r12, #{IP_MPIDR}
-    ldr     r1, [r1, r5, lsl #2]
-    cmp     r1, r4
-    beq     2f
-    add     r5, r5, #1
-    b       1b
-2:  ldr     r0, [r12, #{IP_GICD}]
+    cpsid   aif
+    bl      hypfw_cpu_index             @ r5 := index, r12 := HYP_INIT_PARAMS (or parked)
+    ldr     r0, [r12, #{IP_GICD}]
     cmp     r0, #0
     ldrne   r1, [r12, #{IP_GICC}]
     blne    hypfw_gic_secure_cpu
@@ -127,6 +116,4 @@ hypfw_secure_secondary:
     smc     #0
     mov     r0, r5                      @ Non-secure HYP from here
     b       hypfw_pen_wait
-3:  wfe
-    b       3b
     .size hypfw_secure_secondary, . - hypfw_secure_secondary

@@ -206,10 +206,12 @@ fn read_platform(dtb: usize) -> Option<Platform> {
         .map(|g| (g.dist.0 as usize, g.cpu.0 as usize));
     p.handover = fdt.chosen().bootargs().is_some_and(|a| a.split(' ').any(|w| w == "hypfw.handover=allow"));
     let node = fdt.find_compatible(&["arm,psci-1.0", "arm,psci-0.2", "arm,psci"]);
-    // CPUs can be started when the tree has PSCI by SMC: hypfw describes PSCI by HVC only where
-    // it cannot start CPUs.
+    // CPUs can be started when the tree has PSCI by SMC, or by HVC where hypfw says PSCI starts
+    // the CPUs (`enable-method = "psci"` on each: hypfw starts them itself through the SoC's
+    // release mailbox); PSCI by HVC with no CPU saying so means hypfw cannot start them.
     let by_hvc = node.and_then(|n| n.property("method")).and_then(|m| m.as_str()) == Some("hvc");
-    p.psci = node.is_some() && !by_hvc;
+    let cpus_say_psci = fdt.cpus().all(|c| c.property("enable-method").and_then(|m| m.as_str()) == Some("psci"));
+    p.psci = node.is_some() && (!by_hvc || cpus_say_psci);
     PSCI_BY_HVC.store(by_hvc, Ordering::Relaxed);
     Some(p)
 }

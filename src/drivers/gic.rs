@@ -8,7 +8,7 @@ use core::mem::offset_of;
 use hypfw_core::abi::gic;
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 use tock_registers::register_structs;
-use tock_registers::registers::{ReadOnly, ReadWrite};
+use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 
 register_structs! {
     pub Distributor {
@@ -16,7 +16,9 @@ register_structs! {
         (0x004 => typer: ReadOnly<u32>),
         (0x008 => _reserved0),
         (0x080 => igroupr: [ReadWrite<u32>; 32]),
-        (0x100 => @END),
+        (0x100 => _reserved1),
+        (0xF00 => sgir: WriteOnly<u32>),
+        (0xF04 => @END),
     }
 }
 
@@ -24,6 +26,7 @@ register_structs! {
 const _: () = assert!(offset_of!(Distributor, ctlr) == gic::GICD_CTLR);
 const _: () = assert!(offset_of!(Distributor, typer) == gic::GICD_TYPER);
 const _: () = assert!(offset_of!(Distributor, igroupr) == gic::GICD_IGROUPR);
+const _: () = assert!(offset_of!(Distributor, sgir) == gic::GICD_SGIR);
 
 unsafe extern "C" {
     fn hypfw_gic_secure_cpu(dist: usize, cpu: usize);
@@ -43,6 +46,32 @@ pub unsafe fn secure_init_distributor(dist: usize) {
     for i in 1..=lines.min(31) {
         d.igroupr[i].set(!0);
     }
+}
+
+/// GICD_TYPER of the distributor at `dist`.
+///
+/// # Safety
+/// `dist` is the GIC distributor's address in the current regime (MMU off: its PA).
+pub unsafe fn typer(dist: usize) -> u32 {
+    // SAFETY: the caller's obligation; a read of GICD_TYPER has no side effect.
+    unsafe { &*(dist as *const Distributor) }.typer.get()
+}
+
+/// Wake the other CPUs from WFI: the distributor forwards (bit 0 of GICD_CTLR: Group 0 in Secure
+/// state, Group 1 in Non-secure state, the only group without the Security Extensions), then
+/// SGI 0 to every CPU interface but this one's. A CPU that is parked with its interrupts masked
+/// leaves WFI all the same; the SGI stays pending until its next owner (a kernel takes SGI 0 as
+/// a wake-up IPI).
+///
+/// # Safety
+/// `dist` is the GIC distributor's address in the current regime (MMU off: its PA), and nothing
+/// has handed the GIC to the payload yet.
+pub unsafe fn wake_others(dist: usize) {
+    // SAFETY: the caller's obligations; two registers of the block the struct describes.
+    let d = unsafe { &*(dist as *const Distributor) };
+    d.ctlr.set(d.ctlr.get() | 1);
+    crate::arch::dsb_ish_isb();
+    d.sgir.set(gic::SGIR_SGI0_TO_OTHERS);
 }
 
 /// On every CPU, in Secure state: its banked SGIs/PPIs to Group 1, CPU interface enabled for both

@@ -5,16 +5,18 @@
 use super::relocate::Copy;
 use crate::arch;
 use crate::arch::cache::{self, ArmCache};
-use crate::detail;
+use crate::drivers::gic;
 use crate::shared::{BOOT_INFO, BOOT_STACK_PEAK, BootInfo, CpuControl, HYP_INIT_PARAMS, InitParams, percpu_addr};
+use crate::{detail, log};
 use hypfw_core::abi::bits::HSCTLR_RUNTIME;
 use hypfw_core::abi::{FaultRecord, uart};
 use hypfw_core::mm::addr::PhysAddr;
 use hypfw_core::mm::coherency;
 use hypfw_core::mm::layout::{self, ReservedLayout};
 use hypfw_core::mm::pgtable;
-use hypfw_core::platform::dtb::{Platform, ReleaseKind, UartKind};
+use hypfw_core::platform::dtb::{Platform, UartKind};
 use hypfw_core::platform::smp::CpuMap;
+use hypfw_core::services::release;
 
 unsafe extern "C" {
     static hypfw_runtime_vectors: u8;
@@ -22,6 +24,7 @@ unsafe extern "C" {
     static mut hypfw_secondary_pen: u32;
     fn hyp_init_entry();
     fn hypfw_secure_secondary();
+    fn hypfw_hyp_secondary();
     fn hypfw_parked();
     /// The runtime's entry (src/runtime/mod.rs), reached through its symbol: the boot phase
     /// does not import the runtime.
@@ -41,24 +44,6 @@ unsafe fn write_in_copy<T>(copy: &Copy, sym: usize, value: T) {
     // obligation 2 makes the physical address a pointer nobody else uses.
     unsafe { core::ptr::write_volatile(at as *mut T, value) };
     coherency::written_uncached(&mut ArmCache, at as u64, core::mem::size_of::<T>() as u64, cache::dcache_line());
-}
-
-/// Point a CPU release mailbox that parked CPUs poll (Versatile Express's SYS_FLAGS: the board's
-/// boot monitor, U-Boot's non-secure pen and QEMU's secondary loop all jump to whatever it holds
-/// when an event wakes them) at a wait loop in the copy's init page. What a bootloader left there
-/// (U-Boot's pen, in RAM the payload will own) would otherwise be where a CPU goes when the payload
-/// wakes it; the payload cannot write the mailbox itself (`services::release`).
-pub fn park_release_mailbox(copy: &Copy, p: &Platform) {
-    let Some(r) = p.cpu_release.filter(|r| r.kind == ReleaseKind::VexpressFlags) else { return };
-    let stub = copy.pa(hypfw_parked as *const () as usize) as u32;
-    // SAFETY: MMU off, so the stores reach the device: SYS_FLAGSCLR (at the block's base + 4)
-    // clears every bit, then SYS_FLAGSSET (at its base) sets the stub's address; no CPU that
-    // hypfw runs polls them.
-    unsafe {
-        core::ptr::write_volatile((r.base + 4) as usize as *mut u32, !0);
-        core::ptr::write_volatile(r.base as usize as *mut u32, stub);
-    }
-    hypfw_core::mm::cache::CacheMaintenance::dsb(&mut ArmCache);
 }
 
 /// Where failing assembly finds the console, and (once the tables exist) how the init page gets
@@ -129,20 +114,67 @@ pub fn write(copy: &Copy, h: Handover) {
     }
 }
 
-/// With hypfw as the PSCI provider, the other CPUs wait in entry.S's pen in the image as loaded
-/// (which the boot CPU may have moved away from since): send them to the resident copy, where
-/// each switches to Non-secure HYP and parks in the runtime's pen.
-pub fn release_parked(copy: &Copy, loaded_at: u32, cpus: &CpuMap, control: CpuControl) {
+/// Where the CPUs hypfw starts itself go first: with hypfw as the PSCI provider they wait in the
+/// resident pen, reached from Secure SVC through the monitor, or from Non-secure HYP directly.
+fn secondary_entry(copy: &Copy, secure: bool) -> u32 {
+    let f = if secure { hypfw_secure_secondary as *const () } else { hypfw_hyp_secondary as *const () };
+    copy.pa(f as usize) as u32
+}
+
+/// With hypfw as the PSCI provider (`CpuControl::Pen`), send the other CPUs to the resident pen:
+/// those waiting in entry.S's pen in the image as loaded (which the boot CPU may have moved away
+/// from since), and those waiting on the SoC's CPU release mailbox (`release_mailbox`). Each finds
+/// its index, reaches Non-secure HYP and parks in the resident pen, where the runtime waits for
+/// it (`settle_pen`) and a CPU_ON releases it.
+pub fn release_parked(copy: &Copy, loaded_at: u32, cpus: &CpuMap, control: CpuControl, p: &Platform, secure: bool) {
     if control != CpuControl::Pen || cpus.count <= 1 {
+        release_mailbox(copy, p, cpus, None);
         return;
     }
-    let pen = loaded_at as usize + ((&raw const hypfw_secondary_pen) as usize - copy.image_start);
-    let target = copy.pa(hypfw_secure_secondary as *const () as usize) as u32;
-    // SAFETY: the pen word lies in the first page of the image as loaded, which no self-move
-    // overwrote (linker.ld asserts it); MMU off, so the store reaches memory, and SEV wakes them.
-    unsafe { core::ptr::write_volatile(pen as *mut u32, target) };
-    arch::sev();
-    detail!("smp: {} secondary CPU(s) released from the entry pen to the resident pen", cpus.count - 1);
+    let target = secondary_entry(copy, secure);
+    if secure {
+        let pen = loaded_at as usize + ((&raw const hypfw_secondary_pen) as usize - copy.image_start);
+        // SAFETY: the pen word lies in the first page of the image as loaded, which no self-move
+        // overwrote (linker.ld asserts it); MMU off, so the store reaches memory, and SEV wakes them.
+        unsafe { core::ptr::write_volatile(pen as *mut u32, target) };
+        arch::sev();
+        detail!("smp: {} secondary CPU(s) released from the entry pen to the resident pen", cpus.count - 1);
+    }
+    release_mailbox(copy, p, cpus, Some(target));
+}
+
+/// The SoC's CPU release mailbox, where parked CPUs wait for a start address (Versatile Express's
+/// SYS_FLAGS: the board's boot monitor, U-Boot's non-secure pen and QEMU's secondary loop; the
+/// AST2600's SMP mailbox). With `target`, hypfw starts them there itself
+/// (`services::release::start`). Without, it points the mailbox at a wait loop in its own region,
+/// so that an address a bootloader left there (U-Boot's pen, in RAM the payload will own) is never
+/// where a woken CPU goes. The payload cannot write the mailbox itself (stage 2 refuses it).
+fn release_mailbox(copy: &Copy, p: &Platform, cpus: &CpuMap, target: Option<u32>) {
+    let Some(r) = p.cpu_release else { return };
+    let entry = target.unwrap_or_else(|| copy.pa(hypfw_parked as *const () as usize) as u32);
+    // A block that holds one start at a time names cpu1: the AST2600's second and last core.
+    let aff0 = cpus.mpidr.get(1).copied().unwrap_or(0) & 0xFF;
+    let Some(start) = release::start(&r, entry, aff0) else { return };
+    // Only to park: not where the writes themselves start a CPU (a "go" word).
+    if target.is_none() && start.one_at_a_time {
+        return;
+    }
+    for &(at, value) in start.writes() {
+        // SAFETY: MMU off, so the stores reach the block's registers (the SoC's, from its root
+        // compatible), which only hypfw writes: stage 2 refuses them to the payload.
+        unsafe { core::ptr::write_volatile(at as usize as *mut u32, value) };
+    }
+    hypfw_core::mm::cache::CacheMaintenance::dsb(&mut ArmCache);
+    if target.is_none() {
+        return;
+    }
+    log!("smp: hypfw starts cpu1..cpu{} through the {}", cpus.count - 1, r.kind.name());
+    match (start.wake, p.gic) {
+        // SAFETY: the distributor's PA from the device tree, MMU off; the payload has not
+        // started, and a kernel sets the GIC up afresh.
+        (release::Wake::Sgi, Some(g)) => unsafe { gic::wake_others(g.dist.0 as usize) },
+        _ => arch::sev(),
+    }
 }
 
 /// Enter the copy's init page on the boot CPU (logical CPU 0), once the boot stack's check has

@@ -32,6 +32,7 @@ use hypfw_core::payload::rewrite::PsciNode;
 use hypfw_core::payload::zimage;
 use hypfw_core::platform::dtb::{MAX_RESERVED, Platform, PsciMethod};
 use hypfw_core::platform::smp::CpuMap;
+use hypfw_core::services::release;
 
 #[unsafe(no_mangle)]
 extern "C" fn boot_main(info: &EarlyInfo) -> ! {
@@ -80,7 +81,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         unsafe { secure::leave(&platform, &copy) };
     }
 
-    let cpu_control = cpu_control(entry_mode, platform.psci);
+    let cpu_control = cpu_control(entry_mode, &platform, &cpus);
     let devices = &devices[..ndev];
     let device_vas = layout::device_vas(devices);
     let va_of = |name| devices.iter().zip(device_vas).find(|(d, _)| d.name == name).and_then(|(_, va)| va);
@@ -88,9 +89,12 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     let mut pool = tables::Pool::new(region, &layout);
     let payload = pack.map(|pk| {
         let reserved = MemRange { base: region.0, size: layout.size() };
+        // SMC where the CPU has the Security Extensions (hypfw entered Secure); elsewhere it is
+        // undefined (QEMU's models without EL3), and HVC works on every CPU with HYP.
+        let method = if entry_mode == EntryMode::SecureSvc { PsciMethod::Smc } else { PsciMethod::Hvc };
         let psci = match cpu_control {
-            CpuControl::Pen => PsciNode::ProvideSmc,
-            CpuControl::None => PsciNode::ProvideHvc,
+            CpuControl::Pen => PsciNode::Provide { method, starts_cpus: true },
+            CpuControl::None => PsciNode::Provide { method: PsciMethod::Hvc, starts_cpus: false },
             CpuControl::Psci => PsciNode::Keep,
         };
         let image = copy_in_window.then_some((&image, &layout));
@@ -105,7 +109,6 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
     let (boot_pgd, runtime_pgd) =
         tables::build_hyp(region, &layout, devices, platform.ram(), &mut pool, found.options.verbose);
     handover::write_fault_record(&copy, &platform, Some(boot_pgd), init_page);
-    handover::park_release_mailbox(&copy, &platform);
     stack::paint_runtime(region, &layout);
     if cpu_control == CpuControl::Psci {
         for (i, &mpidr) in cpus.mpidr[..cpus.count].iter().enumerate().skip(1) {
@@ -160,7 +163,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         payload,
     };
     handover::write(&copy, handover::Handover { boot_pgd, runtime_pgd, layout, cpus, info: boot_info });
-    handover::release_parked(&copy, info.loaded_at, &cpus, cpu_control);
+    handover::release_parked(&copy, info.loaded_at, &cpus, cpu_control, &platform, entry_mode == EntryMode::SecureSvc);
     handover::enter_init_page(&copy, &platform)
 }
 
@@ -279,14 +282,32 @@ fn check_image(info: &EarlyInfo) {
 }
 
 /// How secondary CPUs will be started.
-fn cpu_control(entry_mode: EntryMode, psci: Option<PsciMethod>) -> CpuControl {
-    match (entry_mode, psci) {
+fn cpu_control(entry_mode: EntryMode, p: &Platform, cpus: &CpuMap) -> CpuControl {
+    match (entry_mode, p.psci) {
         (EntryMode::SecureSvc, _) => CpuControl::Pen,
         (EntryMode::NsHyp, Some(PsciMethod::Smc)) => CpuControl::Psci,
         (EntryMode::NsHyp, Some(PsciMethod::Hvc)) => {
             log!("smp: PSCI by HVC cannot be used from HYP itself; secondary CPUs stay off");
             CpuControl::None
         }
+        (EntryMode::NsHyp, None) if starts_through_mailbox(p, cpus) => CpuControl::Pen,
         (EntryMode::NsHyp, None) => CpuControl::None,
     }
+}
+
+/// Without PSCI, can hypfw start the other CPUs itself, through the SoC's CPU release mailbox
+/// (`services::release::start`)? Only where it knows the protocol, and where the GIC says there is
+/// another CPU at all (GICD_TYPER's CPU interfaces: QEMU's models run with fewer CPUs than the
+/// board's tree lists, and a CPU that does not exist would only be waited for).
+fn starts_through_mailbox(p: &Platform, cpus: &CpuMap) -> bool {
+    let (Some(r), Some(g)) = (p.cpu_release, p.gic) else { return false };
+    if cpus.count < 2 || release::start(&r, 0, 0).is_none() || g.dist.0 >= 1 << 32 {
+        return false;
+    }
+    // SAFETY: the distributor's PA from the device tree, below 4 GiB; the MMU is off.
+    let interfaces = release::gic_cpu_interfaces(unsafe { crate::drivers::gic::typer(g.dist.0 as usize) });
+    if interfaces < 2 {
+        return false;
+    }
+    true
 }

@@ -19,7 +19,7 @@ use hypfw_core::mm::stage2;
 use hypfw_core::mm::window;
 use hypfw_core::payload::pack::{self, Kind, Pack};
 use hypfw_core::payload::{placement, rewrite};
-use hypfw_core::platform::dtb::Platform;
+use hypfw_core::platform::dtb::{Platform, PsciMethod};
 use hypfw_core::services::release;
 
 /// VMID of the payload.
@@ -220,8 +220,12 @@ pub fn prepare(
         dtb_len,
         match psci {
             rewrite::PsciNode::Keep => "",
-            rewrite::PsciNode::ProvideSmc => ", hypfw provides PSCI (by SMC)",
-            rewrite::PsciNode::ProvideHvc => ", hypfw provides PSCI by HVC (no CPU_ON)",
+            rewrite::PsciNode::Provide { method: PsciMethod::Smc, .. } => ", hypfw provides PSCI (by SMC)",
+            // One string for both lines (read-only data is resident).
+            rewrite::PsciNode::Provide { starts_cpus, .. } => {
+                let line = ", hypfw provides PSCI by HVC (no CPU_ON)";
+                if starts_cpus { line.split_at(28).0 } else { line }
+            }
         }
     );
     if let Some(i) = place.initrd {

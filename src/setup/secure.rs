@@ -6,6 +6,7 @@ use crate::arch::{self, Mode};
 use crate::drivers::gic;
 use crate::{detail, fatal, log};
 use hypfw_core::platform::dtb::Platform;
+use hypfw_core::services::release;
 
 unsafe extern "C" {
     fn hypfw_secure_to_ns_hyp(cntfrq: u32);
@@ -24,6 +25,8 @@ pub unsafe fn leave(p: &Platform, copy: &Copy) {
             gic::secure_init_cpu(g.dist.0 as usize, g.cpu.0 as usize);
         }
         detail!("entry: GIC interrupts assigned to Group 1 (Non-secure)");
+        // SAFETY: obligation 1 and the GIC's physical address from the DTB.
+        unsafe { wake_mailbox_cpus(p, g.dist.0 as usize) };
     }
     let freq = p.timer_freq.unwrap_or(0);
     if freq == 0 && arch::cntfrq() == 0 {
@@ -46,4 +49,25 @@ pub unsafe fn leave(p: &Platform, copy: &Copy) {
         );
     }
     detail!("entry: switched from Secure SVC to Non-secure HYP through the monitor at {switch:#010x}");
+}
+
+/// CPUs parked in WFI on the SoC's release mailbox (Versatile Express's SYS_FLAGS) are woken by an
+/// SGI. Theirs are Group 0 until each runs `hypfw_gic_secure_cpu`, and only a Secure write of
+/// GICD_SGIR raises a Group 0 SGI, so it is sent now, with the mailbox cleared: each then polls the
+/// mailbox until `handover::release_parked` writes hypfw's entry there (the SGI stays pending, so
+/// WFI no longer waits).
+///
+/// # Safety
+/// Secure state, MMU off; `dist` is the distributor's PA.
+unsafe fn wake_mailbox_cpus(p: &Platform, dist: usize) {
+    let Some(start) = p.cpu_release.and_then(|r| release::start(&r, 0, 0)) else { return };
+    if start.wake != release::Wake::Sgi {
+        return;
+    }
+    for &(at, value) in start.writes() {
+        // SAFETY: the block's registers (MMU off), which only hypfw writes.
+        unsafe { core::ptr::write_volatile(at as usize as *mut u32, value) };
+    }
+    // SAFETY: the caller's obligations.
+    unsafe { gic::wake_others(dist) };
 }

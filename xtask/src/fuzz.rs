@@ -133,7 +133,7 @@ fn dtb_target(input: &[u8]) -> bool {
             reserved: MemRange { base: 0x7FE0_0000, size: 2 << 20 },
             bootargs: Some("console=ttyAMA0"),
             initrd: Some(MemRange { base: 0x5F00_0000, size: 0x1000 }),
-            psci: rewrite::PsciNode::ProvideSmc,
+            psci: rewrite::PsciNode::Provide { method: hypfw_core::platform::dtb::PsciMethod::Smc, starts_cpus: true },
         };
         let mut out = vec![0u8; 64 << 10];
         if let Ok(n) = rewrite::rewrite(blob, &e, &mut out) {

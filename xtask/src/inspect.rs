@@ -5,6 +5,7 @@
 
 use hypfw_core::mm::layout::{RESERVED_BUDGET, choose_reserved_region};
 use hypfw_core::platform::dtb::{self, Description, PsciMethod, UartKind};
+use hypfw_core::services::release;
 use std::fmt::Write;
 
 fn hex(v: u64) -> String {
@@ -192,7 +193,10 @@ pub fn report(blob: &[u8]) -> String {
             let _ = writeln!(j, "  \"psci\": {{\"method\": \"{method}\"}},");
         }
         None => {
-            if p.ncpus > 1 {
+            // hypfw starts them itself where it knows the SoC's release mailbox (and the GIC
+            // has more than one CPU interface, which only the board can say).
+            let mailbox = p.cpu_release.and_then(|r| release::start(&r, 0, 0));
+            if p.ncpus > 1 && mailbox.is_none() {
                 problems.push(format!(
                     "no /psci: hypfw cannot start the other {} CPU(s) unless the bootloader adds it (U-Boot does where it provides PSCI)",
                     p.ncpus - 1
@@ -210,9 +214,11 @@ pub fn report(blob: &[u8]) -> String {
                 .collect();
             let _ = writeln!(
                 j,
-                "  \"cpu_release\": {{\"kind\": {}, \"ranges\": [{}]}},",
+                "  \"cpu_release\": {{\"kind\": {}, \"ranges\": [{}], \"hypfw_starts_cpus\": {}}},",
                 quote(r.kind.name()),
-                ranges.join(", ")
+                ranges.join(", "),
+                // Through this block, when the tree has no PSCI and hypfw is entered in HYP.
+                release::start(&r, 0, 0).is_some()
             );
         }
         None => j.push_str("  \"cpu_release\": null,\n"),

@@ -160,6 +160,9 @@ pub mod gic {
     pub const GICD_CTLR: usize = 0x000;
     pub const GICD_TYPER: usize = 0x004;
     pub const GICD_IGROUPR: usize = 0x080;
+    pub const GICD_SGIR: usize = 0xF00;
+    /// GICD_SGIR: SGI 0 to every CPU interface but the writer's (TargetListFilter 0b01).
+    pub const SGIR_SGI0_TO_OTHERS: u32 = 1 << 24;
     pub const GICC_CTLR: usize = 0x000;
     pub const GICC_PMR: usize = 0x004;
     /// GICD_CTLR / GICC_CTLR: Group 0 and Group 1 enabled.

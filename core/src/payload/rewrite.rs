@@ -12,7 +12,7 @@
 use crate::mm::layout::MemRange;
 #[cfg(test)]
 use crate::platform::dtb::strip_nops;
-use crate::platform::dtb::{DtbError, validate_allowing_nops};
+use crate::platform::dtb::{DtbError, PsciMethod, validate_allowing_nops};
 
 use crate::platform::dtb::{
     FDT_BEGIN_NODE as BEGIN_NODE, FDT_END as END, FDT_END_NODE as END_NODE, FDT_MAGIC, FDT_NOP as NOP,
@@ -35,13 +35,12 @@ pub struct Edits<'a> {
 pub enum PsciNode {
     /// As the firmware's tree has it (the platform's PSCI, which hypfw proxies).
     Keep,
-    /// hypfw is the provider, by SMC (trapped by HCR.TSC), and starts CPUs: a new /psci, and
-    /// `enable-method = "psci"` on every CPU (hypfw entered from Secure SVC).
-    ProvideSmc,
-    /// hypfw answers PSCI by HVC but cannot start CPUs (the platform has no usable PSCI; on a CPU
-    /// without the Security Extensions an SMC is undefined, so HVC is the only conduit): a new
-    /// /psci with method "hvc", and no CPU says PSCI starts it (`enable-method = "psci"` goes).
-    ProvideHvc,
+    /// hypfw is the provider: a new /psci with `method`, SMC (trapped by HCR.TSC) where the CPU
+    /// has the Security Extensions, else HVC (an SMC is undefined there). When hypfw starts CPUs
+    /// (its own pen: entered from Secure SVC, or CPUs it sent there through the SoC's release
+    /// mailbox), every CPU gets `enable-method = "psci"`; when it cannot, no CPU says PSCI starts
+    /// it (`enable-method = "psci"` goes, other methods stay).
+    Provide { method: PsciMethod, starts_cpus: bool },
 }
 
 /// Why a rewrite failed.
@@ -187,9 +186,11 @@ impl Writer<'_> {
             }
             Place::Cpu => match self.e.psci {
                 PsciNode::Keep => false,
-                PsciNode::ProvideSmc => name == b"enable-method",
+                PsciNode::Provide { starts_cpus: true, .. } => name == b"enable-method",
                 // hypfw cannot start CPUs: no CPU may say PSCI starts it.
-                PsciNode::ProvideHvc => name == b"enable-method" && value.starts_with(b"psci\0"),
+                PsciNode::Provide { starts_cpus: false, .. } => {
+                    name == b"enable-method" && value.starts_with(b"psci\0")
+                }
             },
             _ => false,
         }
@@ -208,7 +209,7 @@ impl Writer<'_> {
                     o.prop_cells(self.name("linux,initrd-end"), &[(i.end() >> 32) as u32, i.end() as u32])?;
                 }
             }
-            Place::Cpu if self.e.psci == PsciNode::ProvideSmc && cpu_node => {
+            Place::Cpu if matches!(self.e.psci, PsciNode::Provide { starts_cpus: true, .. }) && cpu_node => {
                 o.prop_str(self.name("enable-method"), "psci")?
             }
             _ => {}
@@ -290,8 +291,8 @@ impl Writer<'_> {
         }
         let method = match self.e.psci {
             PsciNode::Keep => return Ok(()),
-            PsciNode::ProvideSmc => "smc",
-            PsciNode::ProvideHvc => "hvc",
+            PsciNode::Provide { method: PsciMethod::Smc, .. } => "smc",
+            PsciNode::Provide { method: PsciMethod::Hvc, .. } => "hvc",
         };
         o.begin_node("psci")?;
         o.prop(self.name("compatible"), b"arm,psci-1.0\0arm,psci-0.2\0")?;
@@ -631,7 +632,7 @@ mod tests {
     #[test]
     fn psci_provided_when_hypfw_is_the_provider() {
         let mut e = edits();
-        e.psci = PsciNode::ProvideSmc;
+        e.psci = PsciNode::Provide { method: PsciMethod::Smc, starts_cpus: true };
         e.bootargs = None;
         e.initrd = None;
         let out = run(SECURE, &e);
@@ -647,7 +648,7 @@ mod tests {
     #[test]
     fn psci_by_hvc_when_hypfw_cannot_start_cpus() {
         let mut e = edits();
-        e.psci = PsciNode::ProvideHvc;
+        e.psci = PsciNode::Provide { method: PsciMethod::Hvc, starts_cpus: false };
         let out = run(VIRT, &e);
         let p = parse(&out).unwrap();
         assert_eq!(p.psci, Some(crate::platform::dtb::PsciMethod::Hvc));
@@ -655,6 +656,24 @@ mod tests {
         assert_eq!(p.ncpus, 4);
         let fdt = fdt::Fdt::new(&out).unwrap();
         assert_eq!(fdt.all_nodes().filter(|n| n.name == "psci").count(), 1);
+    }
+
+    /// HYP entry on a CPU without the Security Extensions, where hypfw starts the CPUs itself
+    /// (through the SoC's release mailbox): PSCI by HVC, and every CPU says PSCI starts it, over
+    /// whatever method it named.
+    #[test]
+    fn psci_by_hvc_when_hypfw_starts_cpus_without_smc() {
+        let mut e = edits();
+        e.psci = PsciNode::Provide { method: PsciMethod::Hvc, starts_cpus: true };
+        let out = run(SECURE, &e);
+        let p = parse(&out).unwrap();
+        assert_eq!(p.psci, Some(PsciMethod::Hvc));
+        assert!(p.cpus().iter().all(|c| c.psci), "CPU_ON described on every CPU");
+        let fdt = fdt::Fdt::new(&out).unwrap();
+        assert_eq!(fdt.all_nodes().filter(|n| n.name == "psci").count(), 1);
+        for cpu in fdt.find_node("/cpus").unwrap().children().filter(|n| n.name.starts_with("cpu@")) {
+            assert_eq!(cpu.property("enable-method").and_then(|m| m.as_str()), Some("psci"));
+        }
     }
 
     #[test]

@@ -43,6 +43,63 @@ pub fn decide(r: &CpuRelease, ipa: u64, size: u32, write: bool) -> Decision {
     Decision::CarryOut
 }
 
+/// How a CPU parked on a release block is woken once its start address is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// It waits in WFI: an SGI through the GIC distributor (to every CPU but the caller's).
+    Sgi,
+    /// It waits in WFE: SEV.
+    Event,
+}
+
+/// The register writes (address, value) that send one parked CPU to `entry`, in order, and how
+/// to wake it after them: hypfw's own start of a CPU, where it knows the block's protocol and the
+/// platform has no PSCI. `aff0` is the CPU's MPIDR Aff0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Start {
+    pub writes: [(u32, u32); 3],
+    pub len: usize,
+    pub wake: Wake,
+    /// The block holds one start at a time (Aspeed's "go" word names one CPU), and the writes
+    /// themselves start it: hypfw starts cpu1 alone there (the AST2600 has two cores).
+    pub one_at_a_time: bool,
+}
+
+impl Start {
+    pub fn writes(&self) -> &[(u32, u32)] {
+        &self.writes[..self.len]
+    }
+}
+
+/// Aspeed's "go" signature, with the CPU's Aff0 in its low byte.
+pub const ASPEED_GO: u32 = 0xABBA_AB00;
+
+/// How hypfw itself starts a CPU parked on `r` at `entry`, where it knows how:
+/// - Versatile Express: the board's boot monitor, U-Boot's non-secure pen and QEMU's secondary
+///   loop wait in WFI and jump to SYS_FLAGS once it is not 0: SYS_FLAGSCLR (base + 4) clears every
+///   bit, SYS_FLAGSSET (base) sets the address, and an SGI wakes them (all at once);
+/// - Aspeed AST2600: the second core waits in WFE for the "go" word (base + 4) to hold the
+///   signature with its Aff0, then jumps to the address in the first word (base);
+/// - the others start CPUs through reset and power controls that need the SoC's clock and power
+///   sequences, or in Secure state: `None`.
+pub fn start(r: &CpuRelease, entry: u32, aff0: u32) -> Option<Start> {
+    use crate::platform::dtb::ReleaseKind as K;
+    let w = |writes, len, wake, one_at_a_time| Some(Start { writes, len, wake, one_at_a_time });
+    match r.kind {
+        K::VexpressFlags => w([(r.base + 4, !0), (r.base, entry), (0, 0)], 2, Wake::Sgi, false),
+        K::AspeedSmpMailbox => {
+            w([(r.base, 0), (r.base, entry), (r.base + 4, ASPEED_GO | (aff0 & 0xFF))], 3, Wake::Event, true)
+        }
+        K::AllwinnerCpucfg | K::TiAuxCoreBoot | K::ImxSrc => None,
+    }
+}
+
+/// The CPU interfaces a GICv2 distributor implements, from GICD_TYPER.CPUNumber (bits [7:5]):
+/// the most CPUs a single-cluster SoC with that GIC can have.
+pub fn gic_cpu_interfaces(gicd_typer: u32) -> usize {
+    ((gicd_typer >> 5) & 7) as usize + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,6 +112,48 @@ mod tests {
     const CPUCFG: CpuRelease = RELEASE_BLOCKS[2];
     const SRC: CpuRelease = RELEASE_BLOCKS[5];
 
+    #[test]
+    fn hypfw_starts_vexpress_cpus_through_sys_flags() {
+        let s = start(&FLAGS, 0xBFFC_4300, 1).unwrap();
+        assert_eq!(s.writes(), &[(0x1C01_0034, 0xFFFF_FFFF), (0x1C01_0030, 0xBFFC_4300)], "clear, then set");
+        assert_eq!((s.wake, s.one_at_a_time), (Wake::Sgi, false));
+        // The writes stay in the block that stage 2 refuses to the payload.
+        for &(a, _) in s.writes() {
+            assert_eq!(decide(&FLAGS, a as u64, 4, true), Decision::Refuse);
+        }
+    }
+
+    #[test]
+    fn hypfw_starts_the_ast2600_second_core_through_its_mailbox() {
+        let aspeed = RELEASE_BLOCKS.iter().find(|r| r.kind == ReleaseKind::AspeedSmpMailbox).unwrap();
+        let s = start(aspeed, 0x9FFC_4300, 0x101).unwrap();
+        assert_eq!(
+            s.writes(),
+            &[(0x1E6E_2180, 0), (0x1E6E_2180, 0x9FFC_4300), (0x1E6E_2184, 0xABBA_AB01)],
+            "the address first, the go word (Aff0 only) last"
+        );
+        assert_eq!((s.wake, s.one_at_a_time), (Wake::Event, true));
+        for &(a, _) in s.writes() {
+            assert_eq!(decide(aspeed, a as u64, 4, true), Decision::Refuse);
+        }
+    }
+
+    #[test]
+    fn no_start_where_the_release_needs_reset_or_secure_state() {
+        for r in RELEASE_BLOCKS
+            .iter()
+            .filter(|r| !matches!(r.kind, ReleaseKind::VexpressFlags | ReleaseKind::AspeedSmpMailbox))
+        {
+            assert_eq!(start(r, 0x8000_0000, 1), None, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn gic_cpu_interfaces_from_typer() {
+        assert_eq!(gic_cpu_interfaces(0x0000_0000), 1);
+        assert_eq!(gic_cpu_interfaces(0x0000_FC24), 2, "GIC-400, 2 CPUs, 160 lines");
+        assert_eq!(gic_cpu_interfaces(0x0000_00E7), 8);
+    }
     #[test]
     fn every_block_lies_in_its_page() {
         for r in RELEASE_BLOCKS {
