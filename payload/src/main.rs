@@ -270,7 +270,9 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     check_hypfw_out_of_reach(&mut c, &p);
     fwcfg::check(&mut c, dtb, p.hypfw);
     check_handover(&mut c, &p);
-    bench::exits(p.hypfw.0 as u32 + 0x1000, (&raw const ABORTS) as u32, p.psci);
+    // An SMC only where /psci says "smc" (PSCI by HVC may mean the CPU has no SMC at all).
+    let by_smc = p.psci && !PSCI_BY_HVC.load(Ordering::Relaxed);
+    bench::exits(p.hypfw.0 as u32 + 0x1000, (&raw const ABORTS) as u32, by_smc);
     finish(c)
 }
 
@@ -356,18 +358,26 @@ fn check_cpus_up_and_cycled(c: &mut Checks, p: &Platform) {
         return;
     }
     let entry = _secondary as *const () as u32;
+    // The secondaries that came up: a CPU that did not (its check failed) is not cycled, where
+    // each wait for it would only time out.
+    let (mut up, mut nup) = ([0usize; MAX_CPUS], 0);
     for i in 1..p.ncpus {
         let r = psci::cpu_on_32::<Psci>(p.cpus[i], entry, i as u32);
-        let up = r.is_ok() && wait_until(|| online(i) != 0);
-        c.check("CPU_ON", up, format_args!("cpu{i} (MPIDR {:#x}): {r:?}", p.cpus[i]));
+        let on = r.is_ok() && wait_until(|| online(i) != 0);
+        c.check("CPU_ON", on, format_args!("cpu{i} (MPIDR {:#x}): {r:?}", p.cpus[i]));
+        if !on {
+            continue;
+        }
+        up[nup] = i;
+        nup += 1;
         let a = aff(p.cpus[i]);
         c.check("AFFINITY_INFO after CPU_ON", a == Ok(AffinityState::On), format_args!("cpu{i}: {a:?}"));
     }
 
-    if p.ncpus > 1 {
+    if nup > 0 {
         let mut ok = 0;
         for k in 0..p.cycles {
-            let i = 1 + (k as usize % (p.ncpus - 1));
+            let i = up[k as usize % nup];
             // SAFETY: cpu0 is the only writer of COMMAND, and i < ncpus <= MAX_CPUS indexes it.
             unsafe { write_volatile(&raw mut COMMAND[i], 1) };
             sev();

@@ -201,15 +201,18 @@ fn pen_status(cpu: usize) -> u32 {
 /// With hypfw as the PSCI provider (Secure SVC entry): wait until every secondary released from
 /// the entry pen has parked in the resident pen. Until then a CPU may still run code of the boot
 /// copy of the image, in RAM the payload is about to be given. A CPU that does not arrive is
-/// reported (and will not be started).
+/// reported, and a CPU_ON of it fails at once from then on (`CpuPower::absent`).
 pub fn settle_pen() {
     let bi = boot_info();
     if bi.cpu_control != CpuControl::Pen {
         return;
     }
+    // Indexed: the iterator form costs the resident text about 240 bytes, past its page.
+    #[allow(clippy::needless_range_loop)]
     for cpu in 1..bi.cpus.count {
         if let Err(e) = wait_until(|| pen_status(cpu) == 1) {
             crate::log!("cpu{cpu} did not reach the resident pen: {e}");
+            PERCPU[cpu].power.absent();
         }
     }
 }

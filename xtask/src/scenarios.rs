@@ -91,6 +91,9 @@ fn corrupt(mut b: Vec<u8>, how: &str) -> Result<Vec<u8>, String> {
         b[at..at + 16].copy_from_slice(&new);
         return Ok(b);
     }
+    if let Some((node, value)) = how.strip_prefix("reg=").and_then(|r| r.split_once('/')) {
+        return set_first_reg_cell(b, node, value);
+    }
     if let Some((old, new)) = how.strip_prefix("rename=").and_then(|r| r.split_once('/')) {
         if old.len() != new.len() || old.is_empty() {
             return Err(format!("rename={old}/{new}: the two strings must have the same length"));
@@ -136,6 +139,39 @@ fn corrupt(mut b: Vec<u8>, how: &str) -> Result<Vec<u8>, String> {
     Ok(b)
 }
 
+/// `reg=NODE/VALUE`: the first cell of the `reg` of the node named NODE (its unit name, e.g.
+/// `cpu@1`; the first such node) set to VALUE (hex): a CPU whose MPIDR the machine does not have.
+fn set_first_reg_cell(mut b: Vec<u8>, node: &str, value: &str) -> Result<Vec<u8>, String> {
+    let be = |b: &[u8], o: usize| u32::from_be_bytes(b[o..o + 4].try_into().unwrap()) as usize;
+    let v = u32::from_str_radix(value.trim_start_matches("0x"), 16).map_err(|_| format!("reg=: {value}"))?;
+    let (off_struct, off_strings, size_struct) = (be(&b, 8), be(&b, 12), be(&b, 36));
+    fn name_at(b: &[u8], o: usize) -> &[u8] {
+        let s = &b[o..];
+        &s[..s.iter().position(|&c| c == 0).unwrap_or(0)]
+    }
+    let (mut p, end, mut inside) = (off_struct, off_struct + size_struct, false);
+    while p + 4 <= end {
+        match be(&b, p) {
+            1 => {
+                let name = &b[p + 4..];
+                let len = name.iter().position(|&c| c == 0).unwrap_or(0);
+                inside = &name[..len] == node.as_bytes();
+                p += 4 + (len + 1).next_multiple_of(4);
+            }
+            3 => {
+                let (len, nameoff) = (be(&b, p + 4), be(&b, p + 8));
+                if inside && name_at(&b, off_strings + nameoff) == b"reg" && len >= 4 {
+                    b[p + 12..p + 16].copy_from_slice(&v.to_be_bytes());
+                    return Ok(b);
+                }
+                p += 12 + len.next_multiple_of(4);
+            }
+            _ => p += 4,
+        }
+    }
+    Err(format!("reg=: no node {node} with a reg"))
+}
+
 /// (text to wait for, line to type) pairs, for a firmware's interactive prompt.
 pub(crate) type PromptScript = Vec<(String, String)>;
 
@@ -168,8 +204,19 @@ fn parse(
     let boot = read_keys(&mut s, &text, imgs)?;
     // `dtb: debian:NAME` with a -kernel image: QEMU passes that board DTB from Debian's armhf
     // kernel package (fetched and cached like the Linux payload).
+    // `debian:NAME edit=...` passes a copy of it, edited as for the fixtures.
     if let Some(board_dtb) = boot.dtb.as_deref().and_then(|d| d.strip_prefix("debian:")) {
-        let path = crate::linux::dtb_dir()?.join(format!("{board_dtb}.dtb"));
+        let mut words = board_dtb.split_whitespace();
+        let path = crate::linux::dtb_dir()?.join(format!("{}.dtb", words.next().unwrap_or("")));
+        let path = match words.next().and_then(|w| w.strip_prefix("edit=")) {
+            Some(how) => {
+                let blob = corrupt(std::fs::read(&path).map_err(|e| e.to_string())?, how)?;
+                let edited = tmp.join(format!("{name}.dtb"));
+                std::fs::write(&edited, blob).map_err(|e| e.to_string())?;
+                edited
+            }
+            None => path,
+        };
         s.q.extra.extend(["-dtb".to_string(), path.display().to_string()]);
     }
     let bin = match boot.damage {

@@ -230,6 +230,7 @@ pub struct CpuPower(core::sync::atomic::AtomicU32);
 const P_OFF: u32 = 0;
 const P_ON: u32 = 1;
 const P_PENDING: u32 = 2;
+const P_ABSENT: u32 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Power {
@@ -255,6 +256,7 @@ impl CpuPower {
         match self.0.compare_exchange(P_OFF, P_PENDING, AcqRel, Acquire) {
             Ok(_) => Ok(()),
             Err(P_PENDING) => Err(ON_PENDING),
+            Err(P_ABSENT) => Err(INTERNAL_FAILURE),
             Err(_) => Err(ALREADY_ON),
         }
     }
@@ -276,6 +278,12 @@ impl CpuPower {
     pub fn set_on(&self) {
         self.0.store(P_ON, core::sync::atomic::Ordering::Release);
     }
+    /// The physical CPU never arrived where hypfw could start it (it is not there, or its
+    /// bootloader did not park it where hypfw looked): a CPU_ON fails at once with
+    /// INTERNAL_FAILURE, for good, rather than wait for it inside the payload's call again.
+    pub fn absent(&self) {
+        self.0.store(P_ABSENT, core::sync::atomic::Ordering::Release);
+    }
     /// CPU_OFF.
     pub fn off(&self) {
         self.0.store(P_OFF, core::sync::atomic::Ordering::Release);
@@ -291,6 +299,16 @@ impl Default for CpuPower {
 #[cfg(test)]
 mod power_tests {
     use super::*;
+
+    #[test]
+    fn an_absent_cpu_fails_cpu_on_and_reads_off() {
+        let p = CpuPower::new();
+        p.absent();
+        assert_eq!(p.request_on(), Err(INTERNAL_FAILURE));
+        assert_eq!(p.request_on(), Err(INTERNAL_FAILURE), "for good");
+        assert_eq!(p.get(), Power::Off, "off, for the handover's check");
+        assert!(!p.arrived());
+    }
 
     #[test]
     fn on_off_cycle_bookkeeping() {
