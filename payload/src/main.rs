@@ -365,6 +365,11 @@ fn check_cpus_up_and_cycled(c: &mut Checks, p: &Platform) {
         let r = psci::cpu_on_32::<Psci>(p.cpus[i], entry, i as u32);
         let on = r.is_ok() && wait_until(|| online(i) != 0);
         c.check("CPU_ON", on, format_args!("cpu{i} (MPIDR {:#x}): {r:?}", p.cpus[i]));
+        if r.is_err() {
+            // Refused: the CPU did not start, and PSCI must not say it runs.
+            let a = aff(p.cpus[i]);
+            c.check("AFFINITY_INFO after a failed CPU_ON", a == Ok(AffinityState::Off), format_args!("cpu{i}: {a:?}"));
+        }
         if !on {
             continue;
         }

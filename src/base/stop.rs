@@ -5,7 +5,7 @@
 //! otherwise the CPU halts after saying so. An exception inside the stop path halts.
 
 use crate::arch::{self, Mode};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use hypfw_core::services::psci;
 
 static STOPPING: AtomicBool = AtomicBool::new(false);
@@ -13,6 +13,25 @@ static STOPPING: AtomicBool = AtomicBool::new(false);
 /// Whether PSCI SYSTEM_OFF can be used to power off: set by the runtime (in its own copy of the
 /// image) once it knows the platform has PSCI and hypfw is not the PSCI provider itself.
 pub static PSCI_OFF_AVAILABLE: AtomicBool = AtomicBool::new(false);
+
+/// The runtime VA of Versatile Express's system-register page, where the board powers off and
+/// resets without PSCI (`services::release::vexpress_power`); 0 elsewhere. Set by the runtime
+/// where it maps that page (for a payload).
+pub static VEXPRESS_SYSREG: AtomicU32 = AtomicU32::new(0);
+
+/// Power the board off, or reset it, through its own controls where hypfw knows them; returns
+/// where it does not, or if the board went on.
+fn board_power(reboot: bool) {
+    let va = VEXPRESS_SYSREG.load(Ordering::Relaxed);
+    if va != 0 && arch::in_mode(Mode::Hyp) {
+        for (offset, value) in hypfw_core::services::release::vexpress_power(reboot) {
+            // SAFETY: the page is mapped as Device in the runtime table at `va` (set only then);
+            // SYS_CFGDATA and SYS_CFGCTRL are words of it.
+            unsafe { core::ptr::write_volatile((va + offset) as *mut u32, value) };
+        }
+        arch::dsb_ish_isb();
+    }
+}
 
 fn halt() -> ! {
     loop {
@@ -42,6 +61,7 @@ pub fn success() -> ! {
     STOPPING.store(true, Ordering::Release);
     psci_power(psci::SYSTEM_OFF, "SYSTEM_OFF");
     host_exit(0);
+    board_power(false);
     crate::log!("no PSCI to power off with; halted");
     halt()
 }
@@ -52,6 +72,7 @@ pub fn reset() -> ! {
     STOPPING.store(true, Ordering::Release);
     host_exit(2);
     psci_power(psci::SYSTEM_RESET, "SYSTEM_RESET");
+    board_power(true);
     crate::log!("no PSCI to reset with; halted");
     halt()
 }

@@ -207,7 +207,7 @@ pub fn settle_pen() {
     if bi.cpu_control != CpuControl::Pen {
         return;
     }
-    // Indexed: the iterator form costs the resident text about 240 bytes, past its page.
+    // Indexed: the iterator form costs the resident text about 240 bytes.
     #[allow(clippy::needless_range_loop)]
     for cpu in 1..bi.cpus.count {
         if let Err(e) = wait_until(|| pen_status(cpu) == 1) {
@@ -277,7 +277,7 @@ fn start_at(cpu: usize, entry: u32) -> Result<(), CpuError> {
 pub fn is_down(bi: &BootInfo, cpu: usize) -> bool {
     match bi.cpu_control {
         CpuControl::Psci => arch::psci::is_off(bi.cpus.mpidr[cpu]),
-        CpuControl::Pen => pen_status(cpu) == 1,
+        CpuControl::Pen => pen_status(cpu) == 1 || PERCPU[cpu].power.is_absent(),
         CpuControl::None => true,
     }
 }

@@ -101,6 +101,13 @@ fn runtime_init_once(bi: &BootInfo) {
     }
     // The platform's PSCI can power off only when hypfw is not the PSCI provider itself.
     crate::base::stop::PSCI_OFF_AVAILABLE.store(bi.cpu_control == CpuControl::Psci, Ordering::Relaxed);
+    // Without it, Versatile Express powers off and resets through its own registers, in the page
+    // the runtime maps for a payload (that of SYS_FLAGS).
+    if let Some(r) = bi.payload.as_ref().and_then(|p| p.cpu_release)
+        && r.block.kind == hypfw_core::platform::dtb::ReleaseKind::VexpressFlags
+    {
+        crate::base::stop::VEXPRESS_SYSREG.store(r.va, Ordering::Relaxed);
+    }
 }
 
 /// One line per CPU with its counters.

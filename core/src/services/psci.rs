@@ -280,9 +280,14 @@ impl CpuPower {
     }
     /// The physical CPU never arrived where hypfw could start it (it is not there, or its
     /// bootloader did not park it where hypfw looked): a CPU_ON fails at once with
-    /// INTERNAL_FAILURE, for good, rather than wait for it inside the payload's call again.
+    /// INTERNAL_FAILURE, for good, rather than wait for it inside the payload's call again, and
+    /// AFFINITY_INFO says it is off.
     pub fn absent(&self) {
         self.0.store(P_ABSENT, core::sync::atomic::Ordering::Release);
+    }
+    /// Marked [`absent`](Self::absent).
+    pub fn is_absent(&self) -> bool {
+        self.0.load(core::sync::atomic::Ordering::Relaxed) == P_ABSENT
     }
     /// CPU_OFF.
     pub fn off(&self) {
@@ -306,8 +311,8 @@ mod power_tests {
         p.absent();
         assert_eq!(p.request_on(), Err(INTERNAL_FAILURE));
         assert_eq!(p.request_on(), Err(INTERNAL_FAILURE), "for good");
-        assert_eq!(p.get(), Power::Off, "off, for the handover's check");
-        assert!(!p.arrived());
+        assert_eq!(p.get(), Power::Off, "off, for AFFINITY_INFO and the handover's check");
+        assert!(p.is_absent() && !p.arrived());
     }
 
     #[test]

@@ -94,6 +94,17 @@ pub fn start(r: &CpuRelease, entry: u32, aff0: u32) -> Option<Start> {
     }
 }
 
+/// Versatile Express's motherboard power controls share the page of SYS_FLAGS: the SYS_CFG
+/// interface (SYS_CFGDATA at 0xA0, SYS_CFGCTRL at 0xA4 of the sysreg block). The (offset in the
+/// page, value) writes, in order, that ask the motherboard (site 0, position 0, device 0) for
+/// SHUTDOWN (function 8) or, with `reboot`, REBOOT (function 9): start, write, the function.
+/// Linux's vexpress power-off driver asks the same of the same registers.
+pub fn vexpress_power(reboot: bool) -> [(u32, u32); 2] {
+    const START_WRITE: u32 = 1 << 31 | 1 << 30;
+    let function: u32 = if reboot { 9 } else { 8 };
+    [(0xA0, 0), (0xA4, START_WRITE | function << 20)]
+}
+
 /// The CPU interfaces a GICv2 distributor implements, from GICD_TYPER.CPUNumber (bits [7:5]):
 /// the most CPUs a single-cluster SoC with that GIC can have.
 pub fn gic_cpu_interfaces(gicd_typer: u32) -> usize {
@@ -111,6 +122,17 @@ mod tests {
     const FLAGS: CpuRelease = RELEASE_BLOCKS[0];
     const CPUCFG: CpuRelease = RELEASE_BLOCKS[2];
     const SRC: CpuRelease = RELEASE_BLOCKS[5];
+
+    #[test]
+    fn vexpress_power_controls_are_in_the_sys_flags_page() {
+        assert_eq!(vexpress_power(false), [(0xA0, 0), (0xA4, 0xC080_0000)], "SHUTDOWN of the motherboard");
+        assert_eq!(vexpress_power(true), [(0xA0, 0), (0xA4, 0xC090_0000)], "REBOOT of the motherboard");
+        let page = page(&FLAGS);
+        for (off, _) in vexpress_power(false) {
+            let at = page.base + off as u64;
+            assert_eq!(decide(&FLAGS, at, 4, true), Decision::CarryOut, "not a release register");
+        }
+    }
 
     #[test]
     fn hypfw_starts_vexpress_cpus_through_sys_flags() {
