@@ -30,6 +30,10 @@ fn board_power(reboot: bool) {
             unsafe { core::ptr::write_volatile((va + offset) as *mut u32, value) };
         }
         arch::dsb_ish_isb();
+        // The board takes a moment (QEMU ends the run after this CPU goes on): a second before
+        // the line that says it did not.
+        let t0 = arch::cntpct();
+        while arch::cntpct().wrapping_sub(t0) < arch::cntfrq().max(1_000_000) as u64 {}
     }
 }
 

@@ -129,7 +129,9 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
              CPU_ON is not supported",
             cpus.count - 1,
             cpus.mpidr[1],
-            if platform.psci.is_some() {
+            if entry_mode == EntryMode::SecureSvc {
+                "the GIC has one CPU interface, so the machine has no other CPU"
+            } else if platform.psci.is_some() {
                 "the device tree's PSCI is by HVC, which HYP cannot use"
             } else {
                 "the device tree has no /psci (on boards whose U-Boot provides PSCI, it adds one)"
@@ -284,6 +286,9 @@ fn check_image(info: &EarlyInfo) {
 /// How secondary CPUs will be started.
 fn cpu_control(entry_mode: EntryMode, p: &Platform, cpus: &CpuMap) -> CpuControl {
     match (entry_mode, p.psci) {
+        // QEMU's vexpress-a15 at its default of one CPU, with the board's tree of two: no CPU
+        // to wait for in the pen.
+        (EntryMode::SecureSvc, _) if cpus.count > 1 && gic_cpu_interfaces(p) == Some(1) => CpuControl::None,
         (EntryMode::SecureSvc, _) => CpuControl::Pen,
         (EntryMode::NsHyp, Some(PsciMethod::Smc)) => CpuControl::Psci,
         (EntryMode::NsHyp, Some(PsciMethod::Hvc)) => {
@@ -300,14 +305,13 @@ fn cpu_control(entry_mode: EntryMode, p: &Platform, cpus: &CpuMap) -> CpuControl
 /// another CPU at all (GICD_TYPER's CPU interfaces: QEMU's models run with fewer CPUs than the
 /// board's tree lists, and a CPU that does not exist would only be waited for).
 fn starts_through_mailbox(p: &Platform, cpus: &CpuMap) -> bool {
-    let (Some(r), Some(g)) = (p.cpu_release, p.gic) else { return false };
-    if cpus.count < 2 || release::start(&r, 0, 0).is_none() || g.dist.0 >= 1 << 32 {
-        return false;
-    }
+    let Some(r) = p.cpu_release else { return false };
+    cpus.count > 1 && release::start(&r, 0, 0).is_some() && gic_cpu_interfaces(p).is_some_and(|n| n > 1)
+}
+
+/// The CPU interfaces of the device tree's GIC (GICD_TYPER), where there is one below 4 GiB.
+fn gic_cpu_interfaces(p: &Platform) -> Option<usize> {
+    let g = p.gic.filter(|g| g.dist.0 < 1 << 32)?;
     // SAFETY: the distributor's PA from the device tree, below 4 GiB; the MMU is off.
-    let interfaces = release::gic_cpu_interfaces(unsafe { crate::drivers::gic::typer(g.dist.0 as usize) });
-    if interfaces < 2 {
-        return false;
-    }
-    true
+    Some(release::gic_cpu_interfaces(unsafe { crate::drivers::gic::typer(g.dist.0 as usize) }))
 }
