@@ -644,35 +644,26 @@ mod tests {
         assert_eq!(fdt.all_nodes().filter(|n| n.name == "psci").count(), 1);
     }
 
-    /// No usable PSCI on the platform: hypfw answers by HVC, and no CPU says PSCI starts it.
+    /// hypfw as the provider by each conduit: where it cannot start CPUs (no usable PSCI on the
+    /// platform), no CPU says PSCI starts it; where it can (its pen, or CPUs it started through
+    /// the SoC's release mailbox), every CPU does, over whatever method it named.
     #[test]
-    fn psci_by_hvc_when_hypfw_cannot_start_cpus() {
-        let mut e = edits();
-        e.psci = PsciNode::Provide { method: PsciMethod::Hvc, starts_cpus: false };
-        let out = run(VIRT, &e);
-        let p = parse(&out).unwrap();
-        assert_eq!(p.psci, Some(crate::platform::dtb::PsciMethod::Hvc));
-        assert!(p.cpus().iter().all(|c| !c.psci), "no CPU_ON described");
-        assert_eq!(p.ncpus, 4);
-        let fdt = fdt::Fdt::new(&out).unwrap();
-        assert_eq!(fdt.all_nodes().filter(|n| n.name == "psci").count(), 1);
-    }
-
-    /// HYP entry on a CPU without the Security Extensions, where hypfw starts the CPUs itself
-    /// (through the SoC's release mailbox): PSCI by HVC, and every CPU says PSCI starts it, over
-    /// whatever method it named.
-    #[test]
-    fn psci_by_hvc_when_hypfw_starts_cpus_without_smc() {
-        let mut e = edits();
-        e.psci = PsciNode::Provide { method: PsciMethod::Hvc, starts_cpus: true };
-        let out = run(SECURE, &e);
-        let p = parse(&out).unwrap();
-        assert_eq!(p.psci, Some(PsciMethod::Hvc));
-        assert!(p.cpus().iter().all(|c| c.psci), "CPU_ON described on every CPU");
-        let fdt = fdt::Fdt::new(&out).unwrap();
-        assert_eq!(fdt.all_nodes().filter(|n| n.name == "psci").count(), 1);
-        for cpu in fdt.find_node("/cpus").unwrap().children().filter(|n| n.name.starts_with("cpu@")) {
-            assert_eq!(cpu.property("enable-method").and_then(|m| m.as_str()), Some("psci"));
+    fn psci_provided_by_either_conduit_with_or_without_cpu_on() {
+        for (method, starts_cpus, src) in
+            [(PsciMethod::Hvc, false, VIRT), (PsciMethod::Hvc, true, SECURE), (PsciMethod::Smc, true, VIRT)]
+        {
+            let mut e = edits();
+            e.psci = PsciNode::Provide { method, starts_cpus };
+            let out = run(src, &e);
+            let p = parse(&out).unwrap();
+            assert_eq!(p.psci, Some(method));
+            assert!(p.cpus().iter().all(|c| c.psci == starts_cpus), "{method:?} {starts_cpus}");
+            let fdt = fdt::Fdt::new(&out).unwrap();
+            assert_eq!(fdt.all_nodes().filter(|n| n.name == "psci").count(), 1);
+            for cpu in fdt.find_node("/cpus").unwrap().children().filter(|n| n.name.starts_with("cpu@")) {
+                let m = cpu.property("enable-method").and_then(|m| m.as_str());
+                assert_eq!(m == Some("psci"), starts_cpus, "{method:?} {starts_cpus}");
+            }
         }
     }
 
