@@ -207,12 +207,21 @@ pub fn settle_pen() {
     if bi.cpu_control != CpuControl::Pen {
         return;
     }
+    // They were all sent at once: after one wait has run out, the others get no new one (a tree
+    // listing three CPUs the machine lacks costs 5 s, not 15).
+    let mut waited_out = false;
     // Indexed: the iterator form costs the resident text about 240 bytes.
     #[allow(clippy::needless_range_loop)]
     for cpu in 1..bi.cpus.count {
-        if let Err(e) = wait_until(|| pen_status(cpu) == 1) {
+        let r = match waited_out {
+            false => wait_until(|| pen_status(cpu) == 1),
+            true if pen_status(cpu) == 1 => Ok(()),
+            true => Err(CpuError::Timeout),
+        };
+        if let Err(e) = r {
             crate::log!("cpu{cpu} did not reach the resident pen: {e}");
             PERCPU[cpu].power.absent();
+            waited_out = true;
         }
     }
 }
