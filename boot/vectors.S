@@ -19,6 +19,11 @@
     .arch_extension virt
 
 .macro unexpected_vector kind
+    unexpected_push
+    unexpected_call \kind
+.endm
+
+.macro unexpected_push
     @ Escape when SP is in the guard, or when the 56-byte push below would reach it: a push that
     @ overflowed leaves SP just above the guard, and pushing there again would fault in this same
     @ vector forever. The escape ORs the slot's offset bits into SP, which puts it in the top 256
@@ -30,6 +35,9 @@
     addne   sp, sp, #64                 @ not near the guard: SP as it was
     orreq   sp, sp, #{GUARD_ESCAPE}
     push    {{r0-r12, lr}}
+.endm
+
+.macro unexpected_call kind
     mov     r0, sp
     bic     sp, sp, #7                  @ the fault may have come at any SP: AAPCS alignment
     mov     r1, #\kind
@@ -54,7 +62,58 @@ vec_reset:    unexpected_vector 0
 vec_undef:    unexpected_vector 1
 vec_hyp_call: unexpected_vector 2
 vec_pabt:     unexpected_vector 3
-vec_dabt:     unexpected_vector 4
+
+@ A data abort in HYP is hypfw's own fault, and stops it, except at one of the device accesses it
+@ carries out for the payload (hypfw_mmio_read/write below): a device that answers with an error
+@ (a hole in the page of registers it shares) must cost the payload an abort, not the machine
+@ hypfw. Those resume at their fault exit, every register as it was.
+vec_dabt:
+    unexpected_push
+    mrs     r0, elr_hyp
+    adr_far r1, mmio_access_begin
+    cmp     r0, r1
+    blo     1f
+    adr_far r1, mmio_access_end
+    cmp     r0, r1
+    bhs     1f
+    adr_far r0, mmio_faulted
+    msr     elr_hyp, r0
+    pop     {{r0-r12, lr}}
+    eret
+1:  unexpected_call 4
+
+@ hypfw_mmio_read(r0 = VA, r1 = size: 1, 2 or 4) -> r0 = the value, r1 = 0;
+@ hypfw_mmio_write(r0 = VA, r1 = size, r2 = value) -> r0 = 0, r1 = 0.
+@ One access of that width at a device's runtime VA, for the payload (src/drivers/mmio.rs). A
+@ synchronous data abort at the access returns r0 = 0, r1 = 1 instead (vec_dabt). Leaf code: no
+@ stack, r0-r2 only.
+    .global hypfw_mmio_read
+    .type hypfw_mmio_read, %function
+hypfw_mmio_read:
+    cmp     r1, #2
+    mov     r1, #0                      @ (MOV keeps the flags)
+mmio_access_begin:
+    ldrblo  r0, [r0]
+    ldrheq  r0, [r0]
+    ldrhi   r0, [r0]
+    bx      lr
+    .size hypfw_mmio_read, . - hypfw_mmio_read
+    .global hypfw_mmio_write
+    .type hypfw_mmio_write, %function
+hypfw_mmio_write:
+    cmp     r1, #2
+    mov     r1, #0
+    strblo  r2, [r0]
+    strheq  r2, [r0]
+    strhi   r2, [r0]
+mmio_access_end:
+    mov     r0, #0
+    bx      lr
+    .size hypfw_mmio_write, . - hypfw_mmio_write
+mmio_faulted:
+    mov     r0, #0
+    mov     r1, #1
+    bx      lr
 vec_irq:      unexpected_vector 6
 vec_fiq:      unexpected_vector 7
 

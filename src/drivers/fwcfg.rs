@@ -20,8 +20,9 @@ impl FwCfg {
     }
 
     /// Read `size` (1, 2 or 4) bytes from the data register, in address order (the register is
-    /// string-preserving: byte i of the result is the item's next byte i).
-    pub fn read_data(self, size: u32) -> [u8; 4] {
+    /// string-preserving: byte i of the result is the item's next byte i); None if the device
+    /// answered with an error.
+    pub fn read_data(self, size: u32) -> Option<[u8; 4]> {
         // SAFETY: `new`'s obligation: the data register is mapped as device memory at its offset
         // (0, aligned for every width); the device accepts reads of 1, 2 and 4 bytes there.
         unsafe { super::mmio::read(self.va + DATA as usize, size) }

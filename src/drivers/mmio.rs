@@ -1,35 +1,32 @@
 //! One load or store of the payload's, carried out at a device's runtime VA (`runtime::fwcfg`,
-//! `runtime::release`): of the payload's own width, the bytes in address order.
+//! `runtime::release`): of the payload's own width, the bytes in address order. The access
+//! itself is assembly (`hypfw_mmio_read`/`_write` in boot/vectors.S) so that a device that
+//! answers it with an error (a synchronous external abort in HYP, where a page of registers has
+//! holes) returns here as `None`/`false` instead of stopping hypfw.
 
-/// Read `size` (1, 2 or 4) bytes at `at`.
-///
-/// # Safety
-/// `at` is mapped as device memory in the runtime table, aligned to `size`, and the device
-/// there accepts a read of that width.
-pub unsafe fn read(at: usize, size: u32) -> [u8; 4] {
-    // SAFETY: the caller's obligation; one volatile access of the width asked for.
-    let v = unsafe {
-        match size {
-            1 => core::ptr::read_volatile(at as *const u8) as u32,
-            2 => core::ptr::read_volatile(at as *const u16) as u32,
-            _ => core::ptr::read_volatile(at as *const u32),
-        }
-    };
-    v.to_le_bytes()
+unsafe extern "C" {
+    /// r0 = the value, r1 = 1 if the access faulted (then r0 = 0).
+    fn hypfw_mmio_read(at: usize, size: u32) -> u64;
+    /// r1 = 1 if the access faulted.
+    fn hypfw_mmio_write(at: usize, size: u32, value: u32) -> u64;
 }
 
-/// Write the first `size` (1, 2 or 4) of `bytes` at `at`.
+/// Read `size` (1, 2 or 4) bytes at `at`; None if the access faulted.
+///
+/// # Safety
+/// `at` is mapped as device memory in the runtime table (or not mapped at all: the access then
+/// faults), aligned to `size`, and a read there has no effect hypfw depends on.
+pub unsafe fn read(at: usize, size: u32) -> Option<[u8; 4]> {
+    // SAFETY: the caller's obligation; one access of the width asked for, whose fault returns.
+    let r = unsafe { hypfw_mmio_read(at, size) };
+    (r >> 32 == 0).then(|| (r as u32).to_le_bytes())
+}
+
+/// Write the first `size` (1, 2 or 4) of `bytes` at `at`; false if the access faulted.
 ///
 /// # Safety
 /// As for [`read`], for a write.
-pub unsafe fn write(at: usize, size: u32, bytes: [u8; 4]) {
-    let v = u32::from_le_bytes(bytes);
-    // SAFETY: the caller's obligation; one volatile access of the width asked for.
-    unsafe {
-        match size {
-            1 => core::ptr::write_volatile(at as *mut u8, v as u8),
-            2 => core::ptr::write_volatile(at as *mut u16, v as u16),
-            _ => core::ptr::write_volatile(at as *mut u32, v),
-        }
-    }
+pub unsafe fn write(at: usize, size: u32, bytes: [u8; 4]) -> bool {
+    // SAFETY: the caller's obligation; one access of the width asked for, whose fault returns.
+    unsafe { hypfw_mmio_write(at, size, u32::from_le_bytes(bytes)) >> 32 == 0 }
 }

@@ -43,7 +43,8 @@ pub fn access(f: &FwCfgInfo, ctx: &mut Pl1Context, a: &Trapped, ipa: u64, cpu: u
         Decision::ReadData { size } => {
             let bytes = {
                 let mut s = STATE.lock();
-                let mut b = device(f).read_data(size);
+                // A device error (not QEMU's fw_cfg, whose registers answer): the payload's abort.
+                let Some(mut b) = device(f).read_data(size) else { return false };
                 s.data_read(&mut b[..size as usize]);
                 b
             };

@@ -23,11 +23,16 @@ pub fn access(r: &ReleaseInfo, ctx: &mut Pl1Context, a: &Trapped, ipa: u64, cpu:
     match release::decide(&r.block, ipa, a.size, a.write) {
         Decision::CarryOut if a.write => {
             // SAFETY: as above; the payload made this very write there.
-            unsafe { device::write(at, a.size, a.stored(ctx)) };
+            if !unsafe { device::write(at, a.size, a.stored(ctx)) } {
+                return device_error(ctx, ipa, cpu);
+            }
             a.done(ctx);
         }
         // SAFETY: as above; the payload made this very read there.
-        Decision::CarryOut => a.loaded(ctx, unsafe { device::read(at, a.size) }),
+        Decision::CarryOut => match unsafe { device::read(at, a.size) } {
+            Some(bytes) => a.loaded(ctx, bytes),
+            None => return device_error(ctx, ipa, cpu),
+        },
         Decision::Refuse => {
             let n = REFUSED.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
             if n <= 4 || n.is_multiple_of(256) {
@@ -42,4 +47,18 @@ pub fn access(r: &ReleaseInfo, ctx: &mut Pl1Context, a: &Trapped, ipa: u64, cpu:
         Decision::Abort => return false,
     }
     true
+}
+
+/// Device errors on accesses carried out (all CPUs), for the rate limit of their lines.
+static DEVICE_ERRORS: AtomicU32 = AtomicU32::new(0);
+
+/// The device answered an access carried out for the payload with an error (a hole in the
+/// page): the payload gets the external abort it would have got from the device; hypfw goes on.
+#[cold]
+fn device_error(ctx: &Pl1Context, ipa: u64, cpu: u32) -> bool {
+    let n = DEVICE_ERRORS.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+    if n <= 4 || n.is_multiple_of(256) {
+        log!("cpu{cpu}: the device answered the payload's access at {ipa:#x} with an error (PC {:#x}, #{n})", ctx.elr);
+    }
+    false
 }
