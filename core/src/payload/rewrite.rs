@@ -184,7 +184,9 @@ impl Writer<'_> {
                 (self.e.bootargs.is_some() && name == b"bootargs")
                     || (self.e.initrd.is_some() && (name == b"linux,initrd-start" || name == b"linux,initrd-end"))
             }
-            Place::Cpu => match self.e.psci {
+            // Linux's 32-bit SMP code also reads `enable-method` on /cpus itself (the AST2600's
+            // tree names its mailbox there): the same rule as on each CPU.
+            Place::Cpus | Place::Cpu => match self.e.psci {
                 PsciNode::Keep => false,
                 PsciNode::Provide { starts_cpus: true, .. } => name == b"enable-method",
                 // hypfw cannot start CPUs: no CPU may say PSCI starts it.
@@ -664,6 +666,32 @@ mod tests {
                 let m = cpu.property("enable-method").and_then(|m| m.as_str());
                 assert_eq!(m == Some("psci"), starts_cpus, "{method:?} {starts_cpus}");
             }
+        }
+    }
+
+    /// The AST2600's tree names its own SMP method on /cpus: where hypfw starts the CPUs, that
+    /// goes too (the mailbox it names is refused to the payload); where hypfw cannot, it stays.
+    #[test]
+    fn an_enable_method_on_cpus_itself_follows_the_same_rule() {
+        let mut b = crate::payload::fdt_build::Builder::new();
+        b.node("").prop("#address-cells", &1u32.to_be_bytes()).prop("#size-cells", &1u32.to_be_bytes());
+        b.node("memory@80000000").prop("device_type", b"memory\0");
+        b.prop("reg", &[0x80, 0, 0, 0, 0x40, 0, 0, 0]).end();
+        b.node("cpus").prop("#address-cells", &1u32.to_be_bytes()).prop("#size-cells", &0u32.to_be_bytes());
+        b.prop("enable-method", b"aspeed,ast2600-smp\0");
+        for (name, reg) in [("cpu@f00", 0xF00u32), ("cpu@f01", 0xF01)] {
+            b.node(name).prop("device_type", b"cpu\0").prop("reg", &reg.to_be_bytes()).end();
+        }
+        b.end().end();
+        let src = b.finish();
+        for starts_cpus in [true, false] {
+            let mut e = edits();
+            e.psci = PsciNode::Provide { method: PsciMethod::Hvc, starts_cpus };
+            let out = run(&src, &e);
+            let fdt = fdt::Fdt::new(&out).unwrap();
+            let on_cpus = fdt.find_node("/cpus").unwrap().property("enable-method").and_then(|m| m.as_str());
+            assert_eq!(on_cpus, (!starts_cpus).then_some("aspeed,ast2600-smp"));
+            assert_eq!(parse(&out).unwrap().cpus().iter().filter(|c| c.psci).count(), if starts_cpus { 2 } else { 0 });
         }
     }
 
