@@ -18,6 +18,24 @@ fn main() {
         // code calling into the boot-only text), so a debug build keeps everything resident,
         // and then its resident image may pass the release budget's bound.
         let mut script = script;
+        // `cargo xtask build` keeps a directory per build flavour for what one link tells the
+        // next: the map file, and the boot-only read-only input sections it found there. A new
+        // list must relink: its digest is a rustc-env of the crate (read in src/arch/armv7/asm.rs).
+        println!("cargo:rerun-if-env-changed=HYPFW_LINK_DIR");
+        if let Ok(link_dir) = std::env::var("HYPFW_LINK_DIR") {
+            let list = format!("{link_dir}/boot-rodata.ld");
+            println!("cargo:rerun-if-changed={list}");
+            let lines = std::fs::read_to_string(&list).unwrap_or_default();
+            assert!(
+                lines.lines().all(|l| l.trim().starts_with("*(.rodata.") && l.trim().ends_with(')')),
+                "{list}: input section patterns only"
+            );
+            script = script.replace("/* hypfw: boot-only read-only data */", &lines);
+            let digest =
+                lines.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+            println!("cargo:rustc-env=HYPFW_BOOT_RODATA={digest:016x}");
+            println!("cargo:rustc-link-arg-bins=-Map={link_dir}/hypfw.map");
+        }
         if std::env::var("PROFILE").as_deref() != Ok("release") {
             while let Some((head, rest)) = script.split_once("/* release-only: begin */") {
                 let (_, tail) = rest.split_once("/* release-only: end */").expect("release-only end marker");

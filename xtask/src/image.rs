@@ -260,6 +260,128 @@ fn boot_only_refs(
     Ok(out)
 }
 
+/// The read-only input sections that only the boot-only text refers to, by name, from a link's
+/// map file (`-Map`) and its ELF with `--emit-relocs`: `cargo xtask build` lists them in the
+/// next link's script before the resident copy (linker.ld), so that the boot phase's strings and
+/// tables do not take pages of the resident image. A section is boot-only when every reference to
+/// it comes from the boot-only text or from another boot-only section (the pieces of a format
+/// string point at its strings), and it has at least one; one that nothing refers to by a
+/// relocation, or that a GOT entry names, stays resident. The linker's merged sections
+/// (`<internal>`) cannot be named and stay where they are. If a relocation cannot be read (a type
+/// this does not know, or a PC-relative word against a section symbol, whose target its addend
+/// hides), nothing moves. `cargo xtask build` then checks that nothing resident refers to the
+/// boot-only part ([`make`]).
+pub fn boot_only_rodata(elf_path: &Path, map_path: &Path) -> Result<Vec<String>, String> {
+    let map = std::fs::read_to_string(map_path).map_err(|e| format!("{}: {e}", map_path.display()))?;
+    let data = std::fs::read(elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
+    let sections = map_rodata_sections(&map);
+    let f = ElfFile32::<Endianness>::parse(&*data).map_err(|e| e.to_string())?;
+    let boot = sym_addr(&f, "__image_start")?..sym_addr(&f, "__resident_start")?;
+    let got = sym_addr(&f, "__got_start")?;
+    let Some(refs) = data_refs(&data, got)? else { return Ok(Vec::new()) };
+    Ok(boot_only_of(&sections, &refs, boot))
+}
+
+/// (address, size, name) of every named read-only input section in a map file, by address.
+fn map_rodata_sections(map: &str) -> Vec<(u64, u64, String)> {
+    let mut out: Vec<(u64, u64, String)> = map
+        .lines()
+        .filter_map(|l| {
+            // "VMA LMA SIZE ALIGN FILE:(SECTION)"
+            let mut w = l.split_whitespace();
+            let (vma, _, size, _, input) = (w.next()?, w.next()?, w.next()?, w.next()?, w.next()?);
+            let (file, name) = input.split_once(":(")?;
+            let name = name.strip_suffix(')')?;
+            if file.starts_with('<') || !name.starts_with(".rodata.") || w.next().is_some() {
+                return None;
+            }
+            let (vma, size) = (u64::from_str_radix(vma, 16).ok()?, u64::from_str_radix(size, 16).ok()?);
+            (size > 0).then(|| (vma, size, name.to_string()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every (place, target) a data reference in the loaded sections makes: an absolute word's
+/// value; a PC-relative word's symbol (its word holds target - the PC it is added to, which only
+/// the code knows), with the GOT (`got`) as the place of a reference through it. None when a
+/// relocation cannot be read so (then nothing may move).
+fn data_refs(data: &[u8], got: u64) -> Result<Option<Vec<(u64, u64)>>, String> {
+    let f = ElfFile32::<Endianness>::parse(data).map_err(|e| e.to_string())?;
+    let endian = f.endian();
+    let sections = f.elf_header().sections(endian, data).map_err(|e| e.to_string())?;
+    let symbols = sections.symbols(endian, data, elf::SHT_SYMTAB).map_err(|e| e.to_string())?;
+    let word = |addr: u64| -> Option<u64> {
+        sections.iter().find_map(|sh| {
+            let (base, size) = (sh.sh_addr(endian) as u64, sh.sh_size(endian) as u64);
+            let loaded = sh.sh_flags(endian) & elf::SHF_ALLOC != 0 && sh.sh_type(endian) == elf::SHT_PROGBITS;
+            (loaded && (base..base + size).contains(&addr)).then(|| {
+                let at = sh.sh_offset(endian) as usize + (addr - base) as usize;
+                data.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64)
+            })?
+        })
+    };
+    let mut out = Vec::new();
+    for sh in sections.iter().filter(|sh| sh.sh_type(endian) == elf::SHT_REL) {
+        let target = sections.section(SectionIndex(sh.sh_info(endian) as usize)).map_err(|e| e.to_string())?;
+        if target.sh_flags(endian) & elf::SHF_ALLOC == 0 {
+            continue;
+        }
+        let Some((list, _)) = sh.rel(endian, data).map_err(|e| e.to_string())? else { continue };
+        for r in list {
+            let (ty, place) = (r.r_type(endian), r.r_offset(endian) as u64);
+            let sym = symbols.symbol(object::SymbolIndex(r.r_sym(endian) as usize)).map_err(|e| e.to_string())?;
+            let named = sym.st_type() != elf::STT_SECTION;
+            match ty {
+                elf::R_ARM_ABS32 | elf::R_ARM_TARGET1 => match word(place) {
+                    Some(w) => out.push((place, w)),
+                    None => return Ok(None),
+                },
+                elf::R_ARM_REL32 if named => out.push((place, sym.st_value(endian) as u64)),
+                elf::R_ARM_GOT_PREL if named => out.push((got, sym.st_value(endian) as u64)),
+                // Branches and the entry's ADR reach code, never data.
+                elf::R_ARM_CALL | elf::R_ARM_JUMP24 | elf::R_ARM_ALU_PC_G0 | elf::R_ARM_NONE => {}
+                _ => return Ok(None),
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// The names of `sections` that only `boot` (or other such sections) refers to (see
+/// [`boot_only_rodata`]).
+fn boot_only_of(sections: &[(u64, u64, String)], refs: &[(u64, u64)], boot: std::ops::Range<u64>) -> Vec<String> {
+    let index_of = |a: u64| {
+        let i = sections.partition_point(|s| s.0 <= a).checked_sub(1)?;
+        (a < sections[i].0 + sections[i].1).then_some(i)
+    };
+    let mut referrers: Vec<Vec<u64>> = vec![Vec::new(); sections.len()];
+    for &(place, target) in refs {
+        if let Some(i) = index_of(target) {
+            referrers[i].push(place);
+        }
+    }
+    let mut boot_only: Vec<bool> = referrers.iter().map(|r| !r.is_empty()).collect();
+    loop {
+        let mut changed = false;
+        for i in 0..sections.len() {
+            if boot_only[i]
+                && !referrers[i].iter().all(|&p| boot.contains(&p) || index_of(p).is_some_and(|j| boot_only[j]))
+            {
+                boot_only[i] = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut names: Vec<String> = (0..sections.len()).filter(|&i| boot_only[i]).map(|i| sections[i].2.clone()).collect();
+    names.sort();
+    names
+}
+
 /// The name of the function symbol that holds `addr`, for messages.
 fn function_at(data: &[u8], addr: u64) -> String {
     let Ok(f) = ElfFile32::<Endianness>::parse(data) else { return format!("{addr:#x}") };
@@ -483,6 +605,46 @@ mod tests {
     }
 
     /// Offsets are from the image start, not from address 0.
+    #[test]
+    fn read_only_input_sections_are_read_from_the_map() {
+        let map = "\
+40224000 40224000     61b8     8 .rodata
+40224000 40224000     1499     1         <internal>:(.rodata.str1.1)
+40225499 40225499       1b     1         /t/hypfw.rcgu.o:(.rodata..Lanon.1c.5)
+40225499 40225499       1b     1                 .Lanon.1c.5
+402254b8 402254b8        0     8         /t/hypfw.rcgu.o:(.rodata..Lanon.1c.6)
+40211000 40211000       40     4         /t/hypfw.rcgu.o:(.text.boot_main)
+40213000 40213000       10     4         /t/hypfw.rcgu.o:(.rodata._ZN5hypfw5TABLE17h0E)
+";
+        assert_eq!(
+            map_rodata_sections(map),
+            vec![
+                (0x4021_3000, 0x10, ".rodata._ZN5hypfw5TABLE17h0E".into()),
+                (0x4022_5499, 0x1b, ".rodata..Lanon.1c.5".into())
+            ],
+            "named, non-empty read-only input sections, wherever the last link put them, by address"
+        );
+    }
+
+    /// Boot-only: referred to only from the boot-only text, or only from such sections (a format
+    /// string's pieces and their strings). Resident: anything else, unreferenced ones included.
+    #[test]
+    fn only_what_the_boot_alone_reaches_is_boot_only() {
+        let s = |a: u64, n: &str| (a, 0x10, n.to_string());
+        let sections = [s(0x100, "a"), s(0x200, "b"), s(0x300, "c"), s(0x400, "d"), s(0x500, "e"), s(0x600, "f")];
+        let boot = 0x1000..0x2000;
+        let refs = [
+            (0x1004, 0x100), // a: from the boot text
+            (0x1008, 0x204), // b: from the boot text and from resident code
+            (0x3000, 0x200),
+            (0x100, 0x300),  // c: from a only
+            (0x200, 0x400),  // d: from b only
+            (0x1010, 0x600), // f: from the boot text, and from the GOT (resident)
+            (0x5000, 0x600),
+        ];
+        assert_eq!(boot_only_of(&sections, &refs, boot), vec!["a".to_string(), "c".to_string()]);
+    }
+
     #[test]
     fn offsets_are_relative_to_the_image() {
         let mut e = Elf::new();

@@ -31,6 +31,10 @@ const SEMIHOSTING_SVC: u32 = 0x12_3456;
 /// sizes it to the table the link needs plus a little slack, instead of a fixed 16 KiB.
 const RELOC_TABLE_BYTES: usize = parse_bytes(env!("HYPFW_RELOC_TABLE_BYTES"));
 
+/// The digest of the boot-only read-only sections' list in linker.ld (build.rs): read here so
+/// that a new list recompiles and relinks the image.
+const _BOOT_RODATA_LIST: Option<&str> = option_env!("HYPFW_BOOT_RODATA");
+
 const fn parse_bytes(s: &str) -> usize {
     let (b, mut i, mut n) = (s.as_bytes(), 0, 0);
     while i < b.len() {
