@@ -2,7 +2,7 @@
 //! `--emit-relocs` output, write `hypfw.elf` and the raw `hypfw.bin` with its zImage header.
 
 use object::elf;
-use object::read::elf::{ElfFile32, FileHeader, ProgramHeader, Rel, SectionHeader, Sym};
+use object::read::elf::{ElfFile32, FileHeader, ProgramHeader, Rel, SectionHeader, SectionTable, Sym};
 use object::{Endianness, Object, ObjectSection, ObjectSymbol, SectionIndex};
 use std::path::Path;
 
@@ -175,6 +175,46 @@ fn collect_relocs(data: &[u8], image_start: u64, image_end: u64) -> Result<(Vec<
     Ok((abs, movt))
 }
 
+/// Every relocation of a loaded section (`--emit-relocs`), as (type, place, its symbol's value,
+/// whether that symbol is a section's).
+fn loaded_relocations(data: &[u8]) -> Result<Vec<(u32, u64, u64, bool)>, String> {
+    let f = ElfFile32::<Endianness>::parse(data).map_err(|e| e.to_string())?;
+    let endian = f.endian();
+    let sections = f.elf_header().sections(endian, data).map_err(|e| e.to_string())?;
+    let symbols = sections.symbols(endian, data, elf::SHT_SYMTAB).map_err(|e| e.to_string())?;
+    let mut rels = Vec::new();
+    for sh in sections.iter().filter(|sh| sh.sh_type(endian) == elf::SHT_REL) {
+        let target = sections.section(SectionIndex(sh.sh_info(endian) as usize)).map_err(|e| e.to_string())?;
+        if target.sh_flags(endian) & elf::SHF_ALLOC == 0 {
+            continue;
+        }
+        let Some((list, _)) = sh.rel(endian, data).map_err(|e| e.to_string())? else { continue };
+        for r in list {
+            let sym = symbols.symbol(object::SymbolIndex(r.r_sym(endian) as usize)).map_err(|e| e.to_string())?;
+            let section_sym = sym.st_type() == elf::STT_SECTION;
+            rels.push((r.r_type(endian), r.r_offset(endian) as u64, sym.st_value(endian) as u64, section_sym));
+        }
+    }
+    Ok(rels)
+}
+
+/// The linked word at `addr` of a loaded section.
+fn linked_word(
+    data: &[u8],
+    sections: &SectionTable<'_, elf::FileHeader32<Endianness>>,
+    endian: Endianness,
+    addr: u64,
+) -> Option<u32> {
+    sections.iter().find_map(|sh| {
+        let (base, size) = (sh.sh_addr(endian) as u64, sh.sh_size(endian) as u64);
+        let loaded = sh.sh_flags(endian) & elf::SHF_ALLOC != 0 && sh.sh_type(endian) == elf::SHT_PROGBITS;
+        (loaded && (base..base + size).contains(&addr)).then(|| {
+            let at = sh.sh_offset(endian) as usize + (addr - base) as usize;
+            data.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        })?
+    })
+}
+
 /// References from the resident copy to the boot-only text: relocations placed in `resident`
 /// whose target lies in `boot_only`, as (place, target). The resident copy leaves the boot-only
 /// text out and its VAs unmapped, so such a reference would fault when the runtime follows it.
@@ -190,38 +230,10 @@ fn boot_only_refs(
     let endian = f.endian();
     let header = f.elf_header();
     let sections = header.sections(endian, data).map_err(|e| e.to_string())?;
-    let symbols = sections.symbols(endian, data, elf::SHT_SYMTAB).map_err(|e| e.to_string())?;
-    // The linked bytes at an address of a loaded section.
-    let word = |addr: u64| -> Option<u32> {
-        sections.iter().find_map(|sh| {
-            let (base, size) = (sh.sh_addr(endian) as u64, sh.sh_size(endian) as u64);
-            let loaded = sh.sh_flags(endian) & elf::SHF_ALLOC != 0 && sh.sh_type(endian) == elf::SHT_PROGBITS;
-            (loaded && (base..base + size).contains(&addr)).then(|| {
-                let at = sh.sh_offset(endian) as usize + (addr - base) as usize;
-                data.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            })?
-        })
-    };
-    let mut movw_places = std::collections::BTreeSet::new();
-    let mut rels = Vec::new();
-    for sh in sections.iter() {
-        if sh.sh_type(endian) != elf::SHT_REL {
-            continue;
-        }
-        let target = sections.section(SectionIndex(sh.sh_info(endian) as usize)).map_err(|e| e.to_string())?;
-        if target.sh_flags(endian) & elf::SHF_ALLOC == 0 {
-            continue;
-        }
-        let Some((list, _)) = sh.rel(endian, data).map_err(|e| e.to_string())? else { continue };
-        for r in list {
-            let (ty, place) = (r.r_type(endian), r.r_offset(endian) as u64);
-            if ty == elf::R_ARM_MOVW_ABS_NC {
-                movw_places.insert(place);
-            }
-            let sym = symbols.symbol(object::SymbolIndex(r.r_sym(endian) as usize)).map_err(|e| e.to_string())?;
-            rels.push((ty, place, sym.st_value(endian) as u64, sym.st_type() == elf::STT_SECTION));
-        }
-    }
+    let word = |addr: u64| linked_word(data, &sections, endian, addr);
+    let rels = loaded_relocations(data)?;
+    let movw_places: std::collections::BTreeSet<u64> =
+        rels.iter().filter(|r| r.0 == elf::R_ARM_MOVW_ABS_NC).map(|r| r.1).collect();
     let imm16 = |insn: u32| ((insn >> 4) & 0xF000) | (insn & 0xFFF);
     let mut out = Vec::new();
     for (ty, place, sym_value, section_sym) in rels {
@@ -311,39 +323,19 @@ fn data_refs(data: &[u8], got: u64) -> Result<Option<Vec<(u64, u64)>>, String> {
     let f = ElfFile32::<Endianness>::parse(data).map_err(|e| e.to_string())?;
     let endian = f.endian();
     let sections = f.elf_header().sections(endian, data).map_err(|e| e.to_string())?;
-    let symbols = sections.symbols(endian, data, elf::SHT_SYMTAB).map_err(|e| e.to_string())?;
-    let word = |addr: u64| -> Option<u64> {
-        sections.iter().find_map(|sh| {
-            let (base, size) = (sh.sh_addr(endian) as u64, sh.sh_size(endian) as u64);
-            let loaded = sh.sh_flags(endian) & elf::SHF_ALLOC != 0 && sh.sh_type(endian) == elf::SHT_PROGBITS;
-            (loaded && (base..base + size).contains(&addr)).then(|| {
-                let at = sh.sh_offset(endian) as usize + (addr - base) as usize;
-                data.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64)
-            })?
-        })
-    };
+    let word = |addr: u64| linked_word(data, &sections, endian, addr).map(u64::from);
     let mut out = Vec::new();
-    for sh in sections.iter().filter(|sh| sh.sh_type(endian) == elf::SHT_REL) {
-        let target = sections.section(SectionIndex(sh.sh_info(endian) as usize)).map_err(|e| e.to_string())?;
-        if target.sh_flags(endian) & elf::SHF_ALLOC == 0 {
-            continue;
-        }
-        let Some((list, _)) = sh.rel(endian, data).map_err(|e| e.to_string())? else { continue };
-        for r in list {
-            let (ty, place) = (r.r_type(endian), r.r_offset(endian) as u64);
-            let sym = symbols.symbol(object::SymbolIndex(r.r_sym(endian) as usize)).map_err(|e| e.to_string())?;
-            let named = sym.st_type() != elf::STT_SECTION;
-            match ty {
-                elf::R_ARM_ABS32 | elf::R_ARM_TARGET1 => match word(place) {
-                    Some(w) => out.push((place, w)),
-                    None => return Ok(None),
-                },
-                elf::R_ARM_REL32 if named => out.push((place, sym.st_value(endian) as u64)),
-                elf::R_ARM_GOT_PREL if named => out.push((got, sym.st_value(endian) as u64)),
-                // Branches and the entry's ADR reach code, never data.
-                elf::R_ARM_CALL | elf::R_ARM_JUMP24 | elf::R_ARM_ALU_PC_G0 | elf::R_ARM_NONE => {}
-                _ => return Ok(None),
-            }
+    for (ty, place, sym_value, section_sym) in loaded_relocations(data)? {
+        match ty {
+            elf::R_ARM_ABS32 | elf::R_ARM_TARGET1 => match word(place) {
+                Some(w) => out.push((place, w)),
+                None => return Ok(None),
+            },
+            elf::R_ARM_REL32 if !section_sym => out.push((place, sym_value)),
+            elf::R_ARM_GOT_PREL if !section_sym => out.push((got, sym_value)),
+            // Branches and the entry's ADR reach code, never data.
+            elf::R_ARM_CALL | elf::R_ARM_JUMP24 | elf::R_ARM_ALU_PC_G0 | elf::R_ARM_NONE => {}
+            _ => return Ok(None),
         }
     }
     Ok(Some(out))
