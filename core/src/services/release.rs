@@ -189,49 +189,64 @@ mod tests {
         assert_eq!(SRC.kind, ReleaseKind::ImxSrc);
     }
 
+    /// Each block's page, and what happens to the accesses that name its registers and their
+    /// neighbours: (block, page base, [(address, size, write, decision, why)]).
     #[test]
-    fn imx7_src_two_ranges() {
-        assert_eq!(page(&SRC), MemRange { base: 0x3039_0000, size: 0x1000 });
-        assert_eq!(decide(&SRC, 0x3039_0008, 4, true), Decision::Refuse, "A7RCR1: core 1's enable");
-        assert_eq!(decide(&SRC, 0x3039_007C, 4, true), Decision::Refuse, "GPR3: core 1's start address");
-        assert_eq!(decide(&SRC, 0x3039_0080, 4, true), Decision::Refuse, "GPR4: its argument");
-        assert_eq!(decide(&SRC, 0x3039_0004, 4, true), Decision::CarryOut, "A7RCR0");
-        assert_eq!(decide(&SRC, 0x3039_002C, 4, true), Decision::CarryOut, "a PHY reset (Linux's reset driver)");
-        assert_eq!(decide(&SRC, 0x3039_0084, 4, true), Decision::CarryOut, "past GPR4");
-        assert_eq!(decide(&SRC, 0x3039_007C, 4, false), Decision::CarryOut, "reads pass");
-    }
-
-    #[test]
-    fn vexpress_flags() {
-        assert_eq!(page(&FLAGS), MemRange { base: 0x1C01_0000, size: 0x1000 });
-        assert_eq!(decide(&FLAGS, 0x1C01_0030, 4, true), Decision::Refuse, "SYS_FLAGSSET");
-        assert_eq!(decide(&FLAGS, 0x1C01_003C, 4, true), Decision::Refuse, "SYS_NVFLAGSCLR");
-        assert_eq!(decide(&FLAGS, 0x1C01_0033, 1, true), Decision::Refuse, "a byte of it");
-        assert_eq!(decide(&FLAGS, 0x1C01_0030, 4, false), Decision::CarryOut, "reading the flags");
-        assert_eq!(decide(&FLAGS, 0x1C01_0040, 4, true), Decision::CarryOut, "SYS_RESETCTL");
-        assert_eq!(decide(&FLAGS, 0x1C01_002C, 4, true), Decision::CarryOut, "below the flags");
-        assert_eq!(decide(&FLAGS, 0x1C01_00A4, 4, true), Decision::CarryOut, "SYS_CFGCTRL (power-off)");
-        assert_eq!(decide(&FLAGS, 0x1C01_0000, 4, false), Decision::CarryOut, "SYS_ID");
-        assert_eq!(decide(&FLAGS, 0x1C01_0FFC, 4, false), Decision::CarryOut, "the last word");
-    }
-
-    #[test]
-    fn allwinner_cpucfg_and_its_page() {
-        assert_eq!(page(&CPUCFG), MemRange { base: 0x01F0_1000, size: 0x1000 });
-        assert_eq!(decide(&CPUCFG, 0x01F0_1DA4, 4, true), Decision::Refuse, "the start address");
-        assert_eq!(decide(&CPUCFG, 0x01F0_1C80, 4, true), Decision::Refuse, "CPU1's reset control");
-        assert_eq!(decide(&CPUCFG, 0x01F0_1DA4, 4, false), Decision::CarryOut);
-        assert_eq!(decide(&CPUCFG, 0x01F0_1428, 4, true), Decision::CarryOut, "the PRCM below it");
-        assert_eq!(decide(&CPUCFG, 0x01F0_1BFE, 2, true), Decision::CarryOut, "the halfword below it");
-    }
-
-    #[test]
-    fn outside_or_unaligned() {
-        assert_eq!(decide(&FLAGS, 0x1C01_1000, 4, false), Decision::Abort, "the next page");
-        assert_eq!(decide(&FLAGS, 0x1C00_FFFC, 4, false), Decision::Abort, "the page before");
-        assert_eq!(decide(&FLAGS, 0x1C01_0002, 4, false), Decision::Abort, "unaligned");
-        assert_eq!(decide(&FLAGS, 0x1C01_0001, 2, true), Decision::Abort, "unaligned halfword");
-        assert_eq!(decide(&FLAGS, 0x1C01_0000, 0, false), Decision::Abort);
+    fn each_block_refuses_its_registers_and_carries_out_its_page() {
+        use Decision::{Abort, CarryOut, Refuse};
+        type Case = (u64, u32, bool, Decision, &'static str);
+        let cases: [(CpuRelease, u64, &[Case]); 3] = [
+            (
+                SRC,
+                0x3039_0000,
+                &[
+                    (0x3039_0008, 4, true, Refuse, "A7RCR1: core 1's enable"),
+                    (0x3039_007C, 4, true, Refuse, "GPR3: core 1's start address"),
+                    (0x3039_0080, 4, true, Refuse, "GPR4: its argument"),
+                    (0x3039_0004, 4, true, CarryOut, "A7RCR0"),
+                    (0x3039_002C, 4, true, CarryOut, "a PHY reset (Linux's reset driver)"),
+                    (0x3039_0084, 4, true, CarryOut, "past GPR4"),
+                    (0x3039_007C, 4, false, CarryOut, "reads pass"),
+                ],
+            ),
+            (
+                FLAGS,
+                0x1C01_0000,
+                &[
+                    (0x1C01_0030, 4, true, Refuse, "SYS_FLAGSSET"),
+                    (0x1C01_003C, 4, true, Refuse, "SYS_NVFLAGSCLR"),
+                    (0x1C01_0033, 1, true, Refuse, "a byte of it"),
+                    (0x1C01_0030, 4, false, CarryOut, "reading the flags"),
+                    (0x1C01_0040, 4, true, CarryOut, "SYS_RESETCTL"),
+                    (0x1C01_002C, 4, true, CarryOut, "below the flags"),
+                    (0x1C01_00A4, 4, true, CarryOut, "SYS_CFGCTRL (power-off)"),
+                    (0x1C01_0000, 4, false, CarryOut, "SYS_ID"),
+                    (0x1C01_0FFC, 4, false, CarryOut, "the last word"),
+                    (0x1C01_1000, 4, false, Abort, "the next page"),
+                    (0x1C00_FFFC, 4, false, Abort, "the page before"),
+                    (0x1C01_0002, 4, false, Abort, "unaligned"),
+                    (0x1C01_0001, 2, true, Abort, "unaligned halfword"),
+                    (0x1C01_0000, 0, false, Abort, "no bytes"),
+                ],
+            ),
+            (
+                CPUCFG,
+                0x01F0_1000,
+                &[
+                    (0x01F0_1DA4, 4, true, Refuse, "the start address"),
+                    (0x01F0_1C80, 4, true, Refuse, "CPU1's reset control"),
+                    (0x01F0_1DA4, 4, false, CarryOut, "reading the start address"),
+                    (0x01F0_1428, 4, true, CarryOut, "the PRCM below it"),
+                    (0x01F0_1BFE, 2, true, CarryOut, "the halfword below it"),
+                ],
+            ),
+        ];
+        for (block, page_base, accesses) in cases {
+            assert_eq!(page(&block), MemRange { base: page_base, size: 0x1000 }, "{block:?}");
+            for &(ipa, size, write, want, why) in accesses {
+                assert_eq!(decide(&block, ipa, size, write), want, "{:?} at {ipa:#x}: {why}", block.kind);
+            }
+        }
     }
 
     proptest! {
