@@ -247,6 +247,12 @@ fn cases(c: &Ctx) -> Result<Vec<Case>, String> {
         v.push(c.loader("dtb-below", a, 1024, Some(a - (1 << 20)), "the DTB ends where the image starts")?);
     }
 
+    // The DTB where hypfw would put its region (the top 2 MiB of 1 GiB), as U-Boot leaves it when
+    // it moves the tree to the top of RAM: the region goes below the tree, which stays intact.
+    // (Each case at its own load address, which names it.)
+    for d in [0x7fe0_0000u64, 0x7fef_0000, 0x7ff0_0000, 0x7ffe_0000, 0x7fff_0000, 0x7fdf_f000] {
+        v.push(c.loader("dtb-top", 0x4020_0000 + (d & 0xff_f000), 1024, Some(d), "the DTB in the top 2 MiB of RAM")?);
+    }
     // Right below (and over) where hypfw places the self-test payload as a kernel would: RAM +
     // 32 MiB, 0x42000000. Where the running image covers that place, the payload (relocatable)
     // goes to the lowest free 64 KiB multiple instead and still reaches its verdict. (A payload
