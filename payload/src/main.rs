@@ -143,6 +143,8 @@ struct Platform {
     handover: bool,
     /// The tree describes PSCI by SMC (so CPU_ON must work).
     psci: bool,
+    /// `payload.vectors-in-hypfw`: point VBAR into hypfw's region and fault (hypfw must stop).
+    vectors_in_hypfw: bool,
     /// RAM banks of /memory, as many as fit, and how many overlap hypfw's region (0 expected: a
     /// payload that reads only /memory must never meet the hole in its stage 2).
     ram_banks: usize,
@@ -176,6 +178,7 @@ fn read_platform(dtb: usize) -> Option<Platform> {
         cycles: 24,
         handover: false,
         psci: false,
+        vectors_in_hypfw: false,
         ram_banks: 0,
         ram_over_hypfw: 0,
     };
@@ -205,6 +208,7 @@ fn read_platform(dtb: usize) -> Option<Platform> {
         .and_then(|d| d.platform.gic)
         .map(|g| (g.dist.0 as usize, g.cpu.0 as usize));
     p.handover = fdt.chosen().bootargs().is_some_and(|a| a.split(' ').any(|w| w == "hypfw.handover=allow"));
+    p.vectors_in_hypfw = fdt.chosen().bootargs().is_some_and(|a| a.split(' ').any(|w| w == "payload.vectors-in-hypfw"));
     let node = fdt.find_compatible(&["arm,psci-1.0", "arm,psci-0.2", "arm,psci"]);
     // CPUs can be started when the tree has PSCI by SMC, or by HVC where hypfw says PSCI starts
     // the CPUs (`enable-method = "psci"` on each: hypfw starts them itself through the SoC's
@@ -249,6 +253,9 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     let mut c = Checks { passed: 0, failed: 0 };
     c.check("mode", mode == 0x13, format_args!("CPSR {:#x}", cpsr()));
     say!("{} CPUs, hypfw region {:#x}..{:#x}", p.ncpus, p.hypfw.0, p.hypfw.0 + p.hypfw.1);
+    if p.vectors_in_hypfw {
+        vectors_in_hypfw(&p);
+    }
     if let Some(o) = hostile::requested(dtb) {
         hostile::run(&mut c, &p, &o, dtb);
         finish(c)
@@ -274,6 +281,21 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     let by_smc = p.psci && !PSCI_BY_HVC.load(Ordering::Relaxed);
     bench::exits(p.hypfw.0 as u32 + 0x1000, (&raw const ABORTS) as u32, by_smc);
     finish(c)
+}
+
+/// A payload whose exception vectors are where it cannot fetch them (here: hypfw's region) and
+/// that then faults: the abort hypfw injects would enter a vector whose fetch faults again, for
+/// ever. hypfw must stop with its reason instead; coming back here is a failure.
+fn vectors_in_hypfw(p: &Platform) {
+    let vbar = p.hypfw.0 as u32;
+    say!("VBAR := {vbar:#x} (hypfw's region), then a read there: hypfw must stop with its reason");
+    // SAFETY: only this payload's own vector base changes; what follows is meant to fault.
+    unsafe { core::arch::asm!("mcr p15, 0, {}, c12, c0, 0", "isb", in(reg) vbar) };
+    // SAFETY: a read of hypfw's region, which stage 2 leaves out: it aborts (and must not return).
+    let v = unsafe { read_volatile(vbar as *const u32) };
+    say!("FAILED: the read of hypfw's region with the vectors there came back ({v:#x})");
+    let _ = psci::system_off::<Psci>();
+    halt()
 }
 
 /// The hypfw HVC interface.

@@ -214,6 +214,23 @@ fn stage2_abort(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
         return;
     }
     let write = data && h.is_write();
+    let st = inject::Pl1State {
+        cpsr: ctx.spsr,
+        sctlr: regs::read::<regs::Sctlr>(),
+        ttbcr: regs::read::<regs::Ttbcr>(),
+        vbar: regs::read::<regs::Vbar>(),
+    };
+    let i = inject::external_abort(st, ctx.elr, data, write, far, h.on_stage1_walk());
+    if i.enters_itself(ctx.elr) {
+        fatal!(
+            "cpu{}: the payload cannot take the abort: its Prefetch Abort vector {:#x} (IPA {ipa:#x}; VBAR {:#x}, SCTLR {:#x}) is where it cannot fetch (stage-2 {}), so it would fault there for ever",
+            me.index,
+            i.pc,
+            st.vbar,
+            st.sctlr,
+            hsr::fsc_name(h.fsc())
+        );
+    }
     if let Some(n) = super::worth_a_line(&me.s2_aborts) {
         log!(
             "cpu{}: payload {} at IPA {ipa:#x} (VA {far:#x}, PC {:#x}): stage-2 {}{}; injecting an external abort (#{n} on this CPU)",
@@ -224,13 +241,6 @@ fn stage2_abort(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
             if h.on_stage1_walk() { " on its stage-1 table walk" } else { "" }
         );
     }
-    let st = inject::Pl1State {
-        cpsr: ctx.spsr,
-        sctlr: regs::read::<regs::Sctlr>(),
-        ttbcr: regs::read::<regs::Ttbcr>(),
-        vbar: regs::read::<regs::Vbar>(),
-    };
-    let i = inject::external_abort(st, ctx.elr, data, write, far, h.on_stage1_walk());
     // SAFETY: the payload's own PL1 fault registers and Abort-mode banked registers (from HYP),
     // written as the architecture's Abort exception entry would: they change only what the payload
     // sees when it next runs.

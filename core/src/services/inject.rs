@@ -75,6 +75,17 @@ pub fn external_abort(st: Pl1State, pc: u32, is_data: bool, write: bool, far: u3
     }
 }
 
+impl Injection {
+    /// The fault being answered is the fetch of the very vector this injection enters (`pc`, the
+    /// faulting PC): the payload's Prefetch Abort vector lies where it cannot execute (device
+    /// space, which stage 2 maps XN, or hypfw's region), so it would take the same abort at the
+    /// same place for ever. (A fetch fault at the Data Abort vector enters the Prefetch Abort
+    /// vector, which is caught here on the next round if it cannot be fetched either.)
+    pub fn enters_itself(&self, pc: u32) -> bool {
+        !self.is_data && self.pc == pc
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +111,27 @@ mod tests {
         assert_eq!(i.cpsr, 0x17 | 0x80 | 0x100 | 0x40 | 0x20, "F kept, Thumb from TE");
         assert_eq!(i.lr_abt, 0x8004);
         assert_eq!(i.fsr, 0x210, "long format: STATUS 0x10, LPAE bit");
+    }
+
+    #[test]
+    fn an_abort_whose_vector_cannot_be_fetched_is_seen() {
+        // VBAR 0 (flash on QEMU virt, XN at stage 2), as a payload that never set its vectors.
+        let st = Pl1State { cpsr: SVC_ARM, sctlr: 0x00C5_0078, ttbcr: 0, vbar: 0 };
+        // Its data abort enters 0x10, whose fetch faults: that enters 0xc, not itself.
+        let d = external_abort(st, 0x4020_0100, true, false, 0xBFE0_0020, false);
+        assert!(!d.enters_itself(0x4020_0100));
+        let at_dabt = external_abort(st, 0x10, false, false, 0x10, false);
+        assert_eq!(at_dabt.pc, 0x0C);
+        assert!(!at_dabt.enters_itself(0x10));
+        // The fetch of 0xc faults: entering 0xc again would fault there for ever.
+        let at_pabt = external_abort(st, 0x0C, false, false, 0x0C, false);
+        assert!(at_pabt.enters_itself(0x0C));
+        // A data access by the instruction at the vector is the handler's own fault, not a loop.
+        assert!(!external_abort(st, 0x10, true, false, 0x7FE0_0000, false).enters_itself(0x10));
+        // High vectors, Thumb: the same rule at 0xffff000c.
+        let high = Pl1State { sctlr: SCTLR_V | SCTLR_TE, ..st };
+        assert!(external_abort(high, 0xFFFF_000C, false, false, 0xFFFF_000C, false).enters_itself(0xFFFF_000C));
+        assert!(!external_abort(high, 0xFFFF_0010, false, false, 0xFFFF_0010, false).enters_itself(0xFFFF_0010));
     }
 
     #[test]
