@@ -52,12 +52,14 @@ fn apt_update() {
     }
 }
 
-fn fetch(dir: &Path) -> Result<(), String> {
+/// Fetch the kernel package behind the metapackage `meta` (`linux-image-armmp`), and `others`,
+/// with apt, and unpack them into `dir/root`.
+fn fetch(dir: &Path, meta: &str, others: &[&str]) -> Result<(), String> {
     let archs = run(Command::new("dpkg").arg("--print-foreign-architectures"))?;
     if !archs.lines().any(|a| a == "armhf") {
         run(root_cmd("dpkg").args(["--add-architecture", "armhf"]))?;
     }
-    let show = || run(Command::new("apt-cache").args(["show", "linux-image-armmp:armhf"]));
+    let show = || run(Command::new("apt-cache").args(["show", &format!("{meta}:armhf")]));
     let info = match show() {
         Ok(i) if !i.is_empty() => i,
         _ => {
@@ -70,16 +72,14 @@ fn fetch(dir: &Path) -> Result<(), String> {
         .lines()
         .find_map(|l| l.strip_prefix("Depends: "))
         .and_then(|d| d.split([',', ' ']).find(|w| w.starts_with("linux-image-")))
-        .ok_or("cannot find the kernel package behind linux-image-armmp:armhf")?
+        .ok_or_else(|| format!("cannot find the kernel package behind {meta}:armhf"))?
         .to_string();
-    eprintln!("xtask: fetching {pkg}:armhf and busybox-static:armhf with apt");
+    let mut pkgs = vec![format!("{pkg}:armhf")];
+    pkgs.extend(others.iter().map(|o| format!("{o}:armhf")));
+    eprintln!("xtask: fetching {} with apt", pkgs.join(" and "));
     let mut last = Err(String::new());
     for attempt in 1..=3 {
-        last = run(Command::new("apt-get").current_dir(dir).args([
-            "download",
-            &format!("{pkg}:armhf"),
-            "busybox-static:armhf",
-        ]));
+        last = run(Command::new("apt-get").current_dir(dir).arg("download").args(&pkgs));
         if last.is_ok() {
             break;
         }
@@ -112,8 +112,28 @@ fn kernel_and_busybox() -> Result<(PathBuf, PathBuf), String> {
     if let Some(f) = find() {
         return Ok(f);
     }
-    fetch(&dir)?;
+    fetch(&dir, "linux-image-armmp", &["busybox-static"])?;
     find().ok_or_else(|| "the fetched packages have no boot/vmlinuz-* or bin/busybox".into())
+}
+
+/// The kernel of Debian's other armhf flavour, `armmp-lpae` (LPAE page tables, RAM above 4 GiB,
+/// highmem: what Debian installs on Cortex-A15/A7 boards), cached in its own folder and fetched
+/// if missing. It boots with the same initramfs.
+pub fn lpae_kernel() -> Result<PathBuf, String> {
+    let dir = root().join("target/linux-lpae");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let find = || {
+        std::fs::read_dir(dir.join("root/boot"))
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))
+    };
+    if let Some(k) = find() {
+        return Ok(k);
+    }
+    fetch(&dir, "linux-image-armmp-lpae", &[])?;
+    find().ok_or_else(|| "the fetched LPAE kernel package has no boot/vmlinuz-*".into())
 }
 
 /// The folder of the cached kernel package that holds the board device trees, fetched if missing.
@@ -346,6 +366,15 @@ pub fn packed_image() -> Result<(PathBuf, LinuxFiles), String> {
     let out = crate::image_dir().join("hypfw-linux.bin");
     crate::pack_linux(&f.kernel, Some(&f.initrd), Some(BOOTARGS), &out)?;
     Ok((out, f))
+}
+
+/// As [`packed_image`] with Debian's LPAE kernel, 10 hotplug cycles; returns its path.
+pub fn packed_lpae_image() -> Result<PathBuf, String> {
+    let f = prepare()?;
+    let kernel = lpae_kernel()?;
+    let out = crate::image_dir().join("hypfw-linux-lpae.bin");
+    crate::pack_linux(&kernel, Some(&f.initrd), Some(&BOOTARGS.replace("cycles=50", "cycles=10")), &out)?;
+    Ok(out)
 }
 
 /// As [`packed_image`], for a board model whose console is `console` (`ttyS0`, `ttymxc0`, ...),

@@ -11,6 +11,7 @@
 //!          | linux                      (hypfw + Debian's armmp kernel + test initramfs)
 //!          | linux@CONSOLE              (the same with console=CONSOLE and 10 hotplug cycles,
 //!                                        for board models: linux@ttyS0)
+//!          | linux-lpae                 (the same with Debian's armmp-lpae kernel, 10 cycles)
 //!          | board | board-bare            (the build without semihosting: exits through PSCI)
 //!          | debug-bin                  (the debug build, with the self-test payload)
 //!          | u-boot                     (hypfw.bin read from a virtio disk and started by
@@ -236,6 +237,7 @@ fn parse(
             vec!["-kernel".into(), d.bin.display().to_string()]
         }
         "linux" => vec!["-kernel".into(), crate::linux::packed_image()?.0.display().to_string()],
+        "linux-lpae" => vec!["-kernel".into(), crate::linux::packed_lpae_image()?.display().to_string()],
         l if l.starts_with("linux@") => {
             vec!["-kernel".into(), crate::linux::packed_image_for(&l["linux@".len()..])?.display().to_string()]
         }
