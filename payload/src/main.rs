@@ -143,8 +143,9 @@ struct Platform {
     handover: bool,
     /// The tree describes PSCI by SMC (so CPU_ON must work).
     psci: bool,
-    /// `payload.vectors-in-hypfw`: point VBAR into hypfw's region and fault (hypfw must stop).
-    vectors_in_hypfw: bool,
+    /// `payload.misbehave=WHAT`: instead of the checks, do what a broken payload would
+    /// (`vectors-in-hypfw`, `last-cpu-off`), for hypfw to show what it does then.
+    misbehave: Option<Misbehave>,
     /// RAM banks of /memory, as many as fit, and how many overlap hypfw's region (0 expected: a
     /// payload that reads only /memory must never meet the hole in its stage 2).
     ram_banks: usize,
@@ -178,7 +179,7 @@ fn read_platform(dtb: usize) -> Option<Platform> {
         cycles: 24,
         handover: false,
         psci: false,
-        vectors_in_hypfw: false,
+        misbehave: None,
         ram_banks: 0,
         ram_over_hypfw: 0,
     };
@@ -208,7 +209,12 @@ fn read_platform(dtb: usize) -> Option<Platform> {
         .and_then(|d| d.platform.gic)
         .map(|g| (g.dist.0 as usize, g.cpu.0 as usize));
     p.handover = fdt.chosen().bootargs().is_some_and(|a| a.split(' ').any(|w| w == "hypfw.handover=allow"));
-    p.vectors_in_hypfw = fdt.chosen().bootargs().is_some_and(|a| a.split(' ').any(|w| w == "payload.vectors-in-hypfw"));
+    p.misbehave =
+        match fdt.chosen().bootargs().and_then(|a| a.split(' ').find_map(|w| w.strip_prefix("payload.misbehave="))) {
+            Some("vectors-in-hypfw") => Some(Misbehave::VectorsInHypfw),
+            Some("last-cpu-off") => Some(Misbehave::LastCpuOff),
+            _ => None,
+        };
     let node = fdt.find_compatible(&["arm,psci-1.0", "arm,psci-0.2", "arm,psci"]);
     // CPUs can be started when the tree has PSCI by SMC, or by HVC where hypfw says PSCI starts
     // the CPUs (`enable-method = "psci"` on each: hypfw starts them itself through the SoC's
@@ -253,8 +259,10 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     let mut c = Checks { passed: 0, failed: 0 };
     c.check("mode", mode == 0x13, format_args!("CPSR {:#x}", cpsr()));
     say!("{} CPUs, hypfw region {:#x}..{:#x}", p.ncpus, p.hypfw.0, p.hypfw.0 + p.hypfw.1);
-    if p.vectors_in_hypfw {
-        vectors_in_hypfw(&p);
+    match p.misbehave {
+        Some(Misbehave::VectorsInHypfw) => vectors_in_hypfw(&p),
+        Some(Misbehave::LastCpuOff) => last_cpu_off(),
+        None => {}
     }
     if let Some(o) = hostile::requested(dtb) {
         hostile::run(&mut c, &p, &o, dtb);
@@ -283,10 +291,26 @@ extern "C" fn payload_main(dtb: usize) -> ! {
     finish(c)
 }
 
+#[derive(Clone, Copy)]
+enum Misbehave {
+    VectorsInHypfw,
+    LastCpuOff,
+}
+
+/// A payload that turns its only running CPU off (PSCI CPU_OFF): nothing runs after that, and
+/// hypfw must say so rather than go quiet. Coming back here is a failure.
+fn last_cpu_off() -> ! {
+    say!("CPU_OFF of the only running CPU: hypfw must say that nothing runs now");
+    let v = psci_raw(ids::CPU_OFF, [0; 7])[0] as i32;
+    say!("FAILED: CPU_OFF of the only running CPU came back ({v})");
+    let _ = psci::system_off::<Psci>();
+    halt()
+}
+
 /// A payload whose exception vectors are where it cannot fetch them (here: hypfw's region) and
 /// that then faults: the abort hypfw injects would enter a vector whose fetch faults again, for
 /// ever. hypfw must stop with its reason instead; coming back here is a failure.
-fn vectors_in_hypfw(p: &Platform) {
+fn vectors_in_hypfw(p: &Platform) -> ! {
     let vbar = p.hypfw.0 as u32;
     say!("VBAR := {vbar:#x} (hypfw's region), then a read there: hypfw must stop with its reason");
     // SAFETY: only this payload's own vector base changes; what follows is meant to fault.

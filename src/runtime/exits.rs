@@ -337,7 +337,14 @@ fn psci_call(bi: &BootInfo, ctx: &Pl1Context) -> u32 {
         // to bring it back): only the boot CPU runs, and it stays.
         Request::CpuOff if bi.cpu_control == CpuControl::None => psci::DENIED,
         Request::CpuOff => {
-            this_cpu().power.off();
+            let me = this_cpu();
+            me.power.off();
+            // Each CPU going off stores its state before it reads the others' (a full barrier
+            // between), so of two going off at once at least one sees the other off.
+            core::sync::atomic::fence(Ordering::SeqCst);
+            if PERCPU[..bi.cpus.count].iter().all(|c| c.power.get() == psci::Power::Off) {
+                log!("cpu{}: the payload turned its last running CPU off (CPU_OFF): nothing runs now", me.index);
+            }
             hotplug::teardown(hotplug::off_action(bi))
         }
         Request::SystemOff => {
