@@ -70,15 +70,27 @@ pub fn success() -> ! {
     halt()
 }
 
-/// The payload asked for a reset: under a test host that is an exit of its own (status 2), so a
-/// test never mistakes it for success; otherwise the platform's PSCI resets the machine.
-pub fn reset() -> ! {
+/// The payload's PSCI SYSTEM_OFF (`reset` false) or SYSTEM_RESET, through what hypfw has: a test
+/// host (a reset is an exit of its own, status 2, so a test never mistakes it for success), the
+/// platform's PSCI, the board's own controls. Where it has none of them (the AST2600, where hypfw
+/// itself provides PSCI), the payload gets NOT_SUPPORTED back rather than a halt: its own drivers
+/// may still do it (Linux goes on to its next restart handler, the SoC's watchdog).
+pub fn payload_power(reset: bool) -> u32 {
     STOPPING.store(true, Ordering::Release);
-    host_exit(2);
-    psci_power(psci::SYSTEM_RESET, "SYSTEM_RESET");
-    board_power(true);
-    crate::log!("no PSCI to reset with; halted");
-    halt()
+    if reset {
+        host_exit(2);
+        psci_power(psci::SYSTEM_RESET, "SYSTEM_RESET");
+    } else {
+        psci_power(psci::SYSTEM_OFF, "SYSTEM_OFF");
+        host_exit(0);
+    }
+    board_power(reset);
+    STOPPING.store(false, Ordering::Release);
+    crate::log!(
+        "no PSCI beneath hypfw and no board control it knows to {} with: NOT_SUPPORTED back to the payload, whose own drivers may",
+        if reset { "reset" } else { "power off" }
+    );
+    psci::NOT_SUPPORTED
 }
 
 /// Print `hypfw: fatal: <message>` and stop with a failing exit.

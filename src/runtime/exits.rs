@@ -222,14 +222,7 @@ fn stage2_abort(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
     };
     let i = inject::external_abort(st, ctx.elr, data, write, far, h.on_stage1_walk());
     if i.enters_itself(ctx.elr) {
-        fatal!(
-            "cpu{}: the payload cannot take the abort: its Prefetch Abort vector {:#x} (IPA {ipa:#x}; VBAR {:#x}, SCTLR {:#x}) is where it cannot fetch (stage-2 {}), so it would fault there for ever",
-            me.index,
-            i.pc,
-            st.vbar,
-            st.sctlr,
-            hsr::fsc_name(h.fsc())
-        );
+        vector_unfetchable(me.index, i.pc, ipa, st.vbar, st.sctlr, h);
     }
     if let Some(n) = super::worth_a_line(&me.s2_aborts) {
         log!(
@@ -256,6 +249,17 @@ fn stage2_abort(bi: &BootInfo, ctx: &mut Pl1Context, h: Hsr) {
     }
     ctx.elr = i.pc;
     ctx.spsr = i.cpsr;
+}
+
+/// The abort hypfw would inject enters a vector the payload cannot fetch: it would take it there
+/// again for ever (`Injection::enters_itself`). Out of the abort path, which it would slow.
+#[cold]
+#[inline(never)]
+fn vector_unfetchable(cpu: u32, vector: u32, ipa: u64, vbar: u32, sctlr: u32, h: Hsr) -> ! {
+    fatal!(
+        "cpu{cpu}: the payload cannot take the abort: its Prefetch Abort vector {vector:#x} (IPA {ipa:#x}; VBAR {vbar:#x}, SCTLR {sctlr:#x}) is where it cannot fetch (stage-2 {}), so it would fault there for ever",
+        hsr::fsc_name(h.fsc())
+    )
 }
 
 /// The payload's ACTLR access (HCR.TAC): a read gets the real ACTLR, a write is ignored (see
@@ -349,11 +353,11 @@ fn psci_call(bi: &BootInfo, ctx: &Pl1Context) -> u32 {
         }
         Request::SystemOff => {
             report_counts(bi, "the payload powered the system off");
-            crate::base::stop::success()
+            crate::base::stop::payload_power(false)
         }
         Request::SystemReset => {
             report_counts(bi, "the payload asked for a system reset");
-            crate::base::stop::reset()
+            crate::base::stop::payload_power(true)
         }
     }
 }

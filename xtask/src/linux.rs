@@ -188,6 +188,8 @@ if grep -q hypfw_test.end_offline /proc/cmdline; then
   for c in $secondaries; do echo 0 > /sys/devices/system/cpu/cpu$c/online; done
 fi
 echo "init: hotplug end; /proc/uptime $(cat /proc/uptime)" > /dev/kmsg
+# hypfw_test.reboot: end with a reboot instead (QEMU runs with -no-reboot, so a reset ends it).
+if grep -q hypfw_test.reboot /proc/cmdline; then reboot -f; fi
 poweroff -f
 "#;
 
@@ -378,14 +380,22 @@ pub fn packed_lpae_image() -> Result<PathBuf, String> {
 }
 
 /// As [`packed_image`], for a board model whose console is `console` (`ttyS0`, `ttymxc0`, ...),
-/// with 10 hotplug cycles; returns its path.
-pub fn packed_image_for(console: &str) -> Result<PathBuf, String> {
+/// with 10 hotplug cycles; `console+reboot`: /init ends with a reboot instead of a power-off.
+/// Returns its path.
+pub fn packed_image_for(spec: &str) -> Result<PathBuf, String> {
+    let (console, reboot) = match spec.strip_suffix("+reboot") {
+        Some(c) => (c, true),
+        None => (spec, false),
+    };
     if console.is_empty() || !console.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(format!("linux@{console}: a console device name such as ttyS0"));
+        return Err(format!("linux@{spec}: a console device name such as ttyS0, and +reboot"));
     }
     let f = prepare()?;
-    let out = crate::image_dir().join(format!("hypfw-linux-{console}.bin"));
-    let args = BOOTARGS.replace("console=ttyAMA0", &format!("console={console}")).replace("cycles=50", "cycles=10");
+    let out = crate::image_dir().join(format!("hypfw-linux-{console}{}.bin", if reboot { "-reboot" } else { "" }));
+    let mut args = BOOTARGS.replace("console=ttyAMA0", &format!("console={console}")).replace("cycles=50", "cycles=10");
+    if reboot {
+        args.push_str(" hypfw_test.reboot");
+    }
     crate::pack_linux(&f.kernel, Some(&f.initrd), Some(&args), &out)?;
     Ok(out)
 }

@@ -9,8 +9,10 @@
 //!                                        loader: raw image at ADDR, started by a shim that
 //!                                        passes r2 = the DTB given by `dtb:`, as U-Boot would)
 //!          | linux                      (hypfw + Debian's armmp kernel + test initramfs)
-//!          | linux@CONSOLE              (the same with console=CONSOLE and 10 hotplug cycles,
-//!                                        for board models: linux@ttyS0)
+//!          | linux@CONSOLE[+reboot]     (the same with console=CONSOLE and 10 hotplug cycles,
+//!                                        for board models: linux@ttyS0; +reboot: /init ends
+//!                                        with `reboot -f`, and QEMU runs with -no-reboot as
+//!                                        in every scenario, so the reset ends the run)
 //!          | linux-lpae                 (the same with Debian's armmp-lpae kernel, 10 cycles)
 //!          | board | board-bare            (the build without semihosting: exits through PSCI)
 //!          | debug-bin                  (the debug build, with the self-test payload)
@@ -203,6 +205,8 @@ fn parse(
         reject: vec![],
     };
     let boot = read_keys(&mut s, &text, imgs)?;
+    // A reset the guest asks for ends the run (QEMU exits 0) instead of booting it again.
+    s.q.extra.push("-no-reboot".into());
     // `dtb: debian:NAME` with a -kernel image: QEMU passes that board DTB from Debian's armhf
     // kernel package (fetched and cached like the Linux payload).
     // `debian:NAME edit=...` passes a copy of it, edited as for the fixtures.
