@@ -20,6 +20,8 @@
 //!                                        Debian's U-Boot with bootz)
 //!          | u-boot-bootm | u-boot-fit  (the same as a uImage / a FIT with qemu-virt-smp4.dtb,
 //!                                        started with bootm)
+//!          | u-boot-initrd              (hypfw + Debian's kernel, no initrd, and the test
+//!                                        initramfs apart: bootz KERNEL INITRD:SIZE FDT)
 //!          | pack-raw@ADDR              (the self-test payload packed as a raw image to run at ADDR)
 //!          | bios@ADDR                  (packed image at ADDR, entered from a shim in flash by
 //!                                        every CPU, with QEMU's DTB)
@@ -256,6 +258,11 @@ fn parse(
             };
             loader_args(&name, &boot, &file, at, tmp)?
         }
+        "u-boot-initrd" => {
+            let (load, script) = uboot_initrd_args(&name, tmp)?;
+            s.q.prompt_script = script;
+            load
+        }
         "u-boot" | "u-boot-bootm" | "u-boot-fit" => {
             let (load, script) = uboot_args(&name, &bin, boot.image.as_str(), tmp)?;
             s.q.prompt_script = script;
@@ -414,6 +421,48 @@ pub(crate) fn uboot_args_at(
         script.push(("=> ".to_string(), "setenv fdt_high 0xffffffff".to_string()));
     }
     script.push(("=> ".to_string(), boot_cmd));
+    Ok((load, script))
+}
+
+/// `image: u-boot-initrd`: Debian's U-Boot for QEMU reads hypfw packed with Debian's kernel but
+/// no initrd, and the test initramfs apart, as a board's boot script loads a kernel and a
+/// ramdisk, then `bootz KERNEL INITRD:SIZE FDT`. U-Boot names the initrd in /chosen of its tree
+/// (and a /memreserve/ for it); hypfw passes it on. It is read to 0x5fe80000, just under the top
+/// of the 512 MiB of low memory where hypfw puts the payload's tree when nothing is in the way.
+fn uboot_initrd_args(name: &str, tmp: &std::path::Path) -> Result<(Vec<String>, PromptScript), String> {
+    const KERNEL_AT: u32 = 0x4040_0000;
+    const INITRD_AT: u32 = 0x5fe8_0000;
+    const INITRD_SECTOR: usize = (16 << 20) / 512;
+    let f = crate::linux::prepare()?;
+    let pack = tmp.join(format!("{name}.bin"));
+    let args = crate::linux::BOOTARGS.replace("cycles=50", "cycles=2");
+    crate::pack_linux(&f.kernel, None, Some(&args), &pack)?;
+    let k = std::fs::read(&pack).map_err(|e| e.to_string())?;
+    let i = std::fs::read(&f.initrd).map_err(|e| e.to_string())?;
+    if k.len() > INITRD_SECTOR * 512 {
+        return Err(format!("{name}: the pack is over 16 MiB"));
+    }
+    let mut disk = k.clone();
+    disk.resize(INITRD_SECTOR * 512, 0);
+    disk.extend_from_slice(&i);
+    disk.resize(disk.len().next_multiple_of(512), 0);
+    let path = tmp.join(format!("{name}.disk"));
+    std::fs::write(&path, disk).map_err(|e| e.to_string())?;
+    let load = vec![
+        "-bios".into(),
+        "/usr/lib/u-boot/qemu_arm/u-boot.bin".into(),
+        "-drive".into(),
+        format!("if=none,file={},format=raw,id=d0", path.display()),
+        "-device".into(),
+        "virtio-blk-device,drive=d0".into(),
+    ];
+    let script = vec![
+        ("Hit any key to stop autoboot".to_string(), String::new()),
+        ("=> ".to_string(), "virtio scan".to_string()),
+        ("=> ".to_string(), format!("virtio read {KERNEL_AT:#x} 0 {:#x}", k.len().div_ceil(512))),
+        ("=> ".to_string(), format!("virtio read {INITRD_AT:#x} {INITRD_SECTOR:#x} {:#x}", i.len().div_ceil(512))),
+        ("=> ".to_string(), format!("bootz {KERNEL_AT:#x} {INITRD_AT:#x}:{:#x} ${{fdtcontroladdr}}", i.len())),
+    ];
     Ok((load, script))
 }
 

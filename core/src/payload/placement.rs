@@ -86,9 +86,16 @@ pub fn place(
     if reserved.base >= bank.base && reserved.base < top {
         top = reserved.base;
     }
-    let dtb = MemRange { base: align_down(top.saturating_sub(DTB_MAX), PAGE_SIZE), size: DTB_MAX };
-    let initrd = (initrd_len > 0)
-        .then(|| MemRange { base: align_down(dtb.base.saturating_sub(initrd_len), PAGE_SIZE), size: initrd_len });
+    // The device tree, then the initrd below it, as high as they go under `top` clear of what
+    // is still in use (U-Boot's own initrd, which it may have moved to the top of low memory
+    // and which the payload gets when the pack has none); where nothing is free, the usual place,
+    // which the check below then refuses with what is there.
+    let below = |hi: u64, size: u64| {
+        highest_free(bank.base, hi, size, busy)
+            .unwrap_or(MemRange { base: align_down(hi.saturating_sub(size), PAGE_SIZE), size })
+    };
+    let dtb = below(top, DTB_MAX);
+    let initrd = (initrd_len > 0).then(|| below(dtb.base, initrd_len));
     let low_end = initrd.map_or(dtb.base, |i| i.base);
     let free = |r: MemRange| r.end() <= low_end && !busy.iter().any(|b| b.size > 0 && b.overlaps(&r));
     let (kernel, entry) = match kind {
@@ -145,6 +152,23 @@ pub fn place(
         }
     }
     Ok(Placement { kernel, entry, initrd, dtb })
+}
+
+/// The highest `size` bytes at a page multiple in `lo..hi` that overlap nothing in `busy`.
+fn highest_free(lo: u64, hi: u64, size: u64, busy: &[MemRange]) -> Option<MemRange> {
+    let mut end = hi;
+    loop {
+        let base = align_down(end.checked_sub(size)?, PAGE_SIZE);
+        if base < lo {
+            return None;
+        }
+        let r = MemRange { base, size };
+        // What overlaps starts below r's end, so `end` falls every round.
+        match busy.iter().filter(|b| b.size > 0 && b.overlaps(&r)).map(|b| b.base).min() {
+            None => return Some(r),
+            Some(b) => end = b,
+        }
+    }
 }
 
 /// The lowest `size` bytes at a multiple of the relocation granule (64 KiB) in `lo..hi` that
@@ -269,7 +293,58 @@ mod tests {
         assert_eq!(p.kernel.base, 0x4000_0000);
     }
 
+    /// An initrd U-Boot left at the top of low memory (`bootz` with its own initrd, moved there
+    /// when initrd_high is not set), where the device tree and the pack's initrd would go: both go
+    /// below it (before, hypfw stopped with "the device tree would overwrite ...").
+    #[test]
+    fn the_tree_and_initrd_go_below_what_is_in_use_at_the_top() {
+        let bank = MemRange { base: 0x4000_0000, size: 1 << 30 };
+        let uboot_initrd = MemRange { base: 0x5FE8_0000, size: 0x13_A7DC };
+        let p = place(bank, RES_1G, &[uboot_initrd], Kind::ZImage, 0x53_2000, 0).unwrap();
+        assert_eq!(p.dtb, MemRange { base: 0x5FD8_0000, size: DTB_MAX });
+        assert_eq!(p.kernel.base, 0x4200_0000);
+        let p = place(bank, RES_1G, &[uboot_initrd], Kind::ZImage, 0x53_2000, 0x20_0000).unwrap();
+        assert!(p.dtb.end() <= uboot_initrd.base && p.initrd.unwrap().end() <= p.dtb.base, "{p:x?}");
+        // Two things in use with a gap between them: the tree in the gap where it fits, else
+        // below both.
+        let more = MemRange { base: 0x5FC0_0000, size: 0x10_0000 };
+        let p = place(bank, RES_1G, &[uboot_initrd, more], Kind::ZImage, 0x53_2000, 0x1000).unwrap();
+        assert_eq!(p.dtb.base, 0x5FD8_0000, "the 1.5 MiB gap holds it");
+        assert_eq!(p.initrd.unwrap().end(), p.dtb.base, "the rest of the gap holds the initrd: {p:x?}");
+        let more = MemRange { base: 0x5FC0_0000, size: 0x20_0000 };
+        let p = place(bank, RES_1G, &[uboot_initrd, more], Kind::ZImage, 0x53_2000, 0x1000).unwrap();
+        assert_eq!(p.dtb.end(), 0x5FC0_0000, "{p:x?}");
+        // Nothing free under the top at all: the usual place, refused with what is there.
+        let all = MemRange { base: bank.base, size: 512 << 20 };
+        assert!(matches!(place(bank, RES_1G, &[all], Kind::ZImage, 0x1000, 0), Err(PlaceError::Overlap { .. })));
+    }
+
     proptest! {
+        /// The highest free place is free, inside its bounds, page aligned, and no free place
+        /// lies above it.
+        #[test]
+        fn highest_free_is_the_highest(hi_mib in 1u64..64, size in 1u64..(8 << 20), busy in proptest::collection::vec((0u64..(64 << 20), 1u64..(4 << 20)), 0..4)) {
+            let busy: Vec<MemRange> = busy.into_iter().map(|(b, s)| MemRange { base: b, size: s }).collect();
+            let hi = hi_mib << 20;
+            if let Some(r) = highest_free(0, hi, size, &busy) {
+                prop_assert!(r.end() <= hi && r.base % PAGE_SIZE == 0 && r.size == size);
+                prop_assert!(!busy.iter().any(|b| b.overlaps(&r)));
+                let mut up = r.base + PAGE_SIZE;
+                while up + size <= hi {
+                    let c = MemRange { base: up, size };
+                    prop_assert!(busy.iter().any(|b| b.overlaps(&c)), "{c:x?} is free and above {r:x?}");
+                    up += PAGE_SIZE;
+                }
+            } else {
+                let mut b0 = 0;
+                while b0 + size <= hi {
+                    let c = MemRange { base: b0, size };
+                    prop_assert!(busy.iter().any(|b| b.overlaps(&c)), "{c:x?} is free");
+                    b0 += PAGE_SIZE;
+                }
+            }
+        }
+
         /// Whatever is placed lies in the bank, out of hypfw's region, and pieces never overlap.
         #[test]
         fn placements_are_disjoint_and_inside(mib in 64u64..3072, plen in 1u64..(40 << 20), ilen in 0u64..(64 << 20)) {
