@@ -90,8 +90,10 @@ pub fn place(
     // is still in use (U-Boot's own initrd, which it may have moved to the top of low memory
     // and which the payload gets when the pack has none); where nothing is free, the usual place,
     // which the check below then refuses with what is there.
+    // Not below a zImage's usual place: under it the kernel unpacks itself.
+    let floor = if kind == Kind::ZImage { bank.base + KERNEL_OFFSET } else { bank.base };
     let below = |hi: u64, size: u64| {
-        highest_free(bank.base, hi, size, busy)
+        highest_free(floor, hi, size, busy)
             .unwrap_or(MemRange { base: align_down(hi.saturating_sub(size), PAGE_SIZE), size })
     };
     let dtb = below(top, DTB_MAX);
@@ -314,6 +316,9 @@ mod tests {
         let more = MemRange { base: 0x5FC0_0000, size: 0x20_0000 };
         let p = place(bank, RES_1G, &[uboot_initrd, more], Kind::ZImage, 0x53_2000, 0x1000).unwrap();
         assert_eq!(p.dtb.end(), 0x5FC0_0000, "{p:x?}");
+        // Free room only under the zImage's usual place, where the kernel unpacks: not used.
+        let top = MemRange { base: 0x4200_0000, size: 0x1E00_0000 };
+        assert!(matches!(place(bank, RES_1G, &[top], Kind::ZImage, 0x1000, 0), Err(PlaceError::Overlap { .. })));
         // Nothing free under the top at all: the usual place, refused with what is there.
         let all = MemRange { base: bank.base, size: 512 << 20 };
         assert!(matches!(place(bank, RES_1G, &[all], Kind::ZImage, 0x1000, 0), Err(PlaceError::Overlap { .. })));
