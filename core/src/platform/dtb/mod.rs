@@ -966,6 +966,9 @@ fn read_console(t: Tree, by_path: Option<&Path>, first_uart: Option<&Path>) -> R
 /// children, in CPU physical addresses.
 fn read_reserved(p: &mut Platform, blob: &[u8], t: Tree, facts: &Facts) -> Result<(), DtbError> {
     let add = |p: &mut Platform, base: u64, size: u64| {
+        // One that would run past the end of the address space ends there (a garbled entry
+        // keeps what it covers, and every later `end()` stays exact).
+        let size = size.min(u64::MAX - base);
         if size != 0 && p.nreserved < MAX_RESERVED {
             p.reserved[p.nreserved] = crate::mm::layout::MemRange { base, size };
             p.nreserved += 1;

@@ -710,6 +710,25 @@ fn adjacent_ram_entries_merge_and_what_does_not_fit_is_counted() {
     one_pass_agrees_with_the_reference(&blob);
 }
 
+/// A reservation that would run past the end of the 64-bit address space ends at its end, so
+/// that its `end()` neither wraps nor overflows.
+#[test]
+fn a_reservation_past_the_end_of_the_address_space_ends_there() {
+    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let mem = [0x4000_0000u32.to_be_bytes(), 0x4000_0000u32.to_be_bytes()].concat();
+    let memory: [(&str, &[u8]); 2] = [("device_type", b"memory\0"), ("reg", &mem)];
+    let two: Props = &[("#address-cells", &[0, 0, 0, 2]), ("#size-cells", &[0, 0, 0, 2]), ("ranges", &[])];
+    let reg = [0xFFFF_FFFFu32, 0xFFFF_F000, 0, 0x2000].map(u32::to_be_bytes).concat();
+    let fw: [(&str, &[u8]); 1] = [("reg", &reg)];
+    let nodes: Vec<(&str, Props, usize)> =
+        vec![("", cells, 0), ("memory", &memory, 1), ("reserved-memory", two, 0), ("fw@0", &fw, 3)];
+    let blob = build_tree(&nodes);
+    let p = parse(&blob).unwrap();
+    assert_eq!(p.reserved(), &[MemRange { base: 0xFFFF_FFFF_FFFF_F000, size: 0xFFF }]);
+    assert_eq!(p.reserved()[0].end(), u64::MAX);
+    one_pass_agrees_with_the_reference(&blob);
+}
+
 /// Reservations past MAX_RESERVED are counted (the boot phase stops on them), not dropped
 /// silently.
 #[test]
