@@ -44,6 +44,38 @@ pub fn stop_early(info: &EarlyInfo, why: core::fmt::Arguments) -> ! {
     crate::base::stop::fatal(why)
 }
 
+/// As [`stop_early`], for a stop in SVC (the boot phase's vectors are in place there) before the
+/// device tree is read: where the tree in r2 names a console, the lines go there first, so that a
+/// board without a debugger (the wrong CPU, or a bootloader that left it in Non-secure SVC) shows
+/// the reason too, not silence. Best effort: a tree that cannot be read changes nothing.
+fn stop_on_tree_console(info: &EarlyInfo, why: core::fmt::Arguments) -> ! {
+    let at = info.r2 as usize;
+    // SAFETY: the boot phase, MMU off, with its vectors: the probe turns an abort (r2 pointing
+    // at nothing) into a "no", and a load has no effect on memory.
+    if at != 0 && at % 4 == 0 && !console::has_uart() && unsafe { arch::probe_read(at, 4) } {
+        // SAFETY: the first word answered, so this is memory; the header's 40 bytes, then only the
+        // bytes its checked total size names (bounded by dtb::MAX_SIZE), as `platform` reads them
+        // (and tidies them in place where the bootloader's edits left NOPs).
+        let header = unsafe { core::slice::from_raw_parts(at as *const u8, dtb::HEADER_LEN) };
+        let described = dtb::header_total_size(header).ok().and_then(|used| {
+            let view = unsafe { core::slice::from_raw_parts(at as *const u8, used) };
+            match dtb::check_and_describe(view, &[]) {
+                Ok(Checked::Ready(d)) => Some(d),
+                Ok(Checked::NeedsTidy) => {
+                    dtb::tidy_and_describe(unsafe { core::slice::from_raw_parts_mut(at as *mut u8, used) })
+                        .ok()
+                        .map(|(_, _, d)| d)
+                }
+                Err(_) => None,
+            }
+        });
+        if let Some(c) = described.and_then(|d| d.platform.console) {
+            switch_console(&c, "UART");
+        }
+    }
+    stop_early(info, why)
+}
+
 /// Decide from the entry mode whether and how HYP can be reached; stop with the reason if not.
 pub fn check_mode(info: &EarlyInfo) -> EntryMode {
     let mode = info.mode_flags & Mode::MASK;
@@ -53,14 +85,14 @@ pub fn check_mode(info: &EarlyInfo) -> EntryMode {
     let pfr1_raw = pfr1.0;
     match Mode::of(mode) {
         Some(Mode::Hyp) => EntryMode::NsHyp,
-        Some(Mode::Svc) if !pfr1.virtualization() => stop_early(
+        Some(Mode::Svc) if !pfr1.virtualization() => stop_on_tree_console(
             info,
             format_args!(
                 "entered in SVC mode on a CPU without the Virtualization Extensions (ID_PFR1 {pfr1_raw:#010x}, \
                  Virtualization field 0): hypfw needs HYP mode (QEMU: -M virt,virtualization=on -cpu cortex-a15)"
             ),
         ),
-        Some(Mode::Svc) if !pfr1.security() || !arch::probe_secure_svc() => stop_early(
+        Some(Mode::Svc) if !pfr1.security() || !arch::probe_secure_svc() => stop_on_tree_console(
             info,
             format_args!(
                 "entered in Non-secure SVC mode: HYP cannot be reached from there. Enter hypfw in HYP mode \
@@ -189,6 +221,24 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
     Discovered { platform, options, dtb_range: MemRange { base: at, size: total as u64 }, dtb_blob: Some(blob) }
 }
 
+/// Switch to the device tree's console `c` where something answers at its status register (the
+/// kept lines go out on it); otherwise say so and go on without one.
+fn switch_console(c: &dtb::Console, kind: &str) {
+    if let Some((off, width)) = hypfw_uart::status_register(c.kind).filter(|_| c.base < 1 << 32) {
+        // SAFETY: the boot phase with its own vectors, MMU off; a status register's read changes
+        // nothing that matters.
+        if unsafe { arch::probe_read((c.base + off as u64) as usize, width) } {
+            // SAFETY: the boot phase: one CPU, MMU off; the device tree names the UART's physical
+            // address, which nothing else drives.
+            unsafe { console::install(c.kind, c.base as usize) };
+        } else {
+            log!("platform: console {kind} at {:#x}: nothing answers there; going on without a console", c.base);
+            console::give_up();
+            console::kept_lines_to_host();
+        }
+    }
+}
+
 /// Say what was found, and switch to the device tree's console.
 pub fn report_platform(p: &Platform) {
     for (i, r) in p.ram().iter().enumerate() {
@@ -208,22 +258,7 @@ pub fn report_platform(p: &Platform) {
                 UartKind::Unsupported => "unsupported UART (no output after boot)",
             };
             detail!("platform: console {kind} at {:#x} ({})", c.base, c.compatible().unwrap_or("compatible unknown"));
-            if let Some((off, width)) = hypfw_uart::status_register(c.kind).filter(|_| c.base < 1 << 32) {
-                // SAFETY: the boot phase with its own vectors, MMU off; a status register's read
-                // changes nothing that matters.
-                if unsafe { arch::probe_read((c.base + off as u64) as usize, width) } {
-                    // SAFETY: the boot phase: one CPU, MMU off; the device tree names the UART's
-                    // physical address, which nothing else drives.
-                    unsafe { console::install(c.kind, c.base as usize) };
-                } else {
-                    log!(
-                        "platform: console {kind} at {:#x}: nothing answers there; going on without a console",
-                        c.base
-                    );
-                    console::give_up();
-                    console::kept_lines_to_host();
-                }
-            }
+            switch_console(&c, kind);
         }
         None => log!("platform: no console UART found in the device tree"),
     }
