@@ -52,16 +52,19 @@ fn stop_on_tree_console(info: &EarlyInfo, why: core::fmt::Arguments) -> ! {
     let at = info.r2 as usize;
     // SAFETY: the boot phase, MMU off, with its vectors: the probe turns an abort (r2 pointing
     // at nothing) into a "no", and a load has no effect on memory.
-    if at != 0 && at % 4 == 0 && !console::has_uart() && unsafe { arch::probe_read(at, 4) } {
+    if at != 0 && at.is_multiple_of(4) && !console::has_uart() && unsafe { arch::probe_read(at, 4) } {
         // SAFETY: the first word answered, so this is memory; the header's 40 bytes, then only the
         // bytes its checked total size names (bounded by dtb::MAX_SIZE), as `platform` reads them
         // (and tidies them in place where the bootloader's edits left NOPs).
         let header = unsafe { core::slice::from_raw_parts(at as *const u8, dtb::HEADER_LEN) };
         let described = dtb::header_total_size(header).ok().and_then(|used| {
+            // SAFETY: as above, the `used` bytes the checked header gives, read only.
             let view = unsafe { core::slice::from_raw_parts(at as *const u8, used) };
             match dtb::check_and_describe(view, &[]) {
                 Ok(Checked::Ready(d)) => Some(d),
                 Ok(Checked::NeedsTidy) => {
+                    // SAFETY: the same bytes, tidied in place as `platform` would (`view` is not
+                    // used any more): the blob is the firmware's until a payload runs.
                     dtb::tidy_and_describe(unsafe { core::slice::from_raw_parts_mut(at as *mut u8, used) })
                         .ok()
                         .map(|(_, _, d)| d)
