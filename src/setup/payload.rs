@@ -220,7 +220,7 @@ pub fn prepare(
         dtb_len,
         match psci {
             rewrite::PsciNode::Keep => "",
-            rewrite::PsciNode::Provide { method: PsciMethod::Smc, .. } => ", hypfw provides PSCI (by SMC)",
+            rewrite::PsciNode::Provide { method: PsciMethod::Smc, .. } => ", hypfw provides PSCI by SMC",
             // One string for both lines (read-only data is resident).
             rewrite::PsciNode::Provide { starts_cpus, .. } => {
                 let line = ", hypfw provides PSCI by HVC (no CPU_ON)";

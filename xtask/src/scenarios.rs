@@ -23,8 +23,8 @@
 //!          | u-boot-initrd              (hypfw + Debian's kernel, no initrd, and the test
 //!                                        initramfs apart: bootz KERNEL INITRD:SIZE FDT)
 //!          | pack-raw@ADDR              (the self-test payload packed as a raw image to run at ADDR)
-//!          | bios@ADDR                  (packed image at ADDR, entered from a shim in flash by
-//!                                        every CPU, with QEMU's DTB)
+//!          | bios@[linux:]ADDR          (packed image at ADDR, entered from a shim in flash by
+//!                                        every CPU, with QEMU's DTB; linux: the Linux pack)
 //!   dtb: debian:BOARD                   (-kernel images) QEMU's -dtb: BOARD.dtb of Debian's armhf
 //!                                       kernel package
 //!   dtb: FIXTURE [corrupt=magic|struct|truncate | edit=rename=OLD/NEW|libfdt|memory=BASE/SIZE]
@@ -267,6 +267,11 @@ fn parse(
             let (load, script) = uboot_args(&name, &bin, boot.image.as_str(), tmp)?;
             s.q.prompt_script = script;
             load
+        }
+        l if l.starts_with("bios@linux:") => {
+            // The Linux pack (10 hotplug cycles) in place of the default image.
+            let file = crate::linux::packed_image_for("ttyAMA0")?.display().to_string();
+            bios_args(&name, &file, &l.replace("bios@linux:", "bios@"), tmp)?
         }
         l if l.starts_with("bios@") => match &boot.dtb {
             // With a fixture of its own: loaded beside the image, and r2 points there.
