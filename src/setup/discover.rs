@@ -250,6 +250,9 @@ pub fn report_platform(p: &Platform) {
     for r in p.reserved() {
         detail!("platform: reserved by the platform (/memreserve/, /reserved-memory): {:#x}..{:#x}", r.base, r.end());
     }
+    if let Some(i) = p.initrd {
+        detail!("platform: the bootloader's initrd (/chosen) at {:#x}..{:#x}", i.base, i.end());
+    }
     match p.console {
         Some(c) => {
             let kind = match c.kind {

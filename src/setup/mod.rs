@@ -187,7 +187,7 @@ fn report_muted_console(platform: &Platform) {
 }
 
 /// Ranges nothing may be placed over (see `reserve`).
-pub const BUSY: usize = 3 + MAX_RESERVED;
+pub const BUSY: usize = 4 + MAX_RESERVED;
 // The cached window avoids all of them and hypfw's region.
 const _: () = assert!(BUSY < hypfw_core::mm::window::MAX_AVOID);
 
@@ -196,8 +196,8 @@ const _: () = assert!(BUSY < hypfw_core::mm::window::MAX_AVOID);
 struct Reserved {
     layout: ReservedLayout,
     pack: Option<Pack<'static>>,
-    /// The loaded file (image and pack), the DTB and the platform's reservations: nothing may be
-    /// placed over them.
+    /// The loaded file (image and pack), the DTB, the entry pen, the bootloader's initrd and the
+    /// platform's reservations: nothing may be placed over them.
     busy: [MemRange; BUSY],
     region: PhysAddr,
     init_page: PhysAddr,
@@ -225,7 +225,10 @@ fn reserve(platform: &Platform, dtb_range: MemRange, pen: MemRange, cpus: &CpuMa
     busy[0] = loaded;
     busy[1] = dtb_range;
     busy[2] = pen;
-    busy[3..3 + platform.nreserved].copy_from_slice(platform.reserved());
+    // The bootloader's initrd (named in /chosen; U-Boot also lists it in /memreserve/, QEMU's
+    // -initrd does not): the payload gets it when the pack has none, so nothing goes over it.
+    busy[3] = platform.initrd.unwrap_or_default();
+    busy[4..4 + platform.nreserved].copy_from_slice(platform.reserved());
     let (devices, ndev) = tables::devices(platform, pack.is_some());
     let device_holes = payload::device_holes(platform);
     let inputs = layout::RegionInputs {

@@ -729,6 +729,32 @@ fn a_reservation_past_the_end_of_the_address_space_ends_there() {
     one_pass_agrees_with_the_reference(&blob);
 }
 
+/// The initrd a bootloader names in /chosen, in one or two cells each; nothing for a malformed or
+/// empty one.
+#[test]
+fn the_bootloaders_initrd_from_chosen() {
+    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let mem = [0x4000_0000u32.to_be_bytes(), 0x4000_0000u32.to_be_bytes()].concat();
+    let memory: [(&str, &[u8]); 2] = [("device_type", b"memory\0"), ("reg", &mem)];
+    let one = [0x4800_0000u32.to_be_bytes(), 0x4813_A7DCu32.to_be_bytes()];
+    let two = [
+        [0u32.to_be_bytes(), 0x4800_0000u32.to_be_bytes()].concat(),
+        [0u32.to_be_bytes(), 0x4900_0000u32.to_be_bytes()].concat(),
+    ];
+    let cases: [(&[u8], &[u8], Option<MemRange>); 4] = [
+        (&one[0], &one[1], Some(MemRange { base: 0x4800_0000, size: 0x13_A7DC })),
+        (&two[0], &two[1], Some(MemRange { base: 0x4800_0000, size: 0x100_0000 })),
+        (&one[1], &one[0], None),
+        (&one[0], &[1, 2], None),
+    ];
+    for (start, end, want) in cases {
+        let chosen: [(&str, &[u8]); 2] = [("linux,initrd-start", start), ("linux,initrd-end", end)];
+        let blob = build_tree(&[("", cells, 0), ("memory", &memory, 1), ("chosen", &chosen, 2)]);
+        assert_eq!(parse(&blob).unwrap().initrd, want);
+        one_pass_agrees_with_the_reference(&blob);
+    }
+}
+
 /// Reservations past MAX_RESERVED are counted (the boot phase stops on them), not dropped
 /// silently.
 #[test]
