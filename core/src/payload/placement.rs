@@ -350,18 +350,26 @@ mod tests {
             }
         }
 
-        /// Whatever is placed lies in the bank, out of hypfw's region, and pieces never overlap.
+        /// Whatever is placed lies in the bank, out of hypfw's region and of everything in use,
+        /// and pieces never overlap.
         #[test]
-        fn placements_are_disjoint_and_inside(mib in 64u64..3072, plen in 1u64..(40 << 20), ilen in 0u64..(64 << 20)) {
+        fn placements_are_disjoint_and_inside(
+            mib in 64u64..3072,
+            plen in 1u64..(40 << 20),
+            ilen in 0u64..(64 << 20),
+            busy in proptest::collection::vec((0u64..(600 << 20), 1u64..(16 << 20)), 0..3),
+        ) {
             let bank = MemRange { base: 0x4000_0000, size: mib << 20 };
             let size = crate::mm::layout::RESERVED_BUDGET;
             let res = crate::mm::layout::choose_reserved_region(bank, size, &[]).unwrap();
             let res = MemRange { base: res.0, size };
-            if let Ok(p) = place(bank, res, &[], Kind::ZImage, plen, ilen) {
+            let busy: Vec<MemRange> = busy.into_iter().map(|(o, s)| MemRange { base: bank.base + o, size: s }).collect();
+            if let Ok(p) = place(bank, res, &busy, Kind::ZImage, plen, ilen) {
                 let parts = [Some(p.kernel), p.initrd, Some(p.dtb)];
                 for a in parts.iter().flatten() {
                     prop_assert!(a.base >= bank.base && a.end() <= bank.end());
                     prop_assert!(!a.overlaps(&res));
+                    prop_assert!(!busy.iter().any(|b| b.overlaps(a)), "{a:x?} over {busy:x?}");
                     for b in parts.iter().flatten() {
                         prop_assert!(a == b || !a.overlaps(b));
                     }
