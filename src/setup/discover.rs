@@ -124,6 +124,8 @@ const QEMU_VIRT_RAM: u64 = 0x4000_0000;
 pub struct Discovered {
     pub platform: Platform,
     pub options: Options,
+    /// The bootloader's initrd (/chosen), a range in use.
+    pub initrd: Option<MemRange>,
     /// Where the blob lies (empty without one): nothing may be placed over it while it is read.
     pub dtb_range: MemRange,
     pub dtb_blob: Option<&'static [u8]>,
@@ -165,6 +167,7 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
         return Discovered {
             platform: Platform::qemu_virt_fallback(),
             options: Options::default(),
+            initrd: None,
             dtb_range: MemRange::default(),
             dtb_blob: None,
         };
@@ -190,7 +193,7 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
     } else {
         &[]
     };
-    let (total, nops, Description { platform, options }) = match dtb::check_and_describe(view, words) {
+    let (total, nops, Description { platform, options, initrd }) = match dtb::check_and_describe(view, words) {
         Ok(Checked::Ready(d)) => {
             // SAFETY: the header's 40 bytes, which `view` and `words` (no longer used) only read;
             // the free space after the blocks leaves `totalsize`, as tidying would drop it.
@@ -221,7 +224,10 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
              must fill it in, as U-Boot does before it starts a kernel"
         );
     }
-    Discovered { platform, options, dtb_range: MemRange { base: at, size: total as u64 }, dtb_blob: Some(blob) }
+    if let Some(i) = initrd {
+        detail!("platform: the bootloader's initrd (/chosen) at {:#x}..{:#x}", i.base, i.end());
+    }
+    Discovered { platform, options, initrd, dtb_range: MemRange { base: at, size: total as u64 }, dtb_blob: Some(blob) }
 }
 
 /// Switch to the device tree's console `c` where something answers at its status register (the
@@ -249,9 +255,6 @@ pub fn report_platform(p: &Platform) {
     }
     for r in p.reserved() {
         detail!("platform: reserved by the platform (/memreserve/, /reserved-memory): {:#x}..{:#x}", r.base, r.end());
-    }
-    if let Some(i) = p.initrd {
-        detail!("platform: the bootloader's initrd (/chosen) at {:#x}..{:#x}", i.base, i.end());
     }
     match p.console {
         Some(c) => {

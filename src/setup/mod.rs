@@ -56,7 +56,7 @@ extern "C" fn boot_main(info: &EarlyInfo) -> ! {
         MemRange::default()
     };
     let Reserved { layout, pack, busy, region, init_page, image, devices: (devices, ndev) } =
-        reserve(&platform, found.dtb_range, pen, &cpus);
+        reserve(&platform, found.dtb_range, found.initrd, pen, &cpus);
     // The resident copy is made in the payload's cached window when there is one (a payload, and
     // entry in HYP: the window is a HYP translation regime); otherwise now, with the MMU off.
     let copy_in_window = pack.is_some() && entry_mode == EntryMode::NsHyp;
@@ -207,7 +207,13 @@ struct Reserved {
 }
 
 /// Find the payload pack, and size and choose the reserved region.
-fn reserve(platform: &Platform, dtb_range: MemRange, pen: MemRange, cpus: &CpuMap) -> Reserved {
+fn reserve(
+    platform: &Platform,
+    dtb_range: MemRange,
+    initrd: Option<MemRange>,
+    pen: MemRange,
+    cpus: &CpuMap,
+) -> Reserved {
     let image = relocate::Image::this();
     // SAFETY: the zImage header's size word, in the first page of the loaded image (boot/entry.S).
     let file_size = unsafe { core::ptr::read_volatile((image.start + zimage::END_OFFSET) as *const u32) };
@@ -227,7 +233,7 @@ fn reserve(platform: &Platform, dtb_range: MemRange, pen: MemRange, cpus: &CpuMa
     busy[2] = pen;
     // The bootloader's initrd (named in /chosen; U-Boot also lists it in /memreserve/, QEMU's
     // -initrd does not): the payload gets it when the pack has none, so nothing goes over it.
-    busy[3] = platform.initrd.unwrap_or_default();
+    busy[3] = initrd.unwrap_or_default();
     busy[4..4 + platform.nreserved].copy_from_slice(platform.reserved());
     let (devices, ndev) = tables::devices(platform, pack.is_some());
     let device_holes = payload::device_holes(platform);

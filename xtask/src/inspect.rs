@@ -336,10 +336,10 @@ fn check_rewrite(blob: &[u8]) -> Result<(), String> {
     before.platform.ram = after.platform.ram;
     before.platform.ram_banks = after.platform.ram_banks;
     // /chosen names the initrd the edit placed.
-    if after.platform.initrd != e.initrd {
-        return Err(format!("initrd {:?}, expected {:?}", after.platform.initrd, e.initrd));
+    if after.initrd != e.initrd {
+        return Err(format!("initrd {:?}, expected {:?}", after.initrd, e.initrd));
     }
-    before.platform.initrd = after.platform.initrd;
+    before.initrd = after.initrd;
     if before != after {
         return Err(format!("reads differently: {before:?} vs {after:?}"));
     }

@@ -539,9 +539,6 @@ pub struct Platform {
     /// The SoC's own registers for starting a CPU at an address of the writer's choice, where
     /// hypfw knows them ([`CpuRelease`]).
     pub cpu_release: Option<CpuRelease>,
-    /// The initrd the bootloader named in /chosen (`linux,initrd-start`, `linux,initrd-end`):
-    /// memory in use, which the payload gets when hypfw's pack has no initrd of its own.
-    pub initrd: Option<crate::mm::layout::MemRange>,
     /// True when this came from the built-in QEMU virt description, not a DTB.
     pub fallback: bool,
 }
@@ -587,7 +584,6 @@ impl Platform {
             timer_freq: None,
             fw_cfg: None,
             cpu_release: None,
-            initrd: None,
             fallback: true,
         }
     }
@@ -815,6 +811,10 @@ fn stdout_path<'a>(chosen: Option<Node<'a>>, aliases: Option<Node<'a>>) -> Optio
 pub struct Description {
     pub platform: Platform,
     pub options: Options,
+    /// The initrd the bootloader named in /chosen (`linux,initrd-start`, `linux,initrd-end`):
+    /// memory in use, which the payload gets when hypfw's pack has no initrd of its own. (Beside
+    /// the platform, not in it: the platform is copied to the runtime, which does not need it.)
+    pub initrd: Option<crate::mm::layout::MemRange>,
 }
 
 /// Parse a blob (validated first) into a [`Platform`].
@@ -866,7 +866,6 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
         timer_freq: None,
         fw_cfg: None,
         cpu_release: None,
-        initrd: None,
         fallback: false,
     };
     read_ram(&mut p, t, facts)?;
@@ -896,24 +895,25 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
     };
     p.cpu_release = root_compatible.and_then(cpu_release_of);
     p.timer_freq = timer.as_ref().and_then(last).and_then(|n| n.get("clock-frequency").and_then(|f| be32(f, 0)));
-    p.initrd = node(facts.chosen).and_then(chosen_initrd);
-    let options = node(facts.chosen)
-        .and_then(|c| c.get("bootargs"))
+    // /chosen in one look: the command line and the bootloader's initrd.
+    let [bootargs, initrd_start, initrd_end] =
+        node(facts.chosen).map_or([None; 3], |c| c.get_last(["bootargs", "linux,initrd-start", "linux,initrd-end"]));
+    let initrd = chosen_initrd(initrd_start, initrd_end);
+    let options = bootargs
         .and_then(|b| core::str::from_utf8(b).ok())
         .map_or(Options::default(), |a| Options::from_bootargs(a.trim_end_matches('\0')));
-    Ok(Description { platform: p, options })
+    Ok(Description { platform: p, options, initrd })
 }
 
 /// The initrd range of /chosen: `linux,initrd-start` and `linux,initrd-end` (exclusive), each
 /// one or two cells, as bootloaders write them; none where either is missing or malformed, or the
 /// range is empty.
-fn chosen_initrd(chosen: Node) -> Option<crate::mm::layout::MemRange> {
+fn chosen_initrd(start: Option<&[u8]>, end: Option<&[u8]>) -> Option<crate::mm::layout::MemRange> {
     let cell = |v: &[u8]| match v.len() {
         4 => be32(v, 0).map(u64::from),
         8 => read_cells(v, 0, 2),
         _ => None,
     };
-    let [start, end] = chosen.get_last(["linux,initrd-start", "linux,initrd-end"]);
     let (start, end) = (cell(start?)?, cell(end?)?);
     (end > start).then(|| crate::mm::layout::MemRange { base: start, size: end - start })
 }

@@ -750,7 +750,7 @@ fn the_bootloaders_initrd_from_chosen() {
     for (start, end, want) in cases {
         let chosen: [(&str, &[u8]); 2] = [("linux,initrd-start", start), ("linux,initrd-end", end)];
         let blob = build_tree(&[("", cells, 0), ("memory", &memory, 1), ("chosen", &chosen, 2)]);
-        assert_eq!(parse(&blob).unwrap().initrd, want);
+        assert_eq!(describe(&blob).unwrap().initrd, want);
         one_pass_agrees_with_the_reference(&blob);
     }
 }
