@@ -234,13 +234,23 @@ pub fn prepare(
     if let Some(a) = pk.bootargs {
         detail!("payload: command line \"{a}\"");
     }
-    detail!(
-        "stage 2: IPA space 40 bits identity mapped, holes at {:#x}..{:#x} (hypfw) and {:#x}..{:#x} (GICH); root {root}, VTCR {VTCR_40BIT:#x}",
-        holes[0].base,
-        holes[0].end(),
-        holes[1].base,
-        holes[1].end()
-    );
+    if holes[1].size > 0 {
+        detail!(
+            "stage 2: IPA space 40 bits identity mapped, holes at {:#x}..{:#x} (hypfw) and {:#x}..{:#x} (GICH); root {root}, VTCR {VTCR_40BIT:#x}",
+            holes[0].base,
+            holes[0].end(),
+            holes[1].base,
+            holes[1].end()
+        );
+    } else {
+        // GICv3 (its virtual interface is system registers, HYP's alone), or a GICv2 tree that
+        // names no GICH: there is no MMIO frame to leave out.
+        detail!(
+            "stage 2: IPA space 40 bits identity mapped, a hole at {:#x}..{:#x} (hypfw; the tree names no GICH frame); root {root}, VTCR {VTCR_40BIT:#x}",
+            holes[0].base,
+            holes[0].end()
+        );
+    }
     PayloadInfo {
         entry: place.entry as u32,
         dtb: place.dtb.base as u32,

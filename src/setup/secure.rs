@@ -27,6 +27,14 @@ pub unsafe fn leave(p: &Platform, copy: &Copy) {
         detail!("entry: GIC interrupts assigned to Group 1 (Non-secure)");
         // SAFETY: obligation 1 and the GIC's physical address from the DTB.
         unsafe { wake_mailbox_cpus(p, g.dist.0 as usize) };
+    } else {
+        // A GICv3 (QEMU's virt with gic-version=3), or no GIC hypfw knows: its interrupt groups,
+        // its system-register access and its redistributors' wake-up are the Secure side's to set,
+        // and hypfw does that for a GICv2 only.
+        log!(
+            "entry: warning: Secure SVC entry without a GICv2 in the device tree: hypfw assigns no interrupts to \
+             the Non-secure world, so the payload may receive none (a GICv3 is not set up from Secure)"
+        );
     }
     let freq = p.timer_freq.unwrap_or(0);
     if freq == 0 && arch::cntfrq() == 0 {
