@@ -27,7 +27,8 @@ pub fn with_pack(bare: &[u8], image_end: usize, pack: &[u8]) -> Result<Vec<u8>, 
 /// A position-dependent payload ELF as raw bytes: (bytes, load address, entry offset).
 pub fn raw_payload(elf_path: &Path) -> Result<(Vec<u8>, u32, u32), String> {
     let data = std::fs::read(elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
-    let f = ElfFile32::<Endianness>::parse(&*data).map_err(|e| e.to_string())?;
+    let f = ElfFile32::<Endianness>::parse(&*data)
+        .map_err(|e| format!("{} is not a 32-bit ELF file: {e}", elf_path.display()))?;
     let endian = f.endian();
     let segs: Vec<_> = f
         .elf_program_headers()
@@ -35,7 +36,8 @@ pub fn raw_payload(elf_path: &Path) -> Result<(Vec<u8>, u32, u32), String> {
         .filter(|ph| ph.p_type(endian) == elf::PT_LOAD && ph.p_filesz(endian) > 0)
         .map(|ph| (ph.p_paddr(endian) as u64, ph.p_offset(endian) as usize, ph.p_filesz(endian) as usize))
         .collect();
-    let start = segs.iter().map(|s| s.0).min().ok_or("payload has no loadable segment")?;
+    let start =
+        segs.iter().map(|s| s.0).min().ok_or_else(|| format!("{} has no loadable segment", elf_path.display()))?;
     let end = segs.iter().map(|s| s.0 + s.2 as u64).max().unwrap();
     let mut bin = vec![0u8; (end - start) as usize];
     for (pa, off, sz) in segs {

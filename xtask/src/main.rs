@@ -302,8 +302,7 @@ pub fn payload_of(p: &PayloadFile) -> Result<(hypfw_core::payload::pack::Kind, V
     match p {
         PayloadFile::ZImage(f) => {
             let k = read(f)?;
-            hypfw_core::payload::zimage::image_size(&k)
-                .map_err(|e| format!("{} is not a zImage: {e:?}", f.display()))?;
+            hypfw_core::payload::zimage::image_size(&k).map_err(|e| format!("{} is not a zImage: {e}", f.display()))?;
             Ok((Kind::ZImage, k))
         }
         PayloadFile::Elf(f) => {

@@ -17,6 +17,19 @@ pub enum HeaderError {
     TooLong,
 }
 
+impl core::fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            HeaderError::TooShort => write!(f, "shorter than the 64-byte zImage header"),
+            HeaderError::BadMagic(m) => {
+                write!(f, "no zImage magic at offset {MAGIC_OFFSET:#x} ({MAGIC:#010x} expected, {m:#010x} found)")
+            }
+            HeaderError::BigEndian => write!(f, "a big-endian zImage (the payload runs little-endian)"),
+            HeaderError::TooLong => write!(f, "larger than the header's 32-bit size field"),
+        }
+    }
+}
+
 fn word(img: &[u8], off: usize) -> u32 {
     u32::from_le_bytes(img[off..off + 4].try_into().unwrap())
 }
