@@ -59,23 +59,10 @@ fn psci_power(fid: u32, what: &str) {
     }
 }
 
-/// The self-test passed, or the payload powered off: power off (PSCI SYSTEM_OFF; without it, a
-/// semihosting host's exit with status 0), else halt.
-pub fn success() -> ! {
-    STOPPING.store(true, Ordering::Release);
-    psci_power(psci::SYSTEM_OFF, "SYSTEM_OFF");
-    host_exit(0);
-    board_power(false);
-    crate::log!("no PSCI to power off with; halted");
-    halt()
-}
-
-/// The payload's PSCI SYSTEM_OFF (`reset` false) or SYSTEM_RESET, through what hypfw has: a test
-/// host (a reset is an exit of its own, status 2, so a test never mistakes it for success), the
-/// platform's PSCI, the board's own controls. Where it has none of them (the AST2600, where hypfw
-/// itself provides PSCI), the payload gets NOT_SUPPORTED back rather than a halt: its own drivers
-/// may still do it (Linux goes on to its next restart handler, the SoC's watchdog).
-pub fn payload_power(reset: bool) -> u32 {
+/// Power off (`reset` false) or reset through what hypfw has: a test host (a reset is an exit of
+/// its own, status 2, so a test never mistakes it for success), the platform's PSCI, the board's
+/// own controls. Returns where it has none of them.
+fn power(reset: bool) {
     STOPPING.store(true, Ordering::Release);
     if reset {
         host_exit(2);
@@ -85,6 +72,21 @@ pub fn payload_power(reset: bool) -> u32 {
         host_exit(0);
     }
     board_power(reset);
+}
+
+/// The self-test passed: power off, else halt.
+pub fn success() -> ! {
+    power(false);
+    crate::log!("no PSCI to power off with; halted");
+    halt()
+}
+
+/// The payload's PSCI SYSTEM_OFF (`reset` false) or SYSTEM_RESET ([`power`]). Where hypfw has no
+/// way to do it (the AST2600, where hypfw itself provides PSCI), the payload gets NOT_SUPPORTED
+/// back rather than a halt: its own drivers may still do it (Linux goes on to its next restart
+/// handler, the SoC's watchdog).
+pub fn payload_power(reset: bool) -> u32 {
+    power(reset);
     STOPPING.store(false, Ordering::Release);
     crate::log!(
         "no PSCI beneath hypfw and no board control it knows to {} with: NOT_SUPPORTED back to the payload, whose own drivers may",

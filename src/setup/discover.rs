@@ -5,6 +5,7 @@ use crate::arch::{self, Mode};
 use crate::drivers::console;
 use crate::shared::EntryMode;
 use crate::{detail, fatal, log};
+use core::convert::Infallible;
 use hypfw_core::abi::{ENTRY_DCACHE_WAS_ON, ENTRY_MMU_WAS_ON, EarlyInfo};
 use hypfw_core::mm::layout::MemRange;
 use hypfw_core::platform::cpuid::{IdPfr1, Midr};
@@ -53,26 +54,11 @@ fn stop_on_tree_console(info: &EarlyInfo, why: core::fmt::Arguments) -> ! {
     // SAFETY: the boot phase, MMU off, with its vectors: the probe turns an abort (r2 pointing
     // at nothing) into a "no", and a load has no effect on memory.
     if at != 0 && at.is_multiple_of(4) && !console::has_uart() && unsafe { arch::probe_read(at, 4) } {
-        // SAFETY: the first word answered, so this is memory; the header's 40 bytes, then only the
-        // bytes its checked total size names (bounded by dtb::MAX_SIZE), as `platform` reads them
-        // (and tidies them in place where the bootloader's edits left NOPs).
-        let header = unsafe { core::slice::from_raw_parts(at as *const u8, dtb::HEADER_LEN) };
-        let described = dtb::header_total_size(header).ok().and_then(|used| {
-            // SAFETY: as above, the `used` bytes the checked header gives, read only.
-            let view = unsafe { core::slice::from_raw_parts(at as *const u8, used) };
-            match dtb::check_and_describe(view, &[]) {
-                Ok(Checked::Ready(d)) => Some(d),
-                Ok(Checked::NeedsTidy) => {
-                    // SAFETY: the same bytes, tidied in place as `platform` would (`view` is not
-                    // used any more): the blob is the firmware's until a payload runs.
-                    dtb::tidy_and_describe(unsafe { core::slice::from_raw_parts_mut(at as *mut u8, used) })
-                        .ok()
-                        .map(|(_, _, d)| d)
-                }
-                Err(_) => None,
-            }
-        });
-        if let Some(c) = described.and_then(|d| d.platform.console) {
+        // SAFETY: the first word answered, so this is memory, and the tree in r2 is the
+        // firmware's to read and tidy, as `platform` would. A tree that cannot be read: the stop
+        // as it would have been.
+        let (_, _, d) = unsafe { read_tree(at as u64, |_| stop_early(info, why)) };
+        if let Some(c) = d.platform.console {
             switch_console(&c, "UART");
         }
     }
@@ -149,6 +135,51 @@ fn options_known(info: &EarlyInfo, o: &Options) {
     }
 }
 
+/// Check and read the device tree at `at`: its used size, the FDT_NOP tokens removed, and what it
+/// describes. The 40 header bytes are read first, and only the used blocks' bytes (bounded by
+/// dtb::MAX_SIZE) once the magic checked; byte loads (the target has strict alignment), with the
+/// structure block's tokens read as aligned words where the blob is 4-byte aligned. The blob is
+/// tidied in place: its free space dropped from `totalsize`, and any NOPs removed. A tree that
+/// cannot be read goes to `corrupt`, which does not return (the description is returned bare, not
+/// in a `Result`, which would copy it once more: about 250 instructions).
+///
+/// # Safety
+/// `at` is memory (the boot phase, MMU off) that the caller may read and rewrite in place.
+unsafe fn read_tree(at: u64, corrupt: impl Fn(dtb::DtbError) -> Infallible) -> (usize, usize, Description) {
+    // SAFETY: the caller's obligation; the header's 40 bytes.
+    let header = unsafe { core::slice::from_raw_parts(at as *const u8, dtb::HEADER_LEN) };
+    let used = dtb::header_total_size(header).unwrap_or_else(|e| match corrupt(e) {});
+    // SAFETY: as above, for the `used` bytes the checked header gives.
+    let view = unsafe { core::slice::from_raw_parts(at as *const u8, used) };
+    let st = dtb::struct_block(view).unwrap_or_else(|e| match corrupt(e) {});
+    // The Devicetree Specification asks for 8-byte alignment; the header check made the structure
+    // block's offset a multiple of 4.
+    let words: &[u32] = if at.is_multiple_of(4) {
+        // SAFETY: `st` lies inside the `used` bytes (checked by struct_block), starts 4-byte
+        // aligned (at and its offset are), and is read only, like `view`, while both exist.
+        unsafe { core::slice::from_raw_parts((at as usize + st.start) as *const u32, st.len() / 4) }
+    } else {
+        &[]
+    };
+    // Matched whole: unwrapping the result first would copy the description once more.
+    match dtb::check_and_describe(view, words) {
+        Ok(Checked::Ready(d)) => {
+            // SAFETY: the header's 40 bytes, which `view` and `words` (no longer used) only read;
+            // the free space after the blocks leaves `totalsize`, as tidying would drop it.
+            dtb::shrink_total_size(unsafe { core::slice::from_raw_parts_mut(at as *mut u8, dtb::HEADER_LEN) }, used);
+            (used, 0, d)
+        }
+        Ok(Checked::NeedsTidy) => {
+            // SAFETY: as above; `view` and `words` are not used any more, so this is the only
+            // reference to the blob while it is tidied in place.
+            let blob = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, used) };
+            dtb::tidy_and_describe(blob).unwrap_or_else(|e| match corrupt(e) {})
+        }
+        #[allow(unreachable_code)] // `corrupt`'s result is uninhabited: the match ends the arm
+        Err(e) => match corrupt(e) {},
+    }
+}
+
 /// Find the device tree (r2, or QEMU's ELF convention), validate and read it.
 pub fn platform(info: &EarlyInfo) -> Discovered {
     let (at, how) = if info.r2 != 0 {
@@ -172,43 +203,11 @@ pub fn platform(info: &EarlyInfo) -> Discovered {
             dtb_blob: None,
         };
     };
-    // SAFETY: the bootloader passed this address as the DTB (boot protocol): the 40 header bytes
-    // are read first, and only the used blocks' bytes (bounded by dtb::MAX_SIZE) once the magic
-    // checked. The blob is the firmware's to use until the payload runs: hypfw tidies it in place
-    // (free space, NOPs) and nothing else writes it during the boot phase (every copy avoids it).
-    // Byte loads only (the target has strict alignment), so any alignment of `at` is fine.
-    let header = unsafe { core::slice::from_raw_parts(at as *const u8, 40) };
-    let used = dtb::header_total_size(header)
-        .unwrap_or_else(|e| stop_early(info, format_args!("the device tree at {at:#x} (from {how}) is corrupt: {e}")));
-    // SAFETY: as above, for the `used` bytes the checked header gives.
-    let view = unsafe { core::slice::from_raw_parts(at as *const u8, used) };
-    let st = dtb::struct_block(view)
-        .unwrap_or_else(|e| stop_early(info, format_args!("the device tree at {at:#x} (from {how}) is corrupt: {e}")));
-    // The structure block's tokens as aligned words, where the blob is 4-byte aligned (the
-    // Devicetree Specification asks for 8; the header check made its offset a multiple of 4).
-    let words: &[u32] = if at % 4 == 0 {
-        // SAFETY: `st` lies inside the `used` bytes (checked by struct_block), starts 4-byte
-        // aligned (at and its offset are), and is read only, like `view`, while both exist.
-        unsafe { core::slice::from_raw_parts((at as usize + st.start) as *const u32, st.len() / 4) }
-    } else {
-        &[]
-    };
-    let (total, nops, Description { platform, options, initrd }) = match dtb::check_and_describe(view, words) {
-        Ok(Checked::Ready(d)) => {
-            // SAFETY: the header's 40 bytes, which `view` and `words` (no longer used) only read;
-            // the free space after the blocks leaves `totalsize`, as tidying would drop it.
-            dtb::shrink_total_size(unsafe { core::slice::from_raw_parts_mut(at as *mut u8, dtb::HEADER_LEN) }, used);
-            (used, 0, d)
-        }
-        Ok(Checked::NeedsTidy) => {
-            // SAFETY: as above; `view` and `words` are not used any more, so this is the only
-            // reference to the blob while it is tidied in place.
-            let blob = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, used) };
-            dtb::tidy_and_describe(blob).unwrap_or_else(|e| {
-                stop_early(info, format_args!("the device tree at {at:#x} (from {how}) is corrupt: {e}"))
-            })
-        }
-        Err(e) => stop_early(info, format_args!("the device tree at {at:#x} (from {how}) is corrupt: {e}")),
+    // SAFETY: the bootloader passed this address as the DTB (boot protocol), and the blob is the
+    // firmware's to use until the payload runs: nothing else writes it during the boot phase
+    // (every copy avoids it).
+    let (total, nops, Description { platform, options, initrd }) = unsafe {
+        read_tree(at, |e| stop_early(info, format_args!("the device tree at {at:#x} (from {how}) is corrupt: {e}")))
     };
     options_known(info, &options);
     // SAFETY: as above: the blob's first `total` bytes, read only from here on.

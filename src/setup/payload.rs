@@ -221,11 +221,8 @@ pub fn prepare(
         match psci {
             rewrite::PsciNode::Keep => "",
             rewrite::PsciNode::Provide { method: PsciMethod::Smc, .. } => ", hypfw provides PSCI by SMC",
-            // One string for both lines (read-only data is resident).
-            rewrite::PsciNode::Provide { starts_cpus, .. } => {
-                let line = ", hypfw provides PSCI by HVC (no CPU_ON)";
-                if starts_cpus { line.split_at(28).0 } else { line }
-            }
+            rewrite::PsciNode::Provide { starts_cpus: true, .. } => ", hypfw provides PSCI by HVC",
+            rewrite::PsciNode::Provide { starts_cpus: false, .. } => ", hypfw provides PSCI by HVC (no CPU_ON)",
         }
     );
     if let Some(i) = place.initrd {

@@ -101,11 +101,7 @@ fn kernel_and_busybox() -> Result<(PathBuf, PathBuf), String> {
     let dir = cache();
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let find = || -> Option<(PathBuf, PathBuf)> {
-        let boot = std::fs::read_dir(dir.join("root/boot")).ok()?;
-        let k = boot
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))?;
+        let k = vmlinuz_in(&dir)?;
         let b = dir.join("root/bin/busybox");
         b.exists().then_some((k, b))
     };
@@ -122,18 +118,20 @@ fn kernel_and_busybox() -> Result<(PathBuf, PathBuf), String> {
 pub fn lpae_kernel() -> Result<PathBuf, String> {
     let dir = root().join("target/linux-lpae");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let find = || {
-        std::fs::read_dir(dir.join("root/boot"))
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))
-    };
-    if let Some(k) = find() {
+    if let Some(k) = vmlinuz_in(&dir) {
         return Ok(k);
     }
     fetch(&dir, "linux-image-armmp-lpae", &[])?;
-    find().ok_or_else(|| "the fetched LPAE kernel package has no boot/vmlinuz-*".into())
+    vmlinuz_in(&dir).ok_or_else(|| "the fetched LPAE kernel package has no boot/vmlinuz-*".into())
+}
+
+/// The kernel (`boot/vmlinuz-*`) of a package unpacked into `dir/root`.
+fn vmlinuz_in(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir.join("root/boot"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))
 }
 
 /// The folder of the cached kernel package that holds the board device trees, fetched if missing.
@@ -372,11 +370,7 @@ pub fn packed_image() -> Result<(PathBuf, LinuxFiles), String> {
 
 /// As [`packed_image`] with Debian's LPAE kernel, 10 hotplug cycles; returns its path.
 pub fn packed_lpae_image() -> Result<PathBuf, String> {
-    let f = prepare()?;
-    let kernel = lpae_kernel()?;
-    let out = crate::image_dir().join("hypfw-linux-lpae.bin");
-    crate::pack_linux(&kernel, Some(&f.initrd), Some(&BOOTARGS.replace("cycles=50", "cycles=10")), &out)?;
-    Ok(out)
+    pack_ten_cycles(&lpae_kernel()?, "ttyAMA0", false, "hypfw-linux-lpae.bin")
 }
 
 /// As [`packed_image`], for a board model whose console is `console` (`ttyS0`, `ttymxc0`, ...),
@@ -390,13 +384,20 @@ pub fn packed_image_for(spec: &str) -> Result<PathBuf, String> {
     if console.is_empty() || !console.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(format!("linux@{spec}: a console device name such as ttyS0, and +reboot"));
     }
+    let name = format!("hypfw-linux-{console}{}.bin", if reboot { "-reboot" } else { "" });
+    pack_ten_cycles(&kernel_and_busybox()?.0, console, reboot, &name)
+}
+
+/// `kernel` with the test initramfs, console=`console` and 10 hotplug cycles (then a reboot
+/// instead of a power-off where `reboot`), packed with hypfw as `name` in the image folder.
+fn pack_ten_cycles(kernel: &Path, console: &str, reboot: bool, name: &str) -> Result<PathBuf, String> {
     let f = prepare()?;
-    let out = crate::image_dir().join(format!("hypfw-linux-{console}{}.bin", if reboot { "-reboot" } else { "" }));
+    let out = crate::image_dir().join(name);
     let mut args = BOOTARGS.replace("console=ttyAMA0", &format!("console={console}")).replace("cycles=50", "cycles=10");
     if reboot {
         args.push_str(" hypfw_test.reboot");
     }
-    crate::pack_linux(&f.kernel, Some(&f.initrd), Some(&args), &out)?;
+    crate::pack_linux(kernel, Some(&f.initrd), Some(&args), &out)?;
     Ok(out)
 }
 

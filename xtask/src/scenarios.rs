@@ -391,10 +391,6 @@ pub(crate) fn uboot_args_at(
     tmp: &std::path::Path,
     addr: u32,
 ) -> Result<(Vec<String>, PromptScript), String> {
-    let uboot = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
-    if !std::path::Path::new(uboot).exists() {
-        return Err(format!("{name}: {uboot} missing; install Debian's u-boot-qemu"));
-    }
     let disk = tmp.join(format!("{name}.disk"));
     std::fs::copy(bin, &disk).map_err(|e| e.to_string())?;
     let (wrap, boot_cmd) = match how {
@@ -409,6 +405,22 @@ pub(crate) fn uboot_args_at(
     img.resize(img.len().next_multiple_of(512), 0);
     let sectors = img.len() / 512;
     std::fs::write(&disk, img).map_err(|e| e.to_string())?;
+    let (load, mut script) = uboot_with_disk(name, &disk)?;
+    script.push(("=> ".to_string(), format!("virtio read {addr:#x} 0 {sectors:#x}")));
+    if how == "u-boot-fit" {
+        script.push(("=> ".to_string(), "setenv fdt_high 0xffffffff".to_string()));
+    }
+    script.push(("=> ".to_string(), boot_cmd));
+    Ok((load, script))
+}
+
+/// Debian's U-Boot for QEMU as firmware with `disk` as a virtio disk: the QEMU arguments, and the
+/// start of what to type (stop the autoboot, find the disk).
+fn uboot_with_disk(name: &str, disk: &std::path::Path) -> Result<(Vec<String>, PromptScript), String> {
+    let uboot = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
+    if !std::path::Path::new(uboot).exists() {
+        return Err(format!("{name}: {uboot} missing; install Debian's u-boot-qemu"));
+    }
     let load = vec![
         "-bios".into(),
         uboot.into(),
@@ -417,15 +429,10 @@ pub(crate) fn uboot_args_at(
         "-device".into(),
         "virtio-blk-device,drive=d0".into(),
     ];
-    let mut script = vec![
+    let script = vec![
         ("Hit any key to stop autoboot".to_string(), String::new()),
         ("=> ".to_string(), "virtio scan".to_string()),
-        ("=> ".to_string(), format!("virtio read {addr:#x} 0 {sectors:#x}")),
     ];
-    if how == "u-boot-fit" {
-        script.push(("=> ".to_string(), "setenv fdt_high 0xffffffff".to_string()));
-    }
-    script.push(("=> ".to_string(), boot_cmd));
     Ok((load, script))
 }
 
@@ -453,21 +460,12 @@ fn uboot_initrd_args(name: &str, tmp: &std::path::Path) -> Result<(Vec<String>, 
     disk.resize(disk.len().next_multiple_of(512), 0);
     let path = tmp.join(format!("{name}.disk"));
     std::fs::write(&path, disk).map_err(|e| e.to_string())?;
-    let load = vec![
-        "-bios".into(),
-        "/usr/lib/u-boot/qemu_arm/u-boot.bin".into(),
-        "-drive".into(),
-        format!("if=none,file={},format=raw,id=d0", path.display()),
-        "-device".into(),
-        "virtio-blk-device,drive=d0".into(),
-    ];
-    let script = vec![
-        ("Hit any key to stop autoboot".to_string(), String::new()),
-        ("=> ".to_string(), "virtio scan".to_string()),
+    let (load, mut script) = uboot_with_disk(name, &path)?;
+    script.extend([
         ("=> ".to_string(), format!("virtio read {KERNEL_AT:#x} 0 {:#x}", k.len().div_ceil(512))),
         ("=> ".to_string(), format!("virtio read {INITRD_AT:#x} {INITRD_SECTOR:#x} {:#x}", i.len().div_ceil(512))),
         ("=> ".to_string(), format!("bootz {KERNEL_AT:#x} {INITRD_AT:#x}:{:#x} ${{fdtcontroladdr}}", i.len())),
-    ];
+    ]);
     Ok((load, script))
 }
 

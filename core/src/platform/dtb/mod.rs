@@ -910,8 +910,7 @@ fn read_description(b: Blocks, blob: &[u8], facts: &Facts) -> Result<Description
 /// range is empty.
 fn chosen_initrd(start: Option<&[u8]>, end: Option<&[u8]>) -> Option<crate::mm::layout::MemRange> {
     let cell = |v: &[u8]| match v.len() {
-        4 => be32(v, 0).map(u64::from),
-        8 => read_cells(v, 0, 2),
+        4 | 8 => read_cells(v, 0, v.len() / 4),
         _ => None,
     };
     let (start, end) = (cell(start?)?, cell(end?)?);

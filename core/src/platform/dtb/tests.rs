@@ -253,6 +253,10 @@ proptest! {
 /// A node's properties, for [`build_tree`].
 type Props<'a> = &'a [(&'a str, &'a [u8])];
 
+/// A root of one address cell and one size cell, and the 1 GiB of RAM at 0x4000_0000 under it.
+const ONE_CELL_ROOT: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+const GIB_AT_4000_0000: Props = &[("device_type", b"memory\0"), ("reg", &[0x40, 0, 0, 0, 0x40, 0, 0, 0])];
+
 /// A flattened tree built from `(name, properties, nodes closed after it)` steps: a small writer
 /// for trees the fixtures do not have.
 fn build_tree(nodes: &[(&str, Props, usize)]) -> Vec<u8> {
@@ -309,7 +313,7 @@ fn build_tree(nodes: &[(&str, Props, usize)]) -> Vec<u8> {
 fn walk_takes_the_first_match_in_document_order() {
     let reg = |a: u32| [a.to_be_bytes(), 0x100u32.to_be_bytes()].concat();
     let (r1, r2, r3) = (reg(0x1000), reg(0x2000), reg(0x3000));
-    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let cells = ONE_CELL_ROOT;
     let blob = build_tree(&[
         ("", cells, 0),
         ("serial@1000", &[("compatible", b"foo\0arm,pl011\0"), ("reg", &r1), ("status", b"disabled\0")], 1),
@@ -327,7 +331,7 @@ fn walk_takes_the_first_match_in_document_order() {
 /// without a path (the root has no parent whose cells would decode a `reg`).
 #[test]
 fn stdout_path_naming_the_root_falls_back_to_the_first_uart() {
-    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let cells = ONE_CELL_ROOT;
     let reg = [0x1000u32.to_be_bytes(), 0x100u32.to_be_bytes()].concat();
     let blob = build_tree(&[
         ("", cells, 0),
@@ -539,7 +543,7 @@ proptest! {
 /// before the console's node (more than the pass remembers before the path is known makes it
 /// search again after the pass).
 fn console_tree(chosen_first: bool, filler: usize) -> Vec<u8> {
-    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let cells = ONE_CELL_ROOT;
     let reg = [0x4000u32.to_be_bytes(), 0x100u32.to_be_bytes()].concat();
     let uart: Props = &[("compatible", b"ns16550a\0"), ("reg", &reg)];
     let first_uart: Props = &[("compatible", b"arm,pl011\0"), ("reg", &[0, 0, 0x10, 0, 0, 0, 1, 0])];
@@ -580,7 +584,7 @@ fn console_by_path_wherever_chosen_stands() {
 /// (`/chosen` first), after them, and after more nodes than the pass remembers.
 #[test]
 fn nodes_below_the_deepest_path_are_not_read() {
-    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let cells = ONE_CELL_ROOT;
     let bus: Props = &[("ranges", b""), ("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
     let uart: Props = &[("compatible", b"arm,pl011\0"), ("reg", &[0, 0, 0x20, 0, 0, 0, 1, 0])];
     let fillers: Vec<String> = (0..130).map(|i| format!("filler@{i:x}")).collect();
@@ -612,7 +616,7 @@ fn nodes_below_the_deepest_path_are_not_read() {
 /// sizes wrap a 32-bit `usize`) give a reg error, never a panic or a wrapped stride.
 #[test]
 fn huge_cell_counts_are_a_reg_error() {
-    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let cells = ONE_CELL_ROOT;
     let reg = [0x1000u32.to_be_bytes(), 0x100u32.to_be_bytes()].concat();
     for (ac, sc) in [(0x4000_0000u32, 0u32), (0xffff_ffff, 0xffff_ffff), (0x3fff_ffff, 1), (0x2000_0000, 0x2000_0001)] {
         let (ac, sc) = (ac.to_be_bytes(), sc.to_be_bytes());
@@ -637,7 +641,7 @@ fn huge_cell_counts_are_a_reg_error() {
 /// enabled UART hypfw has a driver for is taken instead.
 #[test]
 fn a_disabled_uart_named_as_console_is_passed_over() {
-    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let cells = ONE_CELL_ROOT;
     let reg = |a: u32| [a.to_be_bytes(), 0x100u32.to_be_bytes()].concat();
     let (r1, r2) = (reg(0x1000), reg(0x2000));
     for naming in [("aliases", "serial0"), ("chosen", "stdout-path")] {
@@ -666,7 +670,7 @@ fn a_disabled_uart_named_as_console_is_passed_over() {
 /// separate past MAX_RAM banks, and memory nodes past MAX_MEMORY_NODES, are counted as ignored.
 #[test]
 fn adjacent_ram_entries_merge_and_what_does_not_fit_is_counted() {
-    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
+    let cells = ONE_CELL_ROOT;
     let mem = |entries: &[(u32, u32)]| -> Vec<u8> {
         entries.iter().flat_map(|&(b, s)| [b.to_be_bytes(), s.to_be_bytes()]).flatten().collect()
     };
@@ -714,14 +718,11 @@ fn adjacent_ram_entries_merge_and_what_does_not_fit_is_counted() {
 /// that its `end()` neither wraps nor overflows.
 #[test]
 fn a_reservation_past_the_end_of_the_address_space_ends_there() {
-    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
-    let mem = [0x4000_0000u32.to_be_bytes(), 0x4000_0000u32.to_be_bytes()].concat();
-    let memory: [(&str, &[u8]); 2] = [("device_type", b"memory\0"), ("reg", &mem)];
     let two: Props = &[("#address-cells", &[0, 0, 0, 2]), ("#size-cells", &[0, 0, 0, 2]), ("ranges", &[])];
     let reg = [0xFFFF_FFFFu32, 0xFFFF_F000, 0, 0x2000].map(u32::to_be_bytes).concat();
     let fw: [(&str, &[u8]); 1] = [("reg", &reg)];
     let nodes: Vec<(&str, Props, usize)> =
-        vec![("", cells, 0), ("memory", &memory, 1), ("reserved-memory", two, 0), ("fw@0", &fw, 3)];
+        vec![("", ONE_CELL_ROOT, 0), ("memory", GIB_AT_4000_0000, 1), ("reserved-memory", two, 0), ("fw@0", &fw, 3)];
     let blob = build_tree(&nodes);
     let p = parse(&blob).unwrap();
     assert_eq!(p.reserved(), &[MemRange { base: 0xFFFF_FFFF_FFFF_F000, size: 0xFFF }]);
@@ -733,9 +734,6 @@ fn a_reservation_past_the_end_of_the_address_space_ends_there() {
 /// empty one.
 #[test]
 fn the_bootloaders_initrd_from_chosen() {
-    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
-    let mem = [0x4000_0000u32.to_be_bytes(), 0x4000_0000u32.to_be_bytes()].concat();
-    let memory: [(&str, &[u8]); 2] = [("device_type", b"memory\0"), ("reg", &mem)];
     let one = [0x4800_0000u32.to_be_bytes(), 0x4813_A7DCu32.to_be_bytes()];
     let two = [
         [0u32.to_be_bytes(), 0x4800_0000u32.to_be_bytes()].concat(),
@@ -749,7 +747,7 @@ fn the_bootloaders_initrd_from_chosen() {
     ];
     for (start, end, want) in cases {
         let chosen: [(&str, &[u8]); 2] = [("linux,initrd-start", start), ("linux,initrd-end", end)];
-        let blob = build_tree(&[("", cells, 0), ("memory", &memory, 1), ("chosen", &chosen, 2)]);
+        let blob = build_tree(&[("", ONE_CELL_ROOT, 0), ("memory", GIB_AT_4000_0000, 1), ("chosen", &chosen, 2)]);
         assert_eq!(describe(&blob).unwrap().initrd, want);
         one_pass_agrees_with_the_reference(&blob);
     }
@@ -759,15 +757,13 @@ fn the_bootloaders_initrd_from_chosen() {
 /// silently.
 #[test]
 fn reservations_past_the_limit_are_counted() {
-    let cells: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1])];
     let regs: Vec<Vec<u8>> =
         (0..15u32).map(|i| [(0x5000_0000 + i * 0x10_0000).to_be_bytes(), 0x1000u32.to_be_bytes()].concat()).collect();
     let names: Vec<String> = (0..15).map(|i| format!("fw@{i}")).collect();
     let props: Vec<[(&str, &[u8]); 1]> = regs.iter().map(|r| [("reg", &r[..])]).collect();
-    let mem = [0x4000_0000u32.to_be_bytes(), 0x4000_0000u32.to_be_bytes()].concat();
     let rm: Props = &[("#address-cells", &[0, 0, 0, 1]), ("#size-cells", &[0, 0, 0, 1]), ("ranges", &[])];
-    let memory: [(&str, &[u8]); 2] = [("device_type", b"memory\0"), ("reg", &mem)];
-    let mut nodes: Vec<(&str, Props, usize)> = vec![("", cells, 0), ("memory", &memory, 1), ("reserved-memory", rm, 0)];
+    let mut nodes: Vec<(&str, Props, usize)> =
+        vec![("", ONE_CELL_ROOT, 0), ("memory", GIB_AT_4000_0000, 1), ("reserved-memory", rm, 0)];
     for (i, p) in props.iter().enumerate() {
         nodes.push((&names[i], p, if i == 14 { 3 } else { 1 }));
     }
